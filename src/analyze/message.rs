@@ -1,0 +1,92 @@
+//! Facts about the message itself, from its parsed headers. Everything here
+//! is attacker-controlled: each string is bounded so a hostile message cannot
+//! blow up the report, and the page escapes it.
+
+use mail_parser::MessageParser;
+use serde::{Deserialize, Serialize};
+
+/// At most this many header fields are kept for display.
+const MAX_HEADERS: usize = 200;
+/// Each kept string is cut to this many characters.
+const MAX_FIELD_CHARS: usize = 2000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageFacts {
+    pub subject: Option<String>,
+    /// The From header as written, display name included.
+    pub from: Option<String>,
+    /// The From address alone.
+    pub from_address: Option<String>,
+    pub message_id: Option<String>,
+    /// The Date header, normalised to RFC 3339 when it parses.
+    pub date: Option<String>,
+    /// Size in bytes, as received.
+    pub size: usize,
+    /// The top-level header fields in order, raw values (unfolded).
+    pub headers: Vec<(String, String)>,
+    /// False when the bytes are not a parseable RFC 5322 message.
+    pub parsed: bool,
+}
+
+pub fn facts(raw: &[u8]) -> MessageFacts {
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return MessageFacts {
+            size: raw.len(),
+            ..MessageFacts::default()
+        };
+    };
+    let from = message.from().and_then(|a| a.first());
+    MessageFacts {
+        subject: message.subject().map(bounded),
+        from: message.header_raw("From").map(|v| bounded(v.trim())),
+        from_address: from.and_then(|a| a.address()).map(bounded),
+        message_id: message.message_id().map(bounded),
+        date: message.date().map(|d| d.to_rfc3339()),
+        size: raw.len(),
+        headers: message
+            .headers_raw()
+            .take(MAX_HEADERS)
+            .map(|(name, value)| (bounded(name), bounded(&unfold(value))))
+            .collect(),
+        parsed: true,
+    }
+}
+
+fn unfold(value: &str) -> String {
+    value
+        .split(['\r', '\n'])
+        .filter(|part| !part.is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_FIELD_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_headers_a_report_shows() {
+        let raw = b"From: Alice <alice@example.com>\r\nSubject: Hello\r\n there\r\nMessage-ID: <a@b>\r\nDate: Tue, 1 Jul 2025 10:00:00 +0000\r\n\r\nbody\r\n";
+        let f = facts(raw);
+        assert_eq!(f.subject.as_deref(), Some("Hello there"));
+        assert_eq!(f.from_address.as_deref(), Some("alice@example.com"));
+        assert_eq!(f.message_id.as_deref(), Some("a@b"));
+        assert_eq!(f.date.as_deref(), Some("2025-07-01T10:00:00Z"));
+        assert_eq!(f.headers[1], ("Subject".into(), "Hello there".into()));
+    }
+
+    #[test]
+    fn bounds_hostile_header_length() {
+        let raw = format!("Subject: {}\r\n\r\n", "x".repeat(100_000));
+        let f = facts(raw.as_bytes());
+        assert!(f.subject.unwrap().chars().count() <= MAX_FIELD_CHARS + 1);
+    }
+}

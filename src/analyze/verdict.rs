@@ -1,0 +1,80 @@
+//! The result words of RFC 8601, and what each says about the sender's setup.
+
+use serde::{Deserialize, Serialize};
+
+/// An authentication result, spelled as in RFC 8601 (Authentication-Results).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Softfail,
+    Neutral,
+    None,
+    Permerror,
+    Temperror,
+}
+
+/// How a sender's setup looks, in the words Japanese anti-spoofing surveys
+/// count per address: set up (設定あり), not set up (設定なし), set up wrongly
+/// (設定誤り), or unknown because we could not ask DNS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Setup {
+    Configured,
+    Missing,
+    Misconfigured,
+    Unknown,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 7] = [
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Softfail,
+        Verdict::Neutral,
+        Verdict::None,
+        Verdict::Permerror,
+        Verdict::Temperror,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Softfail => "softfail",
+            Verdict::Neutral => "neutral",
+            Verdict::None => "none",
+            Verdict::Permerror => "permerror",
+            Verdict::Temperror => "temperror",
+        }
+    }
+
+    /// `none` means nothing was published; `permerror` means something was
+    /// published but is broken; `temperror` means DNS did not answer.
+    pub fn setup(self) -> Setup {
+        match self {
+            Verdict::None => Setup::Missing,
+            Verdict::Permerror => Setup::Misconfigured,
+            Verdict::Temperror => Setup::Unknown,
+            _ => Setup::Configured,
+        }
+    }
+}
+
+impl Setup {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Setup::Configured => "configured",
+            Setup::Missing => "missing",
+            Setup::Misconfigured => "misconfigured",
+            Setup::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,225 @@
+//! One `Config`, from three sources: a TOML file (`--config`), `MAILSCORE_*`
+//! environment variables, and command-line flags. Flags win over the
+//! environment, the environment over the file, the file over the defaults.
+
+use clap::Args;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The settings `mailscore serve` runs with, after merging every source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub smtp_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    /// Test addresses are `<id>@<domain>`.
+    pub domain: String,
+    /// Our host name: SMTP banner, and the receiving host in SPF macros.
+    pub hostname: String,
+    /// The DNS server every check asks; the system resolver when None.
+    pub dns: Option<SocketAddr>,
+    pub dns_timeout: Duration,
+    /// A directory of rule tables; the embedded default when None.
+    pub rules: Option<PathBuf>,
+    pub max_message_size: usize,
+    /// The base of the URLs handed out (`report_url`, `json_url`).
+    pub public_url: String,
+}
+
+/// Flags shared by `serve`; each also reads `MAILSCORE_<NAME>`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "MAILSCORE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the sled database [default: ./data]
+    #[arg(long, env = "MAILSCORE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// SMTP listen address [default: 127.0.0.1:2525]
+    #[arg(long, env = "MAILSCORE_SMTP_LISTEN")]
+    pub smtp_listen: Option<SocketAddr>,
+    /// HTTP listen address [default: 127.0.0.1:8080]
+    #[arg(long, env = "MAILSCORE_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Mail domain of the test addresses [default: localhost]
+    #[arg(long, env = "MAILSCORE_DOMAIN")]
+    pub domain: Option<String>,
+    /// Host name in the SMTP banner [default: the domain]
+    #[arg(long, env = "MAILSCORE_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// DNS server to ask, HOST:PORT or an IP (port 53) [default: system resolver]
+    #[arg(long, env = "MAILSCORE_DNS", value_parser = parse_dns_server)]
+    pub dns: Option<SocketAddr>,
+    /// Seconds before a DNS query counts as a temperror [default: 3]
+    #[arg(long, env = "MAILSCORE_DNS_TIMEOUT")]
+    pub dns_timeout: Option<u64>,
+    /// Directory of rule tables (*.toml) [default: the embedded table]
+    #[arg(long, env = "MAILSCORE_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Largest message accepted, in bytes [default: 10485760]
+    #[arg(long, env = "MAILSCORE_MAX_MESSAGE_SIZE")]
+    pub max_message_size: Option<usize>,
+    /// Base URL for links in API answers [default: http://<http_listen>]
+    #[arg(long, env = "MAILSCORE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+}
+
+/// The config file: the same settings, all optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    smtp_listen: Option<SocketAddr>,
+    http_listen: Option<SocketAddr>,
+    domain: Option<String>,
+    hostname: Option<String>,
+    dns: Option<String>,
+    dns_timeout: Option<u64>,
+    rules: Option<PathBuf>,
+    max_message_size: Option<usize>,
+    public_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid setting {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+impl Config {
+    pub fn load(args: &ConfigArgs) -> Result<Config, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let file_dns = match file.dns.as_deref() {
+            Some(text) => Some(parse_dns_server(text).map_err(|message| ConfigError::Invalid {
+                name: "dns",
+                message,
+            })?),
+            None => None,
+        };
+        let http_listen = pick(args.http_listen, file.http_listen, "127.0.0.1:8080".parse().unwrap());
+        let domain = pick(args.domain.clone(), file.domain, "localhost".into()).to_ascii_lowercase();
+        let config = Config {
+            data_dir: pick(args.data_dir.clone(), file.data_dir, "./data".into()),
+            smtp_listen: pick(args.smtp_listen, file.smtp_listen, "127.0.0.1:2525".parse().unwrap()),
+            http_listen,
+            hostname: pick(args.hostname.clone(), file.hostname, domain.clone()),
+            domain,
+            dns: args.dns.or(file_dns),
+            dns_timeout: Duration::from_secs(pick(args.dns_timeout, file.dns_timeout, 3)),
+            rules: args.rules.clone().or(file.rules),
+            max_message_size: pick(args.max_message_size, file.max_message_size, 10 * 1024 * 1024),
+            public_url: pick(args.public_url.clone(), file.public_url, format!("http://{http_listen}"))
+                .trim_end_matches('/')
+                .to_string(),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |name, message: &str| ConfigError::Invalid {
+            name,
+            message: message.to_string(),
+        };
+        if self.domain.is_empty() || self.domain.contains(['@', ' ', '/']) {
+            return Err(invalid("domain", "must be a bare domain name"));
+        }
+        if self.max_message_size < 1024 {
+            return Err(invalid("max_message_size", "must be at least 1024 bytes"));
+        }
+        if self.dns_timeout.is_zero() {
+            return Err(invalid("dns_timeout", "must be at least 1 second"));
+        }
+        Ok(())
+    }
+}
+
+fn pick<T>(flag_or_env: Option<T>, file: Option<T>, default: T) -> T {
+    flag_or_env.or(file).unwrap_or(default)
+}
+
+fn read_file(path: &PathBuf) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// `127.0.0.1:5353`, `[::1]:53`, or a bare IP meaning port 53.
+pub fn parse_dns_server(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    text.parse::<IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{text:?} is not HOST:PORT or an IP address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_readme() {
+        let config = Config::load(&ConfigArgs::default()).unwrap();
+        assert_eq!(config.smtp_listen, "127.0.0.1:2525".parse().unwrap());
+        assert_eq!(config.http_listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(config.domain, "localhost");
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.public_url, "http://127.0.0.1:8080");
+        assert_eq!(config.dns, None);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let path = std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        std::fs::write(&path, "domain = \"file.example\"\ndns = \"127.0.0.1:5353\"\nsmtp_listen = \"127.0.0.1:2626\"\n").unwrap();
+        let args = ConfigArgs {
+            config: Some(path.clone()),
+            domain: Some("Flag.Example".into()),
+            ..ConfigArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        std::fs::remove_file(path).ok();
+        assert_eq!(config.domain, "flag.example");
+        assert_eq!(config.hostname, "flag.example");
+        assert_eq!(config.dns, Some("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(config.smtp_listen.port(), 2626);
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error() {
+        let path = std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        std::fs::write(&path, "domian = \"typo.example\"\n").unwrap();
+        let err = Config::load(&ConfigArgs {
+            config: Some(path.clone()),
+            ..ConfigArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        std::fs::remove_file(path).ok();
+        assert!(err.contains("domian"), "{err}");
+    }
+
+    #[test]
+    fn dns_accepts_a_bare_ip() {
+        assert_eq!(parse_dns_server("10.0.0.1").unwrap().port(), 53);
+        assert!(parse_dns_server("dns.example").is_err());
+    }
+}

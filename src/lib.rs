@@ -1,0 +1,19 @@
+//! mailscore: a self-hostable mail tester.
+//!
+//! One message flows one way through these stages, one module each:
+//! [`smtp`] accepts it, [`store`] persists it before we answer 250,
+//! [`analyze`] turns it into findings (SPF, DKIM, DMARC, iprev, message facts),
+//! [`score`] applies the rule table in `scoring-rules/`, [`report`] assembles
+//! the one document that [`web`] renders as JSON and HTML.
+
+pub mod analyze;
+pub mod check;
+pub mod config;
+pub mod pipeline;
+pub mod report;
+pub mod score;
+pub mod serve;
+pub mod smtp;
+pub mod store;
+pub mod test_id;
+pub mod web;

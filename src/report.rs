@@ -1,0 +1,168 @@
+//! The report: one serialisable document per test address. The JSON API
+//! returns it as is and the HTML page is rendered from it, so the two views
+//! can never disagree.
+
+use crate::analyze::{Findings, dkim, dmarc, iprev, spf};
+use crate::score::{Deduction, Score};
+use crate::smtp::Envelope;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub id: String,
+    pub address: String,
+    /// Always "done": a report exists only once analysis finished.
+    pub status: String,
+    pub score: f64,
+    pub max_score: f64,
+    /// RFC 3339, UTC.
+    pub received_at: String,
+    pub envelope: EnvelopeView,
+    pub message: MessageView,
+    pub checks: Checks,
+    pub deductions: Vec<Deduction>,
+    /// The message's top-level header fields, for the page's raw view.
+    pub headers: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvelopeView {
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    pub helo: String,
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub subject: Option<String>,
+    pub from: Option<String>,
+    pub from_address: Option<String>,
+    pub message_id: Option<String>,
+    pub date: Option<String>,
+    pub size: usize,
+    pub parsed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checks {
+    pub spf: spf::SpfFinding,
+    pub spf_helo: spf::SpfFinding,
+    pub dkim: Vec<dkim::DkimFinding>,
+    pub dmarc: dmarc::DmarcFinding,
+    pub iprev: iprev::IprevFinding,
+}
+
+/// Who the report is for: the test id and the address it was sent to.
+pub struct Subject<'a> {
+    pub id: &'a str,
+    pub address: &'a str,
+}
+
+impl Report {
+    pub fn new(subject: Subject<'_>, envelope: &Envelope, findings: Findings, score: Score) -> Self {
+        let Findings {
+            spf,
+            spf_helo,
+            dkim,
+            dmarc,
+            iprev,
+            message,
+        } = findings;
+        Report {
+            id: subject.id.to_string(),
+            address: subject.address.to_string(),
+            status: "done".into(),
+            score: score.score,
+            max_score: score.max_score,
+            received_at: rfc3339(envelope.received_at),
+            envelope: EnvelopeView {
+                client_ip: envelope.client_ip,
+                client_port: envelope.client_port,
+                helo: envelope.helo.clone(),
+                mail_from: envelope.mail_from.clone(),
+                rcpt_to: envelope.rcpt_to.clone(),
+            },
+            message: MessageView {
+                subject: message.subject,
+                from: message.from,
+                from_address: message.from_address,
+                message_id: message.message_id,
+                date: message.date,
+                size: message.size,
+                parsed: message.parsed,
+            },
+            checks: Checks {
+                spf,
+                spf_helo,
+                dkim,
+                dmarc,
+                iprev,
+            },
+            deductions: score.deductions,
+            headers: message.headers,
+        }
+    }
+
+    /// The band the score falls in, as on mail-tester: 0–3, 3–5, 5–7, 7–9, 9–10.
+    pub fn band(&self) -> Band {
+        Band::of(self.score)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Band {
+    Bad,
+    Poor,
+    Fair,
+    Good,
+    Excellent,
+}
+
+impl Band {
+    pub fn of(score: f64) -> Band {
+        match score {
+            s if s >= 9.0 => Band::Excellent,
+            s if s >= 7.0 => Band::Good,
+            s if s >= 5.0 => Band::Fair,
+            s if s >= 3.0 => Band::Poor,
+            _ => Band::Bad,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Band::Bad => "bad",
+            Band::Poor => "poor",
+            Band::Fair => "fair",
+            Band::Good => "good",
+            Band::Excellent => "excellent",
+        }
+    }
+}
+
+fn rfc3339(unix_seconds: u64) -> String {
+    mail_parser::DateTime::from_timestamp(unix_seconds as i64).to_rfc3339()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_follow_mail_tester() {
+        assert_eq!(Band::of(10.0), Band::Excellent);
+        assert_eq!(Band::of(9.0), Band::Excellent);
+        assert_eq!(Band::of(8.9), Band::Good);
+        assert_eq!(Band::of(5.0), Band::Fair);
+        assert_eq!(Band::of(3.0), Band::Poor);
+        assert_eq!(Band::of(2.9), Band::Bad);
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

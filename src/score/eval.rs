@@ -1,0 +1,58 @@
+//! Applies the rule table to one message's findings.
+
+use super::facts::{Facts, facts};
+use super::rules::{Rule, RuleTable, Text};
+use crate::analyze::Findings;
+use serde::{Deserialize, Serialize};
+
+pub const MAX_SCORE: f64 = 10.0;
+
+/// Points taken by one rule, with the text that explains them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deduction {
+    pub rule: String,
+    pub check: String,
+    pub points: f64,
+    pub title: Text,
+    pub advice: Text,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// 10 − the sum of deductions, clamped to [0, 10], one decimal.
+    pub score: f64,
+    pub max_score: f64,
+    /// Every rule that matched, zero-point ones included (they inform).
+    pub deductions: Vec<Deduction>,
+}
+
+pub fn score(table: &RuleTable, findings: &Findings) -> Score {
+    let facts = facts(findings);
+    let deductions: Vec<Deduction> = table
+        .rules
+        .iter()
+        .filter(|rule| matches(rule, &facts))
+        .map(|rule| Deduction {
+            rule: rule.id.clone(),
+            check: rule.check.clone(),
+            points: rule.points,
+            title: rule.title.clone(),
+            advice: rule.advice.clone(),
+        })
+        .collect();
+    let lost: f64 = deductions.iter().map(|d| d.points).sum();
+    Score {
+        score: ((MAX_SCORE - lost).clamp(0.0, MAX_SCORE) * 10.0).round() / 10.0,
+        max_score: MAX_SCORE,
+        deductions,
+    }
+}
+
+fn matches(rule: &Rule, facts: &Facts) -> bool {
+    rule.when.iter().all(|(field, expected)| {
+        facts
+            .iter()
+            .find(|((check, f), _)| *check == rule.check && f == field)
+            .is_some_and(|(_, value)| expected.values().iter().any(|v| v == value))
+    })
+}

@@ -1,0 +1,10 @@
+//! Scoring: the rule table in `scoring-rules/` applied to the findings.
+//! Only this stage knows points.
+
+mod eval;
+mod facts;
+mod rules;
+
+pub use eval::{Deduction, MAX_SCORE, Score, score};
+pub use facts::SCHEMA;
+pub use rules::{OneOrMany, Rule, RuleTable, RulesError, Text};

@@ -1,0 +1,243 @@
+//! The rule table: loaded from TOML, validated once at start-up. A rule that
+//! names an unknown check, field or value stops the service with a message
+//! naming the file and the rule, rather than silently never matching.
+
+use super::facts::{allowed_values, is_known_check};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// The table shipped in the binary, used when no `--rules` directory is given.
+const EMBEDDED: &str = include_str!("../../scoring-rules/default.toml");
+
+/// Text in both languages the page is offered in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    pub en: String,
+    pub ja: String,
+}
+
+/// One value or a list of acceptable values in a condition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn values(&self) -> &[String] {
+        match self {
+            OneOrMany::One(v) => std::slice::from_ref(v),
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// Deduct `points` when every field in `when` has one of its listed values.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub id: String,
+    pub check: String,
+    pub when: BTreeMap<String, OneOrMany>,
+    pub points: f64,
+    pub title: Text,
+    pub advice: Text,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    #[serde(default)]
+    rule: Vec<Rule>,
+}
+
+/// A validated rule table.
+#[derive(Debug, Clone)]
+pub struct RuleTable {
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("cannot read rule table {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("rule table {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("rule table {}, rule {rule:?}: {message}", path.display())]
+    Invalid {
+        path: PathBuf,
+        rule: String,
+        message: String,
+    },
+    #[error("rule table {}: no .toml files with rules", path.display())]
+    Empty { path: PathBuf },
+}
+
+impl RuleTable {
+    /// The table compiled into the binary (`scoring-rules/default.toml`).
+    pub fn embedded() -> Result<RuleTable, RulesError> {
+        Self::from_files(vec![(
+            PathBuf::from("scoring-rules/default.toml (embedded)"),
+            EMBEDDED.to_string(),
+        )])
+    }
+
+    /// Every `*.toml` file in `dir`, in name order, as one table.
+    pub fn load_dir(dir: &Path) -> Result<RuleTable, RulesError> {
+        let read_err = |source| RulesError::Read {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(read_err)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        let mut files = Vec::with_capacity(paths.len());
+        for path in paths {
+            let text = std::fs::read_to_string(&path).map_err(|source| RulesError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            files.push((path, text));
+        }
+        if files.is_empty() {
+            return Err(RulesError::Empty {
+                path: dir.to_path_buf(),
+            });
+        }
+        Self::from_files(files)
+    }
+
+    fn from_files(files: Vec<(PathBuf, String)>) -> Result<RuleTable, RulesError> {
+        let mut rules = Vec::new();
+        let mut ids = HashSet::new();
+        for (path, text) in files {
+            let file: RuleFile = toml::from_str(&text).map_err(|e| RulesError::Parse {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            for rule in file.rule {
+                validate(&rule).map_err(|message| RulesError::Invalid {
+                    path: path.clone(),
+                    rule: rule.id.clone(),
+                    message,
+                })?;
+                if !ids.insert(rule.id.clone()) {
+                    return Err(RulesError::Invalid {
+                        path,
+                        rule: rule.id,
+                        message: "duplicate rule id".into(),
+                    });
+                }
+                rules.push(rule);
+            }
+        }
+        Ok(RuleTable { rules })
+    }
+}
+
+fn validate(rule: &Rule) -> Result<(), String> {
+    let id_ok = !rule.id.is_empty()
+        && rule
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+    if !id_ok {
+        return Err("id must be non-empty [A-Z0-9_]".into());
+    }
+    if !rule.points.is_finite() || rule.points < 0.0 || rule.points > 10.0 {
+        return Err(format!("points must be within 0..=10, got {}", rule.points));
+    }
+    if !is_known_check(&rule.check) {
+        return Err(format!("unknown check {:?}", rule.check));
+    }
+    if rule.when.is_empty() {
+        return Err("condition `when` is empty".into());
+    }
+    for (field, expected) in &rule.when {
+        let Some(allowed) = allowed_values(&rule.check, field) else {
+            return Err(format!("check {:?} has no field {field:?}", rule.check));
+        };
+        if expected.values().is_empty() {
+            return Err(format!("field {field:?} lists no values"));
+        }
+        for value in expected.values() {
+            if !allowed.contains(&value.as_str()) {
+                return Err(format!(
+                    "field {field:?} cannot be {value:?} (allowed: {})",
+                    allowed.join(", ")
+                ));
+            }
+        }
+    }
+    if rule.title.en.is_empty() || rule.title.ja.is_empty() {
+        return Err("title needs both en and ja".into());
+    }
+    if rule.advice.en.is_empty() || rule.advice.ja.is_empty() {
+        return Err("advice needs both en and ja".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> Result<RuleTable, RulesError> {
+        RuleTable::from_files(vec![(PathBuf::from("test.toml"), text.to_string())])
+    }
+
+    const GOOD: &str = r#"
+[[rule]]
+id = "SPF_FAIL"
+check = "spf"
+when = { result = "fail" }
+points = 3
+title = { en = "SPF fails", ja = "SPF 失敗" }
+advice = { en = "Fix it", ja = "直す" }
+"#;
+
+    #[test]
+    fn embedded_table_is_valid() {
+        let table = RuleTable::embedded().unwrap();
+        assert!(table.rules.len() >= 14);
+    }
+
+    #[test]
+    fn accepts_a_good_rule() {
+        assert_eq!(table(GOOD).unwrap().rules[0].id, "SPF_FAIL");
+    }
+
+    #[test]
+    fn unknown_check_names_file_and_rule() {
+        let err = table(&GOOD.replace("\"spf\"", "\"sfp\"")).unwrap_err().to_string();
+        assert!(err.contains("test.toml") && err.contains("SPF_FAIL") && err.contains("sfp"));
+    }
+
+    #[test]
+    fn unknown_value_and_field_are_rejected() {
+        assert!(table(&GOOD.replace("\"fail\"", "\"failed\"")).is_err());
+        assert!(table(&GOOD.replace("result =", "outcome =")).is_err());
+    }
+
+    #[test]
+    fn unknown_key_is_rejected() {
+        let err = table(&GOOD.replace("points = 3", "points = 3\nweight = 2"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("weight"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_ids_are_rejected() {
+        assert!(table(&format!("{GOOD}{GOOD}")).is_err());
+    }
+}

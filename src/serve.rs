@@ -1,0 +1,195 @@
+//! `mailscore serve`: wires the stages together. SMTP hands each message to
+//! the [`Inbox`], which stores it (durably, before 250) and queues its id;
+//! the analyzer task turns queued ids into reports; the web server reads them.
+
+use crate::analyze::dns::{DnsSetupError, resolver};
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+use crate::report::Subject;
+use crate::score::{RuleTable, RulesError};
+use crate::smtp::{Delivery, DeliveryError, Envelope, Listener, SmtpSettings};
+use crate::store::{Store, StoreError};
+use crate::web;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc};
+
+/// At most this many messages are analysed at once; the rest wait in the
+/// queue (they are already safe on disk).
+const ANALYSIS_CONCURRENCY: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Dns(#[from] DnsSetupError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub fn load_rules(dir: Option<&std::path::Path>) -> Result<RuleTable, RulesError> {
+    match dir {
+        Some(dir) => RuleTable::load_dir(dir),
+        None => RuleTable::embedded(),
+    }
+}
+
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let rules = load_rules(config.rules.as_deref())?;
+    let store = Store::open(&config.data_dir)?;
+    let pipeline = Arc::new(Pipeline {
+        dns: resolver(config.dns, config.dns_timeout)?,
+        rules,
+        hostname: config.hostname.clone(),
+    });
+
+    let (queue, queued) = mpsc::unbounded_channel();
+    // Messages that got 250 before a crash but no report: analyse them now.
+    for id in store.pending_ids()? {
+        let _ = queue.send(id);
+    }
+    let analyzer = tokio::spawn(analyze_queued(store.clone(), pipeline, config.domain.clone(), queued));
+
+    let inbox = Arc::new(Inbox {
+        store: store.clone(),
+        domain: config.domain.clone(),
+        queue,
+    });
+    let settings = SmtpSettings {
+        domain: config.domain.clone(),
+        hostname: config.hostname.clone(),
+        max_message_size: config.max_message_size,
+        max_recipients: 10,
+    };
+    let smtp = Listener::bind(config.smtp_listen, settings, inbox)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.smtp_listen,
+            source,
+        })?;
+    let http = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.http_listen,
+            source,
+        })?;
+    let http_addr = http.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.http_listen,
+        source,
+    })?;
+    println!(
+        "mailscore: SMTP on {}, HTTP on {http_addr}, addresses @{}, DNS {}",
+        smtp.local_addr(),
+        config.domain,
+        config.dns.map_or("system resolver".to_string(), |a| a.to_string()),
+    );
+    let routes = web::routes(web::WebState {
+        store: store.clone(),
+        domain: config.domain.clone(),
+        public_url: config.public_url.clone(),
+    });
+    let server = warp::serve(routes).incoming(http).run();
+
+    tokio::select! {
+        result = smtp.run() => {
+            if let Err(e) = result {
+                eprintln!("mailscore: SMTP listener stopped: {e}");
+            }
+        }
+        _ = server => eprintln!("mailscore: HTTP server stopped"),
+        _ = shutdown_signal() => eprintln!("mailscore: shutting down"),
+    }
+    analyzer.abort();
+    // Everything acknowledged is already flushed; this is belt and braces.
+    store.flush()?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// The listener's delivery target: one stored copy per recipient id.
+struct Inbox {
+    store: Store,
+    domain: String,
+    queue: mpsc::UnboundedSender<String>,
+}
+
+impl Delivery for Inbox {
+    fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError> {
+        let ids: Vec<&str> = envelope
+            .rcpt_to
+            .iter()
+            .filter_map(|rcpt| rcpt.rsplit_once('@'))
+            .filter(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
+            .map(|(local, _)| local)
+            .collect();
+        for id in &ids {
+            self.store
+                .put_message(id, envelope, message)
+                .map_err(|e| DeliveryError(e.to_string()))?;
+        }
+        for id in ids {
+            // The analyzer only stops at shutdown; the message is on disk and
+            // will be picked up as pending at the next start.
+            let _ = self.queue.send(id.to_string());
+        }
+        Ok(())
+    }
+}
+
+async fn analyze_queued(
+    store: Store,
+    pipeline: Arc<Pipeline>,
+    domain: String,
+    mut queued: mpsc::UnboundedReceiver<String>,
+) {
+    let permits = Arc::new(Semaphore::new(ANALYSIS_CONCURRENCY));
+    while let Some(id) = queued.recv().await {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let (store, pipeline, domain) = (store.clone(), pipeline.clone(), domain.clone());
+        tokio::spawn(async move {
+            if let Err(e) = analyze_one(&store, &pipeline, &domain, &id).await {
+                eprintln!("mailscore: analysis of {id} failed: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn analyze_one(
+    store: &Store,
+    pipeline: &Pipeline,
+    domain: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    let Some(message) = store.message(id)? else {
+        return Ok(());
+    };
+    let address = format!("{id}@{domain}");
+    let report = pipeline
+        .report(Subject { id, address: &address }, &message.envelope, &message.raw)
+        .await;
+    let json = serde_json::to_vec(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store.put_report(id, message.seq, &json)?;
+    Ok(())
+}

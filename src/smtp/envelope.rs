@@ -1,0 +1,20 @@
+//! The SMTP envelope: what the sending host told us, as opposed to what the
+//! message headers claim. SPF and iprev judge the envelope, DMARC compares it
+//! with the From header.
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// One accepted transaction, recorded as the client presented it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    /// The HELO/EHLO argument, verbatim.
+    pub helo: String,
+    /// The reverse-path; empty for a null sender (`MAIL FROM:<>`).
+    pub mail_from: String,
+    pub rcpt_to: Vec<String>,
+    /// Seconds since the Unix epoch when DATA completed.
+    pub received_at: u64,
+}

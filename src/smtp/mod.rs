@@ -1,0 +1,27 @@
+//! SMTP listener: accepts mail for test addresses at our domain.
+//!
+//! Commands are parsed by `smtp-proto` (stalwartlabs, the authors of
+//! mail-auth and mail-parser) inside our own tokio connection loop. samotop was
+//! evaluated and set aside: last released January 2022, built on the
+//! discontinued async-std, and it would bring a second runtime into a tokio
+//! program.
+
+mod data;
+mod envelope;
+mod listener;
+mod session;
+
+pub use envelope::Envelope;
+pub use listener::{Listener, SmtpSettings};
+
+/// Where the listener hands a finished message. It must make the message
+/// durable before returning `Ok`: only then does the client get `250`.
+pub trait Delivery: Send + Sync + 'static {
+    fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError>;
+}
+
+/// Delivery failed; the client gets a temporary `451` and keeps the message.
+#[derive(Debug, thiserror::Error)]
+#[error("delivery failed: {0}")]
+pub struct DeliveryError(pub String);
+
