@@ -112,7 +112,12 @@ pub fn text(report: &Report) -> String {
     let line = |name: &str, result: &str, setup: &str, detail: &str| {
         format!("{name:<9} {result:<10} {setup:<14} {detail}\n")
     };
-    out += &line("spf", checks.spf.result.as_str(), checks.spf.setup.as_str(), &checks.spf.domain);
+    out += &line(
+        "spf",
+        checks.spf.result.as_str(),
+        checks.spf.setup.as_str(),
+        &checks.spf.domain,
+    );
     out += &line(
         "spf-helo",
         checks.spf_helo.result.as_str(),
@@ -132,10 +137,20 @@ pub fn text(report: &Report) -> String {
         dmarc.from_domain,
         dmarc.policy.as_deref().unwrap_or("-")
     );
-    out += &line("dmarc", dmarc.result.as_str(), dmarc.setup.as_str(), &detail);
+    out += &line(
+        "dmarc",
+        dmarc.result.as_str(),
+        dmarc.setup.as_str(),
+        &detail,
+    );
     let iprev = &checks.iprev;
     let detail = format!("{} -> {}", iprev.ip, iprev.ptr.join(", "));
-    out += &line("iprev", iprev.result.as_str(), iprev.setup.as_str(), &detail);
+    out += &line(
+        "iprev",
+        iprev.result.as_str(),
+        iprev.setup.as_str(),
+        &detail,
+    );
     for d in &report.deductions {
         out += &format!("-{:<4} {:<20} {}\n", d.points, d.rule, d.title.en);
     }

@@ -102,27 +102,46 @@ impl Config {
             None => FileConfig::default(),
         };
         let file_dns = match file.dns.as_deref() {
-            Some(text) => Some(parse_dns_server(text).map_err(|message| ConfigError::Invalid {
-                name: "dns",
-                message,
-            })?),
+            Some(text) => Some(
+                parse_dns_server(text).map_err(|message| ConfigError::Invalid {
+                    name: "dns",
+                    message,
+                })?,
+            ),
             None => None,
         };
-        let http_listen = pick(args.http_listen, file.http_listen, "127.0.0.1:8080".parse().unwrap());
-        let domain = pick(args.domain.clone(), file.domain, "localhost".into()).to_ascii_lowercase();
+        let http_listen = pick(
+            args.http_listen,
+            file.http_listen,
+            "127.0.0.1:8080".parse().unwrap(),
+        );
+        let domain =
+            pick(args.domain.clone(), file.domain, "localhost".into()).to_ascii_lowercase();
         let config = Config {
             data_dir: pick(args.data_dir.clone(), file.data_dir, "./data".into()),
-            smtp_listen: pick(args.smtp_listen, file.smtp_listen, "127.0.0.1:2525".parse().unwrap()),
+            smtp_listen: pick(
+                args.smtp_listen,
+                file.smtp_listen,
+                "127.0.0.1:2525".parse().unwrap(),
+            ),
             http_listen,
             hostname: pick(args.hostname.clone(), file.hostname, domain.clone()),
             domain,
             dns: args.dns.or(file_dns),
             dns_timeout: Duration::from_secs(pick(args.dns_timeout, file.dns_timeout, 3)),
             rules: args.rules.clone().or(file.rules),
-            max_message_size: pick(args.max_message_size, file.max_message_size, 10 * 1024 * 1024),
-            public_url: pick(args.public_url.clone(), file.public_url, format!("http://{http_listen}"))
-                .trim_end_matches('/')
-                .to_string(),
+            max_message_size: pick(
+                args.max_message_size,
+                file.max_message_size,
+                10 * 1024 * 1024,
+            ),
+            public_url: pick(
+                args.public_url.clone(),
+                file.public_url,
+                format!("http://{http_listen}"),
+            )
+            .trim_end_matches('/')
+            .to_string(),
         };
         config.validate()?;
         Ok(config)
@@ -188,7 +207,8 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file() {
-        let path = std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        let path =
+            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
         std::fs::write(&path, "domain = \"file.example\"\ndns = \"127.0.0.1:5353\"\nsmtp_listen = \"127.0.0.1:2626\"\n").unwrap();
         let args = ConfigArgs {
             config: Some(path.clone()),
@@ -205,7 +225,8 @@ mod tests {
 
     #[test]
     fn unknown_file_key_is_an_error() {
-        let path = std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        let path =
+            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
         std::fs::write(&path, "domian = \"typo.example\"\n").unwrap();
         let err = Config::load(&ConfigArgs {
             config: Some(path.clone()),

@@ -24,10 +24,15 @@ enum Command {
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => match Config::load(&args) {
-            Ok(config) => mailscore::serve::serve(config).await.map_err(|e| e.to_string()),
+            Ok(config) => mailscore::serve::serve(config)
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         },
-        Command::Check(args) => check(&args).await.map(|out| print!("{out}")).map_err(|e| e.to_string()),
+        Command::Check(args) => check(&args)
+            .await
+            .map(|out| print!("{out}"))
+            .map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -62,7 +62,12 @@ pub struct Subject<'a> {
 }
 
 impl Report {
-    pub fn new(subject: Subject<'_>, envelope: &Envelope, findings: Findings, score: Score) -> Self {
+    pub fn new(
+        subject: Subject<'_>,
+        envelope: &Envelope,
+        findings: Findings,
+        score: Score,
+    ) -> Self {
         let Findings {
             spf,
             spf_helo,

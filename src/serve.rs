@@ -53,7 +53,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     for id in store.pending_ids()? {
         let _ = queue.send(id);
     }
-    let analyzer = tokio::spawn(analyze_queued(store.clone(), pipeline, config.domain.clone(), queued));
+    let analyzer = tokio::spawn(analyze_queued(
+        store.clone(),
+        pipeline,
+        config.domain.clone(),
+        queued,
+    ));
 
     let inbox = Arc::new(Inbox {
         store: store.clone(),
@@ -86,7 +91,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         "mailscore: SMTP on {}, HTTP on {http_addr}, addresses @{}, DNS {}",
         smtp.local_addr(),
         config.domain,
-        config.dns.map_or("system resolver".to_string(), |a| a.to_string()),
+        config
+            .dns
+            .map_or("system resolver".to_string(), |a| a.to_string()),
     );
     let routes = web::routes(web::WebState {
         store: store.clone(),
@@ -187,7 +194,14 @@ async fn analyze_one(
     };
     let address = format!("{id}@{domain}");
     let report = pipeline
-        .report(Subject { id, address: &address }, &message.envelope, &message.raw)
+        .report(
+            Subject {
+                id,
+                address: &address,
+            },
+            &message.envelope,
+            &message.raw,
+        )
         .await;
     let json = serde_json::to_vec(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     store.put_report(id, message.seq, &json)?;

@@ -58,7 +58,8 @@ pub async fn verdict(
     // is "set up wrongly", not "not set up": the survey distinction.
     if result == Verdict::None && !applies && !records.is_empty() {
         result = Verdict::Permerror;
-        error = Some("the DMARC record is published but cannot be used (syntax or missing p=)".into());
+        error =
+            Some("the DMARC record is published but cannot be used (syntax or missing p=)".into());
     }
     if from_domain.is_empty() && result == Verdict::None {
         error = Some("no single From domain to evaluate".into());

@@ -52,13 +52,10 @@ pub fn facts(raw: &[u8]) -> MessageFacts {
     }
 }
 
+/// RFC 5322 §2.2.3: unfolding removes the line breaks, not the whitespace
+/// after them (a DKIM b= value must stay intact).
 fn unfold(value: &str) -> String {
-    value
-        .split(['\r', '\n'])
-        .filter(|part| !part.is_empty())
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(" ")
+    value.replace(['\r', '\n'], "").trim().to_string()
 }
 
 fn bounded(text: &str) -> String {
@@ -77,10 +74,10 @@ mod tests {
         let raw = b"From: Alice <alice@example.com>\r\nSubject: Hello\r\n there\r\nMessage-ID: <a@b>\r\nDate: Tue, 1 Jul 2025 10:00:00 +0000\r\n\r\nbody\r\n";
         let f = facts(raw);
         assert_eq!(f.subject.as_deref(), Some("Hello there"));
+        assert_eq!(f.headers[1], ("Subject".into(), "Hello there".into()));
         assert_eq!(f.from_address.as_deref(), Some("alice@example.com"));
         assert_eq!(f.message_id.as_deref(), Some("a@b"));
         assert_eq!(f.date.as_deref(), Some("2025-07-01T10:00:00Z"));
-        assert_eq!(f.headers[1], ("Subject".into(), "Hello there".into()));
     }
 
     #[test]

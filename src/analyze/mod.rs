@@ -40,10 +40,7 @@ pub async fn analyze(
     let ip = envelope.client_ip;
     let helo = envelope.helo.as_str();
     let message = message::facts(raw);
-    let mail_from_domain = envelope
-        .mail_from
-        .rsplit_once('@')
-        .map_or(helo, |(_, d)| d);
+    let mail_from_domain = envelope.mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
 
     let (spf, spf_helo, iprev) = tokio::join!(
         spf::mail_from_verdict(dns, ip, helo, our_hostname, &envelope.mail_from),

@@ -218,7 +218,9 @@ advice = { en = "Fix it", ja = "直す" }
 
     #[test]
     fn unknown_check_names_file_and_rule() {
-        let err = table(&GOOD.replace("\"spf\"", "\"sfp\"")).unwrap_err().to_string();
+        let err = table(&GOOD.replace("\"spf\"", "\"sfp\""))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("test.toml") && err.contains("SPF_FAIL") && err.contains("sfp"));
     }
 

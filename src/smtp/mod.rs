@@ -24,4 +24,3 @@ pub trait Delivery: Send + Sync + 'static {
 #[derive(Debug, thiserror::Error)]
 #[error("delivery failed: {0}")]
 pub struct DeliveryError(pub String);
-

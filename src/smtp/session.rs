@@ -7,7 +7,7 @@
 
 use super::data::{Body, DataReader};
 use super::{Delivery, DeliveryError, Envelope, SmtpSettings};
-use smtp_proto::request::receiver::RequestReceiver;
+use smtp_proto::request::receiver::{MAX_LINE_LENGTH, RequestReceiver};
 use smtp_proto::{Error as ParseError, MailFrom, RcptTo, Request};
 use std::io;
 use std::net::SocketAddr;
@@ -135,13 +135,18 @@ impl Session {
     /// command is not complete yet (the parser keeps the partial line).
     fn next_command(&mut self, bytes: &mut Iter<'_, u8>) -> Flow {
         let left = bytes.len();
-        match self.requests.ingest(bytes).map(Request::into_owned) {
-            Ok(request) => return self.handle(request),
+        let parsed = self.requests.ingest(bytes).map(Request::into_owned);
+        // The parser limits only lines that span reads; hold a line that
+        // arrived whole to the same limit.
+        let whole_line_too_long = left - bytes.len() > MAX_LINE_LENGTH;
+        match parsed {
             Err(ParseError::NeedsMoreData { .. }) => {}
             Err(ParseError::ResponseTooLong) => {
                 self.reply("500 5.5.2 Line too long");
                 self.skipping_line = true;
             }
+            _ if whole_line_too_long => self.reply("500 5.5.2 Line too long"),
+            Ok(request) => return self.handle(request),
             Err(err) => self.reply(&parse_error_reply(&err)),
         }
         if bytes.len() == left {

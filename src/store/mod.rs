@@ -3,7 +3,7 @@
 
 mod sled_store;
 
-pub use sled_store::{StoredMessage, Store};
+pub use sled_store::{Store, StoredMessage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -44,7 +44,12 @@ impl Store {
 
     /// Stores `raw` as the latest message for `id`, marks it owed a report,
     /// and flushes to disk. Returns the message's sequence number.
-    pub fn put_message(&self, id: &str, envelope: &Envelope, raw: &[u8]) -> Result<u64, StoreError> {
+    pub fn put_message(
+        &self,
+        id: &str,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<u64, StoreError> {
         let seq = self.db.generate_id()?;
         let record = StoredMessage {
             seq,
@@ -137,14 +142,17 @@ mod tests {
     }
 
     fn temp_store() -> (Store, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("mailscore-store-{}", crate::test_id::generate()));
+        let dir =
+            std::env::temp_dir().join(format!("mailscore-store-{}", crate::test_id::generate()));
         (Store::open(&dir).unwrap(), dir)
     }
 
     #[test]
     fn message_survives_reopen_and_stays_pending_until_reported() {
         let (store, dir) = temp_store();
-        let seq = store.put_message("box1", &envelope(), b"Subject: x\r\n\r\nhi\r\n").unwrap();
+        let seq = store
+            .put_message("box1", &envelope(), b"Subject: x\r\n\r\nhi\r\n")
+            .unwrap();
         drop(store);
         let store = Store::open(&dir).unwrap();
         let msg = store.message("box1").unwrap().unwrap();

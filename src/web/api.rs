@@ -22,12 +22,18 @@ pub fn create(state: WebState) -> Response {
 /// `GET /api/tests/{id}`: `pending` until a report exists, then the report.
 pub fn status(id: String, state: WebState) -> Response {
     if !test_id::is_valid(&id) {
-        return error(StatusCode::BAD_REQUEST, "invalid test id: use 3-64 of [a-z0-9-]");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid test id: use 3-64 of [a-z0-9-]",
+        );
     }
     match state.store.report(&id) {
         Ok(Some(report)) => match serde_json::from_slice::<Value>(&report) {
             Ok(report) => warp::reply::json(&report).into_response(),
-            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("stored report unreadable: {e}")),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("stored report unreadable: {e}"),
+            ),
         },
         Ok(None) => {
             let body = json!({

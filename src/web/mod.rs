@@ -21,7 +21,8 @@ pub struct WebState {
 
 pub fn routes(
     state: WebState,
-) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static {
+) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
+{
     let with_state = warp::any().map(move || state.clone());
     let create = warp::path!("api" / "tests")
         .and(warp::post())
@@ -48,7 +49,10 @@ pub fn routes(
         .or(report_page)
         .or(landing)
         .recover(not_found)
-        .with(warp::reply::with::header("x-content-type-options", "nosniff"))
+        .with(warp::reply::with::header(
+            "x-content-type-options",
+            "nosniff",
+        ))
 }
 
 async fn not_found(_: warp::Rejection) -> Result<warp::reply::Response, Infallible> {

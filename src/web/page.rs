@@ -67,10 +67,15 @@ pub fn report_page(
 ) -> Response {
     let lang = Lang::choose(&query, accept_language.as_deref());
     if !test_id::is_valid(&id) {
-        let body = layout(lang, "mailscore", "", &format!(
-            "<p>{}</p>",
-            lang.pick("Invalid test id.", "テスト ID が正しくありません。")
-        ));
+        let body = layout(
+            lang,
+            "mailscore",
+            "",
+            &format!(
+                "<p>{}</p>",
+                lang.pick("Invalid test id.", "テスト ID が正しくありません。")
+            ),
+        );
         return with_status(body, StatusCode::BAD_REQUEST);
     }
     let report = state
@@ -145,11 +150,26 @@ fn render_report(lang: Lang, report: &Report) -> String {
 
 fn verdict_line(lang: Lang, score: f64) -> &'static str {
     match score {
-        s if s >= 9.0 => lang.pick("Excellent: this message is well authenticated.", "優秀：このメールは正しく認証されています。"),
-        s if s >= 7.0 => lang.pick("Good, with a few things to fix.", "良好：いくつか改善点があります。"),
-        s if s >= 5.0 => lang.pick("Fair: receivers may treat this as suspicious.", "普通：受信側で不審なメールと扱われる可能性があります。"),
-        s if s >= 3.0 => lang.pick("Poor: this message is likely to land in spam.", "不良：迷惑メールと判定される可能性が高いです。"),
-        _ => lang.pick("Bad: this message looks spoofed or will be rejected.", "危険：なりすましと判定されるか、拒否されます。"),
+        s if s >= 9.0 => lang.pick(
+            "Excellent: this message is well authenticated.",
+            "優秀：このメールは正しく認証されています。",
+        ),
+        s if s >= 7.0 => lang.pick(
+            "Good, with a few things to fix.",
+            "良好：いくつか改善点があります。",
+        ),
+        s if s >= 5.0 => lang.pick(
+            "Fair: receivers may treat this as suspicious.",
+            "普通：受信側で不審なメールと扱われる可能性があります。",
+        ),
+        s if s >= 3.0 => lang.pick(
+            "Poor: this message is likely to land in spam.",
+            "不良：迷惑メールと判定される可能性が高いです。",
+        ),
+        _ => lang.pick(
+            "Bad: this message looks spoofed or will be rejected.",
+            "危険：なりすましと判定されるか、拒否されます。",
+        ),
     }
 }
 
@@ -189,14 +209,22 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             name: "DKIM".into(),
             result: Verdict::None,
             setup: Setup::Missing,
-            detail: lang.pick("No DKIM-Signature header.", "DKIM-Signature ヘッダーがありません。").into(),
+            detail: lang
+                .pick(
+                    "No DKIM-Signature header.",
+                    "DKIM-Signature ヘッダーがありません。",
+                )
+                .into(),
             records: &[],
         });
     }
     for sig in &c.dkim {
         rows.push(CheckRow {
             check: "dkim",
-            name: format!("DKIM (d={} s={} {})", sig.domain, sig.selector, sig.algorithm),
+            name: format!(
+                "DKIM (d={} s={} {})",
+                sig.domain, sig.selector, sig.algorithm
+            ),
             result: sig.result,
             setup: sig.setup,
             detail: sig.error.clone().unwrap_or_default(),
@@ -218,13 +246,21 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             yes_no(lang, c.dmarc.spf_aligned),
             lang.pick("aligned", "アライメント"),
             yes_no(lang, c.dmarc.dkim_aligned),
-            c.dmarc.error.as_deref().map(|e| format!(" · {e}")).unwrap_or_default(),
+            c.dmarc
+                .error
+                .as_deref()
+                .map(|e| format!(" · {e}"))
+                .unwrap_or_default(),
         ),
         records: &c.dmarc.records,
     });
     rows.push(CheckRow {
         check: "iprev",
-        name: format!("{} ({})", lang.pick("Reverse DNS", "逆引き DNS"), c.iprev.ip),
+        name: format!(
+            "{} ({})",
+            lang.pick("Reverse DNS", "逆引き DNS"),
+            c.iprev.ip
+        ),
         result: c.iprev.result,
         setup: c.iprev.setup,
         detail: if c.iprev.ptr.is_empty() {
@@ -235,7 +271,10 @@ fn auth_section(lang: Lang, report: &Report) -> String {
         records: &[],
     });
 
-    let mut out = format!("<section><h2>{}</h2>", lang.pick("Authentication", "送信ドメイン認証"));
+    let mut out = format!(
+        "<section><h2>{}</h2>",
+        lang.pick("Authentication", "送信ドメイン認証")
+    );
     for row in &rows {
         out += &check_html(lang, report, row);
     }
@@ -296,19 +335,39 @@ fn envelope_section(lang: Lang, report: &Report) -> String {
     let m = &report.message;
     let none = "—".to_string();
     let rows = [
-        (lang.pick("Received", "受信日時"), report.received_at.clone()),
-        (lang.pick("Client", "送信元"), format!("{}:{}", e.client_ip, e.client_port)),
+        (
+            lang.pick("Received", "受信日時"),
+            report.received_at.clone(),
+        ),
+        (
+            lang.pick("Client", "送信元"),
+            format!("{}:{}", e.client_ip, e.client_port),
+        ),
         ("HELO", e.helo.clone()),
         ("MAIL FROM", format!("<{}>", e.mail_from)),
         ("RCPT TO", e.rcpt_to.join(", ")),
         ("From", m.from.clone().unwrap_or_else(|| none.clone())),
-        (lang.pick("Subject", "件名"), m.subject.clone().unwrap_or_else(|| none.clone())),
-        ("Message-ID", m.message_id.clone().unwrap_or_else(|| none.clone())),
+        (
+            lang.pick("Subject", "件名"),
+            m.subject.clone().unwrap_or_else(|| none.clone()),
+        ),
+        (
+            "Message-ID",
+            m.message_id.clone().unwrap_or_else(|| none.clone()),
+        ),
         (lang.pick("Size", "サイズ"), format!("{} bytes", m.size)),
     ];
-    let mut out = format!("<section><h2>{}</h2><table>", lang.pick("Message", "メッセージ"));
+    let mut out = format!(
+        "<section><h2>{}</h2><table>",
+        lang.pick("Message", "メッセージ")
+    );
     for (name, value) in rows {
-        let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(name), escape(&value));
+        let _ = write!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(name),
+            escape(&value)
+        );
     }
     out + "</table></section>"
 }
@@ -319,7 +378,12 @@ fn headers_section(lang: Lang, report: &Report) -> String {
         lang.pick("Headers", "ヘッダー")
     );
     for (name, value) in &report.headers {
-        let _ = write!(out, "<tr><th>{}</th><td>{}</td></tr>", escape(name), escape(value));
+        let _ = write!(
+            out,
+            "<tr><th>{}</th><td>{}</td></tr>",
+            escape(name),
+            escape(value)
+        );
     }
     out + "</table></details></section>"
 }

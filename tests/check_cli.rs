@@ -1,0 +1,175 @@
+//! `mailscore check`: the same analysis as the server, on a file, from the
+//! command line. iprev cases use documentation addresses (192.0.2.0/24),
+//! because the resolver answers PTR for 127/8 itself.
+
+mod support;
+
+use serde_json::Value;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::process::{Command, Output, Stdio};
+use support::dns::{TestDns, Zone};
+
+fn zone() -> Zone {
+    Zone::new()
+        .txt("iprev.example", &["v=spf1 ip4:192.0.2.0/24 -all"])
+        .txt("_dmarc.iprev.example", &["v=DMARC1; p=quarantine"])
+        // Forward-confirmed: PTR and A agree.
+        .ptr("192.0.2.25".parse().unwrap(), "mail.iprev.example")
+        .a("mail.iprev.example", Ipv4Addr::new(192, 0, 2, 25))
+        // PTR points at a name that resolves elsewhere.
+        .ptr("192.0.2.26".parse().unwrap(), "other.iprev.example")
+        .a("other.iprev.example", Ipv4Addr::new(192, 0, 2, 99))
+        // 192.0.2.27 has no PTR at all.
+        .txt("_dmarc.badpolicy.example", &["v=DMARC1; p=sometimes"])
+}
+
+const MESSAGE: &str = "From: a@iprev.example\r\nTo: b@localhost\r\nSubject: check\r\n\r\nbody\r\n";
+
+fn check(dns: &TestDns, ip: &str, extra: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mailscore"))
+        .args(["check", "-", "--ip", ip, "--helo", "mail.iprev.example"])
+        .args([
+            "--mail-from",
+            "a@iprev.example",
+            "--dns",
+            &dns.addr.to_string(),
+        ])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_report(dns: &TestDns, ip: &str) -> Value {
+    let out = check(dns, ip, &["--format", "json"], MESSAGE);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn rules(report: &Value) -> Vec<String> {
+    report["deductions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn forward_confirmed_reverse_dns_passes_iprev() {
+    let dns = TestDns::start(zone());
+    let report = json_report(&dns, "192.0.2.25");
+    let iprev = &report["checks"]["iprev"];
+    assert_eq!(iprev["result"], "pass", "{report:#}");
+    assert_eq!(iprev["ptr"][0], "mail.iprev.example");
+    assert_eq!(iprev["forward_confirmed"], true);
+    assert_eq!(report["checks"]["spf"]["result"], "pass");
+    assert!(!rules(&report).iter().any(|r| r.starts_with("IPREV")));
+}
+
+#[test]
+fn ptr_that_does_not_resolve_back_fails_iprev() {
+    let dns = TestDns::start(zone());
+    let report = json_report(&dns, "192.0.2.26");
+    let iprev = &report["checks"]["iprev"];
+    assert_eq!(iprev["result"], "fail", "{report:#}");
+    assert_eq!(iprev["ptr"][0], "other.iprev.example");
+    assert_eq!(iprev["forward_confirmed"], false);
+    assert!(rules(&report).contains(&"IPREV_FAIL".to_string()));
+}
+
+#[test]
+fn missing_ptr_is_reported_as_not_set_up() {
+    let dns = TestDns::start(zone());
+    let report = json_report(&dns, "192.0.2.27");
+    let iprev = &report["checks"]["iprev"];
+    assert_eq!(iprev["result"], "none", "{report:#}");
+    assert_eq!(iprev["setup"], "missing");
+    assert!(rules(&report).contains(&"IPREV_NONE".to_string()));
+}
+
+#[test]
+fn unusable_dmarc_record_is_misconfigured_not_missing() {
+    let dns = TestDns::start(zone());
+    let message = MESSAGE.replace("From: a@iprev.example", "From: a@badpolicy.example");
+    let out = check(&dns, "192.0.2.25", &["--format", "json"], &message);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dmarc = &report["checks"]["dmarc"];
+    assert_eq!(dmarc["result"], "permerror", "{report:#}");
+    assert_eq!(dmarc["setup"], "misconfigured");
+    assert_eq!(dmarc["records"][0], "v=DMARC1; p=sometimes");
+    assert!(rules(&report).contains(&"DMARC_PERMERROR".to_string()));
+}
+
+#[test]
+fn text_format_summarises_each_check() {
+    let dns = TestDns::start(zone());
+    let out = check(&dns, "192.0.2.27", &[], MESSAGE);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("score: "), "{text}");
+    assert!(text.contains("iprev"));
+    assert!(text.contains("IPREV_NONE"));
+}
+
+#[test]
+fn invalid_rule_table_is_refused_with_file_and_rule() {
+    let dns = TestDns::start(zone());
+    let dir = std::env::temp_dir().join(format!("mailscore-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("custom.toml"),
+        "[[rule]]\nid = \"MY_RULE\"\ncheck = \"spff\"\nwhen = { result = \"fail\" }\npoints = 1\ntitle = { en = \"x\", ja = \"x\" }\nadvice = { en = \"x\", ja = \"x\" }\n",
+    )
+    .unwrap();
+    let out = check(
+        &dns,
+        "192.0.2.25",
+        &["--rules", dir.to_str().unwrap()],
+        MESSAGE,
+    );
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("custom.toml") && err.contains("MY_RULE") && err.contains("spff"),
+        "{err}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_with_an_invalid_rule_table() {
+    let dir = std::env::temp_dir().join(format!("mailscore-badrules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bad.toml"), "[[rule]]\nid = \"X\"\nbogus = 1\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mailscore"))
+        .args([
+            "serve",
+            "--smtp-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--rules", dir.to_str().unwrap()])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("bogus"), "{err}");
+}

@@ -1,0 +1,338 @@
+//! End to end, as a user sees it: the real `mailscore serve` binary, real
+//! SMTP from loopback, real DKIM signatures, a real DNS server on loopback
+//! serving the test zones, and the JSON report read over HTTP.
+
+mod support;
+
+use mail_auth::common::crypto::{RsaKey, Sha256};
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::DkimSigner;
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
+use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr};
+use support::dns::{TestDns, Zone, silent_dns};
+use support::server::{Server, send_mail};
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const OTHER_SENDER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+
+fn zone() -> Zone {
+    let dkim_key = format!(
+        "v=DKIM1; k=rsa; p={}",
+        include_str!("fixtures/dkim-rsa.pub.b64").trim()
+    );
+    let key_parts: Vec<&str> = split_255(&dkim_key);
+    Zone::new()
+        // A domain that does everything right, sending from 127.0.0.1.
+        .txt("good.example", &["v=spf1 ip4:127.0.0.1 -all"])
+        .txt("sel1._domainkey.good.example", &key_parts)
+        .txt("_dmarc.good.example", &["v=DMARC1; p=reject"])
+        .a("mail.good.example", Ipv4Addr::LOCALHOST)
+        .txt("mail.good.example", &["v=spf1 a -all"])
+        // A bank with p=reject whose mail servers are elsewhere.
+        .txt("bank.example", &["v=spf1 ip4:192.0.2.1 -all"])
+        .txt("_dmarc.bank.example", &["v=DMARC1; p=reject"])
+        // An SPF record with a syntax error.
+        .txt("broken.example", &["v=spf1 ip4:127.0.0.1 include -all"])
+        .txt("_dmarc.broken.example", &["v=DMARC1; p=none"])
+}
+
+/// TXT character-strings hold at most 255 bytes each.
+fn split_255(text: &str) -> Vec<&str> {
+    text.as_bytes()
+        .chunks(255)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect()
+}
+
+fn message(from: &str, subject: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: test@localhost\r\nSubject: {subject}\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <{}@example>\r\n\r\nHello.\r\n.leading dot line\r\n",
+        mailscore::test_id::generate()
+    )
+}
+
+fn dkim_signed(message: &str, domain: &str, selector: &str) -> Vec<u8> {
+    let der = PrivateKeyDer::from_pem_slice(include_bytes!("fixtures/dkim-rsa.pem")).unwrap();
+    let key = RsaKey::<Sha256>::from_key_der(der).unwrap();
+    let signature = DkimSigner::from_key(key)
+        .domain(domain)
+        .selector(selector)
+        .headers(["From", "To", "Subject", "Date", "Message-ID"])
+        .sign(message.as_bytes())
+        .unwrap();
+    let mut signed = signature.to_header().into_bytes();
+    signed.extend_from_slice(message.as_bytes());
+    signed
+}
+
+fn deduction_ids(report: &Value) -> Vec<&str> {
+    report["deductions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn authenticated_message_scores_ten() {
+    let dns = TestDns::start(zone());
+    let server = Server::start(dns.addr, &[]);
+    let signed = dkim_signed(
+        &message("Alice <alice@good.example>", "Quarterly report"),
+        "good.example",
+        "sel1",
+    );
+    send_mail(
+        server.smtp,
+        LOCALHOST,
+        "mail.good.example",
+        "alice@good.example",
+        &["ci-build-42@localhost"],
+        &signed,
+    );
+
+    let report = server.wait_for_report("ci-build-42");
+    let checks = &report["checks"];
+    assert_eq!(checks["spf"]["result"], "pass", "{report:#}");
+    assert_eq!(checks["spf"]["records"][0], "v=spf1 ip4:127.0.0.1 -all");
+    assert_eq!(checks["spf_helo"]["result"], "pass");
+    assert_eq!(checks["dkim"][0]["result"], "pass", "{report:#}");
+    assert_eq!(checks["dkim"][0]["domain"], "good.example");
+    assert_eq!(checks["dkim"][0]["selector"], "sel1");
+    assert_eq!(checks["dkim"][0]["algorithm"], "rsa-sha256");
+    assert_eq!(checks["dmarc"]["result"], "pass");
+    assert_eq!(checks["dmarc"]["policy"], "reject");
+    assert_eq!(checks["dmarc"]["spf_aligned"], true);
+    assert_eq!(checks["dmarc"]["dkim_aligned"], true);
+    assert_eq!(checks["iprev"]["result"], "pass", "{report:#}");
+    assert_eq!(report["score"], 10.0, "{report:#}");
+    assert_eq!(report["max_score"], 10.0);
+    assert!(deduction_ids(&report).is_empty());
+    assert_eq!(report["address"], "ci-build-42@localhost");
+    assert_eq!(report["envelope"]["client_ip"], "127.0.0.1");
+    assert_eq!(report["envelope"]["helo"], "mail.good.example");
+    assert_eq!(report["envelope"]["mail_from"], "alice@good.example");
+    assert_eq!(report["envelope"]["rcpt_to"][0], "ci-build-42@localhost");
+    assert_eq!(report["message"]["subject"], "Quarterly report");
+    assert_eq!(report["message"]["size"], signed.len());
+}
+
+#[test]
+fn spoofed_p_reject_domain_fails_dmarc() {
+    let dns = TestDns::start(zone());
+    let server = Server::start(dns.addr, &[]);
+    let body = message("Bank <ceo@bank.example>", "Urgent: wire transfer");
+    send_mail(
+        server.smtp,
+        OTHER_SENDER,
+        "mail.bank.example",
+        "ceo@bank.example",
+        &["spoof-test@localhost"],
+        body.as_bytes(),
+    );
+
+    let report = server.wait_for_report("spoof-test");
+    let checks = &report["checks"];
+    assert_eq!(report["envelope"]["client_ip"], "127.0.0.2");
+    assert_eq!(checks["spf"]["result"], "fail", "{report:#}");
+    assert_eq!(checks["dkim"].as_array().unwrap().len(), 0);
+    assert_eq!(checks["dmarc"]["result"], "fail");
+    assert_eq!(checks["dmarc"]["policy"], "reject");
+    let ids = deduction_ids(&report);
+    for rule in ["SPF_FAIL", "DKIM_NONE", "DMARC_FAIL", "DMARC_FAIL_ENFORCED"] {
+        assert!(ids.contains(&rule), "{rule} missing from {ids:?}");
+    }
+    let score = report["score"].as_f64().unwrap();
+    assert!(score < 5.0, "spoofed mail scored {score}");
+    let lost: f64 = report["deductions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["points"].as_f64().unwrap())
+        .sum();
+    assert_eq!(score, ((10.0_f64 - lost).max(0.0) * 10.0).round() / 10.0);
+}
+
+#[test]
+fn broken_spf_record_is_reported_as_misconfigured() {
+    let dns = TestDns::start(zone());
+    let server = Server::start(dns.addr, &[]);
+    let body = message("ops@broken.example", "Status");
+    send_mail(
+        server.smtp,
+        LOCALHOST,
+        "mail.broken.example",
+        "ops@broken.example",
+        &["broken-spf@localhost"],
+        body.as_bytes(),
+    );
+
+    let report = server.wait_for_report("broken-spf");
+    let spf = &report["checks"]["spf"];
+    assert_eq!(spf["result"], "permerror", "{report:#}");
+    assert_eq!(spf["setup"], "misconfigured");
+    assert_eq!(spf["records"][0], "v=spf1 ip4:127.0.0.1 include -all");
+    assert!(deduction_ids(&report).contains(&"SPF_PERMERROR"));
+    assert_eq!(report["checks"]["dmarc"]["policy"], "none");
+    assert!(deduction_ids(&report).contains(&"DMARC_POLICY_NONE"));
+}
+
+#[test]
+fn dns_server_down_gives_temperror_and_keeps_the_message() {
+    let server = Server::start(silent_dns(), &[]);
+    let body = message("alice@good.example", "DNS is down");
+    send_mail(
+        server.smtp,
+        LOCALHOST,
+        "mail.good.example",
+        "alice@good.example",
+        &["dns-down@localhost"],
+        body.as_bytes(),
+    );
+
+    let report = server.wait_for_report("dns-down");
+    let checks = &report["checks"];
+    assert_eq!(checks["spf"]["result"], "temperror", "{report:#}");
+    assert_eq!(checks["spf"]["setup"], "unknown");
+    assert_eq!(checks["dmarc"]["result"], "temperror", "{report:#}");
+    assert_eq!(report["message"]["subject"], "DNS is down");
+    assert!(deduction_ids(&report).contains(&"SPF_TEMPERROR"));
+}
+
+#[test]
+fn second_message_replaces_the_report() {
+    let dns = TestDns::start(zone());
+    let server = Server::start(dns.addr, &[]);
+    let first = message("alice@good.example", "first");
+    send_mail(
+        server.smtp,
+        LOCALHOST,
+        "mail.good.example",
+        "alice@good.example",
+        &["again@localhost"],
+        first.as_bytes(),
+    );
+    assert_eq!(
+        server.wait_for_report("again")["message"]["subject"],
+        "first"
+    );
+
+    let second = message("ceo@bank.example", "second");
+    send_mail(
+        server.smtp,
+        LOCALHOST,
+        "mail.good.example",
+        "ceo@bank.example",
+        &["again@localhost"],
+        second.as_bytes(),
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let report = server.wait_for_report("again");
+        if report["message"]["subject"] == "second" {
+            assert_eq!(report["checks"]["spf"]["result"], "fail");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "report never replaced"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn api_hands_out_unguessable_addresses_that_start_pending() {
+    let dns = TestDns::start(zone());
+    let server = Server::start(
+        dns.addr,
+        &[
+            "--domain",
+            "Mail.Test",
+            "--public-url",
+            "https://score.example/",
+        ],
+    );
+    let (status, body) = server.post("/api/tests");
+    assert_eq!(status, 201, "{}", body);
+    let created: Value = serde_json::from_str(&body).unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert!(id.len() >= 13 && mailscore::test_id::is_valid(id), "{id}");
+    assert_eq!(created["address"], format!("{id}@mail.test"));
+    assert_eq!(
+        created["report_url"],
+        format!("https://score.example/tests/{id}")
+    );
+    assert_eq!(
+        created["json_url"],
+        format!("https://score.example/api/tests/{id}")
+    );
+    let (_, again) = server.post("/api/tests");
+    assert_ne!(
+        serde_json::from_str::<Value>(&again).unwrap()["id"],
+        created["id"]
+    );
+
+    let (status, body) = server.get(&format!("/api/tests/{id}"));
+    assert_eq!(status, 200);
+    let pending: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(pending["status"], "pending");
+    assert_eq!(pending["address"], format!("{id}@mail.test"));
+
+    let (status, page) = server.get(&format!("/tests/{id}"));
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("http-equiv=\"refresh\""),
+        "pending page must refresh itself"
+    );
+
+    let (status, body) = server.get("/api/tests/NOT_VALID");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("invalid test id"));
+    let (status, _) = server.get("/no/such/page");
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn score_page_shows_the_checks_and_escapes_the_message() {
+    let dns = TestDns::start(zone());
+    let server = Server::start(dns.addr, &[]);
+    let body = message(
+        "\"<img src=x onerror=alert(1)>\" <ceo@bank.example>",
+        "<script>alert('subject')</script>",
+    );
+    send_mail(
+        server.smtp,
+        OTHER_SENDER,
+        "mail.bank.example",
+        "ceo@bank.example",
+        &["page-test@localhost"],
+        body.as_bytes(),
+    );
+    server.wait_for_report("page-test");
+
+    let (status, page) = server.get("/tests/page-test");
+    assert_eq!(status, 200);
+    assert!(!page.contains("<script>alert"), "subject injected live");
+    assert!(!page.contains("<img src=x"), "display name injected live");
+    assert!(page.contains("&lt;script&gt;alert(&#39;subject&#39;)&lt;/script&gt;"));
+    assert!(page.contains("band-bad"), "spoofed mail is in the red band");
+    assert!(page.contains("SPF_FAIL"));
+    assert!(
+        page.contains("v=DMARC1; p=reject"),
+        "the DMARC record found is shown"
+    );
+    assert!(
+        !page.contains("http-equiv=\"refresh\""),
+        "a finished page does not refresh"
+    );
+
+    let (_, japanese) = server.get_with("/tests/page-test", &[("Accept-Language", "ja,en;q=0.5")]);
+    assert!(japanese.contains("lang=\"ja\""));
+    assert!(japanese.contains("SPF 認証失敗"));
+    let (_, english) = server.get("/tests/page-test?lang=en");
+    assert!(english.contains("SPF fails"));
+}

@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests; a test binary brings them in
+//! with `mod support;`.
+
+pub mod dns;
+pub mod server;

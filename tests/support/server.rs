@@ -1,0 +1,231 @@
+#![allow(dead_code)] // each test binary uses a different part of this harness
+
+//! Runs the real `mailscore serve` binary on free loopback ports, and talks
+//! to it the way users do: SMTP to send, HTTP to read the report.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `mailscore serve`, killed and its data removed on drop.
+pub struct Server {
+    pub smtp: SocketAddr,
+    pub http: SocketAddr,
+    pub data_dir: PathBuf,
+    child: Child,
+}
+
+impl Server {
+    /// Starts the binary with `--dns dns` and any extra flags.
+    pub fn start(dns: SocketAddr, extra: &[&str]) -> Server {
+        let data_dir =
+            std::env::temp_dir().join(format!("mailscore-e2e-{}-{}", std::process::id(), unique()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mailscore"))
+            .arg("serve")
+            .args([
+                "--smtp-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
+            .args(["--dns", &dns.to_string(), "--dns-timeout", "1"])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start mailscore serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the startup line");
+        let smtp = addr_after(&line, "SMTP on ");
+        let http = addr_after(&line, "HTTP on ");
+        Server {
+            smtp,
+            http,
+            data_dir,
+            child,
+        }
+    }
+
+    /// GETs `path` and returns (status, body).
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_request(self.http, "GET", path, &[])
+    }
+
+    pub fn post(&self, path: &str) -> (u16, String) {
+        http_request(self.http, "POST", path, &[])
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        http_request(self.http, "GET", path, headers)
+    }
+
+    /// Polls `GET /api/tests/{id}` until the status is "done".
+    pub fn wait_for_report(&self, id: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (status, body) = self.get(&format!("/api/tests/{id}"));
+            assert_eq!(status, 200, "{body}");
+            let json: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+            if json["status"] == "done" {
+                return json;
+            }
+            assert!(Instant::now() < deadline, "no report for {id}: {body}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn addr_after(line: &str, marker: &str) -> SocketAddr {
+    let start = line
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in startup line {line:?}"))
+        + marker.len();
+    line[start..]
+        .split([',', ' '])
+        .next()
+        .unwrap()
+        .parse()
+        .expect("socket address")
+}
+
+fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect HTTP");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    request += "\r\n";
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("HTTP status");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out += &rest[..size];
+        body = &rest[size + 2..];
+    }
+    out
+}
+
+/// One SMTP transaction, from `bind_ip` (to play another sender IP). Returns
+/// every reply line the server sent. Panics on an unexpected reply code.
+pub fn send_mail(
+    smtp: SocketAddr,
+    bind_ip: IpAddr,
+    helo: &str,
+    mail_from: &str,
+    rcpt_to: &[&str],
+    message: &[u8],
+) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&SocketAddr::new(bind_ip, 0).into())
+        .expect("bind client IP");
+    socket.connect(&smtp.into()).expect("connect SMTP");
+    let stream: TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    expect(&mut reader, "220");
+    writer
+        .write_all(format!("EHLO {helo}\r\n").as_bytes())
+        .unwrap();
+    expect(&mut reader, "250");
+    writer
+        .write_all(format!("MAIL FROM:<{mail_from}>\r\n").as_bytes())
+        .unwrap();
+    expect(&mut reader, "250");
+    for rcpt in rcpt_to {
+        writer
+            .write_all(format!("RCPT TO:<{rcpt}>\r\n").as_bytes())
+            .unwrap();
+        expect(&mut reader, "250");
+    }
+    writer.write_all(b"DATA\r\n").unwrap();
+    expect(&mut reader, "354");
+    writer.write_all(&dot_stuff(message)).unwrap();
+    writer.write_all(b".\r\n").unwrap();
+    expect(&mut reader, "250");
+    writer.write_all(b"QUIT\r\n").unwrap();
+    expect(&mut reader, "221");
+}
+
+fn expect(reader: &mut impl BufRead, code: &str) {
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("SMTP reply");
+        assert!(line.starts_with(code), "expected {code}, got {line:?}");
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return;
+        }
+    }
+}
+
+/// CRLF line ends, a leading dot doubled, and a final CRLF.
+fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(message).replace("\r\n", "\n");
+    let mut out = String::new();
+    for line in text.trim_end_matches('\n').split('\n') {
+        if line.starts_with('.') {
+            out.push('.');
+        }
+        out += line;
+        out += "\r\n";
+    }
+    out.into_bytes()
+}
