@@ -20,6 +20,11 @@ pub struct Server {
 impl Server {
     /// Starts the binary with `--dns dns` and any extra flags.
     pub fn start(dns: SocketAddr, extra: &[&str]) -> Server {
+        Self::start_with_env(dns, extra, &[])
+    }
+
+    /// As [`Server::start`], with extra environment variables.
+    pub fn start_with_env(dns: SocketAddr, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let data_dir =
             std::env::temp_dir().join(format!("mailscore-e2e-{}-{}", std::process::id(), unique()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailscore"))
@@ -34,6 +39,7 @@ impl Server {
             .arg("--data-dir")
             .arg(&data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
