@@ -69,7 +69,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         domain: config.domain.clone(),
         hostname: config.hostname.clone(),
         max_message_size: config.max_message_size,
-        max_recipients: 10,
+        max_recipients: SmtpSettings::DEFAULT_MAX_RECIPIENTS,
     };
     let smtp = Listener::bind(config.smtp_listen, settings, inbox)
         .await
