@@ -63,7 +63,9 @@ fn tcp_exchange(server: SocketAddr, requests: &[&Message]) -> Option<Message> {
     for request in requests {
         let bytes = request.to_vec().unwrap();
         let len = u16::try_from(bytes.len()).unwrap().to_be_bytes();
-        stream.write_all(&[&len[..], &bytes].concat()).expect("send");
+        stream
+            .write_all(&[&len[..], &bytes].concat())
+            .expect("send");
     }
     let mut len = [0; 2];
     match stream.read_exact(&mut len) {
@@ -128,6 +130,13 @@ fn unknown_name_is_nxdomain_and_known_name_without_the_type_is_nodata() {
     assert!(nxdomain.metadata.authoritative);
     assert!(nxdomain.answers.is_empty());
 
+    let empty_non_terminal = ask_udp(dns.addr, &query("example.test", RecordType::A)).unwrap();
+    assert_eq!(
+        empty_non_terminal.metadata.response_code,
+        ResponseCode::NoError
+    );
+    assert!(empty_non_terminal.answers.is_empty());
+
     let a = ask_udp(dns.addr, &query("mail.example.test", RecordType::A)).unwrap();
     assert!(matches!(a.answers[0].data, RData::A(A(ip)) if ip == Ipv4Addr::new(192, 0, 2, 1)));
 }
@@ -154,7 +163,9 @@ fn timeout_names_get_no_answer_except_for_types_they_have() {
 
 #[test]
 fn oversized_udp_answer_is_truncated_and_whole_over_tcp() {
-    let strings: Vec<String> = (0..20).map(|i| format!("{i:02}{}", "x".repeat(98))).collect();
+    let strings: Vec<String> = (0..20)
+        .map(|i| format!("{i:02}{}", "x".repeat(98)))
+        .collect();
     let zone = strings
         .iter()
         .fold(Zone::new(), |zone, s| zone.txt("big.example.test", &[s]));
@@ -181,7 +192,9 @@ fn oversized_udp_answer_is_truncated_and_whole_over_tcp() {
 
 #[tokio::test]
 async fn product_resolver_retries_a_truncated_answer_over_tcp() {
-    let strings: Vec<String> = (0..20).map(|i| format!("{i:02}{}", "y".repeat(98))).collect();
+    let strings: Vec<String> = (0..20)
+        .map(|i| format!("{i:02}{}", "y".repeat(98)))
+        .collect();
     let zone = strings
         .iter()
         .fold(Zone::new(), |zone, s| zone.txt("big.example.test", &[s]));
@@ -207,7 +220,9 @@ fn cname_is_followed_within_the_zone() {
 
     let reply = ask_udp(dns.addr, &query("alias.example.test", RecordType::A)).unwrap();
     assert_eq!(reply.answers.len(), 2);
-    assert!(matches!(&reply.answers[0].data, RData::CNAME(CNAME(n)) if n.to_ascii() == "target.example.test."));
+    assert!(
+        matches!(&reply.answers[0].data, RData::CNAME(CNAME(n)) if n.to_ascii() == "target.example.test.")
+    );
     assert_eq!(reply.answers[1].name.to_ascii(), "target.example.test.");
     assert!(matches!(reply.answers[1].data, RData::A(A(ip)) if ip == target));
 
@@ -223,7 +238,11 @@ fn cname_is_followed_within_the_zone() {
     assert_eq!(dangling.answers.len(), 1);
 
     let looped = ask_udp(dns.addr, &query("loop1.example.test", RecordType::A)).unwrap();
-    assert_eq!(looped.answers.len(), 2, "a loop ends at the first repeated name");
+    assert_eq!(
+        looped.answers.len(),
+        2,
+        "a loop ends at the first repeated name"
+    );
 }
 
 #[test]
@@ -236,11 +255,15 @@ fn ptr_is_published_at_the_reverse_name_and_spf_type_is_its_own() {
     );
 
     let v4 = ask_udp(dns.addr, &query("7.2.0.192.in-addr.arpa", RecordType::PTR)).unwrap();
-    assert!(matches!(&v4.answers[0].data, RData::PTR(PTR(n)) if n.to_ascii() == "mail.example.test."));
+    assert!(
+        matches!(&v4.answers[0].data, RData::PTR(PTR(n)) if n.to_ascii() == "mail.example.test.")
+    );
 
     let nibbles = "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2.ip6.arpa";
     let v6 = ask_tcp(dns.addr, &query(nibbles, RecordType::PTR)).unwrap();
-    assert!(matches!(&v6.answers[0].data, RData::PTR(PTR(n)) if n.to_ascii() == "mail6.example.test."));
+    assert!(
+        matches!(&v6.answers[0].data, RData::PTR(PTR(n)) if n.to_ascii() == "mail6.example.test.")
+    );
 
     let spf = ask_udp(dns.addr, &query("spf.example.test", RecordType::from(99))).unwrap();
     match &spf.answers[0].data {
@@ -273,7 +296,10 @@ fn malformed_queries_are_dropped() {
         ],
     )
     .expect("the good query is answered");
-    assert_eq!(reply.metadata.id, good.metadata.id, "answered a malformed one");
+    assert_eq!(
+        reply.metadata.id, good.metadata.id,
+        "answered a malformed one"
+    );
     assert!(ask_tcp(dns.addr, &two_questions).is_none());
 }
 

@@ -22,8 +22,9 @@
 //! - records of the asked type (or all, for `ANY`) at the name → NOERROR with them;
 //! - a CNAME at the name → the CNAME, then the same lookup at its target,
 //!   within this zone (a loop stops at the first repeated name);
-//! - a name with records, but none of the asked type → NOERROR/NODATA;
-//! - a name in no record at all → NXDOMAIN;
+//! - a name with records, but none of the asked type, or with none itself but
+//!   names below it (an empty non-terminal) → NOERROR/NODATA;
+//! - a name with nothing at or below it → NXDOMAIN;
 //! - a name marked [`Zone::timeout`] and with no record of the asked type →
 //!   no answer at all;
 //! - a UDP answer longer than 512 bytes, or than the query's EDNS payload size,
@@ -185,7 +186,10 @@ impl Zone {
         let mut seen = HashSet::new();
         while seen.insert(owner.clone()) {
             let Some(node) = self.nodes.get(&owner) else {
-                response.metadata.response_code = ResponseCode::NXDomain;
+                // An empty non-terminal (a name with names below it) exists.
+                if !self.nodes.keys().any(|name| owner.zone_of(name)) {
+                    response.metadata.response_code = ResponseCode::NXDomain;
+                }
                 break;
             };
             let mut matching = node
