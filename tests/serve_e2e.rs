@@ -340,15 +340,35 @@ fn score_page_shows_the_checks_and_escapes_the_message() {
 #[test]
 fn environment_configures_and_flags_override_it() {
     let dns = TestDns::start(zone());
-    let env = [("MAILSCORE_DOMAIN", "env.example"), ("MAILSCORE_PUBLIC_URL", "https://env.example")];
+    let env = [
+        ("MAILSCORE_DOMAIN", "env.example"),
+        ("MAILSCORE_PUBLIC_URL", "https://env.example"),
+    ];
     let server = Server::start_with_env(dns.addr, &[], &env);
     let (_, body) = server.post("/api/tests");
     let created: Value = serde_json::from_str(&body).unwrap();
-    assert!(created["address"].as_str().unwrap().ends_with("@env.example"), "{created}");
-    assert!(created["report_url"].as_str().unwrap().starts_with("https://env.example/tests/"));
+    assert!(
+        created["address"]
+            .as_str()
+            .unwrap()
+            .ends_with("@env.example"),
+        "{created}"
+    );
+    assert!(
+        created["report_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://env.example/tests/")
+    );
 
     let server = Server::start_with_env(dns.addr, &["--domain", "flag.example"], &env);
     let (_, body) = server.post("/api/tests");
     let created: Value = serde_json::from_str(&body).unwrap();
-    assert!(created["address"].as_str().unwrap().ends_with("@flag.example"), "{created}");
+    assert!(
+        created["address"]
+            .as_str()
+            .unwrap()
+            .ends_with("@flag.example"),
+        "{created}"
+    );
 }

@@ -7,6 +7,7 @@ pub mod dns;
 pub mod iprev;
 pub mod message;
 pub mod spf;
+pub mod spf_syntax;
 pub mod verdict;
 
 use crate::smtp::Envelope;

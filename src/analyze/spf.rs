@@ -27,6 +27,8 @@ pub struct SpfFinding {
     pub records: Vec<String>,
     /// The domain's `exp=` explanation, when it failed and gave one.
     pub explanation: Option<String>,
+    /// What is wrong, for a permerror we diagnosed ourselves.
+    pub error: Option<String>,
 }
 
 /// SPF for the MAIL FROM identity; for a null sender, RFC 7208 §2.4 says to
@@ -41,9 +43,12 @@ pub async fn mail_from_verdict(
     if mail_from.is_empty() {
         return helo_verdict(dns, ip, helo, host_domain).await;
     }
-    let params = SpfParameters::verify_mail_from(ip, helo, host_domain, mail_from);
-    let output = dns.verify_spf(params).await;
     let domain = mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
+    if !is_checkable_domain(domain) {
+        return unchecked(SpfIdentity::Mailfrom, domain);
+    }
+    let params = SpfParameters::verify_mail_from(ip.to_canonical(), helo, host_domain, mail_from);
+    let output = dns.verify_spf(params).await;
     finding(dns, SpfIdentity::Mailfrom, domain, output).await
 }
 
@@ -54,10 +59,40 @@ pub async fn helo_verdict(
     helo: &str,
     host_domain: &str,
 ) -> SpfFinding {
+    if !is_checkable_domain(helo) {
+        return unchecked(SpfIdentity::Helo, helo);
+    }
     let output = dns
-        .verify_spf(SpfParameters::verify_ehlo(ip, helo, host_domain))
+        .verify_spf(SpfParameters::verify_ehlo(
+            ip.to_canonical(),
+            helo,
+            host_domain,
+        ))
         .await;
     finding(dns, SpfIdentity::Helo, helo, output).await
+}
+
+/// RFC 7208 §4.3: a domain that is not a well-formed FQDN (an address
+/// literal, a bare host name, an empty or over-long label) yields `none`
+/// without any DNS query.
+fn is_checkable_domain(domain: &str) -> bool {
+    let name = domain.strip_suffix('.').unwrap_or(domain);
+    name.len() <= 253
+        && name.contains('.')
+        && !name.starts_with('[')
+        && name.split('.').all(|label| (1..=63).contains(&label.len()))
+}
+
+fn unchecked(identity: SpfIdentity, domain: &str) -> SpfFinding {
+    SpfFinding {
+        result: Verdict::None,
+        setup: Setup::Missing,
+        identity,
+        domain: domain.to_ascii_lowercase(),
+        records: Vec::new(),
+        explanation: None,
+        error: Some("not a fully qualified domain name, so there is no SPF policy to check".into()),
+    }
 }
 
 async fn finding(
@@ -66,16 +101,18 @@ async fn finding(
     domain: &str,
     output: mail_auth::SpfOutput,
 ) -> SpfFinding {
-    let result = verdict(output.result());
-    let records = if result == Verdict::None && !looks_like_domain(domain) {
-        Vec::new()
-    } else {
-        txt_records(dns, domain)
-            .await
-            .into_iter()
-            .filter(|r| is_spf_record(r))
-            .collect()
-    };
+    let mut result = verdict(output.result());
+    let records: Vec<String> = txt_records(dns, domain)
+        .await
+        .into_iter()
+        .filter(|r| is_spf_record(r))
+        .collect();
+    let error = published_record_error(&records);
+    // mail-auth evaluates the first of several records and parses leniently;
+    // RFC 7208 §4.5 and §12 make both a permerror, i.e. "set up wrongly".
+    if error.is_some() && result != Verdict::Temperror {
+        result = Verdict::Permerror;
+    }
     SpfFinding {
         result,
         setup: result.setup(),
@@ -83,16 +120,28 @@ async fn finding(
         domain: domain.to_ascii_lowercase(),
         records,
         explanation: output.explanation().map(str::to_string),
+        error,
     }
+}
+
+/// What is wrong with the records published at the domain itself, if
+/// anything: more than one `v=spf1` record, or a syntax error.
+fn published_record_error(records: &[String]) -> Option<String> {
+    if records.len() > 1 {
+        return Some(format!(
+            "{} SPF records are published; there must be exactly one",
+            records.len()
+        ));
+    }
+    let record = records.first()?;
+    super::spf_syntax::check(record)
+        .err()
+        .map(|e| format!("syntax error: {e}"))
 }
 
 fn is_spf_record(txt: &str) -> bool {
     let lower = txt.trim_start().to_ascii_lowercase();
     lower == "v=spf1" || lower.starts_with("v=spf1 ")
-}
-
-fn looks_like_domain(name: &str) -> bool {
-    name.contains('.') && !name.starts_with('[')
 }
 
 pub fn verdict(result: SpfResult) -> Verdict {
