@@ -4,13 +4,9 @@
 
 mod support;
 
-use mail_auth::common::crypto::{RsaKey, Sha256};
-use mail_auth::common::headers::HeaderWriter;
-use mail_auth::dkim::DkimSigner;
-use rustls_pki_types::PrivateKeyDer;
-use rustls_pki_types::pem::PemObject;
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
+use support::dkim::{rsa_key_record, rsa_signed, split_255};
 use support::dns::{TestDns, Zone, silent_dns};
 use support::server::{Server, send_mail};
 
@@ -18,10 +14,7 @@ const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const OTHER_SENDER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 fn zone() -> Zone {
-    let dkim_key = format!(
-        "v=DKIM1; k=rsa; p={}",
-        include_str!("fixtures/dkim-rsa.pub.b64").trim()
-    );
+    let dkim_key = rsa_key_record();
     let key_parts: Vec<&str> = split_255(&dkim_key);
     Zone::new()
         // A domain that does everything right, sending from 127.0.0.1.
@@ -38,33 +31,11 @@ fn zone() -> Zone {
         .txt("_dmarc.broken.example", &["v=DMARC1; p=none"])
 }
 
-/// TXT character-strings hold at most 255 bytes each.
-fn split_255(text: &str) -> Vec<&str> {
-    text.as_bytes()
-        .chunks(255)
-        .map(|c| std::str::from_utf8(c).unwrap())
-        .collect()
-}
-
 fn message(from: &str, subject: &str) -> String {
     format!(
         "From: {from}\r\nTo: test@localhost\r\nSubject: {subject}\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <{}@example>\r\n\r\nHello.\r\n.leading dot line\r\n",
         mailscore::test_id::generate()
     )
-}
-
-fn dkim_signed(message: &str, domain: &str, selector: &str) -> Vec<u8> {
-    let der = PrivateKeyDer::from_pem_slice(include_bytes!("fixtures/dkim-rsa.pem")).unwrap();
-    let key = RsaKey::<Sha256>::from_key_der(der).unwrap();
-    let signature = DkimSigner::from_key(key)
-        .domain(domain)
-        .selector(selector)
-        .headers(["From", "To", "Subject", "Date", "Message-ID"])
-        .sign(message.as_bytes())
-        .unwrap();
-    let mut signed = signature.to_header().into_bytes();
-    signed.extend_from_slice(message.as_bytes());
-    signed
 }
 
 fn deduction_ids(report: &Value) -> Vec<&str> {
@@ -80,7 +51,7 @@ fn deduction_ids(report: &Value) -> Vec<&str> {
 fn authenticated_message_scores_ten() {
     let dns = TestDns::start(zone());
     let server = Server::start(dns.addr, &[]);
-    let signed = dkim_signed(
+    let signed = rsa_signed(
         &message("Alice <alice@good.example>", "Quarterly report"),
         "good.example",
         "sel1",

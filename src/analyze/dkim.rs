@@ -4,7 +4,8 @@
 use super::dns::txt_records;
 use super::verdict::{Setup, Verdict};
 use mail_auth::common::crypto::Algorithm;
-use mail_auth::{AuthenticatedMessage, DkimOutput, DkimResult, MessageAuthenticator};
+use mail_auth::dkim::DkimError;
+use mail_auth::{AuthenticatedMessage, DkimOutput, DkimResult, Error, MessageAuthenticator};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +33,45 @@ pub async fn verdicts<'x>(
     for output in &outputs {
         findings.push(finding(dns, output).await);
     }
+    findings.extend(unparsed_signatures(message));
     (findings, outputs)
+}
+
+/// Signature headers mail-auth could not parse at all (a missing `b=` or
+/// `bh=`, say). It drops them silently, which would report the message as
+/// "not signed" when in fact the signer is set up wrongly.
+fn unparsed_signatures(message: &AuthenticatedMessage<'_>) -> Vec<DkimFinding> {
+    message
+        .errors
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case(b"DKIM-Signature"))
+        // Error::Dkim ones are already surfaced by verify_dkim.
+        .filter(|h| !matches!(h.header, Error::Dkim(_)))
+        .map(|h| {
+            let tags = String::from_utf8_lossy(h.value);
+            let tag = |name: &str| tag_value(&tags, name).unwrap_or_default();
+            DkimFinding {
+                result: Verdict::Permerror,
+                setup: Setup::Misconfigured,
+                domain: tag("d").to_ascii_lowercase(),
+                selector: tag("s"),
+                algorithm: tag("a"),
+                error: Some(format!(
+                    "the DKIM-Signature header cannot be parsed: {}",
+                    h.header
+                )),
+                records: Vec::new(),
+            }
+        })
+        .collect()
+}
+
+/// The value of tag `name` in a DKIM tag list (`a=...; d=...`), whitespace removed.
+fn tag_value(tags: &str, name: &str) -> Option<String> {
+    tags.split(';').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key.trim() == name).then(|| value.split_whitespace().collect())
+    })
 }
 
 async fn finding(dns: &MessageAuthenticator, output: &DkimOutput<'_>) -> DkimFinding {
@@ -60,6 +99,16 @@ async fn finding(dns: &MessageAuthenticator, output: &DkimOutput<'_>) -> DkimFin
 fn verdict(result: &DkimResult) -> (Verdict, Option<String>) {
     match result {
         DkimResult::Pass => (Verdict::Pass, None),
+        // mail-auth says "neutral" where RFC 6376 §6.3 says PERMFAIL: a body
+        // that no longer matches (content altered) or an expired signature is
+        // a failed verification, and a signature header that cannot be parsed
+        // is the signer's misconfiguration. Reporting either as neutral would
+        // let a tampered message off without a deduction.
+        DkimResult::Neutral(e @ Error::Dkim(DkimError::FailedBodyHashMatch))
+        | DkimResult::Neutral(e @ Error::Dkim(DkimError::SignatureExpired)) => {
+            (Verdict::Fail, Some(e.to_string()))
+        }
+        DkimResult::Neutral(e @ Error::Dkim(_)) => (Verdict::Permerror, Some(e.to_string())),
         DkimResult::Neutral(e) => (Verdict::Neutral, Some(e.to_string())),
         DkimResult::Fail(e) => (Verdict::Fail, Some(e.to_string())),
         DkimResult::PermError(e) => (Verdict::Permerror, Some(e.to_string())),

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests; a test binary brings them in
 //! with `mod support;`.
 
+pub mod dkim;
 pub mod dns;
 pub mod server;
