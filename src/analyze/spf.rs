@@ -109,8 +109,10 @@ async fn finding(
         .collect();
     let error = published_record_error(&records);
     // mail-auth evaluates the first of several records and parses leniently;
-    // RFC 7208 §4.5 and §12 make both a permerror, i.e. "set up wrongly".
-    if error.is_some() && result != Verdict::Temperror {
+    // RFC 7208 §4.5 and §4.6 make both a permerror ("set up wrongly") before
+    // any mechanism is evaluated, so this wins over a temperror that a
+    // malformed name in the record caused.
+    if error.is_some() {
         result = Verdict::Permerror;
     }
     SpfFinding {

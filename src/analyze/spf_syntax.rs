@@ -552,7 +552,9 @@ mod tests {
             "v=spf1 a:foo.example.xn--zckzah a:foo.1-2 -all",
             "v=spf1 a:%{d} a:%{d}.%{d2}",
             "v=spf1 a:macro%%percent%_%_space%-url-space.example.com",
-            "v=spf1 exists:%{IR}.%{V}._spf.%{D2}. -all",
+            "v=spf1 exists:%{IR}.%{V}._spf.%{D2} -all",
+            // Any visible character but "%" is a macro-literal (openspf a-colon-domain).
+            "v=spf1 a:foo:bar/baz.example.com mx:example.com:8080.example.com",
             "v=spf1 exists:%{l10r.-+,/_=}.example.com",
             "v=spf1 redirect=%{d}.d.spf.example.com.",
             "v=spf1 REDIRECT=example.com EXP=exp.example.com",
@@ -624,7 +626,6 @@ mod tests {
             "v=spf1 a/33",
             "v=spf1 a//0128",
             "v=spf1 a:example.com:8080",
-            "v=spf1 a:foo:bar/baz.example.com",
             "v=spf1 ip4",
             "v=spf1 ip4:",
             "v=spf1 ip4:1.2.3.4/",
