@@ -22,6 +22,9 @@ fn zone() -> Zone {
         .a("other.iprev.example", Ipv4Addr::new(192, 0, 2, 99))
         // 192.0.2.27 has no PTR at all.
         .txt("_dmarc.badpolicy.example", &["v=DMARC1; p=sometimes"])
+        // Two SPF records: a common mistake when adding a mail provider.
+        .txt("twospf.example", &["v=spf1 ip4:192.0.2.0/24 -all"])
+        .txt("twospf.example", &["v=spf1 include:_spf.esp.example ~all"])
 }
 
 const MESSAGE: &str = "From: a@iprev.example\r\nTo: b@localhost\r\nSubject: check\r\n\r\nbody\r\n";
@@ -172,4 +175,34 @@ fn serve_refuses_to_start_with_an_invalid_rule_table() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("bogus"), "{err}");
+}
+
+#[test]
+fn two_spf_records_are_misconfigured() {
+    let dns = TestDns::start(zone());
+    let out = Command::new(env!("CARGO_BIN_EXE_mailscore"))
+        .args([
+            "check",
+            "-",
+            "--ip",
+            "192.0.2.25",
+            "--helo",
+            "mail.twospf.example",
+        ])
+        .args([
+            "--mail-from",
+            "a@twospf.example",
+            "--dns",
+            &dns.addr.to_string(),
+        ])
+        .args(["--format", "json"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spf = &report["checks"]["spf"];
+    assert_eq!(spf["result"], "permerror", "{report:#}");
+    assert_eq!(spf["setup"], "misconfigured");
+    assert_eq!(spf["records"].as_array().unwrap().len(), 2);
+    assert!(spf["error"].as_str().unwrap().contains("2 SPF records"));
 }

@@ -146,6 +146,11 @@ fn broken_spf_record_is_reported_as_misconfigured() {
     assert_eq!(spf["result"], "permerror", "{report:#}");
     assert_eq!(spf["setup"], "misconfigured");
     assert_eq!(spf["records"][0], "v=spf1 ip4:127.0.0.1 include -all");
+    let error = spf["error"].as_str().unwrap();
+    assert!(
+        error.contains("syntax error") && error.contains("\"include\""),
+        "{error}"
+    );
     assert!(deduction_ids(&report).contains(&"SPF_PERMERROR"));
     assert_eq!(report["checks"]["dmarc"]["policy"], "none");
     assert!(deduction_ids(&report).contains(&"DMARC_POLICY_NONE"));

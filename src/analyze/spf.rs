@@ -141,8 +141,10 @@ fn published_record_error(records: &[String]) -> Option<String> {
         .map(|e| format!("syntax error: {e}"))
 }
 
+/// RFC 7208 §4.5: an SPF record begins with exactly "v=spf1" and then a
+/// space or its end; anything else (" v=spf1", "v=spf10") is another TXT.
 fn is_spf_record(txt: &str) -> bool {
-    let lower = txt.trim_start().to_ascii_lowercase();
+    let lower = txt.to_ascii_lowercase();
     lower == "v=spf1" || lower.starts_with("v=spf1 ")
 }
 

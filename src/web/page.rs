@@ -191,7 +191,12 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             name: format!("SPF ({})", c.spf.domain),
             result: c.spf.result,
             setup: c.spf.setup,
-            detail: c.spf.explanation.clone().unwrap_or_default(),
+            detail: c
+                .spf
+                .error
+                .clone()
+                .or(c.spf.explanation.clone())
+                .unwrap_or_default(),
             records: &c.spf.records,
         },
         CheckRow {
@@ -199,7 +204,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             name: format!("SPF HELO ({})", c.spf_helo.domain),
             result: c.spf_helo.result,
             setup: c.spf_helo.setup,
-            detail: String::new(),
+            detail: c.spf_helo.error.clone().unwrap_or_default(),
             records: &c.spf_helo.records,
         },
     ];
