@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
 use support::dkim::{rsa_key_record, rsa_signed, split_255};
 use support::dns::{TestDns, Zone, silent_dns};
-use support::server::{Server, send_mail};
+use support::server::{Server, fresh_data_dir, send_mail};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const OTHER_SENDER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -347,4 +347,32 @@ fn environment_configures_and_flags_override_it() {
             .ends_with("@flag.example"),
         "{created}"
     );
+}
+
+#[test]
+fn message_stored_before_a_crash_is_analysed_at_start_up() {
+    // A message that got its 250 but no report: what a crash between the
+    // flush and the analysis leaves behind.
+    let data_dir = fresh_data_dir();
+    let store = mailscore::store::Store::open(&data_dir).unwrap();
+    let envelope = mailscore::smtp::Envelope {
+        client_ip: LOCALHOST,
+        client_port: 2525,
+        helo: "mail.good.example".into(),
+        mail_from: "alice@good.example".into(),
+        rcpt_to: vec!["crashed@localhost".into()],
+        received_at: 1_700_000_000,
+    };
+    let body = message("alice@good.example", "survived a crash");
+    store
+        .put_message("crashed", &envelope, body.as_bytes())
+        .unwrap();
+    drop(store);
+
+    let dns = TestDns::start(zone());
+    let server = Server::start_in(data_dir, dns.addr, &[], &[]);
+    let report = server.wait_for_report("crashed");
+    assert_eq!(report["message"]["subject"], "survived a crash");
+    assert_eq!(report["checks"]["spf"]["result"], "pass");
+    assert_eq!(report["received_at"], "2023-11-14T22:13:20Z");
 }

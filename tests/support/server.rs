@@ -25,8 +25,16 @@ impl Server {
 
     /// As [`Server::start`], with extra environment variables.
     pub fn start_with_env(dns: SocketAddr, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let data_dir =
-            std::env::temp_dir().join(format!("mailscore-e2e-{}-{}", std::process::id(), unique()));
+        Self::start_in(fresh_data_dir(), dns, extra, env)
+    }
+
+    /// As [`Server::start`], on an existing data directory (removed on drop).
+    pub fn start_in(
+        data_dir: PathBuf,
+        dns: SocketAddr,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_mailscore"))
             .arg("serve")
             .args([
@@ -94,6 +102,11 @@ impl Drop for Server {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.data_dir);
     }
+}
+
+/// A data directory path no other test uses.
+pub fn fresh_data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("mailscore-e2e-{}-{}", std::process::id(), unique()))
 }
 
 fn unique() -> u64 {
