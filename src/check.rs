@@ -79,6 +79,7 @@ pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
         received_at: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
+        tls: None,
     };
     let subject = Subject {
         id: "check",

@@ -26,6 +26,10 @@ pub struct Config {
     pub max_message_size: usize,
     /// The base of the URLs handed out (`report_url`, `json_url`).
     pub public_url: String,
+    /// PEM certificate chain and key for STARTTLS; when absent, a
+    /// self-signed pair is generated in the data dir on first start.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Flags shared by `serve`; each also reads `MAILSCORE_<NAME>`.
@@ -64,6 +68,12 @@ pub struct ConfigArgs {
     /// Base URL for links in API answers [default: http://<http_listen>]
     #[arg(long, env = "MAILSCORE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// PEM certificate chain for STARTTLS [default: self-signed, in the data dir]
+    #[arg(long, env = "MAILSCORE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for STARTTLS
+    #[arg(long, env = "MAILSCORE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The config file: the same settings, all optional, unknown keys refused.
@@ -80,6 +90,8 @@ struct FileConfig {
     rules: Option<PathBuf>,
     max_message_size: Option<usize>,
     public_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +154,8 @@ impl Config {
             )
             .trim_end_matches('/')
             .to_string(),
+            tls_cert: args.tls_cert.clone().or(file.tls_cert),
+            tls_key: args.tls_key.clone().or(file.tls_key),
         };
         config.validate()?;
         Ok(config)
@@ -157,6 +171,9 @@ impl Config {
         }
         if self.max_message_size < 1024 {
             return Err(invalid("max_message_size", "must be at least 1024 bytes"));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(invalid("tls_cert", "tls_cert and tls_key go together"));
         }
         if self.dns_timeout.is_zero() {
             return Err(invalid("dns_timeout", "must be at least 1 second"));

@@ -39,6 +39,7 @@ async fn report(dns: &TestDns, raw: &[u8]) -> Report {
         mail_from: "bounce@nospf.example".into(),
         rcpt_to: vec!["box@localhost".into()],
         received_at: 0,
+        tls: None,
     };
     let subject = Subject {
         id: "box",

@@ -42,6 +42,7 @@ async fn every_corpus_message_gets_a_report() {
         mail_from: "sender@example.com".into(),
         rcpt_to: vec!["corpus@localhost".into()],
         received_at: 0,
+        tls: None,
     };
     let files = corpus();
     assert!(files.len() > 30, "corpus missing: {} files", files.len());

@@ -362,6 +362,7 @@ fn message_stored_before_a_crash_is_analysed_at_start_up() {
         mail_from: "alice@good.example".into(),
         rcpt_to: vec!["crashed@localhost".into()],
         received_at: 1_700_000_000,
+        tls: None,
     };
     let body = message("alice@good.example", "survived a crash");
     store

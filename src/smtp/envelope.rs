@@ -17,4 +17,16 @@ pub struct Envelope {
     pub rcpt_to: Vec<String>,
     /// Seconds since the Unix epoch when DATA completed.
     pub received_at: u64,
+    /// The TLS session the message came over; None for plaintext.
+    #[serde(default)]
+    pub tls: Option<TlsInfo>,
+}
+
+/// What STARTTLS negotiated, as rustls names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// e.g. "TLSv1.3".
+    pub version: String,
+    /// e.g. "TLS13_AES_256_GCM_SHA384".
+    pub cipher: String,
 }

@@ -11,7 +11,7 @@ mod envelope;
 mod listener;
 mod session;
 
-pub use envelope::Envelope;
+pub use envelope::{Envelope, TlsInfo};
 pub use listener::{Listener, SmtpSettings};
 
 /// Where the listener hands a finished message. It must make the message

@@ -270,6 +270,7 @@ impl Session {
             mail_from: tx.mail_from,
             rcpt_to: tx.rcpt_to,
             received_at: unix_now(),
+            tls: None,
         };
         match self.deliver(envelope, message).await {
             Ok(()) => self.reply("250 2.0.0 Message accepted"),

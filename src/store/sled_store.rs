@@ -138,6 +138,7 @@ mod tests {
             mail_from: "a@example.com".into(),
             rcpt_to: vec!["box@localhost".into()],
             received_at: 1,
+            tls: None,
         }
     }
 
