@@ -2,7 +2,7 @@
 //! returns it as is and the HTML page is rendered from it, so the two views
 //! can never disagree.
 
-use crate::analyze::{Findings, dkim, dmarc, iprev, spf};
+use crate::analyze::{Findings, dkim, dmarc, helo, iprev, spf, tls};
 use crate::score::{Deduction, Score};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
@@ -53,6 +53,8 @@ pub struct Checks {
     pub dkim: Vec<dkim::DkimFinding>,
     pub dmarc: dmarc::DmarcFinding,
     pub iprev: iprev::IprevFinding,
+    pub helo: helo::HeloFinding,
+    pub tls: tls::TlsFinding,
 }
 
 /// Who the report is for: the test id and the address it was sent to.
@@ -74,6 +76,8 @@ impl Report {
             dkim,
             dmarc,
             iprev,
+            helo,
+            tls,
             message,
         } = findings;
         Report {
@@ -105,6 +109,8 @@ impl Report {
                 dkim,
                 dmarc,
                 iprev,
+                helo,
+                tls,
             },
             deductions: score.deductions,
             headers: message.headers,

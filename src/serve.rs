@@ -25,6 +25,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Dns(#[from] DnsSetupError),
+    #[error(transparent)]
+    Tls(#[from] crate::smtp::tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -71,12 +73,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         max_message_size: config.max_message_size,
         max_recipients: SmtpSettings::DEFAULT_MAX_RECIPIENTS,
     };
+    let tls = crate::smtp::tls::server_config(
+        config.tls_cert.as_deref(),
+        config.tls_key.as_deref(),
+        &config.data_dir,
+        &config.hostname,
+    )?;
     let smtp = Listener::bind(config.smtp_listen, settings, inbox)
         .await
         .map_err(|source| ServeError::Bind {
             addr: config.smtp_listen,
             source,
-        })?;
+        })?
+        .with_starttls(tls);
     let http = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|source| ServeError::Bind {

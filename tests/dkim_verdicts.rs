@@ -20,7 +20,10 @@ fn zone(ed25519_record: &str) -> Zone {
         .txt("rsa._domainkey.good.example", &split_255(&rsa))
         .txt("ed._domainkey.good.example", &[ed25519_record])
         .txt("rsa._domainkey.esp.example", &split_255(&rsa))
-        .txt("_dmarc.good.example", &["v=DMARC1; p=quarantine"])
+        .txt(
+            "_dmarc.good.example",
+            &["v=DMARC1; p=quarantine; rua=mailto:dmarc@good.example"],
+        )
         .timeout("slow._domainkey.good.example")
 }
 

@@ -20,7 +20,10 @@ fn zone() -> Zone {
         // A domain that does everything right, sending from 127.0.0.1.
         .txt("good.example", &["v=spf1 ip4:127.0.0.1 -all"])
         .txt("sel1._domainkey.good.example", &key_parts)
-        .txt("_dmarc.good.example", &["v=DMARC1; p=reject"])
+        .txt(
+            "_dmarc.good.example",
+            &["v=DMARC1; p=reject; rua=mailto:dmarc@good.example"],
+        )
         .a("mail.good.example", Ipv4Addr::LOCALHOST)
         .txt("mail.good.example", &["v=spf1 a -all"])
         // A bank with p=reject whose mail servers are elsewhere.
@@ -56,9 +59,7 @@ fn authenticated_message_scores_ten() {
         "good.example",
         "sel1",
     );
-    send_mail(
-        server.smtp,
-        LOCALHOST,
+    server.send_mail_tls(
         "mail.good.example",
         "alice@good.example",
         &["ci-build-42@localhost"],
@@ -79,6 +80,9 @@ fn authenticated_message_scores_ten() {
     assert_eq!(checks["dmarc"]["spf_aligned"], true);
     assert_eq!(checks["dmarc"]["dkim_aligned"], true);
     assert_eq!(checks["iprev"]["result"], "pass", "{report:#}");
+    assert_eq!(checks["helo"]["result"], "match");
+    assert_eq!(checks["tls"]["result"], "encrypted");
+    assert_eq!(checks["tls"]["version"], "TLSv1.3");
     assert_eq!(report["score"], 10.0, "{report:#}");
     assert_eq!(report["max_score"], 10.0);
     assert!(deduction_ids(&report).is_empty());
@@ -113,7 +117,14 @@ fn spoofed_p_reject_domain_fails_dmarc() {
     assert_eq!(checks["dmarc"]["result"], "fail");
     assert_eq!(checks["dmarc"]["policy"], "reject");
     let ids = deduction_ids(&report);
-    for rule in ["SPF_FAIL", "DKIM_NONE", "DMARC_FAIL", "DMARC_FAIL_ENFORCED"] {
+    assert_eq!(checks["tls"]["result"], "plaintext");
+    for rule in [
+        "SPF_FAIL",
+        "DKIM_NONE",
+        "DMARC_FAIL",
+        "DMARC_FAIL_ENFORCED",
+        "TLS_PLAINTEXT",
+    ] {
         assert!(ids.contains(&rule), "{rule} missing from {ids:?}");
     }
     let score = report["score"].as_f64().unwrap();

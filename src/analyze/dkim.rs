@@ -1,6 +1,7 @@
 //! DKIM (RFC 6376): one finding per DKIM-Signature header, with the key
 //! record the selector points at.
 
+use super::dkim_key::{KeyInfo, key_info};
 use super::dns::txt_records;
 use super::verdict::{Setup, Verdict};
 use mail_auth::common::crypto::Algorithm;
@@ -20,6 +21,16 @@ pub struct DkimFinding {
     pub error: Option<String>,
     /// The key record found at `<selector>._domainkey.<domain>`.
     pub records: Vec<String>,
+    /// Key type and size from that record, when it holds a usable key.
+    pub key: Option<KeyInfo>,
+    /// `l=` is set: only part of the body is signed, so text can be
+    /// appended without breaking the signature (RFC 6376 §8.2).
+    pub body_length_limited: bool,
+    /// The From header is among the signed headers (`h=`).
+    pub from_signed: bool,
+    /// `d=` is the From domain, or a parent or subdomain of it (an author
+    /// signature). False is a third-party signature: Gmail shows "via d=".
+    pub author_domain: bool,
 }
 
 /// Verifies every signature. Returns mail-auth's outputs too, because DMARC
@@ -29,9 +40,15 @@ pub async fn verdicts<'x>(
     message: &'x AuthenticatedMessage<'x>,
 ) -> (Vec<DkimFinding>, Vec<DkimOutput<'x>>) {
     let outputs = dns.verify_dkim(message).await;
+    let from_domain = message
+        .from
+        .first()
+        .and_then(|from| from.rsplit_once('@'))
+        .map(|(_, domain)| domain.to_ascii_lowercase())
+        .unwrap_or_default();
     let mut findings = Vec::with_capacity(outputs.len());
     for output in &outputs {
-        findings.push(finding(dns, output).await);
+        findings.push(finding(dns, output, &from_domain).await);
     }
     findings.extend(unparsed_signatures(message));
     (findings, outputs)
@@ -61,6 +78,10 @@ fn unparsed_signatures(message: &AuthenticatedMessage<'_>) -> Vec<DkimFinding> {
                     h.header
                 )),
                 records: Vec::new(),
+                key: None,
+                body_length_limited: false,
+                from_signed: false,
+                author_domain: false,
             }
         })
         .collect()
@@ -74,12 +95,17 @@ fn tag_value(tags: &str, name: &str) -> Option<String> {
     })
 }
 
-async fn finding(dns: &MessageAuthenticator, output: &DkimOutput<'_>) -> DkimFinding {
+async fn finding(
+    dns: &MessageAuthenticator,
+    output: &DkimOutput<'_>,
+    from_domain: &str,
+) -> DkimFinding {
     let (result, error) = verdict(output.result());
-    let (domain, selector, algorithm) = match output.signature() {
-        Some(sig) => (sig.d.clone(), sig.s.clone(), algorithm_name(sig.a)),
-        None => (String::new(), String::new(), String::new()),
-    };
+    let signature = output.signature();
+    let domain = signature
+        .map(|sig| sig.d.to_ascii_lowercase())
+        .unwrap_or_default();
+    let selector = signature.map(|sig| sig.s.clone()).unwrap_or_default();
     let records = if domain.is_empty() || selector.is_empty() {
         Vec::new()
     } else {
@@ -88,12 +114,26 @@ async fn finding(dns: &MessageAuthenticator, output: &DkimOutput<'_>) -> DkimFin
     DkimFinding {
         result,
         setup: result.setup(),
-        domain: domain.to_ascii_lowercase(),
-        selector,
-        algorithm,
+        algorithm: signature
+            .map(|sig| algorithm_name(sig.a))
+            .unwrap_or_default(),
         error,
+        key: records.iter().find_map(|r| key_info(r)),
         records,
+        body_length_limited: signature.is_some_and(|sig| sig.l > 0),
+        from_signed: signature
+            .is_some_and(|sig| sig.h.iter().any(|h| h.eq_ignore_ascii_case("from"))),
+        author_domain: !domain.is_empty() && related_domains(&domain, from_domain),
+        domain,
+        selector,
     }
+}
+
+/// Same domain, or one a subdomain of the other: relaxed alignment without
+/// a public-suffix list (so it cannot tell `example.co.jp` from `co.jp`;
+/// DMARC's own alignment verdict, which uses one, is in the DMARC finding).
+fn related_domains(a: &str, b: &str) -> bool {
+    !b.is_empty() && (a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}")))
 }
 
 fn verdict(result: &DkimResult) -> (Verdict, Option<String>) {

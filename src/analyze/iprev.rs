@@ -15,6 +15,10 @@ pub struct IprevFinding {
     pub ptr: Vec<String>,
     /// True when one PTR name resolves back to `ip`.
     pub forward_confirmed: bool,
+    /// The PTR name looks like an ISP's generic name for a dynamic or
+    /// end-user address (it embeds the IP, or says dsl, pool, dynamic…),
+    /// which many receivers treat as a botnet sign.
+    pub generic: bool,
     pub error: Option<String>,
 }
 
@@ -43,11 +47,88 @@ pub async fn verdict(dns: &MessageAuthenticator, ip: IpAddr) -> IprevFinding {
         IprevResult::None => (Verdict::None, None),
     };
     IprevFinding {
+        generic: ptr.iter().any(|name| looks_generic(name, ip)),
         result,
         setup: result.setup(),
         ip,
         ptr,
         forward_confirmed: result == Verdict::Pass,
         error,
+    }
+}
+
+/// Words ISPs put in names of pooled and end-user addresses.
+const GENERIC_WORDS: &[&str] = &[
+    "dynamic",
+    "dyn",
+    "dsl",
+    "adsl",
+    "vdsl",
+    "xdsl",
+    "pool",
+    "dhcp",
+    "dialup",
+    "dial",
+    "ppp",
+    "pppoe",
+    "cable",
+    "broadband",
+    "client",
+    "customer",
+    "cust",
+    "unassigned",
+    "fttx",
+    "ftth",
+];
+
+/// A PTR name that embeds the address's digits (`192-0-2-25.example.net`,
+/// `25.2.0.192.pool.example`, `c0000219.example`) or a generic word as one
+/// of its leftmost labels' parts.
+fn looks_generic(name: &str, ip: IpAddr) -> bool {
+    let name = name.to_ascii_lowercase();
+    if let IpAddr::V4(v4) = ip.to_canonical() {
+        let [a, b, c, d] = v4.octets();
+        let hex = format!("{:08x}", u32::from(v4));
+        let embedded = [
+            format!("{a}-{b}-{c}-{d}"),
+            format!("{d}-{c}-{b}-{a}"),
+            format!("{a}.{b}.{c}.{d}"),
+            format!("{d}.{c}.{b}.{a}"),
+            format!("{a:03}{b:03}{c:03}{d:03}"),
+            hex,
+        ];
+        if embedded
+            .iter()
+            .any(|pattern| name.contains(pattern.as_str()))
+        {
+            return true;
+        }
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    // Only the host part: "dsl" in the provider's own domain is no sign.
+    let host_labels = &labels[..labels.len().saturating_sub(2)];
+    host_labels.iter().any(|label| {
+        label
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .any(|word| GENERIC_WORDS.contains(&word))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_generic;
+
+    #[test]
+    fn spots_generic_names() {
+        let ip = "192.0.2.25".parse().unwrap();
+        assert!(looks_generic("192-0-2-25.dsl.example.net", ip));
+        assert!(looks_generic("25.2.0.192.in-addr.example", ip));
+        assert!(looks_generic("pool-77.example.net", ip));
+        assert!(looks_generic("dynamic.customer.example.jp", ip));
+        assert!(looks_generic("c0000219.example.com", ip));
+        assert!(!looks_generic("mail.example.com", ip));
+        assert!(!looks_generic("mx1.dsl-provider.example", ip));
+        assert!(!looks_generic("smtp.example.co.jp", ip));
+        assert!(!looks_generic("mail-host.example.com", ip));
     }
 }

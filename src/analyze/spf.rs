@@ -29,6 +29,68 @@ pub struct SpfFinding {
     pub explanation: Option<String>,
     /// What is wrong, for a permerror we diagnosed ourselves.
     pub error: Option<String>,
+    /// How the record ends: what it says about every other host.
+    pub all: AllPolicy,
+    /// The record uses the `ptr` mechanism, which RFC 7208 §5.5 says
+    /// "SHOULD NOT" be used (slow, unreliable, a load on the PTR zone).
+    pub uses_ptr: bool,
+}
+
+/// The record's catch-all: `-all` (hard fail), `~all`, `?all`, `+all` (anyone
+/// may send: no protection at all), `redirect=` (decided elsewhere), none
+/// (no `all`: unlisted hosts get neutral), or unknown (no single record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AllPolicy {
+    Fail,
+    Softfail,
+    Neutral,
+    Pass,
+    Redirect,
+    None,
+    Unknown,
+}
+
+impl AllPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AllPolicy::Fail => "fail",
+            AllPolicy::Softfail => "softfail",
+            AllPolicy::Neutral => "neutral",
+            AllPolicy::Pass => "pass",
+            AllPolicy::Redirect => "redirect",
+            AllPolicy::None => "none",
+            AllPolicy::Unknown => "unknown",
+        }
+    }
+}
+
+/// The catch-all and `ptr` use of one record's terms.
+fn record_shape(record: &str) -> (AllPolicy, bool) {
+    let mut all = AllPolicy::None;
+    let mut uses_ptr = false;
+    for term in record.split_ascii_whitespace().skip(1) {
+        let lower = term.to_ascii_lowercase();
+        let (qualifier, mechanism) = match lower.as_bytes().first() {
+            Some(b'+' | b'-' | b'~' | b'?') => lower.split_at(1),
+            _ => ("+", lower.as_str()),
+        };
+        if mechanism == "ptr" || mechanism.starts_with("ptr:") || mechanism.starts_with("ptr/") {
+            uses_ptr = true;
+        }
+        if mechanism == "all" && all == AllPolicy::None {
+            all = match qualifier {
+                "-" => AllPolicy::Fail,
+                "~" => AllPolicy::Softfail,
+                "?" => AllPolicy::Neutral,
+                _ => AllPolicy::Pass,
+            };
+        }
+        if mechanism.starts_with("redirect=") && all == AllPolicy::None {
+            all = AllPolicy::Redirect;
+        }
+    }
+    (all, uses_ptr)
 }
 
 /// SPF for the MAIL FROM identity; for a null sender, RFC 7208 §2.4 says to
@@ -92,6 +154,8 @@ fn unchecked(identity: SpfIdentity, domain: &str) -> SpfFinding {
         records: Vec::new(),
         explanation: None,
         error: Some("not a fully qualified domain name, so there is no SPF policy to check".into()),
+        all: AllPolicy::Unknown,
+        uses_ptr: false,
     }
 }
 
@@ -115,6 +179,10 @@ async fn finding(
     if error.is_some() {
         result = Verdict::Permerror;
     }
+    let (all, uses_ptr) = match records.as_slice() {
+        [record] => record_shape(record),
+        _ => (AllPolicy::Unknown, false),
+    };
     SpfFinding {
         result,
         setup: result.setup(),
@@ -123,6 +191,8 @@ async fn finding(
         records,
         explanation: output.explanation().map(str::to_string),
         error,
+        all,
+        uses_ptr,
     }
 }
 
@@ -157,5 +227,33 @@ pub fn verdict(result: SpfResult) -> Verdict {
         SpfResult::TempError => Verdict::Temperror,
         SpfResult::PermError => Verdict::Permerror,
         SpfResult::None => Verdict::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_shape_reads_the_catch_all_and_ptr() {
+        assert_eq!(
+            record_shape("v=spf1 ip4:192.0.2.1 -all"),
+            (AllPolicy::Fail, false)
+        );
+        assert_eq!(
+            record_shape("v=spf1 include:x.example ~all"),
+            (AllPolicy::Softfail, false)
+        );
+        assert_eq!(record_shape("v=spf1 +all"), (AllPolicy::Pass, false));
+        assert_eq!(record_shape("v=spf1 mx all"), (AllPolicy::Pass, false));
+        assert_eq!(record_shape("v=spf1 ptr ?all"), (AllPolicy::Neutral, true));
+        assert_eq!(
+            record_shape("v=spf1 redirect=_spf.example"),
+            (AllPolicy::Redirect, false)
+        );
+        assert_eq!(
+            record_shape("v=spf1 a ptr:example.com"),
+            (AllPolicy::None, true)
+        );
     }
 }

@@ -18,21 +18,39 @@ const SETUPS: &[&str] = &["configured", "missing", "misconfigured", "unknown"];
 const POLICIES: &[&str] = &["none", "quarantine", "reject", "absent"];
 const BOOLS: &[&str] = &["true", "false"];
 
+const ALL_POLICIES: &[&str] = &[
+    "fail", "softfail", "neutral", "pass", "redirect", "none", "unknown",
+];
+const KEY_STRENGTHS: &[&str] = &["strong", "short", "weak", "unknown"];
+const HELO_RESULTS: &[&str] = &["match", "mismatch", "unresolvable", "invalid", "unknown"];
+const TLS_RESULTS: &[&str] = &["encrypted", "plaintext", "unknown"];
+
 /// (check, field, allowed values). A check is a section of the report.
 pub const SCHEMA: &[(&str, &str, &[&str])] = &[
     ("spf", "result", RESULTS),
     ("spf", "setup", SETUPS),
+    ("spf", "all", ALL_POLICIES),
+    ("spf", "uses_ptr", BOOLS),
     ("spf_helo", "result", RESULTS),
     ("spf_helo", "setup", SETUPS),
     ("dkim", "result", RESULTS),
     ("dkim", "setup", SETUPS),
+    ("dkim", "key_strength", KEY_STRENGTHS),
+    ("dkim", "sha1", BOOLS),
+    ("dkim", "body_length", BOOLS),
+    ("dkim", "author_signed", BOOLS),
     ("dmarc", "result", RESULTS),
     ("dmarc", "setup", SETUPS),
     ("dmarc", "policy", POLICIES),
     ("dmarc", "spf_aligned", BOOLS),
     ("dmarc", "dkim_aligned", BOOLS),
+    ("dmarc", "reporting", BOOLS),
+    ("dmarc", "pct_partial", BOOLS),
     ("iprev", "result", RESULTS),
     ("iprev", "setup", SETUPS),
+    ("iprev", "generic", BOOLS),
+    ("helo", "result", HELO_RESULTS),
+    ("tls", "result", TLS_RESULTS),
 ];
 
 pub fn is_known_check(check: &str) -> bool {
@@ -51,31 +69,86 @@ pub fn allowed_values(check: &str, field: &str) -> Option<&'static [&'static str
 pub type Facts = BTreeMap<(&'static str, &'static str), String>;
 
 pub fn facts(findings: &Findings) -> Facts {
-    let dkim_result = dkim::overall(&findings.dkim);
+    let mut facts = Facts::new();
+    let mut put = |check, field, value: String| {
+        facts.insert((check, field), value);
+    };
+    let spf = &findings.spf;
+    put("spf", "result", word(spf.result));
+    put("spf", "setup", spf.setup.as_str().into());
+    put("spf", "all", spf.all.as_str().into());
+    put("spf", "uses_ptr", spf.uses_ptr.to_string());
+    put("spf_helo", "result", word(findings.spf_helo.result));
+    put("spf_helo", "setup", findings.spf_helo.setup.as_str().into());
+
+    let dkim = &findings.dkim;
+    let dkim_result = dkim::overall(dkim);
+    put("dkim", "result", word(dkim_result));
+    put("dkim", "setup", dkim_result.setup().as_str().into());
+    put("dkim", "key_strength", key_strength(dkim).into());
+    put(
+        "dkim",
+        "sha1",
+        dkim.iter().any(|d| d.algorithm == "rsa-sha1").to_string(),
+    );
+    put(
+        "dkim",
+        "body_length",
+        dkim.iter().any(|d| d.body_length_limited).to_string(),
+    );
+    let author_signed = dkim
+        .iter()
+        .any(|d| d.result == Verdict::Pass && d.author_domain);
+    put("dkim", "author_signed", author_signed.to_string());
+
     let dmarc = &findings.dmarc;
-    let entries: [(&str, &str, String); 13] = [
-        ("spf", "result", word(findings.spf.result)),
-        ("spf", "setup", findings.spf.setup.as_str().into()),
-        ("spf_helo", "result", word(findings.spf_helo.result)),
-        ("spf_helo", "setup", findings.spf_helo.setup.as_str().into()),
-        ("dkim", "result", word(dkim_result)),
-        ("dkim", "setup", dkim_result.setup().as_str().into()),
-        ("dmarc", "result", word(dmarc.result)),
-        ("dmarc", "setup", dmarc.setup.as_str().into()),
-        (
-            "dmarc",
-            "policy",
-            dmarc.policy.clone().unwrap_or_else(|| "absent".into()),
-        ),
-        ("dmarc", "spf_aligned", dmarc.spf_aligned.to_string()),
-        ("dmarc", "dkim_aligned", dmarc.dkim_aligned.to_string()),
-        ("iprev", "result", word(findings.iprev.result)),
-        ("iprev", "setup", findings.iprev.setup.as_str().into()),
-    ];
-    entries
-        .into_iter()
-        .map(|(check, field, value)| ((check, field), value))
-        .collect()
+    put("dmarc", "result", word(dmarc.result));
+    put("dmarc", "setup", dmarc.setup.as_str().into());
+    let policy = dmarc.policy.clone().unwrap_or_else(|| "absent".into());
+    put("dmarc", "policy", policy);
+    put("dmarc", "spf_aligned", dmarc.spf_aligned.to_string());
+    put("dmarc", "dkim_aligned", dmarc.dkim_aligned.to_string());
+    let record = dmarc.record.as_ref();
+    put(
+        "dmarc",
+        "reporting",
+        record.is_some_and(|r| !r.rua.is_empty()).to_string(),
+    );
+    put(
+        "dmarc",
+        "pct_partial",
+        record.is_some_and(|r| r.pct < 100).to_string(),
+    );
+
+    let iprev = &findings.iprev;
+    put("iprev", "result", word(iprev.result));
+    put("iprev", "setup", iprev.setup.as_str().into());
+    put("iprev", "generic", iprev.generic.to_string());
+    put("helo", "result", findings.helo.result.as_str().into());
+    put("tls", "result", findings.tls.result.as_str().into());
+    facts
+}
+
+/// The weakest key among the signatures that have one (RFC 8301: RSA keys
+/// under 1024 bits must not be used, 2048 or more is expected).
+fn key_strength(dkim: &[dkim::DkimFinding]) -> &'static str {
+    let bits = dkim
+        .iter()
+        .filter_map(|d| d.key.as_ref())
+        .map(|k| {
+            if k.key_type == "rsa" {
+                k.bits
+            } else {
+                u32::MAX
+            }
+        })
+        .min();
+    match bits {
+        None => "unknown",
+        Some(bits) if bits < 1024 => "weak",
+        Some(bits) if bits < 2048 => "short",
+        Some(_) => "strong",
+    }
 }
 
 fn word(verdict: Verdict) -> String {
@@ -85,6 +158,35 @@ fn word(verdict: Verdict) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_schema_field_has_a_fact() {
+        use crate::analyze::Findings;
+        let findings: Findings =
+            serde_json::from_str(include_str!("testdata/findings.json")).unwrap();
+        let facts = facts(&findings);
+        for (check, field, allowed) in SCHEMA {
+            let value = facts
+                .get(&(*check, *field))
+                .unwrap_or_else(|| panic!("{check}.{field}"));
+            assert!(
+                allowed.contains(&value.as_str()),
+                "{check}.{field} = {value}"
+            );
+        }
+        assert_eq!(facts.len(), SCHEMA.len());
+        // The fixture: SPF with ptr and -all, a 2048-bit author signature,
+        // DMARC p=reject pct=50 with rua, FCrDNS, a HELO that matches.
+        let fact = |check, field| facts[&(check, field)].as_str();
+        assert_eq!(fact("spf", "all"), "fail");
+        assert_eq!(fact("spf", "uses_ptr"), "true");
+        assert_eq!(fact("dkim", "key_strength"), "strong");
+        assert_eq!(fact("dkim", "author_signed"), "true");
+        assert_eq!(fact("dmarc", "reporting"), "true");
+        assert_eq!(fact("dmarc", "pct_partial"), "true");
+        assert_eq!(fact("iprev", "generic"), "false");
+        assert_eq!(fact("helo", "result"), "match");
+    }
 
     #[test]
     fn result_vocabulary_is_every_verdict() {

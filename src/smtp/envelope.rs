@@ -9,6 +9,8 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
     pub client_ip: IpAddr,
+    /// The client's TCP port; 0 when the message was not received over the
+    /// network (`mailscore check` reads a file).
     pub client_port: u16,
     /// The HELO/EHLO argument, verbatim.
     pub helo: String,

@@ -51,6 +51,8 @@ impl SmtpSettings {
 pub struct Listener {
     socket: TcpListener,
     settings: Arc<SmtpSettings>,
+    /// Offered as STARTTLS when present.
+    tls: Option<Arc<rustls::ServerConfig>>,
     delivery: Arc<dyn Delivery>,
     limit: Arc<Semaphore>,
 }
@@ -64,9 +66,18 @@ impl Listener {
         Ok(Listener {
             socket: TcpListener::bind(addr).await?,
             settings: Arc::new(settings),
+            tls: None,
             delivery,
             limit: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         })
+    }
+
+    /// Offers STARTTLS (RFC 3207) with this configuration, usually built by
+    /// [`server_config`](super::tls::server_config). Without it the listener
+    /// speaks plaintext only and answers STARTTLS with `502`.
+    pub fn with_starttls(mut self, tls: Arc<rustls::ServerConfig>) -> Listener {
+        self.tls = Some(tls);
+        self
     }
 
     /// The address actually bound (useful after binding port 0).
@@ -90,9 +101,10 @@ impl Listener {
                 .expect("the connection semaphore is never closed");
             let (stream, peer) = self.accept().await;
             let settings = Arc::clone(&self.settings);
+            let tls = self.tls.clone();
             let delivery = Arc::clone(&self.delivery);
             tokio::spawn(async move {
-                session::serve(stream, peer, settings, delivery).await;
+                session::serve(stream, peer, settings, tls, delivery).await;
                 drop(permit);
             });
         }

@@ -5,11 +5,16 @@
 //! evaluated and set aside: last released January 2022, built on the
 //! discontinued async-std, and it would bring a second runtime into a tokio
 //! program.
+//!
+//! STARTTLS (RFC 3207) is offered when the listener is given a TLS
+//! configuration (see [`tls`]); what it negotiated is recorded in the
+//! [`Envelope`].
 
 mod data;
 mod envelope;
 mod listener;
 mod session;
+pub mod tls;
 
 pub use envelope::{Envelope, TlsInfo};
 pub use listener::{Listener, SmtpSettings};

@@ -1,12 +1,17 @@
 //! One SMTP connection: greeting, then EHLO/HELO, MAIL, RCPT, DATA (and RSET,
-//! NOOP, QUIT) until the client leaves or idles out.
+//! NOOP, QUIT, STARTTLS) until the client leaves or idles out.
 //!
 //! Commands are parsed by `smtp-proto`. Clients may pipeline (RFC 2920), so
 //! every command found in one read is answered in order and the replies go
 //! out in a single write once the read is used up.
+//!
+//! STARTTLS ends the plaintext [`Session`]; after the handshake a new one
+//! starts over the TLS stream, so nothing the client said in plaintext (HELO,
+//! a transaction, commands pipelined behind STARTTLS) carries over
+//! (RFC 3207 §4.2).
 
 use super::data::{Body, DataReader};
-use super::{Delivery, DeliveryError, Envelope, SmtpSettings};
+use super::{Delivery, DeliveryError, Envelope, SmtpSettings, TlsInfo, tls};
 use smtp_proto::request::receiver::{MAX_LINE_LENGTH, RequestReceiver};
 use smtp_proto::{Error as ParseError, MailFrom, RcptTo, Request};
 use std::io;
@@ -14,7 +19,7 @@ use std::net::SocketAddr;
 use std::slice::Iter;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -26,16 +31,46 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// allows above the limit.
 const READ_BUFFER_SIZE: usize = 16 * 1024;
 
-/// Serves one client until it quits, disconnects or idles out. I/O errors are
-/// the client's business (a reset, a half-sent message), so they end the
-/// session quietly; nothing half-received is ever delivered.
+/// How long we wait for a client that has been sent its last reply to take
+/// the TLS close_notify.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves one client until it quits, disconnects or idles out, upgrading to
+/// TLS on STARTTLS when `starttls` is given. I/O errors and failed handshakes
+/// are the client's business (a reset, a half-sent message, a sender that
+/// speaks no TLS we do), so they end the connection quietly; nothing
+/// half-received is ever delivered.
 pub(super) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     settings: Arc<SmtpSettings>,
+    starttls: Option<Arc<rustls::ServerConfig>>,
     delivery: Arc<dyn Delivery>,
 ) {
-    let _ = Session::new(stream, peer, settings, delivery).run().await;
+    let security = Security::Plain {
+        starttls: starttls.is_some(),
+    };
+    let mut plain = Session::new(
+        stream,
+        peer,
+        Arc::clone(&settings),
+        Arc::clone(&delivery),
+        security,
+    );
+    plain.reply(&format!("220 {} ESMTP mailscore", settings.hostname));
+    let (Ok(Flow::StartTls), Some(config)) = (plain.run().await, starttls) else {
+        return;
+    };
+    // Dropping the plaintext session drops whatever the client pipelined
+    // after STARTTLS.
+    let Some((stream, info)) = tls::accept(plain.stream, config).await else {
+        return;
+    };
+    // No new greeting: the client speaks first, with EHLO (RFC 3207 §4.2).
+    let mut secure = Session::new(stream, peer, settings, delivery, Security::Tls(info));
+    if secure.run().await.is_ok() {
+        let _ = timeout(CLOSE_TIMEOUT, secure.stream.shutdown()).await;
+    }
 }
 
 /// Whether the session goes on after a command.
@@ -43,6 +78,17 @@ pub(super) async fn serve(
 enum Flow {
     Continue,
     Close,
+    /// `220` to STARTTLS was queued: send it, then hand the socket over to
+    /// the TLS handshake.
+    StartTls,
+}
+
+/// What protects the connection a session runs on.
+enum Security {
+    /// Plaintext; `starttls` says whether we offer the upgrade.
+    Plain { starttls: bool },
+    /// Upgraded by STARTTLS; the negotiated session goes into each envelope.
+    Tls(TlsInfo),
 }
 
 /// The mail transaction in progress: opened by MAIL, grown by RCPT, closed by
@@ -52,14 +98,18 @@ struct Transaction {
     rcpt_to: Vec<String>,
 }
 
-/// One connection's protocol state.
-struct Session {
-    stream: TcpStream,
+/// One connection's protocol state, over plaintext TCP or over TLS.
+struct Session<S> {
+    stream: S,
     peer: SocketAddr,
     settings: Arc<SmtpSettings>,
     delivery: Arc<dyn Delivery>,
+    security: Security,
     /// Command parser; keeps a partial line between reads.
     requests: RequestReceiver,
+    /// The bytes of the command line the parser is holding, as far as it
+    /// has got; needed to see arguments `smtp-proto` ignores (STARTTLS's).
+    partial_line: Vec<u8>,
     /// After a too-long command line, the rest of that line is discarded.
     skipping_line: bool,
     /// The HELO/EHLO argument, once given.
@@ -71,19 +121,22 @@ struct Session {
     replies: Vec<u8>,
 }
 
-impl Session {
+impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn new(
-        stream: TcpStream,
+        stream: S,
         peer: SocketAddr,
         settings: Arc<SmtpSettings>,
         delivery: Arc<dyn Delivery>,
-    ) -> Session {
+        security: Security,
+    ) -> Session<S> {
         Session {
             stream,
             peer,
             settings,
             delivery,
+            security,
             requests: RequestReceiver::default(),
+            partial_line: Vec::new(),
             skipping_line: false,
             helo: None,
             transaction: None,
@@ -92,28 +145,32 @@ impl Session {
         }
     }
 
-    async fn run(&mut self) -> io::Result<()> {
-        self.reply(&format!("220 {} ESMTP mailscore", self.settings.hostname));
+    /// Sends any queued reply (the greeting), then serves commands until the
+    /// session ends: `Close` when it is over, `StartTls` when the socket is
+    /// to be upgraded (the `220` is already sent).
+    async fn run(&mut self) -> io::Result<Flow> {
         self.flush().await?;
         let mut buf = vec![0; READ_BUFFER_SIZE];
         loop {
             let Ok(read) = timeout(IDLE_TIMEOUT, self.stream.read(&mut buf)).await else {
                 self.reply("421 4.4.2 Idle too long, closing connection");
-                return self.flush().await;
+                self.flush().await?;
+                return Ok(Flow::Close);
             };
             let n = read?;
             if n == 0 {
-                return Ok(());
+                return Ok(Flow::Close);
             }
             let flow = self.ingest(&buf[..n]).await;
             self.flush().await?;
-            if flow == Flow::Close {
-                return Ok(());
+            if flow != Flow::Continue {
+                return Ok(flow);
             }
         }
     }
 
-    /// Handles everything in one read: commands, body bytes, or both.
+    /// Handles everything in one read: commands, body bytes, or both. Stops
+    /// at QUIT or an accepted STARTTLS, ignoring the rest of the read.
     async fn ingest(&mut self, input: &[u8]) -> Flow {
         let mut bytes = input.iter();
         while !bytes.as_slice().is_empty() {
@@ -124,8 +181,11 @@ impl Session {
                 }
             } else if self.skipping_line {
                 self.skip_line(&mut bytes);
-            } else if self.next_command(&mut bytes) == Flow::Close {
-                return Flow::Close;
+            } else {
+                let flow = self.next_command(&mut bytes);
+                if flow != Flow::Continue {
+                    return flow;
+                }
             }
         }
         Flow::Continue
@@ -134,11 +194,23 @@ impl Session {
     /// Parses and answers the next command; consumes all of `bytes` when the
     /// command is not complete yet (the parser keeps the partial line).
     fn next_command(&mut self, bytes: &mut Iter<'_, u8>) -> Flow {
+        let input = bytes.as_slice();
         let left = bytes.len();
         let parsed = self.requests.ingest(bytes).map(Request::into_owned);
+        let consumed = &input[..left - bytes.len()];
         // The parser limits only lines that span reads; hold a line that
         // arrived whole to the same limit.
-        let whole_line_too_long = left - bytes.len() > MAX_LINE_LENGTH;
+        let whole_line_too_long = consumed.len() > MAX_LINE_LENGTH;
+        // What earlier reads gave of this line, for arguments the parser skips.
+        let earlier = match parsed {
+            Err(ParseError::NeedsMoreData { .. }) => {
+                if self.partial_line.len() <= MAX_LINE_LENGTH {
+                    self.partial_line.extend_from_slice(consumed);
+                }
+                Vec::new()
+            }
+            _ => std::mem::take(&mut self.partial_line),
+        };
         match parsed {
             Err(ParseError::NeedsMoreData { .. }) => {}
             Err(ParseError::ResponseTooLong) => {
@@ -146,6 +218,7 @@ impl Session {
                 self.skipping_line = true;
             }
             _ if whole_line_too_long => self.reply("500 5.5.2 Line too long"),
+            Ok(Request::StartTls) => return self.starttls(&[&earlier[..], consumed].concat()),
             Ok(request) => return self.handle(request),
             Err(err) => self.reply(&parse_error_reply(&err)),
         }
@@ -192,15 +265,37 @@ impl Session {
     }
 
     /// EHLO: our extensions. Like HELO, it starts over any transaction.
+    /// STARTTLS is offered only while the connection is still plaintext.
     fn ehlo(&mut self, host: String) {
         let settings = &self.settings;
+        let starttls = match self.security {
+            Security::Plain { starttls: true } => "250-STARTTLS\r\n",
+            _ => "",
+        };
         let reply = format!(
-            "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES",
+            "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n{starttls}250 ENHANCEDSTATUSCODES",
             settings.hostname, settings.max_message_size
         );
         self.reply(&reply);
         self.helo = Some(host);
         self.transaction = None;
+    }
+
+    /// STARTTLS (RFC 3207): `220`, after which the caller runs the handshake.
+    /// `line` is the whole command line: STARTTLS takes no parameters.
+    fn starttls(&mut self, line: &[u8]) -> Flow {
+        match self.security {
+            Security::Tls(_) => self.reply("503 5.5.1 TLS already active"),
+            Security::Plain { starttls: false } => self.reply("502 5.5.1 Command not implemented"),
+            Security::Plain { starttls: true } if line.trim_ascii().len() > b"STARTTLS".len() => {
+                self.reply("501 5.5.4 Syntax error (no parameters allowed)");
+            }
+            Security::Plain { starttls: true } => {
+                self.reply("220 2.0.0 Ready to start TLS");
+                return Flow::StartTls;
+            }
+        }
+        Flow::Continue
     }
 
     fn helo(&mut self, host: String) {
@@ -270,7 +365,10 @@ impl Session {
             mail_from: tx.mail_from,
             rcpt_to: tx.rcpt_to,
             received_at: unix_now(),
-            tls: None,
+            tls: match &self.security {
+                Security::Plain { .. } => None,
+                Security::Tls(info) => Some(info.clone()),
+            },
         };
         match self.deliver(envelope, message).await {
             Ok(()) => self.reply("250 2.0.0 Message accepted"),

@@ -4,6 +4,8 @@
 
 use super::WebState;
 use super::html::escape;
+use crate::analyze::helo::HeloResult;
+use crate::analyze::tls::TlsResult;
 use crate::analyze::{Setup, Verdict};
 use crate::report::Report;
 use crate::test_id;
@@ -177,7 +179,10 @@ fn verdict_line(lang: Lang, score: f64) -> &'static str {
 struct CheckRow<'a> {
     check: &'a str,
     name: String,
+    /// Drives the colour and icon.
     result: Verdict,
+    /// The result as the check itself words it (defaults to `result`).
+    word: Option<&'static str>,
     setup: Setup,
     detail: String,
     records: &'a [String],
@@ -190,6 +195,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             check: "spf",
             name: format!("SPF ({})", c.spf.domain),
             result: c.spf.result,
+            word: None,
             setup: c.spf.setup,
             detail: c
                 .spf
@@ -203,6 +209,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             check: "spf_helo",
             name: format!("SPF HELO ({})", c.spf_helo.domain),
             result: c.spf_helo.result,
+            word: None,
             setup: c.spf_helo.setup,
             detail: c.spf_helo.error.clone().unwrap_or_default(),
             records: &c.spf_helo.records,
@@ -213,6 +220,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             check: "dkim",
             name: "DKIM".into(),
             result: Verdict::None,
+            word: None,
             setup: Setup::Missing,
             detail: lang
                 .pick(
@@ -227,12 +235,35 @@ fn auth_section(lang: Lang, report: &Report) -> String {
         rows.push(CheckRow {
             check: "dkim",
             name: format!(
-                "DKIM (d={} s={} {})",
-                sig.domain, sig.selector, sig.algorithm
+                "DKIM (d={} s={} {}{})",
+                sig.domain,
+                sig.selector,
+                sig.algorithm,
+                sig.key
+                    .as_ref()
+                    .map(|k| format!(", {} {} bits", k.key_type, k.bits))
+                    .unwrap_or_default()
             ),
             result: sig.result,
+            word: None,
             setup: sig.setup,
-            detail: sig.error.clone().unwrap_or_default(),
+            detail: join(&[
+                sig.error.clone(),
+                (!sig.author_domain && !sig.domain.is_empty()).then(|| {
+                    lang.pick(
+                        "third-party signature (not the From domain)",
+                        "第三者署名（From ドメインではない）",
+                    )
+                    .to_string()
+                }),
+                sig.body_length_limited.then(|| {
+                    lang.pick(
+                        "l=: only part of the body is signed",
+                        "l=：本文の一部のみ署名",
+                    )
+                    .to_string()
+                }),
+            ]),
             records: &sig.records,
         });
     }
@@ -244,19 +275,38 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             c.dmarc.policy.as_deref().unwrap_or("-")
         ),
         result: c.dmarc.result,
+        word: None,
         setup: c.dmarc.setup,
-        detail: format!(
-            "SPF {}: {} · DKIM {}: {}{}",
-            lang.pick("aligned", "アライメント"),
-            yes_no(lang, c.dmarc.spf_aligned),
-            lang.pick("aligned", "アライメント"),
-            yes_no(lang, c.dmarc.dkim_aligned),
+        detail: join(&[
+            Some(format!(
+                "SPF {}: {} · DKIM {}: {}",
+                lang.pick("aligned", "アライメント"),
+                yes_no(lang, c.dmarc.spf_aligned),
+                lang.pick("aligned", "アライメント"),
+                yes_no(lang, c.dmarc.dkim_aligned),
+            )),
+            c.dmarc.record.as_ref().map(|r| {
+                format!(
+                    "p={} sp={} pct={} adkim={} aspf={} rua={}",
+                    r.p,
+                    r.sp,
+                    r.pct,
+                    r.adkim,
+                    r.aspf,
+                    if r.rua.is_empty() {
+                        "-".to_string()
+                    } else {
+                        r.rua.join(",")
+                    }
+                )
+            }),
             c.dmarc
-                .error
-                .as_deref()
-                .map(|e| format!(" · {e}"))
-                .unwrap_or_default(),
-        ),
+                .record_domain
+                .as_ref()
+                .filter(|d| **d != c.dmarc.from_domain)
+                .map(|d| format!("{} _dmarc.{d}", lang.pick("policy from", "適用レコード"))),
+            c.dmarc.error.clone(),
+        ]),
         records: &c.dmarc.records,
     });
     rows.push(CheckRow {
@@ -267,12 +317,60 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             c.iprev.ip
         ),
         result: c.iprev.result,
+        word: None,
         setup: c.iprev.setup,
         detail: if c.iprev.ptr.is_empty() {
             c.iprev.error.clone().unwrap_or_default()
         } else {
-            format!("PTR: {}", c.iprev.ptr.join(", "))
+            join(&[
+                Some(format!("PTR: {}", c.iprev.ptr.join(", "))),
+                c.iprev.generic.then(|| {
+                    lang.pick(
+                        "looks like a dynamic/end-user name",
+                        "動的・一般利用者向けの名前に見えます",
+                    )
+                    .to_string()
+                }),
+            ])
         },
+        records: &[],
+    });
+    let (helo_result, helo_setup) = helo_status(c.helo.result);
+    rows.push(CheckRow {
+        check: "helo",
+        name: format!("HELO ({})", c.helo.name),
+        result: helo_result,
+        word: Some(c.helo.result.as_str()),
+        setup: helo_setup,
+        detail: c
+            .helo
+            .addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        records: &[],
+    });
+
+    let (tls_result, tls_setup) = match c.tls.result {
+        TlsResult::Encrypted => (Verdict::Pass, Setup::Configured),
+        TlsResult::Plaintext => (Verdict::Fail, Setup::Missing),
+        TlsResult::Unknown => (Verdict::Temperror, Setup::Unknown),
+    };
+    rows.push(CheckRow {
+        check: "tls",
+        name: format!(
+            "TLS{}",
+            c.tls
+                .version
+                .as_ref()
+                .map(|v| format!(" ({v}, {})", c.tls.cipher.as_deref().unwrap_or("")))
+                .unwrap_or_default()
+        ),
+        result: tls_result,
+        word: Some(c.tls.result.as_str()),
+        setup: tls_setup,
+        detail: String::new(),
         records: &[],
     });
 
@@ -297,7 +395,7 @@ fn check_html(lang: Lang, report: &Report, row: &CheckRow<'_>) -> String {
         "<details class=\"check {class}\"{}><summary><span class=\"icon\" aria-hidden=\"true\">{icon}</span> <strong>{}</strong> <span class=\"result\">{}</span> <span class=\"setup\">{}</span></summary>",
         if class == "ok" { "" } else { " open" },
         escape(&row.name),
-        row.result.as_str(),
+        row.word.unwrap_or(row.result.as_str()),
         setup_label(lang, row.setup),
     );
     if !row.detail.is_empty() {
@@ -317,6 +415,28 @@ fn check_html(lang: Lang, report: &Report, row: &CheckRow<'_>) -> String {
         );
     }
     out + "</details>"
+}
+
+/// The HELO check's colour and setup label, in the other checks' terms.
+fn helo_status(result: HeloResult) -> (Verdict, Setup) {
+    match result {
+        HeloResult::Match => (Verdict::Pass, Setup::Configured),
+        HeloResult::Mismatch => (Verdict::Neutral, Setup::Configured),
+        HeloResult::Unresolvable => (Verdict::Fail, Setup::Missing),
+        HeloResult::Invalid => (Verdict::Fail, Setup::Misconfigured),
+        HeloResult::Unknown => (Verdict::Temperror, Setup::Unknown),
+    }
+}
+
+/// The present parts, joined with a middle dot.
+fn join(parts: &[Option<String>]) -> String {
+    parts
+        .iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 fn setup_label(lang: Lang, setup: Setup) -> &'static str {

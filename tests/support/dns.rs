@@ -27,6 +27,11 @@
 //! - a name with nothing at or below it → NXDOMAIN;
 //! - a name marked [`Zone::timeout`] and with no record of the asked type →
 //!   no answer at all;
+//! - a name marked [`Zone::servfail`] and with no record of the asked type →
+//!   SERVFAIL;
+//! - a NXDOMAIN or NODATA answer at or below a name with a [`Zone::soa`]
+//!   carries that SOA in its authority section, as RFC 2308 asks (zones
+//!   without one keep answering with no SOA);
 //! - a UDP answer longer than 512 bytes, or than the query's EDNS payload size,
 //!   goes back with TC set and no records, so the client retries over TCP;
 //! - a datagram or TCP frame that is not a DNS query with exactly one question
@@ -39,7 +44,7 @@
 #![allow(dead_code)]
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NULL, PTR, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, MX, NULL, PTR, SOA, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -76,6 +81,8 @@ struct Node {
     records: Vec<RData>,
     /// Stay silent on queries this node has no records of the type for.
     timeout: bool,
+    /// Answer SERVFAIL to queries this node has no records of the type for.
+    servfail: bool,
 }
 
 impl Zone {
@@ -144,6 +151,94 @@ impl Zone {
     pub fn timeout(mut self, name: &str) -> Self {
         self.nodes.entry(dns_name(name)).or_default().timeout = true;
         self
+    }
+
+    /// Queries for `name` get SERVFAIL, as from a resolver whose upstream
+    /// failed, unless `name` has records of the asked type (see
+    /// [`Zone::timeout`] for the same rule).
+    pub fn servfail(mut self, name: &str) -> Self {
+        self.nodes.entry(dns_name(name)).or_default().servfail = true;
+        self
+    }
+
+    /// A record of any type, its RDATA given as the raw wire bytes; for
+    /// types this builder has no method for.
+    pub fn record(self, name: &str, record_type: RecordType, rdata: &[u8]) -> Self {
+        let rdata = if rdata.is_empty() {
+            NULL::new()
+        } else {
+            NULL::with(rdata.to_vec())
+        };
+        self.add(
+            name,
+            RData::Unknown {
+                code: record_type,
+                rdata,
+            },
+        )
+    }
+
+    /// A DNSKEY record (RFC 4034 §2): a zone key with the SEP flag (257),
+    /// protocol 3, algorithm 13 (ECDSA P-256) and a made-up 64-byte key.
+    /// Nothing here signs: it only says the zone publishes a key.
+    pub fn dnskey(self, name: &str) -> Self {
+        let mut rdata = vec![0x01, 0x01, 3, 13];
+        rdata.extend_from_slice(&[0x5a; 64]);
+        self.record(name, RecordType::DNSKEY, &rdata)
+    }
+
+    /// A DS record (RFC 4034 §5) with key tag 12345, algorithm 13, digest
+    /// type 2 (SHA-256) and a made-up digest.
+    pub fn ds(self, name: &str) -> Self {
+        let mut rdata = vec![0x30, 0x39, 13, 2];
+        rdata.extend_from_slice(&[0xa5; 32]);
+        self.record(name, RecordType::DS, &rdata)
+    }
+
+    /// A CAA record (RFC 8659 §4.1): `flags`, then `tag` and `value` as given.
+    pub fn caa(self, name: &str, flags: u8, tag: &str, value: &str) -> Self {
+        let tag_len = u8::try_from(tag.len()).expect("test zone: CAA tag over 255 bytes");
+        let mut rdata = vec![flags, tag_len];
+        rdata.extend_from_slice(tag.as_bytes());
+        rdata.extend_from_slice(value.as_bytes());
+        self.record(name, RecordType::CAA, &rdata)
+    }
+
+    /// An SOA record at `name`, the apex of a zone: besides answering SOA
+    /// queries, it goes in the authority section of every NXDOMAIN and
+    /// NODATA answer at or below `name`, so a resolver can tell which zone
+    /// a name belongs to.
+    pub fn soa(self, name: &str) -> Self {
+        let soa = SOA::new(
+            dns_name(&format!("ns.{}", name.trim_end_matches('.'))),
+            dns_name(&format!("hostmaster.{}", name.trim_end_matches('.'))),
+            1,
+            3600,
+            600,
+            86400,
+            TTL,
+        );
+        self.add(name, RData::SOA(soa))
+    }
+
+    /// The SOA of the closest zone apex at or above `name`, for the
+    /// authority section of a negative answer.
+    fn enclosing_soa(&self, name: &Name) -> Option<Record> {
+        let mut owner = name.clone();
+        loop {
+            let soa = self.nodes.get(&owner).and_then(|node| {
+                node.records
+                    .iter()
+                    .find(|rdata| rdata.record_type() == RecordType::SOA)
+            });
+            if let Some(soa) = soa {
+                return Some(Record::from_rdata(owner, TTL, soa.clone()));
+            }
+            if owner.is_root() {
+                return None;
+            }
+            owner = owner.base_name();
+        }
     }
 
     fn add(self, name: &str, rdata: RData) -> Self {
@@ -216,7 +311,16 @@ impl Zone {
             if node.timeout {
                 return None;
             }
+            if node.servfail {
+                response.metadata.response_code = ResponseCode::ServFail;
+                return Some(response);
+            }
             break; // NODATA
+        }
+        let negative = response.answers.is_empty()
+            || response.metadata.response_code == ResponseCode::NXDomain;
+        if negative && let Some(soa) = self.enclosing_soa(&owner) {
+            response.add_authority(soa);
         }
         Some(response)
     }

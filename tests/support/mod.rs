@@ -4,3 +4,4 @@
 pub mod dkim;
 pub mod dns;
 pub mod server;
+pub mod tls;

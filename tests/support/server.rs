@@ -3,6 +3,8 @@
 //! Runs the real `mailscore serve` binary on free loopback ports, and talks
 //! to it the way users do: SMTP to send, HTTP to read the report.
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -181,6 +183,8 @@ fn dechunk(mut body: &str) -> String {
 
 /// One SMTP transaction, from `bind_ip` (to play another sender IP). Returns
 /// every reply line the server sent. Panics on an unexpected reply code.
+/// One SMTP transaction in plaintext, from `bind_ip` (to play another
+/// sender IP). Panics on an unexpected reply code.
 pub fn send_mail(
     smtp: SocketAddr,
     bind_ip: IpAddr,
@@ -189,6 +193,31 @@ pub fn send_mail(
     rcpt_to: &[&str],
     message: &[u8],
 ) {
+    let mut stream = BufReader::new(connect(smtp, bind_ip));
+    expect(&mut stream, "220");
+    transaction(&mut stream, helo, mail_from, rcpt_to, message);
+}
+
+impl Server {
+    /// One SMTP transaction over STARTTLS (TLS 1.3), trusting exactly the
+    /// certificate the server generated in its data directory.
+    pub fn send_mail_tls(&self, helo: &str, mail_from: &str, rcpt_to: &[&str], message: &[u8]) {
+        let mut plain = BufReader::new(connect(self.smtp, IpAddr::from([127, 0, 0, 1])));
+        expect(&mut plain, "220");
+        command(&mut plain, &format!("EHLO {helo}"), "250");
+        command(&mut plain, "STARTTLS", "220");
+        let cert_pem =
+            std::fs::read(self.data_dir.join("tls/cert.pem")).expect("server certificate");
+        let cert = CertificateDer::from_pem_slice(&cert_pem).unwrap();
+        let config = super::tls::pinned_client_config(cert, &[&rustls::version::TLS13]);
+        let name = ServerName::try_from("localhost").unwrap();
+        let connection = rustls::ClientConnection::new(config, name).unwrap();
+        let tls = rustls::StreamOwned::new(connection, plain.into_inner());
+        transaction(&mut BufReader::new(tls), helo, mail_from, rcpt_to, message);
+    }
+}
+
+fn connect(smtp: SocketAddr, bind_ip: IpAddr) -> TcpStream {
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket
         .bind(&SocketAddr::new(bind_ip, 0).into())
@@ -198,30 +227,40 @@ pub fn send_mail(
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    expect(&mut reader, "220");
-    writer
-        .write_all(format!("EHLO {helo}\r\n").as_bytes())
-        .unwrap();
-    expect(&mut reader, "250");
-    writer
-        .write_all(format!("MAIL FROM:<{mail_from}>\r\n").as_bytes())
-        .unwrap();
-    expect(&mut reader, "250");
+    stream
+}
+
+/// EHLO through QUIT on an open session.
+fn transaction<S: Read + Write>(
+    stream: &mut BufReader<S>,
+    helo: &str,
+    mail_from: &str,
+    rcpt_to: &[&str],
+    message: &[u8],
+) {
+    command(stream, &format!("EHLO {helo}"), "250");
+    command(stream, &format!("MAIL FROM:<{mail_from}>"), "250");
     for rcpt in rcpt_to {
-        writer
-            .write_all(format!("RCPT TO:<{rcpt}>\r\n").as_bytes())
-            .unwrap();
-        expect(&mut reader, "250");
+        command(stream, &format!("RCPT TO:<{rcpt}>"), "250");
     }
-    writer.write_all(b"DATA\r\n").unwrap();
-    expect(&mut reader, "354");
-    writer.write_all(&dot_stuff(message)).unwrap();
-    writer.write_all(b".\r\n").unwrap();
-    expect(&mut reader, "250");
-    writer.write_all(b"QUIT\r\n").unwrap();
-    expect(&mut reader, "221");
+    command(stream, "DATA", "354");
+    let mut data = dot_stuff(message);
+    data.extend_from_slice(b".");
+    command(
+        stream,
+        std::str::from_utf8(&data).expect("UTF-8 test message"),
+        "250",
+    );
+    command(stream, "QUIT", "221");
+}
+
+/// Sends `line` and CRLF, and expects a reply with `code`.
+fn command<S: Read + Write>(stream: &mut BufReader<S>, line: &str, code: &str) {
+    let writer = stream.get_mut();
+    writer.write_all(line.as_bytes()).unwrap();
+    writer.write_all(b"\r\n").unwrap();
+    writer.flush().unwrap();
+    expect(stream, code);
 }
 
 fn expect(reader: &mut impl BufRead, code: &str) {

@@ -1,0 +1,90 @@
+//! The HELO/EHLO name: RFC 5321 §4.1.1.1 wants the client's fully
+//! qualified name (or an address literal), and receivers trust a name that
+//! resolves back to the connecting IP.
+
+use mail_auth::MessageAuthenticator;
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeloResult {
+    /// The name resolves to the client IP (or is its address literal).
+    Match,
+    /// The name resolves, but not to the client IP.
+    Mismatch,
+    /// The name has no A/AAAA records.
+    Unresolvable,
+    /// Not a fully qualified domain name (`localhost`, `PC-123`) nor a
+    /// correct address literal.
+    Invalid,
+    /// DNS did not answer.
+    Unknown,
+}
+
+impl HeloResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HeloResult::Match => "match",
+            HeloResult::Mismatch => "mismatch",
+            HeloResult::Unresolvable => "unresolvable",
+            HeloResult::Invalid => "invalid",
+            HeloResult::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeloFinding {
+    pub result: HeloResult,
+    pub name: String,
+    /// What the name resolved to.
+    pub addresses: Vec<IpAddr>,
+}
+
+pub async fn verdict(dns: &MessageAuthenticator, helo: &str, client: IpAddr) -> HeloFinding {
+    let name = helo.trim().to_ascii_lowercase();
+    let finding = |result, addresses| HeloFinding {
+        result,
+        name: name.clone(),
+        addresses,
+    };
+    if let Some(literal) = address_literal(&name) {
+        let result = match literal.parse::<IpAddr>() {
+            Ok(ip) if ip.to_canonical() == client.to_canonical() => HeloResult::Match,
+            Ok(_) => HeloResult::Mismatch,
+            Err(_) => HeloResult::Invalid,
+        };
+        return finding(result, Vec::new());
+    }
+    let bare = name.trim_end_matches('.');
+    if !bare.contains('.') || bare.split('.').any(str::is_empty) {
+        return finding(HeloResult::Invalid, Vec::new());
+    }
+    match dns.resolver().lookup_ip(format!("{bare}.")).await {
+        Ok(lookup) => {
+            let addresses: Vec<IpAddr> = lookup.iter().collect();
+            let result = if addresses
+                .iter()
+                .any(|a| a.to_canonical() == client.to_canonical())
+            {
+                HeloResult::Match
+            } else if addresses.is_empty() {
+                HeloResult::Unresolvable
+            } else {
+                HeloResult::Mismatch
+            };
+            finding(result, addresses)
+        }
+        Err(e) if e.is_no_records_found() || e.is_nx_domain() => {
+            finding(HeloResult::Unresolvable, Vec::new())
+        }
+        Err(_) => finding(HeloResult::Unknown, Vec::new()),
+    }
+}
+
+/// `[192.0.2.1]` or `[IPv6:2001:db8::1]` → the address text.
+fn address_literal(name: &str) -> Option<&str> {
+    let inner = name.strip_prefix('[')?.strip_suffix(']')?;
+    Some(inner.strip_prefix("ipv6:").unwrap_or(inner))
+}

@@ -1,0 +1,56 @@
+//! TLS on receipt: did the sending host encrypt the hop to us? Gmail shows
+//! a red open lock for mail that arrived in plaintext.
+
+use crate::smtp::Envelope;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsResult {
+    /// STARTTLS was used.
+    Encrypted,
+    /// The message came over an unencrypted connection.
+    Plaintext,
+    /// Not received over the network (`mailscore check`): nothing to judge.
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFinding {
+    pub result: TlsResult,
+    /// "TLSv1.3", "TLSv1.2".
+    pub version: Option<String>,
+    /// The cipher suite, as rustls names it.
+    pub cipher: Option<String>,
+}
+
+impl TlsResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsResult::Encrypted => "encrypted",
+            TlsResult::Plaintext => "plaintext",
+            TlsResult::Unknown => "unknown",
+        }
+    }
+}
+
+pub fn verdict(envelope: &Envelope) -> TlsFinding {
+    match &envelope.tls {
+        Some(tls) => TlsFinding {
+            result: TlsResult::Encrypted,
+            version: Some(tls.version.clone()),
+            cipher: Some(tls.cipher.clone()),
+        },
+        None => TlsFinding {
+            // Port 0 is never a TCP source port: it marks an envelope that
+            // `mailscore check` made up for a message read from a file.
+            result: if envelope.client_port == 0 {
+                TlsResult::Unknown
+            } else {
+                TlsResult::Plaintext
+            },
+            version: None,
+            cipher: None,
+        },
+    }
+}
