@@ -1,8 +1,10 @@
 //! `mailscore check`: the whole analysis on one message file, no server.
 //! Developers use it in scripts; tests use it for conformance suites.
 
+use crate::analyze::Analyzer;
 use crate::analyze::dns::{DnsSetupError, resolver};
-use crate::config::parse_dns_server;
+use crate::analyze::smime::SmimeError;
+use crate::config::{FileLists, ListArgs, parse_dns_server};
 use crate::pipeline::Pipeline;
 use crate::report::{Report, Subject};
 use crate::score::RulesError;
@@ -41,6 +43,8 @@ pub struct CheckArgs {
     pub hostname: String,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub lists: ListArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -60,15 +64,18 @@ pub enum CheckError {
     Rules(#[from] RulesError),
     #[error(transparent)]
     Dns(#[from] DnsSetupError),
+    #[error(transparent)]
+    Smime(#[from] SmimeError),
 }
 
 /// Runs the check and returns the report, rendered as asked.
 pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
     let raw = read_message(&args.file)?;
+    let dns = resolver(args.dns, Duration::from_secs(args.dns_timeout.max(1)))?;
+    let lists = args.lists.resolve(FileLists::default());
     let pipeline = Pipeline {
-        dns: resolver(args.dns, Duration::from_secs(args.dns_timeout.max(1)))?,
+        analyzer: Analyzer::with_lists(dns, &args.hostname, &lists)?,
         rules: load_rules(args.rules.as_deref())?,
-        hostname: args.hostname.clone(),
     };
     let envelope = Envelope {
         client_ip: args.ip,

@@ -2,6 +2,7 @@
 //! environment variables, and command-line flags. Flags win over the
 //! environment, the environment over the file, the file over the defaults.
 
+use crate::analyze::dnsbl;
 use clap::Args;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +31,76 @@ pub struct Config {
     /// self-signed pair is generated in the data dir on first start.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Blocklists and trust anchors the checks use.
+    pub lists: Lists,
+}
+
+/// DNS blocklists to ask and extra S/MIME trust anchors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lists {
+    pub ip_blocklists: Vec<String>,
+    pub domain_blocklists: Vec<String>,
+    pub smime_ca_files: Vec<PathBuf>,
+}
+
+impl Lists {
+    /// No blocklists and no extra trust anchors.
+    pub fn none() -> Lists {
+        Lists {
+            ip_blocklists: Vec::new(),
+            domain_blocklists: Vec::new(),
+            smime_ca_files: Vec::new(),
+        }
+    }
+}
+
+/// The list flags, shared by `serve` and `check`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListArgs {
+    /// DNSBL zones for the client IP, comma-separated; "" for none
+    /// [default: zen.spamhaus.org,bl.spamcop.net,b.barracudacentral.org]
+    #[arg(long, env = "MAILSCORE_DNSBL", value_delimiter = ',')]
+    pub dnsbl: Option<Vec<String>>,
+    /// Domain blocklist zones for From, DKIM and link domains, comma-separated
+    /// [default: dbl.spamhaus.org,multi.surbl.org]
+    #[arg(long, env = "MAILSCORE_DOMAIN_BLOCKLISTS", value_delimiter = ',')]
+    pub domain_blocklists: Option<Vec<String>>,
+    /// Extra PEM CA files trusted for S/MIME, besides the system roots.
+    #[arg(long, env = "MAILSCORE_SMIME_CA", value_delimiter = ',')]
+    pub smime_ca: Option<Vec<PathBuf>>,
+}
+
+impl ListArgs {
+    /// Flags (or env) over the file's values over the defaults.
+    pub fn resolve(&self, file: FileLists) -> Lists {
+        let zones = |given: &Option<Vec<String>>, file: Option<Vec<String>>, default: &[&str]| {
+            given
+                .clone()
+                .or(file)
+                .unwrap_or_else(|| default.iter().map(|z| z.to_string()).collect())
+                .into_iter()
+                .map(|z| z.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|z| !z.is_empty())
+                .collect()
+        };
+        Lists {
+            ip_blocklists: zones(&self.dnsbl, file.dnsbl, dnsbl::DEFAULT_IP_ZONES),
+            domain_blocklists: zones(
+                &self.domain_blocklists,
+                file.domain_blocklists,
+                dnsbl::DEFAULT_DOMAIN_ZONES,
+            ),
+            smime_ca_files: self.smime_ca.clone().or(file.smime_ca).unwrap_or_default(),
+        }
+    }
+}
+
+/// The list settings a config file gave, if any.
+#[derive(Debug, Default)]
+pub struct FileLists {
+    pub dnsbl: Option<Vec<String>>,
+    pub domain_blocklists: Option<Vec<String>>,
+    pub smime_ca: Option<Vec<PathBuf>>,
 }
 
 /// Flags shared by `serve`; each also reads `MAILSCORE_<NAME>`.
@@ -74,6 +145,8 @@ pub struct ConfigArgs {
     /// PEM private key for STARTTLS
     #[arg(long, env = "MAILSCORE_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub lists: ListArgs,
 }
 
 /// The config file: the same settings, all optional, unknown keys refused.
@@ -92,6 +165,9 @@ struct FileConfig {
     public_url: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    dnsbl: Option<Vec<String>>,
+    domain_blocklists: Option<Vec<String>>,
+    smime_ca: Option<Vec<PathBuf>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +232,11 @@ impl Config {
             .to_string(),
             tls_cert: args.tls_cert.clone().or(file.tls_cert),
             tls_key: args.tls_key.clone().or(file.tls_key),
+            lists: args.lists.resolve(FileLists {
+                dnsbl: file.dnsbl,
+                domain_blocklists: file.domain_blocklists,
+                smime_ca: file.smime_ca,
+            }),
         };
         config.validate()?;
         Ok(config)

@@ -2,7 +2,7 @@
 //! returns it as is and the HTML page is rendered from it, so the two views
 //! can never disagree.
 
-use crate::analyze::{Findings, dkim, dmarc, helo, iprev, spf, tls};
+use crate::analyze::{Findings, dkim, dmarc, dnsbl, helo, iprev, posture, smime, spf, tls};
 use crate::score::{Deduction, Score};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,10 @@ pub struct Checks {
     pub iprev: iprev::IprevFinding,
     pub helo: helo::HeloFinding,
     pub tls: tls::TlsFinding,
+    pub smime: smime::SmimeFinding,
+    pub ip_blocklists: dnsbl::BlocklistFinding,
+    pub domain_blocklists: dnsbl::BlocklistFinding,
+    pub posture: posture::PostureFinding,
 }
 
 /// Who the report is for: the test id and the address it was sent to.
@@ -78,6 +82,10 @@ impl Report {
             iprev,
             helo,
             tls,
+            smime,
+            ip_blocklists,
+            domain_blocklists,
+            posture,
             message,
         } = findings;
         Report {
@@ -111,6 +119,10 @@ impl Report {
                 iprev,
                 helo,
                 tls,
+                smime,
+                ip_blocklists,
+                domain_blocklists,
+                posture,
             },
             deductions: score.deductions,
             headers: message.headers,

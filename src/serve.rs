@@ -2,7 +2,9 @@
 //! the [`Inbox`], which stores it (durably, before 250) and queues its id;
 //! the analyzer task turns queued ids into reports; the web server reads them.
 
+use crate::analyze::Analyzer;
 use crate::analyze::dns::{DnsSetupError, resolver};
+use crate::analyze::smime::SmimeError;
 use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::report::Subject;
@@ -26,6 +28,8 @@ pub enum ServeError {
     #[error(transparent)]
     Dns(#[from] DnsSetupError),
     #[error(transparent)]
+    Smime(#[from] SmimeError),
+    #[error(transparent)]
     Tls(#[from] crate::smtp::tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -44,10 +48,10 @@ pub fn load_rules(dir: Option<&std::path::Path>) -> Result<RuleTable, RulesError
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let rules = load_rules(config.rules.as_deref())?;
     let store = Store::open(&config.data_dir)?;
+    let dns = resolver(config.dns, config.dns_timeout)?;
     let pipeline = Arc::new(Pipeline {
-        dns: resolver(config.dns, config.dns_timeout)?,
+        analyzer: Analyzer::with_lists(dns, &config.hostname, &config.lists)?,
         rules,
-        hostname: config.hostname.clone(),
     });
 
     let (queue, queued) = mpsc::unbounded_channel();

@@ -3,7 +3,9 @@
 
 mod support;
 
+use mailscore::analyze::Analyzer;
 use mailscore::analyze::Verdict;
+use mailscore::config::Lists;
 use mailscore::pipeline::Pipeline;
 use mailscore::report::{Report, Subject};
 use mailscore::score::RuleTable;
@@ -28,10 +30,10 @@ fn zone(ed25519_record: &str) -> Zone {
 }
 
 async fn report(dns: &TestDns, raw: &[u8]) -> Report {
+    let dns = mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap();
     let pipeline = Pipeline {
-        dns: mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap(),
+        analyzer: Analyzer::with_lists(dns, "localhost", &Lists::none()).unwrap(),
         rules: RuleTable::embedded().unwrap(),
-        hostname: "localhost".into(),
     };
     // The envelope sender's domain publishes no SPF, so only DKIM can
     // satisfy DMARC here.

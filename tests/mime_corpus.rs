@@ -4,6 +4,8 @@
 
 mod support;
 
+use mailscore::analyze::Analyzer;
+use mailscore::config::Lists;
 use mailscore::pipeline::Pipeline;
 use mailscore::report::Subject;
 use mailscore::score::RuleTable;
@@ -30,10 +32,10 @@ fn corpus() -> Vec<PathBuf> {
 #[tokio::test]
 async fn every_corpus_message_gets_a_report() {
     let dns = TestDns::start(Zone::new());
+    let dns = mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap();
     let pipeline = Pipeline {
-        dns: mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap(),
+        analyzer: Analyzer::with_lists(dns, "localhost", &Lists::none()).unwrap(),
         rules: RuleTable::embedded().unwrap(),
-        hostname: "localhost".into(),
     };
     let envelope = Envelope {
         client_ip: "192.0.2.25".parse().unwrap(),

@@ -6,6 +6,8 @@
 //! Each message is given the headers a mail client would add and its line
 //! endings made CRLF, as it arrives over SMTP.
 
+mod support;
+
 use mailscore::analyze::message::facts;
 use mailscore::analyze::smime::{
     MAX_SMIME_BYTES, SmimeError, SmimeFinding, SmimeResult, TrustStore, smime_verdict,
@@ -31,6 +33,7 @@ fn pki() -> &'static Pki {
 
 impl Pki {
     fn create() -> Pki {
+        remove_stale_runs();
         let dir = std::env::temp_dir().join(format!("mailscore-smime-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("cadb")).unwrap();
@@ -120,6 +123,31 @@ impl Pki {
         self.openssl(&format!(
             "smime -sign -in body.txt -signer {signer}.pem -inkey {signer}.key {extra}"
         ))
+    }
+}
+
+/// A test binary cannot clean up after its last test, so each run removes
+/// the PKI directories that earlier runs left more than an hour ago (a
+/// younger one may belong to a run still going).
+fn remove_stale_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if stale
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("mailscore-smime-")
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -462,6 +490,30 @@ fn signed_message_inside_multipart_mixed_is_verified() {
 }
 
 #[test]
+fn inside_multipart_mixed_a_p7m_octet_stream_is_an_attachment_not_encryption() {
+    let encrypted = pki().openssl("smime -encrypt -aes256 -in body.txt alice.pem");
+    let wrapped = |entity: &[u8]| {
+        let mut raw = b"Content-Type: multipart/mixed; boundary=m\n\n--m\n\
+                        Content-Type: text/plain\n\nSee attached.\n--m\n"
+            .to_vec();
+        raw.extend_from_slice(entity);
+        raw.extend_from_slice(b"\n--m--\n");
+        message(FROM_ALICE, &raw)
+    };
+    let trust = pki().trust_with_ca();
+    assert_eq!(
+        verdict(&wrapped(&encrypted), &trust).result,
+        SmimeResult::Encrypted
+    );
+    let as_file = replace_once(
+        &encrypted,
+        b"application/x-pkcs7-mime; smime-type=enveloped-data;",
+        b"application/octet-stream;",
+    );
+    assert_eq!(verdict(&wrapped(&as_file), &trust), SmimeFinding::none());
+}
+
+#[test]
 fn plain_message_has_no_smime() {
     let raw = message(FROM_ALICE, b"Content-Type: text/plain\n\nJust text.\n");
     assert_eq!(verdict(&raw, &pki().trust_with_ca()), SmimeFinding::none());
@@ -516,6 +568,27 @@ fn garbage_or_truncated_signature_is_invalid_not_a_panic() {
             "{case:?}: {finding:#?}"
         );
         assert!(finding.error.is_some());
+    }
+}
+
+#[test]
+fn every_truncation_and_byte_flip_is_handled_without_panic() {
+    let trust = pki().trust_with_ca();
+    for raw in [
+        alice_signed_text(),
+        message(FROM_ALICE, &pki().signed("alice", "-nodetach")),
+    ] {
+        for cut in (0..raw.len()).step_by(41) {
+            let finding = verdict(&raw[..cut], &trust);
+            // The signature ends in the last few lines; a cut in the first
+            // half always loses signed bytes or signature bytes.
+            if cut < raw.len() / 2 {
+                assert_ne!(finding.result, SmimeResult::Trusted, "cut at {cut}");
+            }
+            let mut flipped = raw.clone();
+            flipped[cut] ^= 0x55;
+            verdict(&flipped, &trust);
+        }
     }
 }
 
@@ -614,4 +687,51 @@ fn smime_only(result: SmimeResult) -> SmimeFinding {
         result,
         ..SmimeFinding::none()
     }
+}
+
+/// End to end: the signed message sent over SMTP to `mailscore serve`
+/// trusting the test CA; then the same message with one byte changed.
+#[test]
+fn served_report_shows_the_trust_badge_and_the_tampered_signature() {
+    let dns = support::dns::TestDns::start(support::dns::Zone::new());
+    let ca = pki().path("ca.pem");
+    let server = support::server::Server::start(dns.addr, &["--smime-ca", ca.to_str().unwrap()]);
+    let signed = alice_signed_text();
+    let localhost = std::net::IpAddr::from([127, 0, 0, 1]);
+    let send = |id: &str, raw: &[u8]| {
+        let rcpt = format!("{id}@localhost");
+        support::server::send_mail(
+            server.smtp,
+            localhost,
+            "mail.example.com",
+            "alice@example.com",
+            &[&rcpt],
+            raw,
+        );
+        server.wait_for_report(id)
+    };
+
+    let good = send("smime-good", &signed);
+    assert_eq!(good["checks"]["smime"]["result"], "trusted", "{good:#}");
+    assert_eq!(
+        good["checks"]["smime"]["signer"]["emails"][0],
+        "alice@example.com"
+    );
+    let (_, page) = server.get("/tests/smime-good");
+    assert!(page.contains("Signed with a trusted S/MIME certificate"));
+
+    let tampered = send(
+        "smime-bad",
+        &replace_once(&signed, b"quarterly", b"quarterlY"),
+    );
+    assert_eq!(tampered["checks"]["smime"]["result"], "invalid");
+    let rules: Vec<&str> = tampered["deductions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"SMIME_INVALID"), "{rules:?}");
+    let (_, page) = server.get("/tests/smime-bad");
+    assert!(!page.contains("Signed with a trusted S/MIME certificate"));
 }

@@ -24,6 +24,7 @@ fn zone() -> Zone {
         .a("elsewhere.sender.example", Ipv4Addr::new(192, 0, 2, 99))
         // The careful sender: SPF -all, 2048-bit aligned DKIM, p=reject + rua.
         .txt("careful.example", &["v=spf1 ip4:127.0.0.1 -all"])
+        .mx("careful.example", 10, "mx.sender.example")
         .txt("k2048._domainkey.careful.example", &split_255(&rsa))
         .txt(
             "_dmarc.careful.example",

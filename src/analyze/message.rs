@@ -26,7 +26,13 @@ pub struct MessageFacts {
     pub headers: Vec<(String, String)>,
     /// False when the bytes are not a parseable RFC 5322 message.
     pub parsed: bool,
+    /// Host names of the http(s) links in the text and HTML bodies, for the
+    /// domain blocklists; at most [`MAX_LINK_DOMAINS`], first seen first.
+    pub link_domains: Vec<String>,
 }
+
+/// At most this many link domains are looked up per message.
+pub const MAX_LINK_DOMAINS: usize = 20;
 
 pub fn facts(raw: &[u8]) -> MessageFacts {
     let Some(message) = MessageParser::default().parse(raw) else {
@@ -49,7 +55,41 @@ pub fn facts(raw: &[u8]) -> MessageFacts {
             .map(|(name, value)| (bounded(name), bounded(&unfold(value))))
             .collect(),
         parsed: true,
+        link_domains: link_domains(&message),
     }
+}
+
+/// The distinct hosts of `http://` and `https://` links in the bodies.
+fn link_domains(message: &mail_parser::Message<'_>) -> Vec<String> {
+    let mut domains: Vec<String> = Vec::new();
+    let bodies = message.text_bodies().chain(message.html_bodies());
+    for text in bodies.filter_map(|part| part.text_contents()) {
+        let lower = text.to_ascii_lowercase();
+        for (start, _) in lower.match_indices("http") {
+            let rest = &lower[start..];
+            let Some(after) = rest
+                .strip_prefix("https://")
+                .or_else(|| rest.strip_prefix("http://"))
+            else {
+                continue;
+            };
+            let host: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '-')
+                .collect();
+            let host = host.trim_matches('.').to_string();
+            if host.contains('.')
+                && host.parse::<std::net::IpAddr>().is_err()
+                && !domains.contains(&host)
+            {
+                domains.push(host);
+                if domains.len() == MAX_LINK_DOMAINS {
+                    return domains;
+                }
+            }
+        }
+    }
+    domains
 }
 
 /// RFC 5322 §2.2.3: unfolding removes the line breaks, not the whitespace
@@ -78,6 +118,16 @@ mod tests {
         assert_eq!(f.from_address.as_deref(), Some("alice@example.com"));
         assert_eq!(f.message_id.as_deref(), Some("a@b"));
         assert_eq!(f.date.as_deref(), Some("2025-07-01T10:00:00Z"));
+        assert!(f.link_domains.is_empty());
+    }
+
+    #[test]
+    fn collects_link_domains_once_each() {
+        let raw = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n<a href=\"https://Shop.Example.net/x?y\">x</a> http://shop.example.net/ https://192.0.2.1/ http://bare\r\n";
+        assert_eq!(
+            facts(raw).link_domains,
+            vec!["shop.example.net".to_string()]
+        );
     }
 
     #[test]

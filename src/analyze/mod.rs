@@ -16,6 +16,7 @@ pub mod spf_syntax;
 pub mod tls;
 pub mod verdict;
 
+use crate::config::Lists;
 use crate::smtp::Envelope;
 use mail_auth::{AuthenticatedMessage, MessageAuthenticator};
 use serde::{Deserialize, Serialize};
@@ -37,47 +38,107 @@ pub struct Findings {
     pub helo: helo::HeloFinding,
     /// Whether the hop to us was encrypted.
     pub tls: tls::TlsFinding,
+    pub smime: smime::SmimeFinding,
+    /// The client IP on DNS blocklists.
+    pub ip_blocklists: dnsbl::BlocklistFinding,
+    /// The From, DKIM and link domains on domain blocklists.
+    pub domain_blocklists: dnsbl::BlocklistFinding,
+    /// What the From domain publishes besides authentication (MX, DNSSEC,
+    /// MTA-STS, TLS-RPT, BIMI).
+    pub posture: posture::PostureFinding,
     pub message: message::MessageFacts,
 }
 
-/// Runs every check. DNS failures become temperror findings; nothing here
-/// returns an error, so a message always gets a report.
-pub async fn analyze(
-    dns: &MessageAuthenticator,
-    envelope: &Envelope,
-    raw: &[u8],
-    our_hostname: &str,
-) -> Findings {
-    let ip = envelope.client_ip;
-    let helo = envelope.helo.as_str();
-    let message = message::facts(raw);
-    let mail_from_domain = envelope.mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
+/// What analysis needs besides the message: the resolver every check
+/// shares, our host name (SPF's `%{r}`), S/MIME trust anchors, and the DNS
+/// blocklists to ask.
+pub struct Analyzer {
+    pub dns: MessageAuthenticator,
+    pub hostname: String,
+    pub trust: smime::TrustStore,
+    /// DNSBL zones for the client IP (RFC 5782).
+    pub ip_blocklists: Vec<String>,
+    /// Domain blocklist zones for the From, DKIM and link domains.
+    pub domain_blocklists: Vec<String>,
+}
 
-    let (spf, spf_helo, iprev, helo_finding) = tokio::join!(
-        spf::mail_from_verdict(dns, ip, helo, our_hostname, &envelope.mail_from),
-        spf::helo_verdict(dns, ip, helo, our_hostname),
-        iprev::verdict(dns, ip),
-        helo::verdict(dns, helo, ip),
-    );
+impl Analyzer {
+    /// An analyzer asking the configured blocklists and trusting the
+    /// system roots plus the configured S/MIME CA files.
+    pub fn with_lists(
+        dns: MessageAuthenticator,
+        hostname: &str,
+        lists: &Lists,
+    ) -> Result<Analyzer, smime::SmimeError> {
+        Ok(Analyzer {
+            dns,
+            hostname: hostname.to_string(),
+            trust: smime::TrustStore::system_with(&lists.smime_ca_files)?,
+            ip_blocklists: lists.ip_blocklists.clone(),
+            domain_blocklists: lists.domain_blocklists.clone(),
+        })
+    }
 
-    // mail-auth's parser wants at least one header; an unparseable message
-    // is analysed as an empty one so DKIM and DMARC report "none".
-    // Not strict: a signature with l= is verified (and flagged by the rule
-    // table) rather than discarded, so the report can say what it covers.
-    let parsed = AuthenticatedMessage::parse_with_opts(raw, None, false);
-    let empty = AuthenticatedMessage::default();
-    let auth_message = parsed.as_ref().unwrap_or(&empty);
-    let (dkim, dkim_outputs) = dkim::verdicts(dns, auth_message).await;
-    let dmarc = dmarc::verdict(dns, auth_message, &dkim_outputs, &spf, mail_from_domain).await;
+    /// Runs every check. DNS failures become temperror (or "not checked")
+    /// findings; nothing here returns an error, so a message always gets a
+    /// report.
+    pub async fn analyze(&self, envelope: &Envelope, raw: &[u8]) -> Findings {
+        let dns = &self.dns;
+        let ip = envelope.client_ip;
+        let helo = envelope.helo.as_str();
+        let message = message::facts(raw);
+        let mail_from_domain = envelope.mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
+        let from_domain = message
+            .from_address
+            .as_deref()
+            .and_then(|a| a.rsplit_once('@'))
+            .map(|(_, d)| d.to_ascii_lowercase());
 
-    Findings {
-        spf,
-        spf_helo,
-        dkim,
-        dmarc,
-        iprev,
-        helo: helo_finding,
-        tls: tls::verdict(envelope),
-        message,
+        let (spf, spf_helo, iprev, helo_finding, ip_blocklists) = tokio::join!(
+            spf::mail_from_verdict(dns, ip, helo, &self.hostname, &envelope.mail_from),
+            spf::helo_verdict(dns, ip, helo, &self.hostname),
+            iprev::verdict(dns, ip),
+            helo::verdict(dns, helo, ip),
+            dnsbl::ip_listings(dns, ip, &self.ip_blocklists),
+        );
+
+        // mail-auth's parser wants at least one header; an unparseable
+        // message is analysed as an empty one so DKIM and DMARC say "none".
+        // Not strict: a signature with l= is verified (and flagged by the
+        // rule table) rather than discarded, so the report can say so.
+        let parsed = AuthenticatedMessage::parse_with_opts(raw, None, false);
+        let empty = AuthenticatedMessage::default();
+        let auth_message = parsed.as_ref().unwrap_or(&empty);
+        let (dkim, dkim_outputs) = dkim::verdicts(dns, auth_message).await;
+        let dmarc = dmarc::verdict(dns, auth_message, &dkim_outputs, &spf, mail_from_domain).await;
+
+        let mut listed_domains: Vec<String> = from_domain.iter().cloned().collect();
+        listed_domains.extend(
+            dkim.iter()
+                .map(|d| d.domain.clone())
+                .filter(|d| !d.is_empty()),
+        );
+        listed_domains.extend(message.link_domains.iter().cloned());
+        let posture_domain = from_domain.unwrap_or_default();
+        let (domain_blocklists, posture) = tokio::join!(
+            dnsbl::domain_listings(dns, &listed_domains, &self.domain_blocklists),
+            posture::posture(dns, &posture_domain),
+        );
+        let smime = smime::smime_verdict(raw, message.from_address.as_deref(), &self.trust);
+
+        Findings {
+            spf,
+            spf_helo,
+            dkim,
+            dmarc,
+            iprev,
+            helo: helo_finding,
+            tls: tls::verdict(envelope),
+            smime,
+            ip_blocklists,
+            domain_blocklists,
+            posture,
+            message,
+        }
     }
 }

@@ -2,6 +2,8 @@
 //! a rule may test and the values each field can take. Rules are validated
 //! against this at start-up, and findings are flattened into it for scoring.
 
+use crate::analyze::dnsbl::{BlocklistFinding, BlocklistResult};
+use crate::analyze::posture::{PostureFinding, Presence, RecordStatus};
 use crate::analyze::{Findings, Verdict, dkim};
 use std::collections::BTreeMap;
 
@@ -24,6 +26,19 @@ const ALL_POLICIES: &[&str] = &[
 const KEY_STRENGTHS: &[&str] = &["strong", "short", "weak", "unknown"];
 const HELO_RESULTS: &[&str] = &["match", "mismatch", "unresolvable", "invalid", "unknown"];
 const TLS_RESULTS: &[&str] = &["encrypted", "plaintext", "unknown"];
+const SMIME_RESULTS: &[&str] = &[
+    "none",
+    "trusted",
+    "untrusted",
+    "expired",
+    "mismatch",
+    "invalid",
+    "encrypted",
+];
+const BLOCKLIST_RESULTS: &[&str] = &["listed", "unknown", "clean", "skipped"];
+const MX_STATES: &[&str] = &["present", "null", "absent", "unknown"];
+const PRESENCE: &[&str] = &["present", "absent", "unknown"];
+const RECORD_STATES: &[&str] = &["present", "absent", "invalid", "unknown"];
 
 /// (check, field, allowed values). A check is a section of the report.
 pub const SCHEMA: &[(&str, &str, &[&str])] = &[
@@ -51,6 +66,14 @@ pub const SCHEMA: &[(&str, &str, &[&str])] = &[
     ("iprev", "generic", BOOLS),
     ("helo", "result", HELO_RESULTS),
     ("tls", "result", TLS_RESULTS),
+    ("smime", "result", SMIME_RESULTS),
+    ("ip_blocklists", "result", BLOCKLIST_RESULTS),
+    ("domain_blocklists", "result", BLOCKLIST_RESULTS),
+    ("posture", "mx", MX_STATES),
+    ("posture", "dnssec", PRESENCE),
+    ("posture", "mta_sts", RECORD_STATES),
+    ("posture", "tls_rpt", RECORD_STATES),
+    ("posture", "bimi", RECORD_STATES),
 ];
 
 pub fn is_known_check(check: &str) -> bool {
@@ -126,6 +149,23 @@ pub fn facts(findings: &Findings) -> Facts {
     put("iprev", "generic", iprev.generic.to_string());
     put("helo", "result", findings.helo.result.as_str().into());
     put("tls", "result", findings.tls.result.as_str().into());
+    put("smime", "result", findings.smime.result.as_str().into());
+    put(
+        "ip_blocklists",
+        "result",
+        blocklist_word(&findings.ip_blocklists).into(),
+    );
+    put(
+        "domain_blocklists",
+        "result",
+        blocklist_word(&findings.domain_blocklists).into(),
+    );
+    let posture = &findings.posture;
+    put("posture", "mx", mx_state(posture).into());
+    put("posture", "dnssec", presence_word(&posture.dnssec).into());
+    put("posture", "mta_sts", record_word(&posture.mta_sts).into());
+    put("posture", "tls_rpt", record_word(&posture.tls_rpt).into());
+    put("posture", "bimi", record_word(&posture.bimi).into());
     facts
 }
 
@@ -148,6 +188,44 @@ fn key_strength(dkim: &[dkim::DkimFinding]) -> &'static str {
         Some(bits) if bits < 1024 => "weak",
         Some(bits) if bits < 2048 => "short",
         Some(_) => "strong",
+    }
+}
+
+fn blocklist_word(finding: &BlocklistFinding) -> &'static str {
+    match finding.result {
+        BlocklistResult::Listed => "listed",
+        BlocklistResult::Unknown => "unknown",
+        BlocklistResult::Clean => "clean",
+        BlocklistResult::Skipped => "skipped",
+    }
+}
+
+fn mx_state(posture: &PostureFinding) -> &'static str {
+    if posture.null_mx {
+        "null"
+    } else if !posture.mx.is_empty() {
+        "present"
+    } else if posture.mx_error.is_some() {
+        "unknown"
+    } else {
+        "absent"
+    }
+}
+
+fn presence_word(presence: &Presence) -> &'static str {
+    match presence {
+        Presence::Present { .. } => "present",
+        Presence::Absent { .. } => "absent",
+        Presence::Unknown { .. } => "unknown",
+    }
+}
+
+fn record_word(status: &RecordStatus) -> &'static str {
+    match status {
+        RecordStatus::Present { .. } => "present",
+        RecordStatus::Absent => "absent",
+        RecordStatus::Invalid { .. } => "invalid",
+        RecordStatus::Unknown { .. } => "unknown",
     }
 }
 

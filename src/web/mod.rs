@@ -4,6 +4,7 @@
 mod api;
 mod html;
 mod page;
+mod trust;
 
 use crate::store::Store;
 use std::convert::Infallible;

@@ -23,7 +23,7 @@ pub struct PageQuery {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Lang {
+pub(super) enum Lang {
     En,
     Ja,
 }
@@ -49,7 +49,7 @@ impl Lang {
         Lang::En
     }
 
-    fn pick<'a>(self, en: &'a str, ja: &'a str) -> &'a str {
+    pub(super) fn pick<'a>(self, en: &'a str, ja: &'a str) -> &'a str {
         match self {
             Lang::En => en,
             Lang::Ja => ja,
@@ -144,6 +144,9 @@ fn render_report(lang: Lang, report: &Report) -> String {
         escape(&report.address),
     );
     body += &auth_section(lang, report);
+    body += &super::trust::smime_section(lang, report);
+    body += &super::trust::blocklist_section(lang, report);
+    body += &super::trust::posture_section(lang, report);
     body += &envelope_section(lang, report);
     body += &headers_section(lang, report);
     let title = format!("mailscore {:.1}/10", report.score);
@@ -176,16 +179,18 @@ fn verdict_line(lang: Lang, score: f64) -> &'static str {
 }
 
 /// One row of the authentication section.
-struct CheckRow<'a> {
-    check: &'a str,
-    name: String,
-    /// Drives the colour and icon.
-    result: Verdict,
+pub(super) struct CheckRow<'a> {
+    pub check: &'a str,
+    pub name: String,
+    /// Drives the colour and icon, unless `tone` says otherwise.
+    pub result: Verdict,
     /// The result as the check itself words it (defaults to `result`).
-    word: Option<&'static str>,
-    setup: Setup,
-    detail: String,
-    records: &'a [String],
+    pub word: Option<&'static str>,
+    /// Overrides the colour: "ok", "warn", "bad" or "info".
+    pub tone: Option<&'static str>,
+    pub setup: Setup,
+    pub detail: String,
+    pub records: &'a [String],
 }
 
 fn auth_section(lang: Lang, report: &Report) -> String {
@@ -196,6 +201,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             name: format!("SPF ({})", c.spf.domain),
             result: c.spf.result,
             word: None,
+            tone: None,
             setup: c.spf.setup,
             detail: c
                 .spf
@@ -210,6 +216,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             name: format!("SPF HELO ({})", c.spf_helo.domain),
             result: c.spf_helo.result,
             word: None,
+            tone: None,
             setup: c.spf_helo.setup,
             detail: c.spf_helo.error.clone().unwrap_or_default(),
             records: &c.spf_helo.records,
@@ -221,6 +228,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             name: "DKIM".into(),
             result: Verdict::None,
             word: None,
+            tone: None,
             setup: Setup::Missing,
             detail: lang
                 .pick(
@@ -246,6 +254,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
             ),
             result: sig.result,
             word: None,
+            tone: None,
             setup: sig.setup,
             detail: join(&[
                 sig.error.clone(),
@@ -276,6 +285,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
         ),
         result: c.dmarc.result,
         word: None,
+        tone: None,
         setup: c.dmarc.setup,
         detail: join(&[
             Some(format!(
@@ -318,6 +328,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
         ),
         result: c.iprev.result,
         word: None,
+        tone: None,
         setup: c.iprev.setup,
         detail: if c.iprev.ptr.is_empty() {
             c.iprev.error.clone().unwrap_or_default()
@@ -341,6 +352,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
         name: format!("HELO ({})", c.helo.name),
         result: helo_result,
         word: Some(c.helo.result.as_str()),
+        tone: None,
         setup: helo_setup,
         detail: c
             .helo
@@ -369,6 +381,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
         ),
         result: tls_result,
         word: Some(c.tls.result.as_str()),
+        tone: None,
         setup: tls_setup,
         detail: String::new(),
         records: &[],
@@ -384,16 +397,26 @@ fn auth_section(lang: Lang, report: &Report) -> String {
     out + "</section>"
 }
 
-fn check_html(lang: Lang, report: &Report, row: &CheckRow<'_>) -> String {
-    let (class, icon) = match row.result {
-        Verdict::Pass => ("ok", "✔"),
-        Verdict::Temperror | Verdict::Neutral | Verdict::Softfail => ("warn", "!"),
-        Verdict::None if row.check == "spf_helo" => ("warn", "!"),
-        _ => ("bad", "✘"),
+pub(super) fn check_html(lang: Lang, report: &Report, row: &CheckRow<'_>) -> String {
+    let class = row.tone.unwrap_or(match row.result {
+        Verdict::Pass => "ok",
+        Verdict::Temperror | Verdict::Neutral | Verdict::Softfail => "warn",
+        Verdict::None if row.check == "spf_helo" => "warn",
+        _ => "bad",
+    });
+    let icon = match class {
+        "ok" => "✔",
+        "warn" => "!",
+        "info" => "i",
+        _ => "✘",
     };
     let mut out = format!(
         "<details class=\"check {class}\"{}><summary><span class=\"icon\" aria-hidden=\"true\">{icon}</span> <strong>{}</strong> <span class=\"result\">{}</span> <span class=\"setup\">{}</span></summary>",
-        if class == "ok" { "" } else { " open" },
+        if matches!(class, "ok" | "info") {
+            ""
+        } else {
+            " open"
+        },
         escape(&row.name),
         row.word.unwrap_or(row.result.as_str()),
         setup_label(lang, row.setup),
@@ -404,7 +427,14 @@ fn check_html(lang: Lang, report: &Report, row: &CheckRow<'_>) -> String {
     for record in row.records {
         let _ = write!(out, "<pre>{}</pre>", escape(record));
     }
-    for d in report.deductions.iter().filter(|d| d.check == row.check) {
+    out += &deductions_html(lang, report, row.check);
+    out + "</details>"
+}
+
+/// The rules of `check` that matched, with their points and advice.
+pub(super) fn deductions_html(lang: Lang, report: &Report, check: &str) -> String {
+    let mut out = String::new();
+    for d in report.deductions.iter().filter(|d| d.check == check) {
         let _ = write!(
             out,
             "<div class=\"deduction\"><p><strong>−{} · {}</strong> <code>{}</code></p><p>{}</p></div>",
@@ -414,7 +444,7 @@ fn check_html(lang: Lang, report: &Report, row: &CheckRow<'_>) -> String {
             escape(lang.pick(&d.advice.en, &d.advice.ja)),
         );
     }
-    out + "</details>"
+    out
 }
 
 /// The HELO check's colour and setup label, in the other checks' terms.
@@ -429,7 +459,7 @@ fn helo_status(result: HeloResult) -> (Verdict, Setup) {
 }
 
 /// The present parts, joined with a middle dot.
-fn join(parts: &[Option<String>]) -> String {
+pub(super) fn join(parts: &[Option<String>]) -> String {
     parts
         .iter()
         .flatten()
@@ -516,7 +546,7 @@ fn headers_section(lang: Lang, report: &Report) -> String {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}\
 .score{text-align:center;padding:1rem;border-radius:.5rem;color:#fff}.big{font-size:4rem;font-weight:700}.big span{font-size:1.5rem}\
 .band-excellent{background:#1a7f37}.band-good{background:#4c9a2a}.band-fair{background:#d4a017;color:#222}.band-poor{background:#e36209}.band-bad{background:#cf222e}\
-.check{border-left:.4rem solid #999;margin:.5rem 0;padding:.3rem .8rem;background:#f6f8fa}.check.ok{border-color:#1a7f37}.check.warn{border-color:#d4a017}.check.bad{border-color:#cf222e}\
+.check{border-left:.4rem solid #999;margin:.5rem 0;padding:.3rem .8rem;background:#f6f8fa}.check.ok{border-color:#1a7f37}.check.info{border-color:#8c959f}.info .icon{color:#57606a}.badge{display:inline-block;padding:.2rem .6rem;border-radius:1rem;background:#1a7f37;color:#fff;font-weight:600}.check.warn{border-color:#d4a017}.check.bad{border-color:#cf222e}\
 .ok .icon{color:#1a7f37}.warn .icon{color:#9a6700}.bad .icon{color:#cf222e}.setup{color:#555;font-size:.9em}\
 pre{white-space:pre-wrap;word-break:break-all;background:#fff;padding:.4rem}table{border-collapse:collapse;width:100%}th,td{text-align:left;vertical-align:top;padding:.2rem .4rem;border-bottom:1px solid #ddd;word-break:break-all}\
 summary h2{display:inline}.button{display:inline-block;padding:.6rem 1rem;background:#0969da;color:#fff;border-radius:.3rem;text-decoration:none}";

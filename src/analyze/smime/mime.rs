@@ -51,10 +51,12 @@ enum Kind {
         boundary: String,
         declared: bool,
     },
-    /// `application/pkcs7-mime` (or a `.p7m` octet stream), with its
-    /// `smime-type` parameter, lower-cased.
+    /// `application/pkcs7-mime` (or, `octet_stream`, a `.p7m` file sent as
+    /// `application/octet-stream`), with its `smime-type` parameter,
+    /// lower-cased.
     Pkcs7Mime {
         smime_type: Option<String>,
+        octet_stream: bool,
     },
     Mixed {
         boundary: String,
@@ -75,7 +77,12 @@ pub(super) fn locate(raw: &[u8]) -> Located<'_> {
             .into_iter()
             .map(Entity::split)
             .find_map(|part| match part.kind() {
+                // Beside a text part, a .p7m octet stream is an attached
+                // file, not the message's own S/MIME.
                 Kind::Other | Kind::Mixed { .. } => None,
+                Kind::Pkcs7Mime {
+                    octet_stream: true, ..
+                } => None,
                 kind => Some(locate_in(part, kind)),
             })
             .unwrap_or(Located::Absent),
@@ -86,7 +93,7 @@ pub(super) fn locate(raw: &[u8]) -> Located<'_> {
 fn locate_in<'a>(entity: Entity<'a>, kind: Kind) -> Located<'a> {
     match kind {
         Kind::Signed { boundary, declared } => detached(entity.body, &boundary, declared),
-        Kind::Pkcs7Mime { smime_type } => opaque(&entity, smime_type.as_deref()),
+        Kind::Pkcs7Mime { smime_type, .. } => opaque(&entity, smime_type.as_deref()),
         Kind::Mixed { .. } | Kind::Other => Located::Absent,
     }
 }
@@ -110,7 +117,7 @@ fn detached<'a>(body: &'a [u8], boundary: &str, declared: bool) -> Located<'a> {
     };
     match signature.decoded_body() {
         Ok(signature) => Located::Detached {
-            content: std::borrow::Cow::Borrowed(content),
+            content: crlf(content),
             signature,
         },
         Err(reason) => Located::Broken(format!("signature part: {reason}")),
@@ -211,6 +218,7 @@ impl<'a> Entity<'a> {
                 smime_type: content_type
                     .attribute("smime-type")
                     .map(|t| t.trim().to_ascii_lowercase()),
+                octet_stream: !pkcs7_mime,
             };
         }
         Kind::Other

@@ -36,9 +36,11 @@ pub const MAX_SMIME_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmimeFinding {
     pub result: SmimeResult,
-    /// The first signer's certificate, when the signature carries it.
+    /// The judged signer's certificate, when the signature carries it. With
+    /// several signers, the one whose certificate names the From address,
+    /// else the first.
     pub signer: Option<SignerCert>,
-    /// The first signer's digest algorithm, e.g. `sha256`.
+    /// That signer's digest algorithm, e.g. `sha256`.
     pub digest: Option<String>,
     /// Why the result is not `trusted`, in OpenSSL's words where it has them.
     pub error: Option<String>,
