@@ -337,6 +337,33 @@ mod tests {
     }
 
     #[test]
+    fn example_config_in_deploy_is_valid() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/mailscore.toml");
+        let config = Config::load(&ConfigArgs {
+            config: Some(path),
+            ..ConfigArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.domain, "test.example.com");
+        assert_eq!(config.lists.ip_blocklists.len(), 3);
+    }
+
+    #[test]
+    fn list_flags_override_and_empty_disables() {
+        let args = ConfigArgs {
+            lists: ListArgs {
+                dnsbl: Some(vec!["BL.Example.".into()]),
+                domain_blocklists: Some(vec![String::new()]),
+                smime_ca: None,
+            },
+            ..ConfigArgs::default()
+        };
+        let lists = Config::load(&args).unwrap().lists;
+        assert_eq!(lists.ip_blocklists, vec!["bl.example".to_string()]);
+        assert!(lists.domain_blocklists.is_empty());
+    }
+
+    #[test]
     fn dns_accepts_a_bare_ip() {
         assert_eq!(parse_dns_server("10.0.0.1").unwrap().port(), 53);
         assert!(parse_dns_server("dns.example").is_err());
