@@ -40,6 +40,11 @@ fn zone() -> Zone {
         .txt("lax.example", &["v=spf1 ptr ip4:127.0.0.1 ?all"])
         .txt("k1024._domainkey.lax.example", &split_255(&rsa1024))
         .txt("_dmarc.lax.example", &["v=DMARC1; p=quarantine; pct=50"])
+        // A revoked key (empty p=, RFC 6376 §3.6.1).
+        .txt(
+            "revoked._domainkey.careful.example",
+            &["v=DKIM1; k=rsa; p="],
+        )
         // A provider that signs with its own domain only.
         .txt("k2048._domainkey.esp.example", &split_255(&rsa))
         // Two DMARC records.
@@ -246,4 +251,99 @@ fn helo_names_are_checked_against_the_client() {
             );
         }
     }
+}
+
+/// rsa-sha1 signing through the `openssl` command with the 2048-bit test
+/// key (mail-auth's signer only does rsa-sha256); a real signature.
+struct OpensslRsaSha1;
+
+impl mail_auth::common::crypto::SigningKey for OpensslRsaSha1 {
+    type Hasher = mail_auth::common::crypto::Sha1;
+
+    fn sign(&self, input: impl mail_auth::common::headers::Writable) -> mail_auth::Result<Vec<u8>> {
+        use std::io::Write;
+        let mut data = Vec::new();
+        input.write(&mut data);
+        let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/dkim-rsa.pem");
+        let mut child = std::process::Command::new("openssl")
+            .args(["dgst", "-sha1", "-sign", key])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("openssl is installed");
+        child.stdin.take().unwrap().write_all(&data).unwrap();
+        Ok(child.wait_with_output().unwrap().stdout)
+    }
+
+    fn algorithm(&self) -> mail_auth::common::crypto::Algorithm {
+        mail_auth::common::crypto::Algorithm::RsaSha1
+    }
+}
+
+#[test]
+fn deprecated_expired_and_revoked_signatures() {
+    let dns = TestDns::start(zone());
+    let server = Server::start(dns.addr, &[]);
+
+    let raw = signed(
+        OpensslRsaSha1,
+        &message("a@careful.example"),
+        "careful.example",
+        "k2048",
+    );
+    let sha1 = deliver(
+        &server,
+        "dkim-sha1",
+        "mx.sender.example",
+        "bounce@careful.example",
+        &raw,
+    );
+    assert_eq!(
+        sha1["checks"]["dkim"][0]["algorithm"], "rsa-sha1",
+        "{sha1:#}"
+    );
+    assert!(has(&sha1, "DKIM_SHA1"), "{:?}", rules(&sha1));
+
+    let raw = rsa_signed(&message("a@careful.example"), "careful.example", "revoked");
+    let revoked = deliver(
+        &server,
+        "dkim-revoked",
+        "mx.sender.example",
+        "bounce@careful.example",
+        &raw,
+    );
+    let sig = &revoked["checks"]["dkim"][0];
+    assert_ne!(sig["result"], "pass", "{revoked:#}");
+    assert!(sig["error"].as_str().unwrap().contains("revoked"), "{sig}");
+
+    // x= one second after signing, delivered two seconds later.
+    use rustls_pki_types::pem::PemObject;
+    let der =
+        rustls_pki_types::PrivateKeyDer::from_pem_slice(include_bytes!("fixtures/dkim-rsa.pem"))
+            .unwrap();
+    let key =
+        mail_auth::common::crypto::RsaKey::<mail_auth::common::crypto::Sha256>::from_key_der(der)
+            .unwrap();
+    let text = message("a@careful.example");
+    let signature = mail_auth::dkim::DkimSigner::from_key(key)
+        .domain("careful.example")
+        .selector("k2048")
+        .headers(["From", "To", "Subject"])
+        .expiration(1)
+        .sign(text.as_bytes())
+        .unwrap();
+    let mut raw = mail_auth::common::headers::HeaderWriter::to_header(&signature).into_bytes();
+    raw.extend_from_slice(text.as_bytes());
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let expired = deliver(
+        &server,
+        "dkim-expired",
+        "mx.sender.example",
+        "bounce@careful.example",
+        &raw,
+    );
+    let sig = &expired["checks"]["dkim"][0];
+    assert_eq!(sig["result"], "fail", "{expired:#}");
+    assert!(sig["error"].as_str().unwrap().contains("expired"));
+    assert!(has(&expired, "DKIM_FAIL"));
 }
