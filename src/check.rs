@@ -151,6 +151,19 @@ pub fn text(report: &Report) -> String {
         dmarc.setup.as_str(),
         &detail,
     );
+    let arc = &checks.arc;
+    let detail = if arc.instances == 0 {
+        "no ARC headers".to_string()
+    } else {
+        let sets = if arc.instances == 1 { "set" } else { "sets" };
+        format!("{} {sets}: {}", arc.instances, arc.sealers.join(", "))
+    };
+    out += &line(
+        "arc",
+        arc.result.as_str(),
+        arc.result.setup().as_str(),
+        &detail,
+    );
     let iprev = &checks.iprev;
     let detail = format!("{} -> {}", iprev.ip, iprev.ptr.join(", "));
     out += &line(

@@ -2,7 +2,7 @@
 //! returns it as is and the HTML page is rendered from it, so the two views
 //! can never disagree.
 
-use crate::analyze::{Findings, dkim, dmarc, dnsbl, helo, iprev, posture, smime, spf, tls};
+use crate::analyze::{Findings, arc, dkim, dmarc, dnsbl, helo, iprev, posture, smime, spf, tls};
 use crate::score::{Deduction, Score};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
@@ -52,6 +52,9 @@ pub struct Checks {
     pub spf_helo: spf::SpfFinding,
     pub dkim: Vec<dkim::DkimFinding>,
     pub dmarc: dmarc::DmarcFinding,
+    /// Reports stored before ARC was checked have no `arc`; they read as none.
+    #[serde(default)]
+    pub arc: arc::ArcFinding,
     pub iprev: iprev::IprevFinding,
     pub helo: helo::HeloFinding,
     pub tls: tls::TlsFinding,
@@ -79,6 +82,7 @@ impl Report {
             spf_helo,
             dkim,
             dmarc,
+            arc,
             iprev,
             helo,
             tls,
@@ -116,6 +120,7 @@ impl Report {
                 spf_helo,
                 dkim,
                 dmarc,
+                arc,
                 iprev,
                 helo,
                 tls,

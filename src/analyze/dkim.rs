@@ -88,7 +88,7 @@ fn unparsed_signatures(message: &AuthenticatedMessage<'_>) -> Vec<DkimFinding> {
 }
 
 /// The value of tag `name` in a DKIM tag list (`a=...; d=...`), whitespace removed.
-fn tag_value(tags: &str, name: &str) -> Option<String> {
+pub(super) fn tag_value(tags: &str, name: &str) -> Option<String> {
     tags.split(';').find_map(|pair| {
         let (key, value) = pair.split_once('=')?;
         (key.trim() == name).then(|| value.split_whitespace().collect())

@@ -1,6 +1,7 @@
 //! Analysis: turns one stored message and its envelope into findings.
 //! Only facts here, no points: scoring is the next stage's business.
 
+pub mod arc;
 pub mod dkim;
 pub mod dkim_key;
 pub mod dmarc;
@@ -33,6 +34,8 @@ pub struct Findings {
     /// One per DKIM-Signature header, in order.
     pub dkim: Vec<dkim::DkimFinding>,
     pub dmarc: dmarc::DmarcFinding,
+    /// The ARC chain forwarders and lists added (RFC 8617).
+    pub arc: arc::ArcFinding,
     pub iprev: iprev::IprevFinding,
     /// Whether the HELO name is a real name for the client IP.
     pub helo: helo::HeloFinding,
@@ -110,7 +113,10 @@ impl Analyzer {
         let empty = AuthenticatedMessage::default();
         let auth_message = parsed.as_ref().unwrap_or(&empty);
         let (dkim, dkim_outputs) = dkim::verdicts(dns, auth_message).await;
-        let dmarc = dmarc::verdict(dns, auth_message, &dkim_outputs, &spf, mail_from_domain).await;
+        let (dmarc, arc) = tokio::join!(
+            dmarc::verdict(dns, auth_message, &dkim_outputs, &spf, mail_from_domain),
+            arc::verdict(dns, auth_message),
+        );
 
         let mut listed_domains: Vec<String> = from_domain.iter().cloned().collect();
         listed_domains.extend(
@@ -131,6 +137,7 @@ impl Analyzer {
             spf_helo,
             dkim,
             dmarc,
+            arc,
             iprev,
             helo: helo_finding,
             tls: tls::verdict(envelope),

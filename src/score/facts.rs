@@ -61,6 +61,7 @@ pub const SCHEMA: &[(&str, &str, &[&str])] = &[
     ("dmarc", "dkim_aligned", BOOLS),
     ("dmarc", "reporting", BOOLS),
     ("dmarc", "pct_partial", BOOLS),
+    ("arc", "result", RESULTS),
     ("iprev", "result", RESULTS),
     ("iprev", "setup", SETUPS),
     ("iprev", "generic", BOOLS),
@@ -142,6 +143,8 @@ pub fn facts(findings: &Findings) -> Facts {
         "pct_partial",
         record.is_some_and(|r| r.pct < 100).to_string(),
     );
+
+    put("arc", "result", word(findings.arc.result));
 
     let iprev = &findings.iprev;
     put("iprev", "result", word(iprev.result));
@@ -264,6 +267,7 @@ mod tests {
         assert_eq!(fact("dmarc", "pct_partial"), "true");
         assert_eq!(fact("iprev", "generic"), "false");
         assert_eq!(fact("helo", "result"), "match");
+        assert_eq!(fact("arc", "result"), "none");
     }
 
     #[test]

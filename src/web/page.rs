@@ -4,6 +4,7 @@
 
 use super::WebState;
 use super::html::escape;
+use crate::analyze::arc::ArcFinding;
 use crate::analyze::helo::HeloResult;
 use crate::analyze::tls::TlsResult;
 use crate::analyze::{Setup, Verdict};
@@ -319,6 +320,7 @@ fn auth_section(lang: Lang, report: &Report) -> String {
         ]),
         records: &c.dmarc.records,
     });
+    rows.push(arc_row(lang, &c.arc));
     rows.push(CheckRow {
         check: "iprev",
         name: format!(
@@ -395,6 +397,43 @@ fn auth_section(lang: Lang, report: &Report) -> String {
         out += &check_html(lang, report, row);
     }
     out + "</section>"
+}
+
+/// ARC: most mail has none, which is shown as information, not a failure.
+fn arc_row(lang: Lang, arc: &ArcFinding) -> CheckRow<'static> {
+    let name = if arc.instances == 0 {
+        "ARC".to_string()
+    } else {
+        let sets = match (arc.instances, lang) {
+            (1, Lang::En) => "1 set".to_string(),
+            (n, Lang::En) => format!("{n} sets"),
+            (n, Lang::Ja) => format!("{n} セット"),
+        };
+        if arc.sealers.is_empty() {
+            format!("ARC ({sets})")
+        } else {
+            format!("ARC ({sets}: {})", arc.sealers.join(", "))
+        }
+    };
+    let detail = if arc.result == Verdict::None {
+        lang.pick(
+            "No ARC headers: the message did not pass through a forwarder or mailing list that seals it.",
+            "ARC ヘッダーはありません（ARC 署名を付ける転送サーバーやメーリングリストを経由していません）。",
+        )
+        .to_string()
+    } else {
+        arc.error.clone().unwrap_or_default()
+    };
+    CheckRow {
+        check: "arc",
+        name,
+        result: arc.result,
+        word: None,
+        tone: (arc.result == Verdict::None).then_some("info"),
+        setup: arc.result.setup(),
+        detail,
+        records: &[],
+    }
 }
 
 pub(super) fn check_html(lang: Lang, report: &Report, row: &CheckRow<'_>) -> String {

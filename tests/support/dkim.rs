@@ -20,15 +20,15 @@ pub fn rsa_key_record() -> String {
     )
 }
 
+/// The 2048-bit RSA test key, published by [`rsa_key_record`].
+pub fn rsa_key() -> RsaKey<Sha256> {
+    let der = PrivateKeyDer::from_pem_slice(include_bytes!("../fixtures/dkim-rsa.pem")).unwrap();
+    RsaKey::<Sha256>::from_key_der(der).unwrap()
+}
+
 /// `message` with an rsa-sha256 DKIM-Signature for `domain`/`selector` prepended.
 pub fn rsa_signed(message: &str, domain: &str, selector: &str) -> Vec<u8> {
-    let der = PrivateKeyDer::from_pem_slice(include_bytes!("../fixtures/dkim-rsa.pem")).unwrap();
-    signed(
-        RsaKey::<Sha256>::from_key_der(der).unwrap(),
-        message,
-        domain,
-        selector,
-    )
+    signed(rsa_key(), message, domain, selector)
 }
 
 /// The TXT value publishing the 1024-bit RSA test key.
