@@ -33,6 +33,8 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Blocklists and trust anchors the checks use.
     pub lists: Lists,
+    /// Messages and reports are deleted this long after receipt.
+    pub retention: Duration,
 }
 
 /// DNS blocklists to ask and extra S/MIME trust anchors.
@@ -147,6 +149,9 @@ pub struct ConfigArgs {
     pub tls_key: Option<PathBuf>,
     #[command(flatten)]
     pub lists: ListArgs,
+    /// Days a message and its report are kept [default: 7]
+    #[arg(long, env = "MAILSCORE_RETENTION_DAYS")]
+    pub retention_days: Option<u64>,
 }
 
 /// The config file: the same settings, all optional, unknown keys refused.
@@ -168,6 +173,7 @@ struct FileConfig {
     dnsbl: Option<Vec<String>>,
     domain_blocklists: Option<Vec<String>>,
     smime_ca: Option<Vec<PathBuf>>,
+    retention_days: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +238,9 @@ impl Config {
             .to_string(),
             tls_cert: args.tls_cert.clone().or(file.tls_cert),
             tls_key: args.tls_key.clone().or(file.tls_key),
+            retention: Duration::from_secs(
+                86_400 * pick(args.retention_days, file.retention_days, 7),
+            ),
             lists: args.lists.resolve(FileLists {
                 dnsbl: file.dnsbl,
                 domain_blocklists: file.domain_blocklists,
@@ -255,6 +264,9 @@ impl Config {
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(invalid("tls_cert", "tls_cert and tls_key go together"));
+        }
+        if self.retention.is_zero() {
+            return Err(invalid("retention_days", "must be at least 1"));
         }
         if self.dns_timeout.is_zero() {
             return Err(invalid("dns_timeout", "must be at least 1 second"));
@@ -301,6 +313,7 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("./data"));
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.dns, None);
+        assert_eq!(config.retention, Duration::from_secs(7 * 86_400));
     }
 
     #[test]

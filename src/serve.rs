@@ -19,6 +19,9 @@ use tokio::sync::{Semaphore, mpsc};
 /// queue (they are already safe on disk).
 const ANALYSIS_CONCURRENCY: usize = 16;
 
+/// How long SIGTERM waits for SMTP sessions in flight to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
@@ -65,6 +68,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         config.domain.clone(),
         queued,
     ));
+
+    tokio::spawn(expire_old_messages(store.clone(), config.retention));
 
     let inbox = Arc::new(Inbox {
         store: store.clone(),
@@ -113,21 +118,58 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         domain: config.domain.clone(),
         public_url: config.public_url.clone(),
     });
-    let server = warp::serve(routes).incoming(http).run();
-
-    tokio::select! {
-        result = smtp.run() => {
-            if let Err(e) = result {
-                eprintln!("mailscore: SMTP listener stopped: {e}");
-            }
-        }
-        _ = server => eprintln!("mailscore: HTTP server stopped"),
-        _ = shutdown_signal() => eprintln!("mailscore: shutting down"),
+    // One signal, two listeners: each waits on its own receiver.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        eprintln!("mailscore: shutting down");
+        let _ = stop.send(true);
+    });
+    let server = warp::serve(routes)
+        .incoming(http)
+        .graceful(stopped_signal(stopped.clone()))
+        .run();
+    let smtp = smtp.run_until(stopped_signal(stopped), SHUTDOWN_GRACE);
+    let (drained, ()) = tokio::join!(smtp, server);
+    if !drained {
+        eprintln!("mailscore: SMTP sessions still open after {SHUTDOWN_GRACE:?}, closing them");
     }
+    // Messages not yet analysed stay pending on disk: the next start
+    // analyses them.
     analyzer.abort();
-    // Everything acknowledged is already flushed; this is belt and braces.
     store.flush()?;
     Ok(())
+}
+
+/// How often the retention sweep runs.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Deletes messages and reports older than `retention`, now and every
+/// [`SWEEP_INTERVAL`], so storage stays bounded under a steady stream.
+async fn expire_old_messages(store: Store, retention: std::time::Duration) {
+    let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        tick.tick().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let cutoff = now.saturating_sub(retention.as_secs());
+        let swept = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.remove_received_before(cutoff)).await
+        };
+        match swept {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => eprintln!("mailscore: retention: removed {n} expired test(s)"),
+            Ok(Err(e)) => eprintln!("mailscore: retention sweep failed: {e}"),
+            Err(e) => eprintln!("mailscore: retention sweep panicked: {e}"),
+        }
+    }
+}
+
+/// Completes when the shutdown flag is raised.
+async fn stopped_signal(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 async fn shutdown_signal() {

@@ -110,6 +110,22 @@ impl Listener {
         }
     }
 
+    /// Accepts clients until `shutdown` completes; then closes the listening
+    /// socket (new clients are refused) and gives the sessions in flight up
+    /// to `grace` to finish, so a client in the middle of DATA still gets its
+    /// answer. Returns false when some were still open after `grace`.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>, grace: Duration) -> bool {
+        let limit = Arc::clone(&self.limit);
+        tokio::select! {
+            _ = self.run() => {}
+            _ = shutdown => {}
+        }
+        let all = u32::try_from(MAX_CONNECTIONS).expect("MAX_CONNECTIONS fits in u32");
+        tokio::time::timeout(grace, limit.acquire_many(all))
+            .await
+            .is_ok()
+    }
+
     /// The next connection, waiting out accept errors rather than spinning.
     async fn accept(&self) -> (TcpStream, SocketAddr) {
         let mut backoff = FIRST_BACKOFF;

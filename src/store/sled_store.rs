@@ -107,6 +107,35 @@ impl Store {
         Ok(self.pending.contains_key(id)?)
     }
 
+    /// Deletes every message (and its report) received before `cutoff`
+    /// (Unix seconds): the retention sweep. Returns how many ids went.
+    pub fn remove_received_before(&self, cutoff: u64) -> Result<usize, StoreError> {
+        let mut expired = Vec::new();
+        for entry in self.envelopes.iter() {
+            let (id, meta) = entry?;
+            let record: StoredMessage =
+                serde_json::from_slice(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if record.envelope.received_at < cutoff {
+                expired.push(id);
+            }
+        }
+        for id in &expired {
+            (&self.envelopes, &self.messages, &self.reports, &self.pending)
+                .transaction(|(envelopes, messages, reports, pending)| {
+                    envelopes.remove(id)?;
+                    messages.remove(id)?;
+                    reports.remove(id)?;
+                    pending.remove(id)?;
+                    Ok::<_, ConflictableTransactionError<()>>(())
+                })
+                .map_err(transaction_error)?;
+        }
+        if !expired.is_empty() {
+            self.db.flush()?;
+        }
+        Ok(expired.len())
+    }
+
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
@@ -163,6 +192,24 @@ mod tests {
         assert!(store.put_report("box1", seq, b"{}").unwrap());
         assert!(store.pending_ids().unwrap().is_empty());
         assert_eq!(store.report("box1").unwrap().unwrap(), b"{}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn retention_sweep_removes_only_old_messages_and_their_reports() {
+        let (store, dir) = temp_store();
+        let mut old = envelope();
+        old.received_at = 100;
+        let mut new = envelope();
+        new.received_at = 1_000;
+        let seq = store.put_message("old-box", &old, b"old").unwrap();
+        store.put_report("old-box", seq, b"{}").unwrap();
+        store.put_message("new-box", &new, b"new").unwrap();
+        assert_eq!(store.remove_received_before(500).unwrap(), 1);
+        assert!(store.message("old-box").unwrap().is_none());
+        assert!(store.report("old-box").unwrap().is_none());
+        assert!(store.message("new-box").unwrap().is_some());
+        assert_eq!(store.pending_ids().unwrap(), vec!["new-box".to_string()]);
         std::fs::remove_dir_all(dir).ok();
     }
 
