@@ -35,6 +35,14 @@ pub struct Config {
     pub lists: Lists,
     /// Messages and reports are deleted this long after receipt.
     pub retention: Duration,
+    /// How long the SMTP server waits for a client's next command.
+    pub smtp_command_timeout: Duration,
+    /// How long a client may take over a whole DATA body.
+    pub smtp_data_timeout: Duration,
+    /// SMTP connections open at once from one address (IPv6: one /64).
+    pub max_connections_per_ip: usize,
+    /// Messages one address may start per minute (a token bucket).
+    pub messages_per_ip_per_minute: u32,
 }
 
 /// DNS blocklists to ask and extra S/MIME trust anchors.
@@ -152,6 +160,18 @@ pub struct ConfigArgs {
     /// Days a message and its report are kept [default: 7]
     #[arg(long, env = "MAILSCORE_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
+    /// Seconds the SMTP server waits for the next command [default: 300]
+    #[arg(long, env = "MAILSCORE_SMTP_COMMAND_TIMEOUT")]
+    pub smtp_command_timeout: Option<u64>,
+    /// Seconds a client may take over a whole DATA body [default: 600]
+    #[arg(long, env = "MAILSCORE_SMTP_DATA_TIMEOUT")]
+    pub smtp_data_timeout: Option<u64>,
+    /// SMTP connections open at once from one address [default: 20]
+    #[arg(long, env = "MAILSCORE_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Messages one address may send per minute [default: 60]
+    #[arg(long, env = "MAILSCORE_MESSAGES_PER_IP_PER_MINUTE")]
+    pub messages_per_ip_per_minute: Option<u32>,
 }
 
 /// The config file: the same settings, all optional, unknown keys refused.
@@ -174,6 +194,10 @@ struct FileConfig {
     domain_blocklists: Option<Vec<String>>,
     smime_ca: Option<Vec<PathBuf>>,
     retention_days: Option<u64>,
+    smtp_command_timeout: Option<u64>,
+    smtp_data_timeout: Option<u64>,
+    max_connections_per_ip: Option<usize>,
+    messages_per_ip_per_minute: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -241,6 +265,26 @@ impl Config {
             retention: Duration::from_secs(
                 86_400 * pick(args.retention_days, file.retention_days, 7),
             ),
+            smtp_command_timeout: Duration::from_secs(pick(
+                args.smtp_command_timeout,
+                file.smtp_command_timeout,
+                300,
+            )),
+            smtp_data_timeout: Duration::from_secs(pick(
+                args.smtp_data_timeout,
+                file.smtp_data_timeout,
+                600,
+            )),
+            max_connections_per_ip: pick(
+                args.max_connections_per_ip,
+                file.max_connections_per_ip,
+                20,
+            ),
+            messages_per_ip_per_minute: pick(
+                args.messages_per_ip_per_minute,
+                file.messages_per_ip_per_minute,
+                60,
+            ),
             lists: args.lists.resolve(FileLists {
                 dnsbl: file.dnsbl,
                 domain_blocklists: file.domain_blocklists,
@@ -270,6 +314,18 @@ impl Config {
         }
         if self.dns_timeout.is_zero() {
             return Err(invalid("dns_timeout", "must be at least 1 second"));
+        }
+        if self.smtp_command_timeout.is_zero() {
+            return Err(invalid("smtp_command_timeout", "must be at least 1 second"));
+        }
+        if self.smtp_data_timeout.is_zero() {
+            return Err(invalid("smtp_data_timeout", "must be at least 1 second"));
+        }
+        if self.max_connections_per_ip == 0 {
+            return Err(invalid("max_connections_per_ip", "must be at least 1"));
+        }
+        if self.messages_per_ip_per_minute == 0 {
+            return Err(invalid("messages_per_ip_per_minute", "must be at least 1"));
         }
         Ok(())
     }
@@ -317,6 +373,49 @@ mod tests {
     }
 
     #[test]
+    fn smtp_limit_defaults_match_the_listener() {
+        let config = Config::load(&ConfigArgs::default()).unwrap();
+        let limits = crate::smtp::SmtpLimits::default();
+        assert_eq!(config.smtp_command_timeout, limits.command_timeout);
+        assert_eq!(config.smtp_data_timeout, limits.data_timeout);
+        assert_eq!(config.max_connections_per_ip, limits.max_connections_per_ip);
+        assert_eq!(
+            config.messages_per_ip_per_minute,
+            limits.messages_per_ip_per_minute
+        );
+    }
+
+    #[test]
+    fn smtp_limits_come_from_file_and_flags_and_zero_is_refused() {
+        let path =
+            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        std::fs::write(
+            &path,
+            "smtp_command_timeout = 30\nsmtp_data_timeout = 90\nmax_connections_per_ip = 4\n",
+        )
+        .unwrap();
+        let args = ConfigArgs {
+            config: Some(path.clone()),
+            max_connections_per_ip: Some(7),
+            messages_per_ip_per_minute: Some(5),
+            ..ConfigArgs::default()
+        };
+        let config = Config::load(&args);
+        let zero = Config::load(&ConfigArgs {
+            smtp_data_timeout: Some(0),
+            ..args.clone()
+        });
+        std::fs::remove_file(path).ok();
+        let config = config.unwrap();
+        assert_eq!(config.smtp_command_timeout, Duration::from_secs(30));
+        assert_eq!(config.smtp_data_timeout, Duration::from_secs(90));
+        assert_eq!(config.max_connections_per_ip, 7);
+        assert_eq!(config.messages_per_ip_per_minute, 5);
+        let err = zero.unwrap_err().to_string();
+        assert!(err.contains("smtp_data_timeout"), "{err}");
+    }
+
+    #[test]
     fn flags_win_over_the_file() {
         let path =
             std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
@@ -359,6 +458,8 @@ mod tests {
         .unwrap();
         assert_eq!(config.domain, "test.example.com");
         assert_eq!(config.lists.ip_blocklists.len(), 3);
+        assert_eq!(config.smtp_data_timeout, Duration::from_secs(600));
+        assert_eq!(config.messages_per_ip_per_minute, 60);
     }
 
     #[test]

@@ -16,4 +16,5 @@ pub mod serve;
 pub mod smtp;
 pub mod store;
 pub mod test_id;
+pub mod wait;
 pub mod web;

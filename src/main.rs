@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use mailscore::check::{CheckArgs, check};
 use mailscore::config::{Config, ConfigArgs};
+use mailscore::wait::{WaitArgs, wait};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -15,9 +16,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the SMTP listener and the web server.
-    Serve(ConfigArgs),
+    Serve(Box<ConfigArgs>),
     /// Analyse one message file and print its report.
     Check(CheckArgs),
+    /// Wait for the report of a test address on a running server, print a
+    /// summary, and exit 0 when its score is at least --min-score.
+    Wait(WaitArgs),
 }
 
 #[tokio::main]
@@ -26,16 +30,27 @@ async fn main() -> ExitCode {
         Command::Serve(args) => match Config::load(&args) {
             Ok(config) => mailscore::serve::serve(config)
                 .await
+                .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         },
         Command::Check(args) => check(&args)
             .await
-            .map(|out| print!("{out}"))
+            .map(|out| {
+                print!("{out}");
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| e.to_string()),
+        Command::Wait(args) => wait(&args)
+            .await
+            .map(|outcome| {
+                print!("{}", outcome.summary);
+                outcome.exit_code()
+            })
             .map_err(|e| e.to_string()),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             eprintln!("mailscore: {message}");
             ExitCode::from(2)

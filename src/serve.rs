@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::report::Subject;
 use crate::score::{RuleTable, RulesError};
-use crate::smtp::{Delivery, DeliveryError, Envelope, Listener, SmtpSettings};
+use crate::smtp::{Delivery, DeliveryError, Envelope, Listener, SmtpLimits, SmtpSettings};
 use crate::store::{Store, StoreError};
 use crate::web;
 use std::sync::Arc;
@@ -88,13 +88,21 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         &config.data_dir,
         &config.hostname,
     )?;
+    let limits = SmtpLimits {
+        command_timeout: config.smtp_command_timeout,
+        data_timeout: config.smtp_data_timeout,
+        max_connections_per_ip: config.max_connections_per_ip,
+        messages_per_ip_per_minute: config.messages_per_ip_per_minute,
+        ..SmtpLimits::default()
+    };
     let smtp = Listener::bind(config.smtp_listen, settings, inbox)
         .await
         .map_err(|source| ServeError::Bind {
             addr: config.smtp_listen,
             source,
         })?
-        .with_starttls(tls);
+        .with_starttls(tls)
+        .with_limits(limits);
     let http = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|source| ServeError::Bind {

@@ -20,7 +20,7 @@ fn deliver(smtp: SocketAddr, id: &str) -> bool {
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut reader = BufReader::new(stream.try_clone()?);
         let mut writer = stream;
-        let mut reply = |reader: &mut BufReader<TcpStream>| -> std::io::Result<String> {
+        let reply = |reader: &mut BufReader<TcpStream>| -> std::io::Result<String> {
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line)? == 0 {

@@ -1,17 +1,16 @@
 //! Accepting connections: one tokio task per client, a bound on how many run
-//! at once, and a pause instead of a spin when `accept` fails.
+//! at once and on how many come from one address, and a pause instead of a
+//! spin when `accept` fails.
 
 use super::Delivery;
+use super::peers::Peers;
 use super::session;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-
-/// Connections served at once; further clients wait in the kernel's backlog
-/// until a session ends, so a flood cannot exhaust file descriptors.
-const MAX_CONNECTIONS: usize = 512;
 
 /// The first pause after a failed `accept`; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -46,6 +45,67 @@ impl SmtpSettings {
     }
 }
 
+/// How much a client may take from the server: time, connections, messages
+/// and mistakes. Built once from the configuration and shared, read-only, by
+/// the listener and every session; set with [`Listener::with_limits`].
+///
+/// The defaults follow RFC 5321 §4.5.3.2 for the timeouts and suit a public
+/// test mailbox for the rest. The connection, message and error counts are
+/// raised to 1 if given as 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpLimits {
+    /// How long we wait for the next command, and for the client to take a
+    /// reply, before `421` and closing.
+    pub command_timeout: Duration,
+    /// How long the whole DATA body may take, from `354` to the final dot,
+    /// however steadily it trickles in; then `421`, closing, and nothing is
+    /// delivered. (Each read during DATA is also bound by `command_timeout`.)
+    pub data_timeout: Duration,
+    /// Connections served at once. When all are taken the listener stops
+    /// accepting: further clients wait in the kernel's listen backlog (and
+    /// past that are refused by the kernel) until a session ends, so a flood
+    /// can exhaust neither memory nor file descriptors.
+    pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 client counts by
+    /// its /64). One more is sent `421 4.7.0` and closed at once.
+    pub max_connections_per_ip: usize,
+    /// Messages an address may start (MAIL FROM) per minute, all its
+    /// connections together: a token bucket of this size, refilled at this
+    /// rate. When it is empty MAIL gets `450 4.7.1` (RFC 3463).
+    pub messages_per_ip_per_minute: u32,
+    /// Error replies (4xx and 5xx) one session may earn; with the last one
+    /// it is sent `421 4.7.0 Too many errors` and closed.
+    pub max_errors: usize,
+    /// Header lines (up to the first empty line) a message may have; a
+    /// message with more is read to its end and refused with `554 5.6.0`.
+    pub max_header_lines: usize,
+}
+
+impl Default for SmtpLimits {
+    fn default() -> SmtpLimits {
+        SmtpLimits {
+            command_timeout: Duration::from_secs(5 * 60),
+            data_timeout: Duration::from_secs(10 * 60),
+            max_connections: 512,
+            max_connections_per_ip: 20,
+            messages_per_ip_per_minute: 60,
+            max_errors: 10,
+            max_header_lines: 1000,
+        }
+    }
+}
+
+/// How long an address over its connection cap gets to take its `421`.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The most connections [`SmtpLimits::max_connections`] may allow: what a
+/// semaphore holds, and what shutdown can wait for in one `acquire_many(u32)`.
+const MAX_CONNECTIONS_CAP: usize = if (u32::MAX as usize) < Semaphore::MAX_PERMITS {
+    u32::MAX as usize
+} else {
+    Semaphore::MAX_PERMITS
+};
+
 /// The bound SMTP socket. `bind` first (so the caller learns the port and
 /// any bind error up front), then `run` it on a task of its own.
 pub struct Listener {
@@ -54,7 +114,11 @@ pub struct Listener {
     /// Offered as STARTTLS when present.
     tls: Option<Arc<rustls::ServerConfig>>,
     delivery: Arc<dyn Delivery>,
+    limits: Arc<SmtpLimits>,
+    /// One permit per connection being served (`limits.max_connections`).
     limit: Arc<Semaphore>,
+    /// Connections and message buckets per client address.
+    peers: Arc<Peers>,
 }
 
 impl Listener {
@@ -63,13 +127,35 @@ impl Listener {
         settings: SmtpSettings,
         delivery: Arc<dyn Delivery>,
     ) -> std::io::Result<Listener> {
+        let limits = SmtpLimits::default();
         Ok(Listener {
             socket: TcpListener::bind(addr).await?,
             settings: Arc::new(settings),
             tls: None,
             delivery,
-            limit: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            limit: Arc::new(Semaphore::new(limits.max_connections)),
+            peers: Arc::new(Peers::new(
+                limits.max_connections_per_ip,
+                limits.messages_per_ip_per_minute,
+            )),
+            limits: Arc::new(limits),
         })
+    }
+
+    /// Serves clients within `limits` instead of [`SmtpLimits::default`].
+    /// Call it before [`run`](Self::run).
+    pub fn with_limits(mut self, limits: SmtpLimits) -> Listener {
+        let connections = limits.max_connections.clamp(1, MAX_CONNECTIONS_CAP);
+        self.limit = Arc::new(Semaphore::new(connections));
+        self.peers = Arc::new(Peers::new(
+            limits.max_connections_per_ip,
+            limits.messages_per_ip_per_minute,
+        ));
+        self.limits = Arc::new(SmtpLimits {
+            max_connections: connections,
+            ..limits
+        });
+        self
     }
 
     /// Offers STARTTLS (RFC 3207) with this configuration, usually built by
@@ -89,6 +175,12 @@ impl Listener {
 
     /// Accepts clients until the future is dropped; each gets its own task.
     ///
+    /// At most `max_connections` are served at once: while all are taken
+    /// this loop waits for one to end before it accepts again, and newcomers
+    /// queue in the kernel's backlog. An address already at its
+    /// `max_connections_per_ip` is sent `421 4.7.0` and closed where its
+    /// greeting would be, without a session.
+    ///
     /// It does not return on its own: accept errors (often a full descriptor
     /// table) are logged and retried after a growing pause. To stop the
     /// server, drop this future, e.g. from a `select!` on a shutdown signal;
@@ -100,11 +192,33 @@ impl Listener {
                 .await
                 .expect("the connection semaphore is never closed");
             let (stream, peer) = self.accept().await;
+            let Some(connection) = self.peers.connect(peer.ip()) else {
+                // Nothing is set up for this client: it gets one line, at
+                // most `REFUSAL_TIMEOUT` of a slot, and the door.
+                tokio::spawn(async move {
+                    refuse(
+                        stream,
+                        "421 4.7.0 Too many connections from your address\r\n",
+                    )
+                    .await;
+                    drop(permit);
+                });
+                continue;
+            };
             let settings = Arc::clone(&self.settings);
+            let limits = Arc::clone(&self.limits);
             let tls = self.tls.clone();
             let delivery = Arc::clone(&self.delivery);
             tokio::spawn(async move {
-                session::serve(stream, peer, settings, tls, delivery).await;
+                let client = session::Client {
+                    peer,
+                    settings,
+                    limits,
+                    delivery,
+                    connection,
+                    errors: 0,
+                };
+                session::serve(stream, client, tls).await;
                 drop(permit);
             });
         }
@@ -116,11 +230,12 @@ impl Listener {
     /// answer. Returns false when some were still open after `grace`.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>, grace: Duration) -> bool {
         let limit = Arc::clone(&self.limit);
+        let all = u32::try_from(self.limits.max_connections)
+            .expect("with_limits keeps max_connections within u32");
         tokio::select! {
             _ = self.run() => {}
             _ = shutdown => {}
         }
-        let all = u32::try_from(MAX_CONNECTIONS).expect("MAX_CONNECTIONS fits in u32");
         tokio::time::timeout(grace, limit.acquire_many(all))
             .await
             .is_ok()
@@ -140,4 +255,13 @@ impl Listener {
             }
         }
     }
+}
+
+/// Sends `reply` to a client we will not serve and closes the connection.
+async fn refuse(mut stream: TcpStream, reply: &str) {
+    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, async {
+        stream.write_all(reply.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
 }

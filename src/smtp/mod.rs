@@ -9,15 +9,20 @@
 //! STARTTLS (RFC 3207) is offered when the listener is given a TLS
 //! configuration (see [`tls`]); what it negotiated is recorded in the
 //! [`Envelope`].
+//!
+//! Senders are held to [`SmtpLimits`] (RFC 5321 §4.5.3.2 timeouts,
+//! connections and messages per address, error replies, header lines), so a
+//! public test mailbox stays up for everyone while a hostile one misbehaves.
 
 mod data;
 mod envelope;
 mod listener;
+mod peers;
 mod session;
 pub mod tls;
 
 pub use envelope::{Envelope, TlsInfo};
-pub use listener::{Listener, SmtpSettings};
+pub use listener::{Listener, SmtpLimits, SmtpSettings};
 
 /// Where the listener hands a finished message. It must make the message
 /// durable before returning `Ok`: only then does the client get `250`.

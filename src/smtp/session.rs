@@ -8,10 +8,18 @@
 //! STARTTLS ends the plaintext [`Session`]; after the handshake a new one
 //! starts over the TLS stream, so nothing the client said in plaintext (HELO,
 //! a transaction, commands pipelined behind STARTTLS) carries over
-//! (RFC 3207 §4.2).
+//! (RFC 3207 §4.2). What the client has spent of its [`SmtpLimits`] (error
+//! replies, message tokens) does carry over, in the [`Client`].
+//!
+//! A hostile client is held to the limits: it waits at most
+//! `command_timeout` for each command and `data_timeout` for a whole body,
+//! and every 4xx/5xx reply it earns counts toward `max_errors`. Whatever
+//! bytes it sends (NUL, binary noise, endless lines) end as a reply, a
+//! discarded line, or a close, never a panic.
 
 use super::data::{Body, DataReader};
-use super::{Delivery, DeliveryError, Envelope, SmtpSettings, TlsInfo, tls};
+use super::peers::PeerConnection;
+use super::{Delivery, DeliveryError, Envelope, SmtpLimits, SmtpSettings, TlsInfo, tls};
 use smtp_proto::request::receiver::{MAX_LINE_LENGTH, RequestReceiver};
 use smtp_proto::{Error as ParseError, MailFrom, RcptTo, Request};
 use std::io;
@@ -21,11 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
-
-/// How long we wait for the client to send anything (RFC 5321 §4.5.3.2
-/// suggests 5 minutes), and for it to take our replies.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+use tokio::time::{Instant, timeout, timeout_at};
 
 /// Bytes read from the socket at a time; also the slack the DATA size cap
 /// allows above the limit.
@@ -35,6 +39,25 @@ const READ_BUFFER_SIZE: usize = 16 * 1024;
 /// the TLS close_notify.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// After we end a session with `421`, how long we keep reading (and
+/// discarding) what the client had already sent. Closing a socket with
+/// unread input resets the connection, and a reset can destroy the `421`
+/// before the client reads it.
+const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The client on one connection, and what it may still do: kept for the
+/// whole connection, across STARTTLS.
+pub(super) struct Client {
+    pub(super) peer: SocketAddr,
+    pub(super) settings: Arc<SmtpSettings>,
+    pub(super) limits: Arc<SmtpLimits>,
+    pub(super) delivery: Arc<dyn Delivery>,
+    /// Counts this connection against its address; holds its message bucket.
+    pub(super) connection: PeerConnection,
+    /// Error replies sent so far.
+    pub(super) errors: usize,
+}
+
 /// Serves one client until it quits, disconnects or idles out, upgrading to
 /// TLS on STARTTLS when `starttls` is given. I/O errors and failed handshakes
 /// are the client's business (a reset, a half-sent message, a sender that
@@ -42,32 +65,26 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// half-received is ever delivered.
 pub(super) async fn serve(
     stream: TcpStream,
-    peer: SocketAddr,
-    settings: Arc<SmtpSettings>,
+    client: Client,
     starttls: Option<Arc<rustls::ServerConfig>>,
-    delivery: Arc<dyn Delivery>,
 ) {
     let security = Security::Plain {
         starttls: starttls.is_some(),
     };
-    let mut plain = Session::new(
-        stream,
-        peer,
-        Arc::clone(&settings),
-        Arc::clone(&delivery),
-        security,
-    );
-    plain.reply(&format!("220 {} ESMTP mailscore", settings.hostname));
+    let greeting = format!("220 {} ESMTP mailscore", client.settings.hostname);
+    let mut plain = Session::new(stream, client, security);
+    plain.reply(&greeting);
     let (Ok(Flow::StartTls), Some(config)) = (plain.run().await, starttls) else {
         return;
     };
     // Dropping the plaintext session drops whatever the client pipelined
     // after STARTTLS.
-    let Some((stream, info)) = tls::accept(plain.stream, config).await else {
+    let Session { stream, client, .. } = plain;
+    let Some((stream, info)) = tls::accept(stream, config).await else {
         return;
     };
     // No new greeting: the client speaks first, with EHLO (RFC 3207 §4.2).
-    let mut secure = Session::new(stream, peer, settings, delivery, Security::Tls(info));
+    let mut secure = Session::new(stream, client, Security::Tls(info));
     if secure.run().await.is_ok() {
         let _ = timeout(CLOSE_TIMEOUT, secure.stream.shutdown()).await;
     }
@@ -81,6 +98,9 @@ enum Flow {
     /// `220` to STARTTLS was queued: send it, then hand the socket over to
     /// the TLS handshake.
     StartTls,
+    /// A `421` was queued: send it, then close without reading further
+    /// commands.
+    Abort,
 }
 
 /// What protects the connection a session runs on.
@@ -101,9 +121,7 @@ struct Transaction {
 /// One connection's protocol state, over plaintext TCP or over TLS.
 struct Session<S> {
     stream: S,
-    peer: SocketAddr,
-    settings: Arc<SmtpSettings>,
-    delivery: Arc<dyn Delivery>,
+    client: Client,
     security: Security,
     /// Command parser; keeps a partial line between reads.
     requests: RequestReceiver,
@@ -117,23 +135,18 @@ struct Session<S> {
     transaction: Option<Transaction>,
     /// Present between `354` and the terminating dot.
     body: Option<DataReader>,
+    /// When the body in progress must be complete (`data_timeout` after
+    /// `354`).
+    body_deadline: Option<Instant>,
     /// Replies waiting for the end of the current read.
     replies: Vec<u8>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
-    fn new(
-        stream: S,
-        peer: SocketAddr,
-        settings: Arc<SmtpSettings>,
-        delivery: Arc<dyn Delivery>,
-        security: Security,
-    ) -> Session<S> {
+    fn new(stream: S, client: Client, security: Security) -> Session<S> {
         Session {
             stream,
-            peer,
-            settings,
-            delivery,
+            client,
             security,
             requests: RequestReceiver::default(),
             partial_line: Vec::new(),
@@ -141,6 +154,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             helo: None,
             transaction: None,
             body: None,
+            body_deadline: None,
             replies: Vec::new(),
         }
     }
@@ -152,9 +166,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.flush().await?;
         let mut buf = vec![0; READ_BUFFER_SIZE];
         loop {
-            let Ok(read) = timeout(IDLE_TIMEOUT, self.stream.read(&mut buf)).await else {
-                self.reply("421 4.4.2 Idle too long, closing connection");
+            let idle = Instant::now() + self.client.limits.command_timeout;
+            let deadline = self.body_deadline.map_or(idle, |body| body.min(idle));
+            let Ok(read) = timeout_at(deadline, self.stream.read(&mut buf)).await else {
+                if deadline < idle {
+                    // Nothing of a body that is late is delivered.
+                    self.reply("421 4.4.2 Message body took too long, closing connection");
+                } else {
+                    self.reply("421 4.4.2 Idle too long, closing connection");
+                }
                 self.flush().await?;
+                self.linger().await;
                 return Ok(Flow::Close);
             };
             let n = read?;
@@ -163,20 +185,40 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             }
             let flow = self.ingest(&buf[..n]).await;
             self.flush().await?;
-            if flow != Flow::Continue {
-                return Ok(flow);
+            match flow {
+                Flow::Continue => {}
+                Flow::Abort => {
+                    self.linger().await;
+                    return Ok(Flow::Close);
+                }
+                Flow::Close | Flow::StartTls => return Ok(flow),
             }
         }
     }
 
+    /// Ends the connection after our `421`: sends EOF, then reads and drops
+    /// whatever the client still sends for up to [`LINGER_TIMEOUT`], so the
+    /// close does not reset the connection under the unread `421`.
+    async fn linger(&mut self) {
+        let mut sink = vec![0; READ_BUFFER_SIZE];
+        let _ = timeout(LINGER_TIMEOUT, async {
+            self.stream.shutdown().await?;
+            while self.stream.read(&mut sink).await? > 0 {}
+            io::Result::Ok(())
+        })
+        .await;
+    }
+
     /// Handles everything in one read: commands, body bytes, or both. Stops
-    /// at QUIT or an accepted STARTTLS, ignoring the rest of the read.
+    /// at QUIT, an accepted STARTTLS or the error reply that reaches
+    /// `max_errors`, ignoring the rest of the read.
     async fn ingest(&mut self, input: &[u8]) -> Flow {
         let mut bytes = input.iter();
         while !bytes.as_slice().is_empty() {
             if let Some(reader) = &mut self.body {
                 if let Some(body) = reader.ingest(&mut bytes) {
                     self.body = None;
+                    self.body_deadline = None;
                     self.end_data(body).await;
                 }
             } else if self.skipping_line {
@@ -186,6 +228,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 if flow != Flow::Continue {
                     return flow;
                 }
+            }
+            if self.client.errors >= self.client.limits.max_errors.max(1) {
+                self.reply("421 4.7.0 Too many errors, closing connection");
+                return Flow::Abort;
             }
         }
         Flow::Continue
@@ -267,7 +313,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// EHLO: our extensions. Like HELO, it starts over any transaction.
     /// STARTTLS is offered only while the connection is still plaintext.
     fn ehlo(&mut self, host: String) {
-        let settings = &self.settings;
+        let settings = &self.client.settings;
         let starttls = match self.security {
             Security::Plain { starttls: true } => "250-STARTTLS\r\n",
             _ => "",
@@ -299,7 +345,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     fn helo(&mut self, host: String) {
-        self.reply(&format!("250 {}", self.settings.hostname));
+        self.reply(&format!("250 {}", self.client.settings.hostname));
         self.helo = Some(host);
         self.transaction = None;
     }
@@ -309,8 +355,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.reply("503 5.5.1 Send EHLO or HELO first");
         } else if self.transaction.is_some() {
             self.reply("503 5.5.1 Nested MAIL command");
-        } else if from.size > self.settings.max_message_size {
+        } else if from.size > self.client.settings.max_message_size {
             self.reply("552 5.3.4 Message size exceeds fixed maximum message size");
+        } else if !self.client.connection.take_message_token() {
+            self.reply("450 4.7.1 Too many messages from your address, try again later");
         } else {
             self.transaction = Some(Transaction {
                 mail_from: from.address,
@@ -321,10 +369,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     fn rcpt(&mut self, to: RcptTo<String>) {
-        let max = self.settings.max_recipients;
+        let max = self.client.settings.max_recipients;
         let reply = match (
             self.transaction.as_mut(),
-            accepted_recipient(&self.settings, &to.address),
+            accepted_recipient(&self.client.settings, &to.address),
         ) {
             (None, _) => "503 5.5.1 Send MAIL first",
             (Some(_), Err(reply)) => reply,
@@ -343,7 +391,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             None => self.reply("503 5.5.1 Send MAIL first"),
             Some(tx) if tx.rcpt_to.is_empty() => self.reply("503 5.5.1 Send RCPT first"),
             Some(_) => {
-                self.body = Some(DataReader::new(self.settings.max_message_size));
+                let (settings, limits) = (&self.client.settings, &self.client.limits);
+                let reader = DataReader::new(settings.max_message_size, limits.max_header_lines);
+                self.body = Some(reader);
+                self.body_deadline = Some(Instant::now() + limits.data_timeout);
                 self.reply("354 Start mail input; end with <CRLF>.<CRLF>");
             }
         }
@@ -354,13 +405,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let Some(tx) = self.transaction.take() else {
             return;
         };
-        let Body::Complete(message) = body else {
-            self.reply("552 5.3.4 Message too big");
-            return;
+        let message = match body {
+            Body::Complete(message) => message,
+            Body::TooBig => return self.reply("552 5.3.4 Message too big"),
+            Body::TooManyHeaderLines => return self.reply("554 5.6.0 Too many header lines"),
         };
+        let peer = self.client.peer;
         let envelope = Envelope {
-            client_ip: self.peer.ip().to_canonical(),
-            client_port: self.peer.port(),
+            client_ip: peer.ip().to_canonical(),
+            client_port: peer.port(),
             helo: self.helo.clone().unwrap_or_default(),
             mail_from: tx.mail_from,
             rcpt_to: tx.rcpt_to,
@@ -373,7 +426,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         match self.deliver(envelope, message).await {
             Ok(()) => self.reply("250 2.0.0 Message accepted"),
             Err(err) => {
-                eprintln!("smtp: message from {} not stored: {err}", self.peer);
+                eprintln!("smtp: message from {peer} not stored: {err}");
                 self.reply("451 4.3.0 Temporary failure storing the message, try again later");
             }
         }
@@ -382,14 +435,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// Runs the delivery on the blocking pool: it fsyncs, which must not
     /// stall the runtime's workers.
     async fn deliver(&self, envelope: Envelope, message: Vec<u8>) -> Result<(), DeliveryError> {
-        let delivery = Arc::clone(&self.delivery);
+        let delivery = Arc::clone(&self.client.delivery);
         tokio::task::spawn_blocking(move || delivery.deliver(&envelope, &message))
             .await
             .unwrap_or_else(|err| Err(DeliveryError(format!("delivery task failed: {err}"))))
     }
 
-    /// Queues one reply (possibly multi-line, lines joined by CRLF).
+    /// Queues one reply (possibly multi-line, lines joined by CRLF). A 4xx or
+    /// 5xx reply counts toward the session's `max_errors`.
     fn reply(&mut self, reply: &str) {
+        if matches!(reply.as_bytes().first(), Some(b'4' | b'5')) {
+            self.client.errors += 1;
+        }
         self.replies.extend_from_slice(reply.as_bytes());
         self.replies.extend_from_slice(b"\r\n");
     }
@@ -400,7 +457,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return Ok(());
         }
         let write = self.stream.write_all(&self.replies);
-        match timeout(IDLE_TIMEOUT, write).await {
+        match timeout(self.client.limits.command_timeout, write).await {
             Ok(result) => result?,
             Err(_) => return Err(io::ErrorKind::TimedOut.into()),
         }
@@ -450,4 +507,158 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::smtp::peers::Peers;
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::AsyncReadExt;
+
+    /// Counts deliveries.
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+
+    impl Delivery for Counter {
+        fn deliver(&self, _: &Envelope, _: &[u8]) -> Result<(), DeliveryError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// A deterministic byte source (xorshift64), so a failing seed can be
+    /// replayed.
+    struct Noise(u64);
+
+    impl Noise {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+
+        /// Valid commands, whole transactions, body lines, NUL, bare CR/LF,
+        /// random bytes and very long lines, in random order.
+        fn session_input(&mut self) -> Vec<u8> {
+            const PIECES: &[&[u8]] = &[
+                b"EHLO client.example\r\n",
+                b"HELO \xff\xfe\x00\r\n",
+                b"MAIL FROM:<a@other.example>\r\n",
+                b"MAIL FROM:<\x00@\xff>\r\n",
+                b"RCPT TO:<abc@test.example>\r\n",
+                b"RCPT TO:<\xc3\x28@test.example>\r\n",
+                b"DATA\r\n",
+                b"Subject: x\r\n",
+                b"\r\n",
+                b".\r\n",
+                b"..\r\n",
+                b"RSET\r\n",
+                b"NOOP\r\n",
+                b"STARTTLS\r\n",
+                b"BDAT 10 LAST\r\n",
+                b"AUTH PLAIN AAAA\r\n",
+                b"\x00\x00\x00",
+                b"\r",
+                b"\n",
+                b"\r\n.\r\n",
+                b"MAIL FROM:<a@b> SIZE=99999999999999999999999\r\n",
+            ];
+            const TRANSACTION: &[u8] =
+                b"EHLO c.example\r\nRSET\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<abc@test.example>\r\nDATA\r\n";
+            let mut input = Vec::new();
+            for _ in 0..self.below(60) {
+                match self.below(12) {
+                    0 => input.extend((0..self.below(300)).map(|_| self.next() as u8)),
+                    1 => input.extend(std::iter::repeat_n(b'A', self.below(20_000))),
+                    2 | 3 => input.extend_from_slice(TRANSACTION),
+                    _ => input.extend_from_slice(PIECES[self.below(PIECES.len())]),
+                }
+            }
+            input
+        }
+    }
+
+    fn client(limits: SmtpLimits, delivery: Arc<Counter>) -> Client {
+        let peers = Arc::new(Peers::new(10, 1_000));
+        let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 2525));
+        Client {
+            peer,
+            settings: Arc::new(SmtpSettings {
+                max_message_size: 4096,
+                ..SmtpSettings::new("test.example", "mx.test.example")
+            }),
+            limits: Arc::new(limits),
+            delivery,
+            connection: peers.connect(peer.ip()).unwrap(),
+            errors: 0,
+        }
+    }
+
+    /// Runs one plaintext session on an in-memory pipe; returns what the
+    /// server wrote once it has finished.
+    async fn session_output(input: Vec<u8>, limits: SmtpLimits) -> Vec<u8> {
+        let (near, far) = tokio::io::duplex(64 * 1024);
+        let mut session = Session::new(
+            far,
+            client(limits, Arc::default()),
+            Security::Plain { starttls: false },
+        );
+        let server = tokio::spawn(async move { session.run().await.map(|_| ()) });
+        let (mut from_server, mut to_server) = tokio::io::split(near);
+        let send = async move {
+            // The server may stop reading (QUIT, too many errors) first.
+            let _ = to_server.write_all(&input).await;
+            let _ = to_server.shutdown().await;
+        };
+        let mut output = Vec::new();
+        let receive = from_server.read_to_end(&mut output);
+        let ((), received) = tokio::join!(send, receive);
+        received.unwrap();
+        server.await.expect("the session must not panic").ok();
+        output
+    }
+
+    #[tokio::test]
+    async fn random_input_gets_well_formed_replies_and_never_panics() {
+        for seed in 1..300u64 {
+            let mut noise = Noise(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let input = noise.session_input();
+            let limits = SmtpLimits {
+                max_errors: if seed % 2 == 0 { 10 } else { 1000 },
+                max_header_lines: 3,
+                ..SmtpLimits::default()
+            };
+            let output = session_output(input, limits.clone()).await;
+            let text = String::from_utf8(output).expect("replies are ASCII");
+            let lines: Vec<&str> = text.split_terminator("\r\n").collect();
+            let mut errors = 0;
+            for line in &lines {
+                let code = line.get(..3).unwrap_or_default();
+                assert!(
+                    code.bytes().all(|b| b.is_ascii_digit()) && line.len() > 3,
+                    "seed {seed}: malformed reply {line:?}"
+                );
+                if line.starts_with('4') || line.starts_with('5') {
+                    errors += 1;
+                }
+            }
+            assert!(
+                errors <= limits.max_errors + 1,
+                "seed {seed}: {errors} errors"
+            );
+            if errors > limits.max_errors {
+                assert!(
+                    lines.last().unwrap().starts_with("421 4.7.0"),
+                    "seed {seed}"
+                );
+            }
+        }
+    }
 }

@@ -120,7 +120,12 @@ impl Store {
             }
         }
         for id in &expired {
-            (&self.envelopes, &self.messages, &self.reports, &self.pending)
+            (
+                &self.envelopes,
+                &self.messages,
+                &self.reports,
+                &self.pending,
+            )
                 .transaction(|(envelopes, messages, reports, pending)| {
                     envelopes.remove(id)?;
                     messages.remove(id)?;

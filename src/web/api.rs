@@ -1,9 +1,15 @@
-//! JSON endpoints: create a test address, read its status and report.
+//! JSON endpoints: create a test address, read its status and report, and
+//! the JSON errors every endpoint answers with.
 
 use super::WebState;
+use super::ratelimit::RateLimited;
 use crate::test_id;
 use serde_json::{Value, json};
+use std::time::Duration;
+use warp::Rejection;
 use warp::http::StatusCode;
+use warp::http::header::{HeaderValue, RETRY_AFTER};
+use warp::reject::{InvalidQuery, MethodNotAllowed};
 use warp::reply::{Reply, Response};
 
 /// `POST /api/tests`: a fresh unguessable address. Nothing is stored: any
@@ -20,12 +26,18 @@ pub fn create(state: WebState) -> Response {
 }
 
 /// `GET /api/tests/{id}`: `pending` until a report exists, then the report.
-pub fn status(id: String, state: WebState) -> Response {
+/// With `?wait=N` it first waits up to N seconds for the report
+/// ([`super::wait`]).
+pub async fn status(id: String, wait: super::wait::WaitQuery, state: WebState) -> Response {
     if !test_id::is_valid(&id) {
         return error(
             StatusCode::BAD_REQUEST,
             "invalid test id: use 3-64 of [a-z0-9-]",
         );
+    }
+    match wait.duration() {
+        Ok(limit) => super::wait::until_report(&state.store, &id, limit).await,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
     }
     match state.store.report(&id) {
         Ok(Some(report)) => match serde_json::from_slice::<Value>(&report) {
@@ -52,4 +64,39 @@ pub fn status(id: String, state: WebState) -> Response {
 pub fn error(status: StatusCode, message: &str) -> Response {
     let body = json!({ "error": message, "status": status.as_u16() });
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
+}
+
+/// Turns the rejections a client can cause into JSON errors: 429 (with
+/// `Retry-After`) when rate-limited, 400 for a query that does not parse,
+/// 405 for a known path with the wrong method. Anything else is passed on
+/// (to the 404 handler).
+pub async fn rejection(rejection: Rejection) -> Result<Response, Rejection> {
+    if let Some(limited) = rejection.find::<RateLimited>() {
+        return Ok(too_many_requests(limited.retry_after));
+    }
+    if let Some(invalid) = rejection.find::<InvalidQuery>() {
+        return Ok(error(StatusCode::BAD_REQUEST, &invalid.to_string()));
+    }
+    if rejection.find::<MethodNotAllowed>().is_some() {
+        return Ok(error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed on this path",
+        ));
+    }
+    Err(rejection)
+}
+
+/// `429 Too Many Requests`, saying in whole seconds (rounded up) when to
+/// try again.
+fn too_many_requests(retry_after: Duration) -> Response {
+    let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+    let seconds = seconds.max(1);
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("too many test addresses requested from your address; retry in {seconds} s"),
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }

@@ -2,9 +2,17 @@
 //! stored [`Report`](crate::report::Report).
 
 mod api;
+mod assets;
+mod badge;
 mod html;
+mod i18n;
+mod openapi;
 mod page;
+mod ratelimit;
+mod raw;
+mod rows;
 mod trust;
+mod wait;
 
 use crate::store::Store;
 use std::convert::Infallible;
@@ -25,20 +33,46 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
 {
     let with_state = warp::any().map(move || state.clone());
+    let creation_limit = std::sync::Arc::new(ratelimit::RateLimiter::address_creation());
     let create = warp::path!("api" / "tests")
         .and(warp::post())
+        .and(ratelimit::admit(creation_limit))
         .and(with_state.clone())
         .map(api::create);
     let status = warp::path!("api" / "tests" / String)
         .and(warp::get())
+        .and(warp::query::<wait::WaitQuery>())
         .and(with_state.clone())
-        .map(api::status);
+        .then(api::status);
     let report_page = warp::path!("tests" / String)
         .and(warp::get())
         .and(warp::query::<page::PageQuery>())
         .and(warp::header::optional::<String>("accept-language"))
         .and(with_state.clone())
         .map(page::report_page);
+    let badge = warp::path!("api" / "tests" / String / "badge.svg")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(badge::badge);
+    let raw_page = warp::path!("tests" / String / "raw")
+        .and(warp::get())
+        .and(warp::query::<page::PageQuery>())
+        .and(warp::header::optional::<String>("accept-language"))
+        .and(with_state.clone())
+        .map(raw::raw_page);
+    let message_eml = warp::path!("tests" / String / "message.eml")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(raw::message_eml);
+    let style = warp::path!("assets" / "style.css")
+        .and(warp::get())
+        .map(assets::style);
+    let copy_js = warp::path!("assets" / "copy.js")
+        .and(warp::get())
+        .map(assets::copy_js);
+    let openapi = warp::path!("api" / "openapi.json")
+        .and(warp::get())
+        .map(openapi::document);
     let landing = warp::path::end()
         .and(warp::get())
         .and(warp::query::<page::PageQuery>())
@@ -49,6 +83,13 @@ pub fn routes(
         .or(status)
         .or(report_page)
         .or(landing)
+        .or(badge)
+        .or(raw_page)
+        .or(message_eml)
+        .or(style)
+        .or(copy_js)
+        .or(openapi)
+        .recover(api::rejection)
         .recover(not_found)
         .with(warp::reply::with::header(
             "x-content-type-options",
@@ -58,4 +99,10 @@ pub fn routes(
 
 async fn not_found(_: warp::Rejection) -> Result<warp::reply::Response, Infallible> {
     Ok(api::error(StatusCode::NOT_FOUND, "no such page"))
+}
+
+/// The score page of `report` as HTML, in `lang` ("en" or "ja"; anything
+/// else is English): what `GET /tests/{id}` serves once the report exists.
+pub fn render_report_page(report: &crate::report::Report, lang: &str) -> String {
+    page::render_report(i18n::Lang::from_code(lang), report)
 }

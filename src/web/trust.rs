@@ -1,202 +1,205 @@
-//! Page sections for the signals beyond authentication: S/MIME, DNS
-//! blocklists, and what the From domain publishes (MSchecker-style).
+//! Rows for the signals beyond authentication: S/MIME, DNS blocklists, and
+//! what the From domain publishes (MSchecker-style).
 
-use super::page::{CheckRow, Lang, check_html, deductions_html, join};
+use super::i18n::Lang;
+use super::rows::{DeductionView, Row, Tone, attach_deductions, deductions_of, join};
+use crate::analyze::Setup;
 use crate::analyze::dnsbl::{BlocklistFinding, BlocklistResult};
 use crate::analyze::posture::{Presence, RecordStatus};
 use crate::analyze::smime::SmimeResult;
-use crate::analyze::{Setup, Verdict};
 use crate::report::Report;
 
-pub(super) fn smime_section(lang: Lang, report: &Report) -> String {
+/// The S/MIME row, and whether the trusted-signature badge is earned.
+pub fn smime(lang: Lang, report: &Report) -> (Vec<Row>, bool) {
+    let t = lang.ui();
     let smime = &report.checks.smime;
     let (tone, setup) = match smime.result {
-        SmimeResult::Trusted => ("ok", Setup::Configured),
-        SmimeResult::None => ("info", Setup::Missing),
-        SmimeResult::Encrypted => ("info", Setup::Configured),
-        SmimeResult::Untrusted => ("warn", Setup::Configured),
-        _ => ("bad", Setup::Misconfigured),
+        SmimeResult::Trusted => (Tone::Ok, Setup::Configured),
+        SmimeResult::None => (Tone::Info, Setup::Missing),
+        SmimeResult::Encrypted => (Tone::Info, Setup::Configured),
+        SmimeResult::Untrusted => (Tone::Warn, Setup::Configured),
+        _ => (Tone::Bad, Setup::Misconfigured),
     };
     let signer = smime.signer.as_ref().map(|cert| {
         format!(
-            "{} · {} {} · {} {} {} · {} {} bits · {}",
+            "{} · {} {} · {} {} {} · {} {} {} · {}",
             cert.subject,
-            lang.pick("issuer", "発行者"),
+            t.issuer,
             cert.issuer,
-            lang.pick("valid", "有効期間"),
+            t.valid,
             cert.not_before,
             cert.not_after,
             cert.key_algorithm,
             cert.key_bits,
+            t.bits,
             cert.emails.join(", "),
         )
     });
-    let row = CheckRow {
+    let mut rows = vec![Row {
         check: "smime",
+        tone,
         name: "S/MIME".into(),
-        result: Verdict::None,
-        word: Some(smime.result.as_str()),
-        tone: Some(tone),
-        setup,
+        word: smime.result.as_str(),
+        setup: t.setup(setup),
+        about: t.about_smime,
         detail: join(&[signer, smime.digest.clone(), smime.error.clone()]),
-        records: &[],
-    };
-    let badge = if smime.result == SmimeResult::Trusted {
-        format!(
-            "<p><span class=\"badge\">✔ {}</span></p>",
-            lang.pick(
-                "Signed with a trusted S/MIME certificate",
-                "信頼された S/MIME 証明書で署名されています"
-            )
-        )
-    } else {
-        String::new()
-    };
-    format!(
-        "<section><h2>S/MIME</h2>{badge}{}</section>",
-        check_html(lang, report, &row)
-    )
+        records: Vec::new(),
+        deductions: Vec::new(),
+    }];
+    attach_deductions(lang, report, &mut rows);
+    (rows, smime.result == SmimeResult::Trusted)
 }
 
-pub(super) fn blocklist_section(lang: Lang, report: &Report) -> String {
+/// The IP and domain blocklist rows.
+pub fn blocklists(lang: Lang, report: &Report) -> Vec<Row> {
+    let t = lang.ui();
     let checks = &report.checks;
-    let ip = blocklist_row(
-        lang,
-        "ip_blocklists",
-        lang.pick("IP blocklists", "IP ブロックリスト"),
-        &checks.ip_blocklists,
-    );
-    let domains = blocklist_row(
-        lang,
-        "domain_blocklists",
-        lang.pick("Domain blocklists", "ドメインブロックリスト"),
-        &checks.domain_blocklists,
-    );
-    format!(
-        "<section><h2>{}</h2>{}{}</section>",
-        lang.pick("Blocklists", "ブロックリスト"),
-        check_html(lang, report, &ip),
-        check_html(lang, report, &domains)
-    )
+    let mut rows = vec![
+        blocklist_row(
+            lang,
+            "ip_blocklists",
+            t.ip_blocklists,
+            t.about_ip_blocklists,
+            &checks.ip_blocklists,
+        ),
+        blocklist_row(
+            lang,
+            "domain_blocklists",
+            t.domain_blocklists,
+            t.about_domain_blocklists,
+            &checks.domain_blocklists,
+        ),
+    ];
+    attach_deductions(lang, report, &mut rows);
+    rows
 }
 
-fn blocklist_row<'a>(
+fn blocklist_row(
     lang: Lang,
-    check: &'a str,
+    check: &'static str,
     name: &str,
-    finding: &'a BlocklistFinding,
-) -> CheckRow<'a> {
+    about: &'static str,
+    finding: &BlocklistFinding,
+) -> Row {
+    let t = lang.ui();
     let (tone, word) = match finding.result {
-        BlocklistResult::Listed => ("bad", "listed"),
-        BlocklistResult::Unknown => ("warn", "unknown"),
-        BlocklistResult::Clean => ("ok", "clean"),
-        BlocklistResult::Skipped => ("info", "skipped"),
+        BlocklistResult::Listed => (Tone::Bad, "listed"),
+        BlocklistResult::Unknown => (Tone::Warn, "unknown"),
+        BlocklistResult::Clean => (Tone::Ok, "clean"),
+        BlocklistResult::Skipped => (Tone::Info, "skipped"),
     };
-    let listings = finding.listings.iter().map(|l| {
-        Some(format!(
-            "{} {} {} ({}){}",
-            l.item,
-            lang.pick("listed by", "掲載:"),
-            l.zone,
-            l.codes.join(", "),
-            l.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
-        ))
-    });
-    let mut parts: Vec<Option<String>> = listings.collect();
+    let mut parts: Vec<Option<String>> = finding
+        .listings
+        .iter()
+        .map(|l| {
+            Some(format!(
+                "{} {} {} ({}){}",
+                l.item,
+                t.listed_by,
+                l.zone,
+                l.codes.join(", "),
+                l.reason
+                    .as_deref()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default()
+            ))
+        })
+        .collect();
     if !finding.not_checked.is_empty() {
         parts.push(Some(format!(
             "{}: {}",
-            lang.pick("not checked", "未確認"),
+            t.not_checked,
             finding.not_checked.join(", ")
         )));
     }
     if !finding.checked.is_empty() {
         parts.push(Some(format!(
             "{}: {}",
-            lang.pick("checked", "確認済み"),
+            t.checked,
             finding.checked.join(", ")
         )));
     }
     parts.push(finding.note.clone());
-    CheckRow {
+    Row {
         check,
+        tone,
         name: name.to_string(),
-        result: Verdict::None,
-        word: Some(word),
-        tone: Some(tone),
-        setup: Setup::Configured,
+        word,
+        setup: t.setup(Setup::Configured),
+        about,
         detail: join(&parts),
-        records: &[],
+        records: Vec::new(),
+        deductions: Vec::new(),
     }
 }
 
-pub(super) fn posture_section(lang: Lang, report: &Report) -> String {
+/// MX, DNSSEC, MTA-STS, TLS-RPT and BIMI of the From domain, and the
+/// posture rules that matched (listed once for the section: a rule may
+/// concern several of the rows).
+pub fn posture(lang: Lang, report: &Report) -> (Vec<Row>, Vec<DeductionView>) {
+    let t = lang.ui();
     let posture = &report.checks.posture;
-    let mx = if posture.null_mx {
-        (
-            "bad",
-            "null",
-            lang.pick("null MX: accepts no mail", "null MX：メールを受信しません")
-                .to_string(),
-        )
+    let mx: Found = if posture.null_mx {
+        (Tone::Bad, "null", t.null_mx.to_string(), Vec::new())
     } else if !posture.mx.is_empty() {
-        ("ok", "present", posture.mx.join(", "))
+        (Tone::Ok, "present", String::new(), posture.mx.clone())
     } else if let Some(error) = &posture.mx_error {
-        ("warn", "unknown", error.clone())
+        (Tone::Warn, "unknown", error.clone(), Vec::new())
     } else {
-        ("bad", "absent", String::new())
+        (Tone::Bad, "absent", String::new(), Vec::new())
     };
-    let dnssec = match &posture.dnssec {
-        Presence::Present { zone, found } => {
-            ("ok", "present", format!("{zone}: {}", found.join(", ")))
-        }
-        Presence::Absent { zone } => ("info", "absent", zone.clone()),
-        Presence::Unknown { error } => ("warn", "unknown", error.clone()),
+    let dnssec: Found = match &posture.dnssec {
+        Presence::Present { zone, found } => (
+            Tone::Ok,
+            "present",
+            format!("{zone}: {}", found.join(", ")),
+            Vec::new(),
+        ),
+        Presence::Absent { zone } => (Tone::Info, "absent", zone.clone(), Vec::new()),
+        Presence::Unknown { error } => (Tone::Warn, "unknown", error.clone(), Vec::new()),
     };
-    let rows = [
-        ("MX", mx),
-        ("DNSSEC", dnssec),
-        ("MTA-STS", record_status(&posture.mta_sts)),
-        ("TLS-RPT", record_status(&posture.tls_rpt)),
-        ("BIMI", record_status(&posture.bimi)),
+    let found = [
+        ("MX", t.about_mx, mx),
+        ("DNSSEC", t.about_dnssec, dnssec),
+        ("MTA-STS", t.about_mta_sts, record_status(&posture.mta_sts)),
+        ("TLS-RPT", t.about_tls_rpt, record_status(&posture.tls_rpt)),
+        ("BIMI", t.about_bimi, record_status(&posture.bimi)),
     ];
-    let mut out = format!(
-        "<section><h2>{} ({})</h2>",
-        lang.pick("From domain posture", "From ドメインの設定状況"),
-        super::html::escape(&posture.domain)
-    );
-    for (name, (tone, word, detail)) in rows {
-        let row = CheckRow {
+    let rows = found
+        .into_iter()
+        .map(|(name, about, (tone, word, detail, records))| Row {
             // Not "posture": the posture rules are listed once, below.
             check: "posture-row",
+            tone,
             name: name.into(),
-            result: Verdict::None,
-            word: Some(word),
-            tone: Some(tone),
-            setup: match word {
+            word,
+            setup: t.setup(match word {
                 "present" => Setup::Configured,
                 "invalid" | "null" => Setup::Misconfigured,
                 "unknown" => Setup::Unknown,
                 _ => Setup::Missing,
-            },
+            }),
+            about,
             detail,
-            records: &[],
-        };
-        out += &check_html(lang, report, &row);
-    }
-    out + &deductions_html(lang, report, "posture") + "</section>"
+            records,
+            deductions: Vec::new(),
+        })
+        .collect();
+    (rows, deductions_of(lang, report, "posture"))
 }
 
-fn record_status(status: &RecordStatus) -> (&'static str, &'static str, String) {
+/// A posture row's marking, word, detail and the records found.
+type Found = (Tone, &'static str, String, Vec<String>);
+
+fn record_status(status: &RecordStatus) -> Found {
     match status {
-        RecordStatus::Present { record } => ("ok", "present", record.clone()),
-        RecordStatus::Absent => ("info", "absent", String::new()),
-        RecordStatus::Invalid { record, error } => {
-            ("bad", "invalid", format!("{record} · {error}"))
+        RecordStatus::Present { record } => {
+            (Tone::Ok, "present", String::new(), vec![record.clone()])
         }
-        RecordStatus::Unknown { error } => ("warn", "unknown", error.clone()),
+        RecordStatus::Absent => (Tone::Info, "absent", String::new(), Vec::new()),
+        RecordStatus::Invalid { record, error } => {
+            (Tone::Bad, "invalid", error.clone(), vec![record.clone()])
+        }
+        RecordStatus::Unknown { error } => (Tone::Warn, "unknown", error.clone(), Vec::new()),
     }
 }

@@ -1,0 +1,418 @@
+//! `mailscore wait`: the CI side of a test. After a job has sent its message
+//! to a test address, this waits for the report on a running `mailscore
+//! serve`, prints a short summary and turns the score into an exit code, so
+//! a pipeline fails when its mail would land in spam.
+//!
+//! It long-polls `GET /api/tests/{id}?wait=N`, one request per stretch of up
+//! to [`LONG_POLL`]. A server without the long-poll answers `pending` at
+//! once; then it polls once every [`POLL_EVERY`] instead.
+
+use crate::report::Band;
+use crate::test_id;
+use clap::Args;
+use reqwest::{StatusCode, Url};
+use serde::Deserialize;
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The longest one long-poll request asks the server to hold (it caps at 60).
+pub const LONG_POLL: Duration = Duration::from_secs(30);
+/// Between polls when the server answers `pending` at once.
+pub const POLL_EVERY: Duration = Duration::from_secs(1);
+/// How much longer than its `wait` a request may take before it is a timeout.
+const REQUEST_GRACE: Duration = Duration::from_secs(5);
+
+/// Shown under `mailscore wait --help`.
+pub const EXIT_CODES: &str = "\
+Exit status:
+  0  the report is in and its score is at least --min-score
+  1  the report is in and its score is below --min-score
+  2  no report before --timeout, or a usage, network or HTTP error
+
+Example (CI):
+  swaks --server mx.example --to ci-$BUILD@test.example --from ci@your.domain
+  mailscore wait ci-$BUILD@test.example --server https://mailscore.example --min-score 8";
+
+#[derive(Debug, Clone, Args)]
+#[command(after_help = EXIT_CODES)]
+pub struct WaitArgs {
+    /// The test id, or the whole address (`id@domain`: only the local part
+    /// is used, whatever the domain).
+    #[arg(value_name = "ADDRESS_OR_ID")]
+    pub address: String,
+    /// Base URL of the mailscore web server.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "MAILSCORE_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server: String,
+    /// The lowest score that passes (the score is out of 10).
+    #[arg(long, value_name = "SCORE", default_value_t = 8.0)]
+    pub min_score: f64,
+    /// Seconds to wait for the report.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// Why `wait` could not give a verdict; all of these exit with 2.
+#[derive(Debug, thiserror::Error)]
+pub enum WaitError {
+    #[error("{0:?} is not a test id or address: the local part must be 3-64 of [a-z0-9-]")]
+    BadAddress(String),
+    #[error("--min-score must be a number, not {0}")]
+    BadMinScore(f64),
+    #[error("--server {url:?} is not an http(s) URL: {reason}")]
+    BadServer { url: String, reason: String },
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+    #[error("cannot reach the mailscore server at {server}: {reason}")]
+    Unreachable { server: String, reason: String },
+    #[error("{url} answered {status}: {message}")]
+    Http {
+        url: String,
+        status: StatusCode,
+        message: String,
+    },
+    #[error("{url} answered something that is not a mailscore status: {reason}")]
+    BadAnswer { url: String, reason: String },
+    #[error("no report for {address} after {seconds} s{received}")]
+    Timeout {
+        address: String,
+        seconds: u64,
+        received: &'static str,
+    },
+}
+
+/// A finished report, judged against the minimum score.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub passed: bool,
+    /// What to print: score, band, failed checks, the report's URL.
+    pub summary: String,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> ExitCode {
+        if self.passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The parts of the report the summary needs; anything else the server
+/// sends is ignored, so a newer server's report still reads.
+#[derive(Debug, Deserialize)]
+struct Status {
+    status: String,
+    address: String,
+    #[serde(default)]
+    message_received: bool,
+    #[serde(default)]
+    score: f64,
+    #[serde(default)]
+    max_score: f64,
+    #[serde(default)]
+    deductions: Vec<Deduction>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Deduction {
+    rule: String,
+    check: String,
+    points: f64,
+}
+
+/// Waits for the report of `args.address` and judges it.
+pub async fn wait(args: &WaitArgs) -> Result<Outcome, WaitError> {
+    let id = test_id_of(&args.address)?;
+    if !args.min_score.is_finite() {
+        return Err(WaitError::BadMinScore(args.min_score));
+    }
+    let server = server_url(&args.server)?;
+    // rustls is built with ring only; reqwest must be told which provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .user_agent(concat!("mailscore-wait/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| WaitError::Client(root_cause(&e)))?;
+    let status_url = endpoint(&server, &["api", "tests", &id]);
+    let timeout = Duration::from_secs(args.timeout);
+    let deadline = Instant::now() + timeout;
+    let mut address = format!("{id}@…");
+    let mut received = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let hold = LONG_POLL.min(left);
+        let mut url = status_url.clone();
+        url.query_pairs_mut()
+            .append_pair("wait", &hold.as_secs().to_string());
+        let asked = Instant::now();
+        let status = match fetch(&client, &url, &server, left + REQUEST_GRACE).await {
+            Ok(status) => status,
+            Err(Fetch::TimedOut) if Instant::now() >= deadline => break,
+            Err(Fetch::TimedOut) => continue,
+            Err(Fetch::Failed(e)) => return Err(e),
+        };
+        if status.status == "done" {
+            let report_url = endpoint(&server, &["tests", &id]);
+            return Ok(judge(&status, args.min_score, &report_url));
+        }
+        if status.status != "pending" {
+            return Err(WaitError::BadAnswer {
+                url: url.to_string(),
+                reason: format!("unknown status {:?}", status.status),
+            });
+        }
+        address = status.address;
+        received |= status.message_received;
+        if Instant::now() >= deadline {
+            break;
+        }
+        // Answered at once: the server did not hold the request.
+        if asked.elapsed() < POLL_EVERY {
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(POLL_EVERY.min(left)).await;
+        }
+    }
+    Err(WaitError::Timeout {
+        address,
+        seconds: args.timeout,
+        received: if received {
+            " (a message arrived and is still being analysed)"
+        } else {
+            " (no message arrived)"
+        },
+    })
+}
+
+/// `id` or `id@domain` → the id, as the SMTP server stores it (lower-case).
+fn test_id_of(address: &str) -> Result<String, WaitError> {
+    let local = address
+        .trim()
+        .split_once('@')
+        .map_or(address.trim(), |(local, _)| local);
+    let id = local.to_ascii_lowercase();
+    if test_id::is_valid(&id) {
+        Ok(id)
+    } else {
+        Err(WaitError::BadAddress(address.to_string()))
+    }
+}
+
+fn server_url(text: &str) -> Result<Url, WaitError> {
+    let bad = |reason: String| WaitError::BadServer {
+        url: text.to_string(),
+        reason,
+    };
+    let url = Url::parse(text.trim()).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad("use http://host:port or https://host".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("give the base URL only, without ? or #".into()));
+    }
+    Ok(url)
+}
+
+/// `server` with `segments` appended to its path (a server under a prefix,
+/// `https://example.com/mailscore/`, keeps it).
+fn endpoint(server: &Url, segments: &[&str]) -> Url {
+    let mut url = server.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+enum Fetch {
+    TimedOut,
+    Failed(WaitError),
+}
+
+async fn fetch(
+    client: &reqwest::Client,
+    url: &Url,
+    server: &Url,
+    timeout: Duration,
+) -> Result<Status, Fetch> {
+    let failed = |e: reqwest::Error| {
+        if e.is_timeout() {
+            Fetch::TimedOut
+        } else {
+            Fetch::Failed(WaitError::Unreachable {
+                server: server.to_string(),
+                reason: root_cause(&e),
+            })
+        }
+    };
+    let response = client
+        .get(url.clone())
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(failed)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(failed)?;
+    if !status.is_success() {
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|json| json["error"].as_str().map(str::to_string))
+            .unwrap_or_else(|| match status {
+                StatusCode::NOT_FOUND => "not found: is this a mailscore server?".to_string(),
+                _ => String::from_utf8_lossy(&body).chars().take(200).collect(),
+            });
+        return Err(Fetch::Failed(WaitError::Http {
+            url: url.to_string(),
+            status,
+            message,
+        }));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        Fetch::Failed(WaitError::BadAnswer {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })
+    })
+}
+
+/// The innermost error: "Connection refused (os error 111)" rather than
+/// "error sending request for url (...)".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+fn judge(report: &Status, min_score: f64, report_url: &Url) -> Outcome {
+    let passed = report.score >= min_score;
+    let mut summary = String::new();
+    let _ = writeln!(
+        summary,
+        "{}: {}/{} ({}), {} the minimum {}",
+        report.address,
+        number(report.score),
+        number(report.max_score),
+        Band::of(report.score).as_str(),
+        if passed { "at least" } else { "below" },
+        number(min_score),
+    );
+    // Checks in the order their first deduction appears (the rule table's).
+    let mut failed: Vec<(&str, Vec<String>)> = Vec::new();
+    for deduction in report.deductions.iter().filter(|d| d.points > 0.0) {
+        let rule = format!("{} (-{})", deduction.rule, number(deduction.points));
+        match failed
+            .iter_mut()
+            .find(|(check, _)| *check == deduction.check)
+        {
+            Some((_, rules)) => rules.push(rule),
+            None => failed.push((&deduction.check, vec![rule])),
+        }
+    }
+    if !failed.is_empty() {
+        let _ = writeln!(summary, "failed checks:");
+        for (check, rules) in failed {
+            let _ = writeln!(summary, "  {check}: {}", rules.join(", "));
+        }
+    }
+    let _ = writeln!(summary, "report: {report_url}");
+    Outcome { passed, summary }
+}
+
+/// `10`, `9.5`: scores without a trailing `.0`.
+fn number(value: f64) -> String {
+    let rounded = (value * 10.0).round() / 10.0;
+    if rounded.fract() == 0.0 {
+        format!("{rounded:.0}")
+    } else {
+        format!("{rounded:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_id_is_the_local_part_lower_cased() {
+        assert_eq!(test_id_of("ci-build-42").unwrap(), "ci-build-42");
+        assert_eq!(
+            test_id_of("CI-Build-42@Other.Example").unwrap(),
+            "ci-build-42"
+        );
+        assert!(matches!(test_id_of("a@b"), Err(WaitError::BadAddress(_))));
+        assert!(matches!(
+            test_id_of("no_underscores"),
+            Err(WaitError::BadAddress(_))
+        ));
+    }
+
+    #[test]
+    fn server_urls_keep_their_prefix() {
+        let server = server_url("https://example.com/mailscore/").unwrap();
+        assert_eq!(
+            endpoint(&server, &["api", "tests", "abc"]).as_str(),
+            "https://example.com/mailscore/api/tests/abc"
+        );
+        let server = server_url("http://127.0.0.1:8080").unwrap();
+        assert_eq!(
+            endpoint(&server, &["tests", "abc"]).as_str(),
+            "http://127.0.0.1:8080/tests/abc"
+        );
+        assert!(server_url("localhost:8080").is_err());
+        assert!(server_url("ftp://example.com").is_err());
+        assert!(server_url("nonsense").is_err());
+    }
+
+    #[test]
+    fn summary_groups_rules_by_check_and_skips_zero_points() {
+        let report = Status {
+            status: "done".into(),
+            address: "x@localhost".into(),
+            message_received: true,
+            score: 4.5,
+            max_score: 10.0,
+            deductions: vec![
+                Deduction {
+                    rule: "SPF_FAIL".into(),
+                    check: "spf".into(),
+                    points: 2.0,
+                },
+                Deduction {
+                    rule: "DMARC_FAIL".into(),
+                    check: "dmarc".into(),
+                    points: 3.0,
+                },
+                Deduction {
+                    rule: "DNSSEC_NONE".into(),
+                    check: "posture".into(),
+                    points: 0.0,
+                },
+                Deduction {
+                    rule: "DMARC_FAIL_ENFORCED".into(),
+                    check: "dmarc".into(),
+                    points: 0.5,
+                },
+            ],
+        };
+        let url = Url::parse("http://h/tests/x").unwrap();
+        let outcome = judge(&report, 8.0, &url);
+        assert!(!outcome.passed);
+        assert_eq!(
+            outcome.summary,
+            "x@localhost: 4.5/10 (poor), below the minimum 8\n\
+             failed checks:\n  \
+             spf: SPF_FAIL (-2)\n  \
+             dmarc: DMARC_FAIL (-3), DMARC_FAIL_ENFORCED (-0.5)\n\
+             report: http://h/tests/x\n"
+        );
+        assert!(judge(&report, 4.5, &url).passed);
+    }
+}

@@ -1,0 +1,448 @@
+//! A check as the page shows it: one collapsible row with a marker that reads
+//! without colour (icon and result word), what was found, what the check
+//! means, and the rules that took points for it with their advice. The rows
+//! of the authentication and sending-host sections are built here; the
+//! others in [`trust`](super::trust).
+
+use super::i18n::Lang;
+use crate::analyze::arc::ArcFinding;
+use crate::analyze::helo::HeloResult;
+use crate::analyze::tls::TlsResult;
+use crate::analyze::{Setup, Verdict};
+use crate::report::Report;
+use crate::score::Deduction;
+
+/// How a row is marked. Ordered by severity, so the worst of several is
+/// their maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tone {
+    Ok,
+    Info,
+    Warn,
+    Bad,
+}
+
+impl Tone {
+    /// The colour of an authentication result.
+    pub fn of(result: Verdict) -> Tone {
+        match result {
+            Verdict::Pass => Tone::Ok,
+            Verdict::Temperror | Verdict::Neutral | Verdict::Softfail => Tone::Warn,
+            _ => Tone::Bad,
+        }
+    }
+
+    /// The CSS class: `check ok|warn|bad|info`.
+    pub fn class(self) -> &'static str {
+        match self {
+            Tone::Ok => "ok",
+            Tone::Info => "info",
+            Tone::Warn => "warn",
+            Tone::Bad => "bad",
+        }
+    }
+
+    /// The marker shown beside the colour, so colour is never the only cue.
+    pub fn icon(self) -> &'static str {
+        match self {
+            Tone::Ok => "✔",
+            Tone::Info => "i",
+            Tone::Warn => "!",
+            Tone::Bad => "✘",
+        }
+    }
+}
+
+/// One check on the page.
+#[derive(Debug)]
+pub struct Row {
+    /// The rule-table check whose deductions this row shows.
+    pub check: &'static str,
+    pub tone: Tone,
+    pub name: String,
+    /// The result as the check words it (`pass`, `listed`, `present`…).
+    pub word: &'static str,
+    /// The localised setup label (設定あり, 設定なし…).
+    pub setup: &'static str,
+    /// What the check is, in one sentence.
+    pub about: &'static str,
+    pub detail: String,
+    /// DNS records found, shown verbatim.
+    pub records: Vec<String>,
+    pub deductions: Vec<DeductionView>,
+}
+
+impl Row {
+    pub fn class(&self) -> &'static str {
+        self.tone.class()
+    }
+
+    pub fn icon(&self) -> &'static str {
+        self.tone.icon()
+    }
+
+    /// Problems start open; passing and informational rows start closed.
+    pub fn open(&self) -> bool {
+        matches!(self.tone, Tone::Warn | Tone::Bad)
+    }
+
+    /// The points this row cost ("−1.5"), if any.
+    pub fn points(&self) -> Option<String> {
+        lost(&self.deductions)
+    }
+}
+
+/// A matched rule, in the page's language.
+#[derive(Debug)]
+pub struct DeductionView {
+    pub rule: String,
+    /// "−1.5", or "0" for a rule that only informs.
+    pub points: String,
+    pub value: f64,
+    pub title: String,
+    pub advice: String,
+}
+
+impl DeductionView {
+    pub fn new(lang: Lang, d: &Deduction) -> DeductionView {
+        let (title, advice) = match lang {
+            Lang::En => (&d.title.en, &d.advice.en),
+            Lang::Ja => (&d.title.ja, &d.advice.ja),
+        };
+        DeductionView {
+            rule: d.rule.clone(),
+            points: points_text(d.points),
+            value: d.points,
+            title: title.clone(),
+            advice: advice.clone(),
+        }
+    }
+}
+
+/// The deductions of `check`, in the page's language.
+pub fn deductions_of(lang: Lang, report: &Report, check: &str) -> Vec<DeductionView> {
+    report
+        .deductions
+        .iter()
+        .filter(|d| d.check == check)
+        .map(|d| DeductionView::new(lang, d))
+        .collect()
+}
+
+/// Gives each check's deductions to one of its rows: the worst-marked one
+/// (the first of equals). A check shown as several rows (one per DKIM
+/// signature) thus counts its points once.
+pub fn attach_deductions(lang: Lang, report: &Report, rows: &mut [Row]) {
+    let mut done: Vec<&'static str> = Vec::new();
+    for i in 0..rows.len() {
+        let check = rows[i].check;
+        if done.contains(&check) {
+            continue;
+        }
+        done.push(check);
+        let worst = (0..rows.len())
+            .filter(|&j| rows[j].check == check)
+            .fold(i, |best, j| {
+                if rows[j].tone > rows[best].tone {
+                    j
+                } else {
+                    best
+                }
+            });
+        rows[worst].deductions = deductions_of(lang, report, check);
+    }
+}
+
+/// The points a set of deductions cost ("−2.5"), if any.
+pub fn lost(deductions: &[DeductionView]) -> Option<String> {
+    let sum: f64 = deductions.iter().map(|d| d.value).sum();
+    (round(sum) > 0.0).then(|| points_text(sum))
+}
+
+/// "−1.5", "−3", or "0".
+pub fn points_text(points: f64) -> String {
+    let points = round(points);
+    if points == 0.0 {
+        "0".to_string()
+    } else {
+        format!("−{points}")
+    }
+}
+
+fn round(points: f64) -> f64 {
+    (points * 10.0).round() / 10.0
+}
+
+/// The present, non-empty parts, joined with a middle dot.
+pub fn join(parts: &[Option<String>]) -> String {
+    parts
+        .iter()
+        .flatten()
+        .filter(|p| !p.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// SPF, SPF HELO, DKIM (one row per signature), DMARC and ARC.
+pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
+    let t = lang.ui();
+    let c = &report.checks;
+    let mut rows = vec![
+        Row {
+            check: "spf",
+            tone: Tone::of(c.spf.result),
+            name: format!("SPF ({})", c.spf.domain),
+            word: c.spf.result.as_str(),
+            setup: t.setup(c.spf.setup),
+            about: t.about_spf,
+            detail: c
+                .spf
+                .error
+                .clone()
+                .or(c.spf.explanation.clone())
+                .unwrap_or_default(),
+            records: c.spf.records.clone(),
+            deductions: Vec::new(),
+        },
+        Row {
+            check: "spf_helo",
+            // No SPF for the HELO name is common and only a warning.
+            tone: match c.spf_helo.result {
+                Verdict::None => Tone::Warn,
+                result => Tone::of(result),
+            },
+            name: format!("SPF HELO ({})", c.spf_helo.domain),
+            word: c.spf_helo.result.as_str(),
+            setup: t.setup(c.spf_helo.setup),
+            about: t.about_spf_helo,
+            detail: c.spf_helo.error.clone().unwrap_or_default(),
+            records: c.spf_helo.records.clone(),
+            deductions: Vec::new(),
+        },
+    ];
+    if c.dkim.is_empty() {
+        rows.push(Row {
+            check: "dkim",
+            tone: Tone::Bad,
+            name: "DKIM".into(),
+            word: Verdict::None.as_str(),
+            setup: t.setup(Setup::Missing),
+            about: t.about_dkim,
+            detail: t.no_dkim_signature.into(),
+            records: Vec::new(),
+            deductions: Vec::new(),
+        });
+    }
+    for sig in &c.dkim {
+        rows.push(Row {
+            check: "dkim",
+            tone: Tone::of(sig.result),
+            name: format!(
+                "DKIM (d={} s={} {}{})",
+                sig.domain,
+                sig.selector,
+                sig.algorithm,
+                sig.key
+                    .as_ref()
+                    .map(|k| format!(", {} {} {}", k.key_type, k.bits, t.bits))
+                    .unwrap_or_default()
+            ),
+            word: sig.result.as_str(),
+            setup: t.setup(sig.setup),
+            about: t.about_dkim,
+            detail: join(&[
+                sig.error.clone(),
+                (!sig.author_domain && !sig.domain.is_empty())
+                    .then(|| t.third_party_signature.to_string()),
+                sig.body_length_limited
+                    .then(|| t.body_length_limited.to_string()),
+            ]),
+            records: sig.records.clone(),
+            deductions: Vec::new(),
+        });
+    }
+    let dmarc = &c.dmarc;
+    rows.push(Row {
+        check: "dmarc",
+        tone: Tone::of(dmarc.result),
+        name: format!(
+            "DMARC ({}, p={})",
+            dmarc.from_domain,
+            dmarc.policy.as_deref().unwrap_or("-")
+        ),
+        word: dmarc.result.as_str(),
+        setup: t.setup(dmarc.setup),
+        about: t.about_dmarc,
+        detail: join(&[
+            Some(format!(
+                "SPF {}: {} · DKIM {}: {}",
+                t.aligned,
+                t.yes_no(dmarc.spf_aligned),
+                t.aligned,
+                t.yes_no(dmarc.dkim_aligned),
+            )),
+            dmarc.record.as_ref().map(|r| {
+                format!(
+                    "p={} sp={} pct={} adkim={} aspf={} rua={}",
+                    r.p,
+                    r.sp,
+                    r.pct,
+                    r.adkim,
+                    r.aspf,
+                    if r.rua.is_empty() {
+                        "-".to_string()
+                    } else {
+                        r.rua.join(",")
+                    }
+                )
+            }),
+            dmarc
+                .record_domain
+                .as_ref()
+                .filter(|d| **d != dmarc.from_domain)
+                .map(|d| format!("{} _dmarc.{d}", t.policy_from)),
+            dmarc.error.clone(),
+        ]),
+        records: dmarc.records.clone(),
+        deductions: Vec::new(),
+    });
+    rows.push(arc_row(lang, &c.arc));
+    attach_deductions(lang, report, &mut rows);
+    rows
+}
+
+/// ARC: most mail has none, which is shown as information, not a failure.
+fn arc_row(lang: Lang, arc: &ArcFinding) -> Row {
+    let t = lang.ui();
+    let name = if arc.instances == 0 {
+        "ARC".to_string()
+    } else {
+        let unit = if arc.instances == 1 {
+            t.arc_set
+        } else {
+            t.arc_sets
+        };
+        let sets = format!("{} {unit}", arc.instances);
+        if arc.sealers.is_empty() {
+            format!("ARC ({sets})")
+        } else {
+            format!("ARC ({sets}: {})", arc.sealers.join(", "))
+        }
+    };
+    let none = arc.result == Verdict::None;
+    Row {
+        check: "arc",
+        tone: if none {
+            Tone::Info
+        } else {
+            Tone::of(arc.result)
+        },
+        name,
+        word: arc.result.as_str(),
+        setup: t.setup(arc.result.setup()),
+        about: t.about_arc,
+        detail: if none {
+            t.arc_none.to_string()
+        } else {
+            arc.error.clone().unwrap_or_default()
+        },
+        records: Vec::new(),
+        deductions: Vec::new(),
+    }
+}
+
+/// Reverse DNS, the HELO name and TLS on receipt.
+pub fn sending_host(lang: Lang, report: &Report) -> Vec<Row> {
+    let t = lang.ui();
+    let c = &report.checks;
+    let iprev = &c.iprev;
+    let (helo_tone, helo_setup) = match c.helo.result {
+        HeloResult::Match => (Tone::Ok, Setup::Configured),
+        HeloResult::Mismatch => (Tone::Warn, Setup::Configured),
+        HeloResult::Unresolvable => (Tone::Bad, Setup::Missing),
+        HeloResult::Invalid => (Tone::Bad, Setup::Misconfigured),
+        HeloResult::Unknown => (Tone::Warn, Setup::Unknown),
+    };
+    let (tls_tone, tls_setup) = match c.tls.result {
+        TlsResult::Encrypted => (Tone::Ok, Setup::Configured),
+        TlsResult::Plaintext => (Tone::Bad, Setup::Missing),
+        TlsResult::Unknown => (Tone::Warn, Setup::Unknown),
+    };
+    let mut rows = vec![
+        Row {
+            check: "iprev",
+            tone: Tone::of(iprev.result),
+            name: format!("{} ({})", t.reverse_dns, iprev.ip),
+            word: iprev.result.as_str(),
+            setup: t.setup(iprev.setup),
+            about: t.about_iprev,
+            detail: if iprev.ptr.is_empty() {
+                iprev.error.clone().unwrap_or_default()
+            } else {
+                join(&[
+                    Some(format!("PTR: {}", iprev.ptr.join(", "))),
+                    iprev.generic.then(|| t.generic_name.to_string()),
+                ])
+            },
+            records: Vec::new(),
+            deductions: Vec::new(),
+        },
+        Row {
+            check: "helo",
+            tone: helo_tone,
+            name: format!("HELO ({})", c.helo.name),
+            word: c.helo.result.as_str(),
+            setup: t.setup(helo_setup),
+            about: t.about_helo,
+            detail: c
+                .helo
+                .addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            records: Vec::new(),
+            deductions: Vec::new(),
+        },
+        Row {
+            check: "tls",
+            tone: tls_tone,
+            name: format!(
+                "TLS{}",
+                c.tls
+                    .version
+                    .as_ref()
+                    .map(|v| format!(" ({v}, {})", c.tls.cipher.as_deref().unwrap_or("")))
+                    .unwrap_or_default()
+            ),
+            word: c.tls.result.as_str(),
+            setup: t.setup(tls_setup),
+            about: t.about_tls,
+            detail: String::new(),
+            records: Vec::new(),
+            deductions: Vec::new(),
+        },
+    ];
+    attach_deductions(lang, report, &mut rows);
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_read_as_losses_rounded_to_a_tenth() {
+        assert_eq!(points_text(3.0), "−3");
+        assert_eq!(points_text(0.1 + 0.2), "−0.3");
+        assert_eq!(points_text(0.0), "0");
+    }
+
+    #[test]
+    fn severity_orders_tones() {
+        assert!(Tone::Bad > Tone::Warn && Tone::Warn > Tone::Info && Tone::Info > Tone::Ok);
+        assert_eq!(Tone::of(Verdict::Softfail), Tone::Warn);
+        assert_eq!(Tone::of(Verdict::Permerror), Tone::Bad);
+    }
+}
