@@ -4,6 +4,8 @@
 
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use mail_auth::hickory_resolver::lookup::Lookup;
+use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::RData;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -42,9 +44,15 @@ pub async fn txt_records(dns: &MessageAuthenticator, name: &str) -> Vec<String> 
     } else {
         format!("{name}.")
     };
-    let Ok(lookup) = dns.resolver().txt_lookup(fqdn).await else {
-        return Vec::new();
-    };
+    match dns.resolver().txt_lookup(fqdn).await {
+        Ok(lookup) => txt_strings(&lookup),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Each TXT record of a lookup with its character-strings joined without a
+/// separator (RFC 7208 §3.3; DKIM, DMARC, MTA-STS and BIMI say the same).
+pub fn txt_strings(lookup: &Lookup) -> Vec<String> {
     lookup
         .answers()
         .iter()
@@ -58,4 +66,46 @@ pub async fn txt_records(dns: &MessageAuthenticator, name: &str) -> Vec<String> 
             _ => None,
         })
         .collect()
+}
+
+/// A lookup's result in the three ways the checks care about.
+pub(crate) enum Answer {
+    /// NOERROR with at least one record of the asked type.
+    Records(Lookup),
+    /// The name does not exist (NXDOMAIN) or has no record of the asked
+    /// type (NODATA): an answer, and a negative one.
+    NoRecords,
+    /// No answer: timeout, SERVFAIL, REFUSED, a broken response. Says
+    /// nothing about the records.
+    Failed(String),
+}
+
+/// Sorts hickory's result: in hickory 0.26 NXDOMAIN and NODATA arrive as
+/// `Err(NetError::Dns(DnsError::NoRecordsFound(..)))`, SERVFAIL and
+/// REFUSED as `DnsError::ResponseCode`, a silent server as
+/// `NetError::Timeout`.
+// Shared with posture.rs; it belongs in dns.rs when that file is free.
+pub(crate) fn answer(result: Result<Lookup, NetError>) -> Answer {
+    match result {
+        Ok(lookup) => {
+            let asked = lookup.query().query_type();
+            if lookup
+                .answers()
+                .iter()
+                .any(|record| record.record_type() == asked)
+            {
+                Answer::Records(lookup)
+            } else {
+                Answer::NoRecords
+            }
+        }
+        Err(error) if error.is_no_records_found() => Answer::NoRecords,
+        // A validated negative answer, should the resolver validate DNSSEC.
+        Err(NetError::Dns(DnsError::Nsec { .. })) => Answer::NoRecords,
+        Err(NetError::Timeout) => Answer::Failed("DNS timed out".to_string()),
+        Err(NetError::Dns(DnsError::ResponseCode(code))) => {
+            Answer::Failed(format!("DNS answered {code}"))
+        }
+        Err(error) => Answer::Failed(error.to_string()),
+    }
 }

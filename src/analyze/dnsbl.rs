@@ -15,9 +15,8 @@
 //! than "listed" (see [`refusal`]): Spamhaus answers 127.255.255.x to
 //! queries through public resolvers, and SURBL/URIBL answer 127.0.0.1.
 
+use super::dns::{Answer, answer, txt_strings};
 use mail_auth::MessageAuthenticator;
-use mail_auth::hickory_resolver::lookup::Lookup;
-use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -194,19 +193,7 @@ async fn query(dns: &MessageAuthenticator, zone: &str, key: &str, item: String) 
     }
     let reason = match answer(dns.resolver().lookup(name.as_str(), RecordType::TXT).await) {
         Answer::Records(lookup) => {
-            let texts: Vec<String> = lookup
-                .answers()
-                .iter()
-                .filter_map(|record| match &record.data {
-                    RData::TXT(txt) => Some(
-                        txt.txt_data
-                            .iter()
-                            .map(|part| String::from_utf8_lossy(part))
-                            .collect::<String>(),
-                    ),
-                    _ => None,
-                })
-                .collect();
+            let texts = txt_strings(&lookup);
             (!texts.is_empty()).then(|| texts.join(" "))
         }
         Answer::NoRecords | Answer::Failed(_) => None,
@@ -361,48 +348,6 @@ impl BlocklistFinding {
             errors,
             note: None,
         }
-    }
-}
-
-/// A lookup's result in the three ways the checks care about.
-pub(crate) enum Answer {
-    /// NOERROR with at least one record of the asked type.
-    Records(Lookup),
-    /// The name does not exist (NXDOMAIN) or has no record of the asked
-    /// type (NODATA): an answer, and a negative one.
-    NoRecords,
-    /// No answer: timeout, SERVFAIL, REFUSED, a broken response. Says
-    /// nothing about the records.
-    Failed(String),
-}
-
-/// Sorts hickory's result: in hickory 0.26 NXDOMAIN and NODATA arrive as
-/// `Err(NetError::Dns(DnsError::NoRecordsFound(..)))`, SERVFAIL and
-/// REFUSED as `DnsError::ResponseCode`, a silent server as
-/// `NetError::Timeout`.
-// Shared with posture.rs; it belongs in dns.rs when that file is free.
-pub(crate) fn answer(result: Result<Lookup, NetError>) -> Answer {
-    match result {
-        Ok(lookup) => {
-            let asked = lookup.query().query_type();
-            if lookup
-                .answers()
-                .iter()
-                .any(|record| record.record_type() == asked)
-            {
-                Answer::Records(lookup)
-            } else {
-                Answer::NoRecords
-            }
-        }
-        Err(error) if error.is_no_records_found() => Answer::NoRecords,
-        // A validated negative answer, should the resolver validate DNSSEC.
-        Err(NetError::Dns(DnsError::Nsec { .. })) => Answer::NoRecords,
-        Err(NetError::Timeout) => Answer::Failed("DNS timed out".to_string()),
-        Err(NetError::Dns(DnsError::ResponseCode(code))) => {
-            Answer::Failed(format!("DNS answered {code}"))
-        }
-        Err(error) => Answer::Failed(error.to_string()),
     }
 }
 

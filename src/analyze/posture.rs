@@ -7,7 +7,7 @@
 //! Every part distinguishes "not published" (NXDOMAIN/NODATA) from "could
 //! not ask" (timeout, SERVFAIL): the latter is `unknown`, never `absent`.
 
-use super::dnsbl::{Answer, answer};
+use super::dns::{Answer, answer, txt_strings};
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
@@ -232,20 +232,10 @@ async fn policy(dns: &MessageAuthenticator, domain: &str, policy: &Policy) -> Re
         Answer::NoRecords => return RecordStatus::Absent,
         Answer::Failed(error) => return RecordStatus::Unknown { error },
     };
-    let records: Vec<String> = lookup
-        .answers()
-        .iter()
-        .filter_map(|record| match &record.data {
-            // RFC 8461 §3.1 and the BIMI draft: strings are joined without
-            // a separator, as for SPF (RFC 7208 §3.3).
-            RData::TXT(txt) => Some(
-                txt.txt_data
-                    .iter()
-                    .map(|part| String::from_utf8_lossy(part))
-                    .collect::<String>(),
-            ),
-            _ => None,
-        })
+    // RFC 8461 §3.1 and the BIMI draft: strings are joined without a
+    // separator, as for SPF (RFC 7208 §3.3); txt_strings does that.
+    let records: Vec<String> = txt_strings(&lookup)
+        .into_iter()
         .filter(|record| is_version(record, policy))
         .collect();
     match records.as_slice() {

@@ -125,7 +125,8 @@ fn blocklist_row(
         tone,
         name: name.to_string(),
         word,
-        setup: t.setup(Setup::Configured),
+        // Listing is about the sender's reputation, not its setup.
+        setup: "",
         about,
         detail: join(&parts),
         records: Vec::new(),
