@@ -17,6 +17,7 @@ use std::time::Duration;
 use support::dkim::{rsa_key, rsa_key_record, rsa_signed, split_255};
 use support::dns::{TestDns, Zone};
 use support::server::{Server, send_mail};
+use support::zones::rule_ids;
 
 /// Where the author's own server sends from.
 const AUTHOR_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
@@ -144,15 +145,6 @@ fn deliver(server: &Server, id: &str, hop: &Hop, raw: &[u8]) -> Value {
     server.wait_for_report(id)
 }
 
-fn rules(report: &Value) -> Vec<String> {
-    report["deductions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["rule"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn a_valid_one_hop_chain_passes() {
     let dns = TestDns::start(zone());
@@ -165,7 +157,7 @@ fn a_valid_one_hop_chain_passes() {
     assert_eq!(arc["instances"], 1);
     assert_eq!(arc["sealers"], serde_json::json!(["list.example"]));
     assert_eq!(arc["error"], Value::Null);
-    assert!(!rules(&report).contains(&"ARC_FAIL".to_string()));
+    assert!(!rule_ids(&report).contains(&"ARC_FAIL".to_string()));
 }
 
 #[test]
@@ -210,7 +202,7 @@ fn a_body_changed_after_sealing_breaks_the_chain() {
         .unwrap()
         .iter()
         .find(|d| d["rule"] == "ARC_FAIL")
-        .unwrap_or_else(|| panic!("no ARC_FAIL in {:?}", rules(&report)));
+        .unwrap_or_else(|| panic!("no ARC_FAIL in {:?}", rule_ids(&report)));
     assert_eq!(deduction["check"], "arc");
     assert_eq!(deduction["points"], 0.5);
 }
@@ -232,7 +224,7 @@ fn direct_mail_has_no_arc_and_costs_nothing() {
             .iter()
             .any(|d| d["check"] == "arc"),
         "{:?}",
-        rules(&report)
+        rule_ids(&report)
     );
 }
 

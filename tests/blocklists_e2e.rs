@@ -10,6 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use support::dns::{TestDns, Zone};
 use support::server::{Server, send_mail};
+use support::zones::rule_ids;
 
 const LISTED: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
@@ -43,15 +44,6 @@ fn message(from: &str, body: &str) -> String {
     format!("From: {from}\r\nTo: t@localhost\r\nSubject: lists\r\n\r\n{body}\r\n")
 }
 
-fn rules(report: &Value) -> Vec<String> {
-    report["deductions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["rule"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn link_to_a_listed_domain_costs_points_and_shows_the_reason() {
     let dns = TestDns::start(zone());
@@ -83,7 +75,7 @@ fn link_to_a_listed_domain_costs_points_and_shows_the_reason() {
             .unwrap()
             .contains("phishing")
     );
-    assert!(rules(&report).contains(&"DOMAIN_BLOCKLISTED".to_string()));
+    assert!(rule_ids(&report).contains(&"DOMAIN_BLOCKLISTED".to_string()));
     // The loopback sender is never sent to an IP list.
     assert_eq!(report["checks"]["ip_blocklists"]["result"], "skipped");
 
@@ -104,7 +96,11 @@ fn link_to_a_listed_domain_costs_points_and_shows_the_reason() {
     );
     let report = server.wait_for_report("clean");
     assert_eq!(report["checks"]["domain_blocklists"]["result"], "clean");
-    assert!(!rules(&report).iter().any(|r| r.starts_with("DOMAIN_BLOCK")));
+    assert!(
+        !rule_ids(&report)
+            .iter()
+            .any(|r| r.starts_with("DOMAIN_BLOCK"))
+    );
 }
 
 #[test]
@@ -122,7 +118,7 @@ fn from_domain_with_a_null_mx_is_flagged() {
     );
     let report = server.wait_for_report("nullmx");
     assert_eq!(report["checks"]["posture"]["null_mx"], true, "{report:#}");
-    assert!(rules(&report).contains(&"FROM_DOMAIN_NO_MX".to_string()));
+    assert!(rule_ids(&report).contains(&"FROM_DOMAIN_NO_MX".to_string()));
 }
 
 fn check_ip(dns: &TestDns, ip: &str, zones: &str) -> Value {
@@ -166,7 +162,7 @@ fn listed_client_ip_is_reported_with_zone_code_and_reason() {
     assert_eq!(ip["result"], "listed", "{report:#}");
     assert_eq!(ip["listings"][0]["codes"][0], "127.0.0.2");
     assert_eq!(ip["listings"][0]["reason"], "listed for spam trap hits");
-    assert!(rules(&report).contains(&"IP_BLOCKLISTED".to_string()));
+    assert!(rule_ids(&report).contains(&"IP_BLOCKLISTED".to_string()));
 
     let clean = check_ip(&dns, "192.0.2.67", "bl.test");
     assert_eq!(clean["checks"]["ip_blocklists"]["result"], "clean");
@@ -179,7 +175,7 @@ fn blocklist_timeout_is_not_checked_never_listed_or_clean() {
     let ip = &report["checks"]["ip_blocklists"];
     assert_eq!(ip["result"], "unknown", "{report:#}");
     assert_eq!(ip["not_checked"][0], "slow.test");
-    let rules = rules(&report);
+    let rules = rule_ids(&report);
     assert!(rules.contains(&"IP_BLOCKLIST_NOT_CHECKED".to_string()));
     assert!(!rules.contains(&"IP_BLOCKLISTED".to_string()));
 }

@@ -15,9 +15,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::dkim::{rsa_key_record, rsa_signed, split_255};
+use support::dkim::rsa_signed;
 use support::dns::{TestDns, Zone};
 use support::server::{Server, send_mail};
+use support::zones::good_example;
 
 /// How long one Chromium run may take before it is killed.
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
@@ -29,17 +30,7 @@ const HOSTILE_SUBJECT: &str = "<script>document.body.setAttribute('data-pwned','
 /// The good.example zone of `tests/serve_e2e.rs`: SPF, DKIM, DMARC p=reject,
 /// forward-confirmed reverse DNS for 127.0.0.1, and an MX.
 fn zone() -> Zone {
-    let dkim_key = rsa_key_record();
-    Zone::new()
-        .txt("good.example", &["v=spf1 ip4:127.0.0.1 -all"])
-        .txt("sel1._domainkey.good.example", &split_255(&dkim_key))
-        .txt(
-            "_dmarc.good.example",
-            &["v=DMARC1; p=reject; rua=mailto:dmarc@good.example"],
-        )
-        .a("mail.good.example", Ipv4Addr::LOCALHOST)
-        .mx("good.example", 10, "mail.good.example")
-        .txt("mail.good.example", &["v=spf1 a -all"])
+    good_example(Zone::new())
 }
 
 fn message(from: &str, subject: &str) -> String {

@@ -6,30 +6,16 @@ mod support;
 
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
-use support::dkim::{rsa_key_record, rsa_signed, split_255};
+use support::dkim::rsa_signed;
 use support::dns::{TestDns, Zone, silent_dns};
 use support::server::{Server, fresh_data_dir, send_mail};
+use support::zones::{bank_example, good_example};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const OTHER_SENDER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
 fn zone() -> Zone {
-    let dkim_key = rsa_key_record();
-    let key_parts: Vec<&str> = split_255(&dkim_key);
-    Zone::new()
-        // A domain that does everything right, sending from 127.0.0.1.
-        .txt("good.example", &["v=spf1 ip4:127.0.0.1 -all"])
-        .txt("sel1._domainkey.good.example", &key_parts)
-        .txt(
-            "_dmarc.good.example",
-            &["v=DMARC1; p=reject; rua=mailto:dmarc@good.example"],
-        )
-        .a("mail.good.example", Ipv4Addr::LOCALHOST)
-        .mx("good.example", 10, "mail.good.example")
-        .txt("mail.good.example", &["v=spf1 a -all"])
-        // A bank with p=reject whose mail servers are elsewhere.
-        .txt("bank.example", &["v=spf1 ip4:192.0.2.1 -all"])
-        .txt("_dmarc.bank.example", &["v=DMARC1; p=reject"])
+    bank_example(good_example(Zone::new()))
         // An SPF record with a syntax error.
         .txt("broken.example", &["v=spf1 ip4:127.0.0.1 include -all"])
         .txt("_dmarc.broken.example", &["v=DMARC1; p=none"])

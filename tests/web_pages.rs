@@ -8,9 +8,10 @@ use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use support::dkim::{rsa_key_record, rsa_signed, split_255};
+use support::dkim::rsa_signed;
 use support::dns::{TestDns, Zone};
 use support::server::{Server, send_mail};
+use support::zones::{bank_example, good_example};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const OTHER_SENDER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -36,21 +37,7 @@ const HEADINGS_JA: [&str; 7] = [
 ];
 
 fn zone() -> Zone {
-    let dkim_key = rsa_key_record();
-    Zone::new()
-        // Sends from 127.0.0.1 with SPF, DKIM (when signed) and DMARC right.
-        .txt("good.example", &["v=spf1 ip4:127.0.0.1 -all"])
-        .txt("sel1._domainkey.good.example", &split_255(&dkim_key))
-        .txt(
-            "_dmarc.good.example",
-            &["v=DMARC1; p=reject; rua=mailto:dmarc@good.example"],
-        )
-        .a("mail.good.example", Ipv4Addr::LOCALHOST)
-        .mx("good.example", 10, "mail.good.example")
-        .txt("mail.good.example", &["v=spf1 a -all"])
-        // A p=reject domain whose mail servers are elsewhere: spoofable.
-        .txt("bank.example", &["v=spf1 ip4:192.0.2.1 -all"])
-        .txt("_dmarc.bank.example", &["v=DMARC1; p=reject"])
+    bank_example(good_example(Zone::new()))
 }
 
 /// A CRLF message ending in CRLF: what the server stores is exactly this.

@@ -5,3 +5,4 @@ pub mod dkim;
 pub mod dns;
 pub mod server;
 pub mod tls;
+pub mod zones;
