@@ -57,6 +57,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         rules,
     });
 
+    // Expire first, so start-up does not analyse what is due for deletion.
+    store.remove_received_before(unix_now().saturating_sub(config.retention.as_secs()))?;
     let (queue, queued) = mpsc::unbounded_channel();
     // Messages that got 250 before a crash but no report: analyse them now.
     for id in store.pending_ids()? {
@@ -158,10 +160,7 @@ async fn expire_old_messages(store: Store, retention: std::time::Duration) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     loop {
         tick.tick().await;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let cutoff = now.saturating_sub(retention.as_secs());
+        let cutoff = unix_now().saturating_sub(retention.as_secs());
         let swept = {
             let store = store.clone();
             tokio::task::spawn_blocking(move || store.remove_received_before(cutoff)).await
@@ -173,6 +172,12 @@ async fn expire_old_messages(store: Store, retention: std::time::Duration) {
             Err(e) => eprintln!("mailscore: retention sweep panicked: {e}"),
         }
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Completes when the shutdown flag is raised.

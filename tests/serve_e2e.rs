@@ -303,6 +303,10 @@ fn score_page_shows_the_checks_and_escapes_the_message() {
         "the DMARC record found is shown"
     );
     assert!(
+        page.contains("never opens the links"),
+        "the page says links are not fetched"
+    );
+    assert!(
         !page.contains("http-equiv=\"refresh\""),
         "a finished page does not refresh"
     );
@@ -350,31 +354,76 @@ fn environment_configures_and_flags_override_it() {
     );
 }
 
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Stores messages as the SMTP stage would have, without their reports:
+/// (id, received at, subject) each.
+fn stored_without_report(data_dir: &std::path::Path, messages: &[(&str, u64, &str)]) {
+    // One handle: sled locks its directory until the last one is dropped.
+    let store = mailscore::store::Store::open(data_dir).unwrap();
+    for (id, received_at, subject) in messages {
+        let envelope = mailscore::smtp::Envelope {
+            client_ip: LOCALHOST,
+            client_port: 2525,
+            helo: "mail.good.example".into(),
+            mail_from: "alice@good.example".into(),
+            rcpt_to: vec![format!("{id}@localhost")],
+            received_at: *received_at,
+            tls: None,
+        };
+        let body = message("alice@good.example", subject);
+        store.put_message(id, &envelope, body.as_bytes()).unwrap();
+    }
+}
+
 #[test]
 fn message_stored_before_a_crash_is_analysed_at_start_up() {
     // A message that got its 250 but no report: what a crash between the
     // flush and the analysis leaves behind.
     let data_dir = fresh_data_dir();
-    let store = mailscore::store::Store::open(&data_dir).unwrap();
-    let envelope = mailscore::smtp::Envelope {
-        client_ip: LOCALHOST,
-        client_port: 2525,
-        helo: "mail.good.example".into(),
-        mail_from: "alice@good.example".into(),
-        rcpt_to: vec!["crashed@localhost".into()],
-        received_at: 1_700_000_000,
-        tls: None,
-    };
-    let body = message("alice@good.example", "survived a crash");
-    store
-        .put_message("crashed", &envelope, body.as_bytes())
-        .unwrap();
-    drop(store);
+    let received_at = unix_now() - 60;
+    stored_without_report(&data_dir, &[("crashed", received_at, "survived a crash")]);
 
     let dns = TestDns::start(zone());
     let server = Server::start_in(data_dir, dns.addr, &[], &[]);
     let report = server.wait_for_report("crashed");
     assert_eq!(report["message"]["subject"], "survived a crash");
     assert_eq!(report["checks"]["spf"]["result"], "pass");
-    assert_eq!(report["received_at"], "2023-11-14T22:13:20Z");
+    let expected = mail_parser::DateTime::from_timestamp(received_at as i64).to_rfc3339();
+    assert_eq!(report["received_at"], expected.as_str());
+}
+
+#[test]
+fn messages_older_than_the_retention_are_deleted_at_start_up() {
+    let data_dir = fresh_data_dir();
+    let eight_days = 8 * 86_400;
+    stored_without_report(
+        &data_dir,
+        &[
+            ("expired-box", unix_now() - eight_days, "old"),
+            ("recent-box", unix_now() - 60, "recent"),
+        ],
+    );
+
+    let dns = TestDns::start(zone());
+    let server = Server::start_in(data_dir, dns.addr, &["--retention-days", "7"], &[]);
+    assert_eq!(
+        server.wait_for_report("recent-box")["message"]["subject"],
+        "recent"
+    );
+    let (status, body) = server.get("/api/tests/expired-box");
+    assert_eq!(status, 200);
+    let gone: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(gone["status"], "pending", "{gone}");
+    assert_eq!(
+        gone["message_received"], false,
+        "the expired message is gone"
+    );
+    let (status, _) = server.get("/tests/expired-box/message.eml");
+    assert_eq!(status, 404);
 }

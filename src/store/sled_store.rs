@@ -80,13 +80,16 @@ impl Store {
     }
 
     /// Saves the report for message `seq` of `id`, unless a newer message
-    /// arrived meanwhile (its own analysis will write the report).
+    /// arrived meanwhile (its own analysis will write the report) or the
+    /// message expired.
     /// Returns whether it was saved.
     pub fn put_report(&self, id: &str, seq: u64, report: &[u8]) -> Result<bool, StoreError> {
         let saved = (&self.reports, &self.pending)
             .transaction(|(reports, pending)| {
+                // Only the message still owed a report gets one: a newer
+                // message or a retention sweep since then means no.
                 let current = pending.get(id.as_bytes())?;
-                if current.is_some_and(|s| s.as_ref() != seq.to_be_bytes()) {
+                if current.is_none_or(|s| s.as_ref() != seq.to_be_bytes()) {
                     return Ok(false);
                 }
                 reports.insert(id.as_bytes(), report)?;
@@ -215,6 +218,11 @@ mod tests {
         assert!(store.report("old-box").unwrap().is_none());
         assert!(store.message("new-box").unwrap().is_some());
         assert_eq!(store.pending_ids().unwrap(), vec!["new-box".to_string()]);
+        // An analysis that was running when the sweep came saves nothing.
+        let late = store.put_message("late-box", &old, b"late").unwrap();
+        store.remove_received_before(500).unwrap();
+        assert!(!store.put_report("late-box", late, b"{}").unwrap());
+        assert!(store.report("late-box").unwrap().is_none());
         std::fs::remove_dir_all(dir).ok();
     }
 

@@ -233,6 +233,7 @@ phrases! {
     headers: "Headers", "ヘッダー";
     view_raw: "View the raw message", "メッセージのソースを表示";
     download_eml: "Download (.eml)", "ダウンロード（.eml）";
+    links_not_fetched: "mailscore never opens the links in your message: it only looks their domains up in DNS blocklists.", "mailscore はメール内のリンクを開きません。リンク先のドメインを DNS ブロックリストで照会するだけです。";
     back_to_report: "Back to the report", "レポートに戻る";
     /// `{shown}` and `{total}` are byte counts.
     raw_truncated: "Showing the first {shown} of {total} bytes; download the message to see all of it.",
