@@ -277,9 +277,13 @@ fn api_hands_out_unguessable_addresses_that_start_pending() {
 fn score_page_shows_the_checks_and_escapes_the_message() {
     let dns = TestDns::start(zone());
     let server = Server::start(dns.addr, &[]);
-    let body = message(
-        "\"<img src=x onerror=alert(1)>\" <ceo@bank.example>",
-        "<script>alert('subject')</script>",
+    // Injections in the Subject, the From display name, another header and
+    // an HTML body.
+    let body = format!(
+        "From: \"<img src=x onerror=alert(1)>\" <ceo@bank.example>\r\nTo: t@localhost\r\n\
+         Subject: <script>alert('subject')</script>\r\nX-Injected: <script>alert('header')</script>\r\n\
+         Content-Type: text/html\r\n\r\n<html><body><script>alert('body')</script>\
+         <iframe src=\"https://evil.example/\"></iframe></body></html>\r\n"
     );
     send_mail(
         server.smtp,
@@ -291,10 +295,29 @@ fn score_page_shows_the_checks_and_escapes_the_message() {
     );
     server.wait_for_report("page-test");
 
-    let (status, page) = server.get("/tests/page-test");
+    let (status, head, page) = server.get_with_head("/tests/page-test");
     assert_eq!(status, 200);
-    assert!(!page.contains("<script>alert"), "subject injected live");
+    assert!(!page.contains("<script"), "a script injected live");
     assert!(!page.contains("<img src=x"), "display name injected live");
+    assert!(
+        page.contains("&lt;script&gt;alert(&#39;header&#39;)"),
+        "header shown as text"
+    );
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("referrer-policy: no-referrer"), "{head}");
+    // The raw view shows the HTML body as text, never as live HTML.
+    let (status, head, raw) = server.get_with_head("/tests/page-test/raw");
+    assert_eq!(status, 200);
+    assert!(
+        !raw.contains("<script") && !raw.contains("<iframe"),
+        "body rendered live"
+    );
+    assert!(raw.contains("&lt;script&gt;alert(&#39;body&#39;)"));
+    assert!(head.contains("content-security-policy"), "{head}");
     assert!(page.contains("&lt;script&gt;alert(&#39;subject&#39;)&lt;/script&gt;"));
     assert!(page.contains("band-bad"), "spoofed mail is in the red band");
     assert!(page.contains("SPF_FAIL"));

@@ -78,6 +78,11 @@ impl Server {
         http_request(self.http, "POST", path, &[])
     }
 
+    /// GETs `path`: (status, the response head lower-cased, body).
+    pub fn get_with_head(&self, path: &str) -> (u16, String, String) {
+        http_exchange(self.http, "GET", path, &[])
+    }
+
     pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
         http_request(self.http, "GET", path, headers)
     }
@@ -165,6 +170,17 @@ fn http_request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
+    let (status, _, body) = http_exchange(addr, method, path, headers);
+    (status, body)
+}
+
+/// One HTTP/1.1 request: (status, response head lower-cased, body).
+fn http_exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).expect("connect HTTP");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -194,7 +210,7 @@ fn http_request(
     } else {
         body.to_string()
     };
-    (status, body)
+    (status, head.to_ascii_lowercase(), body)
 }
 
 fn dechunk(mut body: &str) -> String {
