@@ -279,11 +279,11 @@ fn score_page_shows_the_checks_and_escapes_the_message() {
     let server = Server::start(dns.addr, &[]);
     // Injections in the Subject, the From display name, another header and
     // an HTML body.
-    let body = format!(
+    let body = String::from(
         "From: \"<img src=x onerror=alert(1)>\" <ceo@bank.example>\r\nTo: t@localhost\r\n\
          Subject: <script>alert('subject')</script>\r\nX-Injected: <script>alert('header')</script>\r\n\
          Content-Type: text/html\r\n\r\n<html><body><script>alert('body')</script>\
-         <iframe src=\"https://evil.example/\"></iframe></body></html>\r\n"
+         <iframe src=\"https://evil.example/\"></iframe></body></html>\r\n",
     );
     send_mail(
         server.smtp,
