@@ -23,6 +23,8 @@ pub mod tls;
 
 pub use envelope::{Envelope, TlsInfo};
 pub use listener::{Listener, SmtpLimits, SmtpSettings};
+#[doc(hidden)]
+pub use session::serve_stream;
 
 /// Where the listener hands a finished message. It must make the message
 /// durable before returning `Ok`: only then does the client get `250`.

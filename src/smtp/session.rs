@@ -18,7 +18,7 @@
 //! discarded line, or a close, never a panic.
 
 use super::data::{Body, DataReader};
-use super::peers::PeerConnection;
+use super::peers::{PeerConnection, Peers};
 use super::{Delivery, DeliveryError, Envelope, SmtpLimits, SmtpSettings, TlsInfo, tls};
 use smtp_proto::request::receiver::{MAX_LINE_LENGTH, RequestReceiver};
 use smtp_proto::{Error as ParseError, MailFrom, RcptTo, Request};
@@ -88,6 +88,40 @@ pub(super) async fn serve(
     if secure.run().await.is_ok() {
         let _ = timeout(CLOSE_TIMEOUT, secure.stream.shutdown()).await;
     }
+}
+
+/// Serves one plaintext client over any byte stream, exactly as the
+/// listener serves a TCP connection but without STARTTLS, a connection slot
+/// or other clients' counts: the client at `peer` starts with a fresh message
+/// bucket. It exists so fuzzers and in-memory tests can drive the real state
+/// machine; a server uses [`Listener`](super::Listener).
+#[doc(hidden)]
+pub async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    peer: SocketAddr,
+    settings: SmtpSettings,
+    limits: SmtpLimits,
+    delivery: Arc<dyn Delivery>,
+) {
+    let peers = Arc::new(Peers::new(
+        limits.max_connections_per_ip,
+        limits.messages_per_ip_per_minute,
+    ));
+    let Some(connection) = peers.connect(peer.ip()) else {
+        return;
+    };
+    let client = Client {
+        peer,
+        settings: Arc::new(settings),
+        limits: Arc::new(limits),
+        delivery,
+        connection,
+        errors: 0,
+    };
+    let greeting = format!("220 {} ESMTP mailscore", client.settings.hostname);
+    let mut session = Session::new(stream, client, Security::Plain { starttls: false });
+    session.reply(&greeting);
+    let _ = session.run().await;
 }
 
 /// Whether the session goes on after a command.
