@@ -3,16 +3,12 @@
 
 mod support;
 
-use mailscore::analyze::Analyzer;
 use mailscore::analyze::Verdict;
-use mailscore::config::Lists;
-use mailscore::pipeline::Pipeline;
 use mailscore::report::{Report, Subject};
-use mailscore::score::RuleTable;
 use mailscore::smtp::Envelope;
-use std::time::Duration;
 use support::dkim::{ed25519_key, rsa_key_record, rsa_signed, signed, split_255};
 use support::dns::{TestDns, Zone};
+use support::pipeline::pipeline;
 
 const MESSAGE: &str = "From: Alice <alice@good.example>\r\nTo: box@localhost\r\nSubject: Invoice\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <m1@good.example>\r\n\r\nPlease find the invoice attached.\r\n";
 
@@ -30,11 +26,7 @@ fn zone(ed25519_record: &str) -> Zone {
 }
 
 async fn report(dns: &TestDns, raw: &[u8]) -> Report {
-    let dns = mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap();
-    let pipeline = Pipeline {
-        analyzer: Analyzer::with_lists(dns, "localhost", &Lists::none()).unwrap(),
-        rules: RuleTable::embedded().unwrap(),
-    };
+    let pipeline = pipeline(dns);
     // The envelope sender's domain publishes no SPF, so only DKIM can
     // satisfy DMARC here.
     let envelope = Envelope {

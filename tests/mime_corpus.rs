@@ -4,15 +4,12 @@
 
 mod support;
 
-use mailscore::analyze::Analyzer;
-use mailscore::config::Lists;
-use mailscore::pipeline::Pipeline;
 use mailscore::report::Subject;
-use mailscore::score::RuleTable;
 use mailscore::smtp::Envelope;
 use std::path::PathBuf;
 use std::time::Duration;
 use support::dns::{TestDns, Zone};
+use support::pipeline::pipeline;
 
 fn corpus() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/examples/mime");
@@ -32,11 +29,7 @@ fn corpus() -> Vec<PathBuf> {
 #[tokio::test]
 async fn every_corpus_message_gets_a_report() {
     let dns = TestDns::start(Zone::new());
-    let dns = mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap();
-    let pipeline = Pipeline {
-        analyzer: Analyzer::with_lists(dns, "localhost", &Lists::none()).unwrap(),
-        rules: RuleTable::embedded().unwrap(),
-    };
+    let pipeline = pipeline(&dns);
     let envelope = Envelope {
         client_ip: "192.0.2.25".parse().unwrap(),
         client_port: 25,

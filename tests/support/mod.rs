@@ -3,6 +3,7 @@
 
 pub mod dkim;
 pub mod dns;
+pub mod pipeline;
 pub mod server;
 pub mod tls;
 pub mod zones;
