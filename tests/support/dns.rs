@@ -55,6 +55,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 
+/// Requests every test DNS server in this process has received, so a
+/// benchmark can tell whether answers came from the resolver's cache.
+pub static QUERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// TTL of every record served.
 const TTL: u32 = 60;
 /// Type code of the SPF RR (RFC 4408 §3.1.1, obsoleted by RFC 7208), which
@@ -253,6 +257,7 @@ impl Zone {
     /// The response to `request`, or `None` when the server must stay silent
     /// (malformed query, or a [`Zone::timeout`] name).
     fn respond(&self, request: &Message) -> Option<Message> {
+        QUERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if request.metadata.message_type != MessageType::Query || request.queries.len() != 1 {
             return None;
         }

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Ingest speed of mailscore beside Postfix's smtp-sink, on loopback, in one run.
+#
+#   bench/ingest.sh                 # 10,000 messages at 1, 20 and 100 sessions
+#   MESSAGES=2000 SESSIONS="20" bench/ingest.sh
+#   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
+#
+# Starts, each on a free 127.0.0.1 port: dnsmasq serving the sender's zone
+# (x.example: SPF, DMARC, MX, A; every other name NXDOMAIN, so DNSBL and
+# posture lookups get real negative answers), target/release/mailscore with
+# full analysis (built if missing), and smtp-sink (stores and checks
+# nothing: the yardstick). Postfix's smtp-source then drives both with the
+# same load. Prints, per session count, messages/s for both and the ratio;
+# mailscore's analysis backlog drain time; end of DATA → 250 and → report
+# available (p50/p99, bench/probe.py, alone and beside a 20-session load);
+# wrk requests/s on the JSON and the HTML report; peak RSS.
+#
+# Needs: postfix (smtp-source, smtp-sink), dnsmasq-base, wrk, python3.
+# Debian: echo "postfix postfix/main_mailer_type select No configuration" |
+#   debconf-set-selections; apt-get install -y postfix dnsmasq-base wrk
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MESSAGES=${MESSAGES:-10000}
+SESSIONS=${SESSIONS:-"1 20 100"}
+SOAK=${SOAK:-0}
+for tool in smtp-source smtp-sink dnsmasq wrk python3; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool (see the header of $0)" >&2; exit 2; }
+done
+[ -x target/release/mailscore ] || cargo build --release --locked --bin mailscore
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$1" >&2
+    exit 1
+}
+now() { date +%s.%N; }
+rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
+rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+
+dns_port=$(free_port)
+dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.0.1 \
+    --bind-interfaces --no-resolv --no-hosts --user=root --pid-file= \
+    --local=/example/ --local=/org/ --local=/net/ --local=/com/ --local=/localhost/ \
+    --txt-record=x.example,"v=spf1 ip4:127.0.0.1 -all" \
+    --txt-record=_dmarc.x.example,"v=DMARC1; p=reject; rua=mailto:d@x.example" \
+    --mx-host=x.example,mail.x.example,10 \
+    --host-record=mail.x.example,127.0.0.1 \
+    --txt-record=mail.x.example,"v=spf1 a -all" &
+pids+=($!)
+
+smtp_port=$(free_port)
+http_port=$(free_port)
+target/release/mailscore serve --data-dir "$work/data" --domain localhost \
+    --smtp-listen "127.0.0.1:$smtp_port" --http-listen "127.0.0.1:$http_port" \
+    --dns "127.0.0.1:$dns_port" --dns-timeout 2 \
+    --max-connections-per-ip 1000 --messages-per-ip-per-minute 100000000 \
+    2>"$work/mailscore.log" &
+mailscore_pid=$!
+pids+=("$mailscore_pid")
+
+sink_port=$(free_port)
+smtp-sink -u nobody "127.0.0.1:$sink_port" 1024 &
+sink_pid=$!
+pids+=("$sink_pid")
+wait_port "$smtp_port"
+wait_port "$http_port"
+wait_port "$sink_port"
+http="http://127.0.0.1:$http_port"
+
+probe() {
+    python3 bench/probe.py --smtp "127.0.0.1:$smtp_port" --http "$http" "$@"
+}
+
+echo "mailscore $(target/release/mailscore --version 2>/dev/null || true) on $(nproc) cores; $MESSAGES messages of 2 KB per run"
+probe --count 20 --label "warm-up" >/dev/null
+
+for sessions in $SESSIONS; do
+    source_args=(-s "$sessions" -m "$MESSAGES" -l 2048 -N -f sender@x.example -t bench@localhost)
+    t0=$(now)
+    smtp-source "${source_args[@]}" "127.0.0.1:$sink_port"
+    t1=$(now)
+    smtp-source "${source_args[@]}" "127.0.0.1:$smtp_port"
+    t2=$(now)
+    # A marker message behind the load: its report means the backlog drained.
+    probe --count 1 --poll-ms 5 --label "marker" >/dev/null
+    t3=$(now)
+    sink_rate=$(rate "$MESSAGES" "$t0" "$t1")
+    ours_rate=$(rate "$MESSAGES" "$t1" "$t2")
+    ratio=$(python3 -c "print(f'{$ours_rate / $sink_rate * 100:.0f}')")
+    drain=$(python3 -c "print(f'{$t3 - $t2:.2f}')")
+    echo "sessions $sessions: smtp-sink $sink_rate msg/s, mailscore $ours_rate msg/s ($ratio% of smtp-sink); analysis backlog drained ${drain} s after the last 250"
+done
+
+probe --count 300 --label "latency, unloaded"
+smtp-source -s 20 -m "$((MESSAGES * 10))" -l 2048 -N -f sender@x.example -t load@localhost "127.0.0.1:$smtp_port" &
+load_pid=$!
+sleep 1
+probe --count 300 --label "latency beside 20 smtp-source sessions"
+kill "$load_pid" 2>/dev/null || true
+wait "$load_pid" 2>/dev/null || true
+
+id=$(curl -s "$http/api/tests" -X POST | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+python3 - "$smtp_port" "$id" <<'EOF'
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    s.ehlo("mail.x.example")
+    s.sendmail("news@x.example", [f"{sys.argv[2]}@localhost"],
+               "From: <news@x.example>\r\nSubject: wrk\r\n\r\nhello\r\n")
+EOF
+curl -s "$http/api/tests/$id?wait=10" >/dev/null
+for path in "api/tests/$id" "tests/$id"; do
+    rps=$(wrk -t2 -c50 -d10s "$http/$path" | awk '/Requests\/sec/ {print $2}')
+    echo "wrk -t2 -c50 -d10s /$path: $rps requests/s"
+done
+
+if [ "$SOAK" -gt 0 ]; then
+    smtp-source -s 100 -m 100000000 -l 2048 -N -f sender@x.example -t soak@localhost "127.0.0.1:$smtp_port" &
+    load_pid=$!
+    for ((t = 30; t <= SOAK; t += 30)); do
+        sleep 30
+        echo "soak ${t}s: RSS $(awk '/^VmRSS/ {print $2}' "/proc/$mailscore_pid/status") kB"
+    done
+    kill "$load_pid" 2>/dev/null || true
+fi
+
+echo "peak RSS: mailscore $(rss_kb "$mailscore_pid") kB, smtp-sink $(rss_kb "$sink_pid") kB"
+if grep -qi panick "$work/mailscore.log"; then
+    echo "mailscore panicked:" >&2
+    grep -i -m5 panick "$work/mailscore.log" >&2
+    exit 1
+fi
