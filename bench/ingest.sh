@@ -52,6 +52,9 @@ wait_port() {
 now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
 rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+cpu_ms_per_msg() { python3 -c "print(f'{($2 - $1) * 1000 / $3:.3f}')"; }
 
 dns_port=$(free_port)
 dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.0.1 \
@@ -92,19 +95,24 @@ probe --count 20 --label "warm-up" >/dev/null
 
 for sessions in $SESSIONS; do
     source_args=(-s "$sessions" -m "$MESSAGES" -l 2048 -N -f sender@x.example -t bench@localhost)
+    sink_cpu0=$(cpu_s "$sink_pid")
     t0=$(now)
     smtp-source "${source_args[@]}" "127.0.0.1:$sink_port"
     t1=$(now)
+    sink_cpu1=$(cpu_s "$sink_pid")
+    ours_cpu0=$(cpu_s "$mailscore_pid")
     smtp-source "${source_args[@]}" "127.0.0.1:$smtp_port"
     t2=$(now)
     # A marker message behind the load: its report means the backlog drained.
     probe --count 1 --poll-ms 5 --label "marker" >/dev/null
     t3=$(now)
+    ours_cpu1=$(cpu_s "$mailscore_pid")
     sink_rate=$(rate "$MESSAGES" "$t0" "$t1")
     ours_rate=$(rate "$MESSAGES" "$t1" "$t2")
     ratio=$(python3 -c "print(f'{$ours_rate / $sink_rate * 100:.0f}')")
     drain=$(python3 -c "print(f'{$t3 - $t2:.2f}')")
     echo "sessions $sessions: smtp-sink $sink_rate msg/s, mailscore $ours_rate msg/s ($ratio% of smtp-sink); analysis backlog drained ${drain} s after the last 250"
+    echo "    CPU per message: mailscore $(cpu_ms_per_msg "$ours_cpu0" "$ours_cpu1" "$MESSAGES") ms (receive, store, analyse, report), smtp-sink $(cpu_ms_per_msg "$sink_cpu0" "$sink_cpu1" "$MESSAGES") ms"
 done
 
 probe --count 300 --label "latency, unloaded"

@@ -108,7 +108,9 @@ fn newsletter_50k() -> Vec<u8> {
         html.push_str("<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore.</p>\r\n");
     }
     while text.len() < 10_000 {
-        text.push_str("Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\r\n");
+        text.push_str(
+            "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod.\r\n",
+        );
     }
     html.push_str("</body></html>\r\n");
     let message = format!(

@@ -75,7 +75,7 @@ pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
     let lists = args.lists.resolve(FileLists::default());
     let pipeline = Pipeline {
         analyzer: Analyzer::with_lists(dns, &args.hostname, &lists)?,
-        rules: load_rules(args.rules.as_deref())?,
+        rules: load_rules(args.rules.as_deref())?.into(),
     };
     let envelope = Envelope {
         client_ip: args.ip,

@@ -2,8 +2,11 @@
 //! environment variables, and command-line flags. Flags win over the
 //! environment, the environment over the file, the file over the defaults.
 
+use crate::analyze::content::Profile;
 use crate::analyze::dnsbl;
+use crate::analyze::spamd::SpamdSettings;
 use clap::Args;
+use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -35,6 +38,9 @@ pub struct Config {
     pub lists: Lists,
     /// Messages and reports are deleted this long after receipt.
     pub retention: Duration,
+    /// Where tests are stored: None for sled in `data_dir` (one node), or
+    /// a `redis://host:port/db` URL that several nodes share.
+    pub store: Option<String>,
     /// How long the SMTP server waits for a client's next command.
     pub smtp_command_timeout: Duration,
     /// How long a client may take over a whole DATA body.
@@ -43,6 +49,21 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Messages one address may start per minute (a token bucket).
     pub messages_per_ip_per_minute: u32,
+    /// How log lines are written (to standard error).
+    pub log_format: LogFormat,
+    /// Load balancers whose SMTP connections start with a PROXY protocol
+    /// header (v1 or v2) giving the real client; they must send one. Empty:
+    /// no PROXY protocol.
+    pub proxy_trusted: Vec<IpNet>,
+}
+
+/// Log lines as human-readable text or as one JSON object per line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// DNS blocklists to ask and extra S/MIME trust anchors.
@@ -51,6 +72,10 @@ pub struct Lists {
     pub ip_blocklists: Vec<String>,
     pub domain_blocklists: Vec<String>,
     pub smime_ca_files: Vec<PathBuf>,
+    /// Content rules switched on beyond the default set (`fisc`).
+    pub content_profile: Profile,
+    /// spamd to score each message with, if the operator runs one.
+    pub spamd: Option<SpamdSettings>,
 }
 
 impl Lists {
@@ -60,6 +85,8 @@ impl Lists {
             ip_blocklists: Vec::new(),
             domain_blocklists: Vec::new(),
             smime_ca_files: Vec::new(),
+            content_profile: Profile::Default,
+            spamd: None,
         }
     }
 }
@@ -78,6 +105,20 @@ pub struct ListArgs {
     /// Extra PEM CA files trusted for S/MIME, besides the system roots.
     #[arg(long, env = "MAILSCORE_SMIME_CA", value_delimiter = ',')]
     pub smime_ca: Option<Vec<PathBuf>>,
+    /// Content rule profile: "default", or "fisc" (no URLs, no HTML: the
+    /// FISC guideline for Japanese banks) [default: default]
+    #[arg(long, env = "MAILSCORE_CONTENT_PROFILE", value_parser = parse_profile)]
+    pub content_profile: Option<Profile>,
+    /// spamd (SpamAssassin) to score each message with, HOST:PORT [default: none]
+    #[arg(long, env = "MAILSCORE_SPAMD")]
+    pub spamd: Option<SocketAddr>,
+    /// Seconds spamd may take per message before it counts as not checked [default: 10]
+    #[arg(long, env = "MAILSCORE_SPAMD_TIMEOUT")]
+    pub spamd_timeout: Option<u64>,
+}
+
+fn parse_profile(text: &str) -> Result<Profile, String> {
+    Profile::parse(text).ok_or_else(|| format!("{text:?} is not a profile (default, fisc)"))
 }
 
 impl ListArgs {
@@ -101,6 +142,19 @@ impl ListArgs {
                 dnsbl::DEFAULT_DOMAIN_ZONES,
             ),
             smime_ca_files: self.smime_ca.clone().or(file.smime_ca).unwrap_or_default(),
+            content_profile: self
+                .content_profile
+                .or(file.content_profile)
+                .unwrap_or_default(),
+            spamd: self.spamd.or(file.spamd).map(|addr| SpamdSettings {
+                addr,
+                timeout: Duration::from_secs(
+                    self.spamd_timeout
+                        .or(file.spamd_timeout)
+                        .unwrap_or(10)
+                        .max(1),
+                ),
+            }),
         }
     }
 }
@@ -111,6 +165,9 @@ pub struct FileLists {
     pub dnsbl: Option<Vec<String>>,
     pub domain_blocklists: Option<Vec<String>>,
     pub smime_ca: Option<Vec<PathBuf>>,
+    pub content_profile: Option<Profile>,
+    pub spamd: Option<SocketAddr>,
+    pub spamd_timeout: Option<u64>,
 }
 
 /// Flags shared by `serve`; each also reads `MAILSCORE_<NAME>`.
@@ -160,6 +217,10 @@ pub struct ConfigArgs {
     /// Days a message and its report are kept [default: 7]
     #[arg(long, env = "MAILSCORE_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
+    /// Store shared by several nodes, redis://host:port/db; "sled" for the
+    /// data dir [default: sled]
+    #[arg(long, env = "MAILSCORE_STORE")]
+    pub store: Option<String>,
     /// Seconds the SMTP server waits for the next command [default: 300]
     #[arg(long, env = "MAILSCORE_SMTP_COMMAND_TIMEOUT")]
     pub smtp_command_timeout: Option<u64>,
@@ -172,6 +233,14 @@ pub struct ConfigArgs {
     /// Messages one address may send per minute [default: 60]
     #[arg(long, env = "MAILSCORE_MESSAGES_PER_IP_PER_MINUTE")]
     pub messages_per_ip_per_minute: Option<u32>,
+    /// Log format on standard error [default: text]
+    #[arg(long, env = "MAILSCORE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Addresses or CIDR blocks (comma-separated) of load balancers that
+    /// must open each SMTP connection with a PROXY protocol header
+    /// [default: none]
+    #[arg(long, env = "MAILSCORE_PROXY_TRUSTED", value_delimiter = ',', value_parser = parse_trusted_net)]
+    pub proxy_trusted: Option<Vec<IpNet>>,
 }
 
 /// The config file: the same settings, all optional, unknown keys refused.
@@ -193,11 +262,17 @@ struct FileConfig {
     dnsbl: Option<Vec<String>>,
     domain_blocklists: Option<Vec<String>>,
     smime_ca: Option<Vec<PathBuf>>,
+    content_profile: Option<Profile>,
+    spamd: Option<SocketAddr>,
+    spamd_timeout: Option<u64>,
     retention_days: Option<u64>,
+    store: Option<String>,
     smtp_command_timeout: Option<u64>,
     smtp_data_timeout: Option<u64>,
     max_connections_per_ip: Option<usize>,
     messages_per_ip_per_minute: Option<u32>,
+    log_format: Option<LogFormat>,
+    proxy_trusted: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -225,6 +300,18 @@ impl Config {
                     name: "dns",
                     message,
                 })?,
+            ),
+            None => None,
+        };
+        let file_proxy_trusted = match &file.proxy_trusted {
+            Some(nets) => Some(
+                nets.iter()
+                    .map(|net| parse_trusted_net(net))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|message| ConfigError::Invalid {
+                        name: "proxy_trusted",
+                        message,
+                    })?,
             ),
             None => None,
         };
@@ -265,6 +352,11 @@ impl Config {
             retention: Duration::from_secs(
                 86_400 * pick(args.retention_days, file.retention_days, 7),
             ),
+            store: args
+                .store
+                .clone()
+                .or(file.store)
+                .filter(|store| store != "sled"),
             smtp_command_timeout: Duration::from_secs(pick(
                 args.smtp_command_timeout,
                 file.smtp_command_timeout,
@@ -285,10 +377,15 @@ impl Config {
                 file.messages_per_ip_per_minute,
                 60,
             ),
+            log_format: pick(args.log_format, file.log_format, LogFormat::Text),
+            proxy_trusted: pick(args.proxy_trusted.clone(), file_proxy_trusted, Vec::new()),
             lists: args.lists.resolve(FileLists {
                 dnsbl: file.dnsbl,
                 domain_blocklists: file.domain_blocklists,
                 smime_ca: file.smime_ca,
+                content_profile: file.content_profile,
+                spamd: file.spamd,
+                spamd_timeout: file.spamd_timeout,
             }),
         };
         config.validate()?;
@@ -311,6 +408,12 @@ impl Config {
         }
         if self.retention.is_zero() {
             return Err(invalid("retention_days", "must be at least 1"));
+        }
+        if let Some(store) = &self.store {
+            crate::store::Store::check_location(store).map_err(|e| ConfigError::Invalid {
+                name: "store",
+                message: e.to_string(),
+            })?;
         }
         if self.dns_timeout.is_zero() {
             return Err(invalid("dns_timeout", "must be at least 1 second"));
@@ -344,6 +447,15 @@ fn read_file(path: &PathBuf) -> Result<FileConfig, ConfigError> {
         path: path.clone(),
         message: e.to_string(),
     })
+}
+
+/// `10.0.0.0/8`, `2001:db8::/32`, or a bare IP meaning that one address.
+pub fn parse_trusted_net(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map(|net| net.trunc())
+        .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))
 }
 
 /// `127.0.0.1:5353`, `[::1]:53`, or a bare IP meaning port 53.
@@ -469,6 +581,7 @@ mod tests {
                 dnsbl: Some(vec!["BL.Example.".into()]),
                 domain_blocklists: Some(vec![String::new()]),
                 smime_ca: None,
+                ..ListArgs::default()
             },
             ..ConfigArgs::default()
         };
@@ -478,8 +591,92 @@ mod tests {
     }
 
     #[test]
+    fn proxy_trusted_and_log_format_come_from_the_file_and_bad_blocks_are_named() {
+        let path =
+            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        std::fs::write(
+            &path,
+            "proxy_trusted = [\"10.1.2.3/8\", \"::1\"]\nlog_format = \"json\"\n",
+        )
+        .unwrap();
+        let args = ConfigArgs {
+            config: Some(path.clone()),
+            ..ConfigArgs::default()
+        };
+        let config = Config::load(&args);
+        std::fs::write(&path, "proxy_trusted = [\"10.0.0.0/33\"]\n").unwrap();
+        let bad = Config::load(&args);
+        std::fs::remove_file(path).ok();
+        let config = config.unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+        let trusted: Vec<String> = config.proxy_trusted.iter().map(|n| n.to_string()).collect();
+        assert_eq!(trusted, ["10.0.0.0/8", "::1/128"]);
+        let err = bad.unwrap_err().to_string();
+        assert!(
+            err.contains("proxy_trusted") && err.contains("10.0.0.0/33"),
+            "{err}"
+        );
+        let default = Config::load(&ConfigArgs::default()).unwrap();
+        assert!(default.proxy_trusted.is_empty());
+    }
+
+    #[test]
+    fn spamd_and_content_profile_come_from_file_and_flags() {
+        let path =
+            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        std::fs::write(
+            &path,
+            "spamd = \"127.0.0.1:783\"\nspamd_timeout = 4\ncontent_profile = \"fisc\"\n",
+        )
+        .unwrap();
+        let args = ConfigArgs {
+            config: Some(path.clone()),
+            ..ConfigArgs::default()
+        };
+        let from_file = Config::load(&args).map(|c| c.lists);
+        let flagged = Config::load(&ConfigArgs {
+            lists: ListArgs {
+                spamd: Some("127.0.0.1:7830".parse().unwrap()),
+                content_profile: Some(Profile::Default),
+                ..ListArgs::default()
+            },
+            ..args
+        })
+        .map(|c| c.lists);
+        std::fs::remove_file(path).ok();
+        let from_file = from_file.unwrap();
+        let spamd = from_file.spamd.unwrap();
+        assert_eq!(spamd.addr, "127.0.0.1:783".parse().unwrap());
+        assert_eq!(spamd.timeout, Duration::from_secs(4));
+        assert_eq!(from_file.content_profile, Profile::Fisc);
+        let flagged = flagged.unwrap();
+        assert_eq!(flagged.spamd.unwrap().addr.port(), 7830);
+        assert_eq!(flagged.content_profile, Profile::Default);
+        let default = Config::load(&ConfigArgs::default()).unwrap();
+        assert!(default.lists.spamd.is_none());
+        assert!(parse_profile("banks").is_err());
+    }
+
+    #[test]
     fn dns_accepts_a_bare_ip() {
         assert_eq!(parse_dns_server("10.0.0.1").unwrap().port(), 53);
         assert!(parse_dns_server("dns.example").is_err());
+    }
+
+    #[test]
+    fn store_is_sled_by_default_or_a_redis_url_and_tls_is_refused() {
+        assert_eq!(Config::load(&ConfigArgs::default()).unwrap().store, None);
+        let store = |value: &str| {
+            Config::load(&ConfigArgs {
+                store: Some(value.into()),
+                ..ConfigArgs::default()
+            })
+        };
+        assert_eq!(store("sled").unwrap().store, None);
+        let url = "redis://10.0.0.5:6379/2";
+        assert_eq!(store(url).unwrap().store.as_deref(), Some(url));
+        let err = store("rediss://10.0.0.5/0").unwrap_err().to_string();
+        assert!(err.contains("store") && err.contains("TLS"), "{err}");
+        assert!(store("./data").is_err());
     }
 }

@@ -9,6 +9,9 @@
 pub mod analyze;
 pub mod check;
 pub mod config;
+pub mod config_check;
+pub mod logs;
+pub mod metrics;
 pub mod pipeline;
 pub mod report;
 pub mod score;

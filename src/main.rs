@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use mailscore::check::{CheckArgs, check};
 use mailscore::config::{Config, ConfigArgs};
+use mailscore::config_check::config_check;
 use mailscore::wait::{WaitArgs, wait};
 use std::process::ExitCode;
 
@@ -18,22 +19,26 @@ enum Command {
     /// Run the SMTP listener and the web server.
     Serve(Box<ConfigArgs>),
     /// Analyse one message file and print its report.
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// Wait for the report of a test address on a running server, print a
     /// summary, and exit 0 when its score is at least --min-score.
     Wait(WaitArgs),
+    /// Work with the configuration without starting the server.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load and validate the configuration and the rule table (same flags
+    /// as serve); exit 0 with a summary, or 2 naming the file and problem.
+    Check(Box<ConfigArgs>),
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
-        Command::Serve(args) => match Config::load(&args) {
-            Ok(config) => mailscore::serve::serve(config)
-                .await
-                .map(|()| ExitCode::SUCCESS)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        },
+        Command::Serve(args) => serve(&args).await,
         Command::Check(args) => check(&args)
             .await
             .map(|out| {
@@ -41,6 +46,12 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
             .map_err(|e| e.to_string()),
+        Command::Config(ConfigCommand::Check(args)) => config_check(&args)
+            .map(|summary| {
+                print!("{summary}");
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| format!("config check failed: {e}")),
         Command::Wait(args) => wait(&args)
             .await
             .map(|outcome| {
@@ -54,6 +65,20 @@ async fn main() -> ExitCode {
         Err(message) => {
             eprintln!("mailscore: {message}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `serve`: once the config is loaded, errors go to the configured log
+/// (one JSON line with `--log-format json`), not as a bare line.
+async fn serve(args: &ConfigArgs) -> Result<ExitCode, String> {
+    let config = Config::load(args).map_err(|e| e.to_string())?;
+    mailscore::logs::init(config.log_format);
+    match mailscore::serve::serve(config).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            tracing::error!(error = %e, "mailscore serve failed");
+            Ok(ExitCode::from(2))
         }
     }
 }

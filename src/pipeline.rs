@@ -5,17 +5,41 @@ use crate::analyze::Analyzer;
 use crate::report::{Report, Subject};
 use crate::score::{self, RuleTable};
 use crate::smtp::Envelope;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// The analysis context and the rule table.
 pub struct Pipeline {
     pub analyzer: Analyzer,
-    pub rules: RuleTable,
+    /// Build it with `RuleTable::…().into()`; `serve` swaps it on SIGHUP.
+    pub rules: LiveRules,
+}
+
+/// The rule table in force, replaceable while messages are being scored
+/// (SIGHUP): each message is scored with the table current when its
+/// scoring starts, and a swap never waits for scoring to finish.
+pub struct LiveRules(RwLock<Arc<RuleTable>>);
+
+impl LiveRules {
+    pub fn current(&self) -> Arc<RuleTable> {
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `table` in force for every message scored from now on.
+    pub fn replace(&self, table: RuleTable) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
+    }
+}
+
+impl From<RuleTable> for LiveRules {
+    fn from(table: RuleTable) -> LiveRules {
+        LiveRules(RwLock::new(Arc::new(table)))
+    }
 }
 
 impl Pipeline {
     pub async fn report(&self, subject: Subject<'_>, envelope: &Envelope, raw: &[u8]) -> Report {
         let findings = self.analyzer.analyze(envelope, raw).await;
-        let score = score::score(&self.rules, &findings);
+        let score = score::score(&self.rules.current(), &findings);
         Report::new(subject, envelope, findings, score)
     }
 }

@@ -2,7 +2,9 @@
 //! returns it as is and the HTML page is rendered from it, so the two views
 //! can never disagree.
 
-use crate::analyze::{Findings, arc, dkim, dmarc, dnsbl, helo, iprev, posture, smime, spf, tls};
+use crate::analyze::{
+    Findings, arc, content, dkim, dmarc, dnsbl, helo, iprev, posture, smime, spamd, spf, tls,
+};
 use crate::score::{Deduction, Score};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
@@ -62,6 +64,13 @@ pub struct Checks {
     pub ip_blocklists: dnsbl::BlocklistFinding,
     pub domain_blocklists: dnsbl::BlocklistFinding,
     pub posture: posture::PostureFinding,
+    /// Content and format. Reports stored before it was checked read as
+    /// the empty default.
+    #[serde(default)]
+    pub content: content::ContentFinding,
+    /// SpamAssassin's score and rules (`not_configured` without spamd).
+    #[serde(default)]
+    pub spamassassin: spamd::SpamdFinding,
 }
 
 /// Who the report is for: the test id and the address it was sent to.
@@ -91,6 +100,8 @@ impl Report {
             domain_blocklists,
             posture,
             message,
+            content,
+            spamassassin,
         } = findings;
         Report {
             id: subject.id.to_string(),
@@ -128,6 +139,8 @@ impl Report {
                 ip_blocklists,
                 domain_blocklists,
                 posture,
+                content,
+                spamassassin,
             },
             deductions: score.deductions,
             headers: message.headers,

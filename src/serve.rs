@@ -6,6 +6,7 @@ use crate::analyze::Analyzer;
 use crate::analyze::dns::{DnsSetupError, resolver};
 use crate::analyze::smime::SmimeError;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::report::Subject;
 use crate::score::{RuleTable, RulesError};
@@ -34,6 +35,8 @@ pub enum ServeError {
     Smime(#[from] SmimeError),
     #[error(transparent)]
     Tls(#[from] crate::smtp::tls::TlsError),
+    #[error("cannot handle signals: {0}")]
+    Signal(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -50,26 +53,43 @@ pub fn load_rules(dir: Option<&std::path::Path>) -> Result<RuleTable, RulesError
 
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let rules = load_rules(config.rules.as_deref())?;
-    let store = Store::open(&config.data_dir)?;
+    let store = Store::open_location(config.store.as_deref(), &config.data_dir, config.retention)?;
     let dns = resolver(config.dns, config.dns_timeout)?;
     let pipeline = Arc::new(Pipeline {
         analyzer: Analyzer::with_lists(dns, &config.hostname, &config.lists)?,
-        rules,
+        rules: rules.into(),
     });
+    let metrics = Arc::new(Metrics::default());
 
     // Expire first, so start-up does not analyse what is due for deletion.
     store.remove_received_before(unix_now().saturating_sub(config.retention.as_secs()))?;
     let (queue, queued) = mpsc::unbounded_channel();
     // Messages that got 250 before a crash but no report: analyse them now.
     for id in store.pending_ids()? {
+        metrics.analysis_queued();
         let _ = queue.send(id);
     }
     let analyzer = tokio::spawn(analyze_queued(
         store.clone(),
-        pipeline,
+        pipeline.clone(),
         config.domain.clone(),
         queued,
+        metrics.clone(),
     ));
+    // Installed before start-up is announced: until then SIGHUP would
+    // still have its default effect, and end the process.
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hangups = signal(SignalKind::hangup()).map_err(ServeError::Signal)?;
+        let rules = config.rules.clone();
+        tokio::spawn(reload_rules_on_hangup(
+            hangups,
+            pipeline,
+            rules,
+            metrics.clone(),
+        ));
+    }
 
     tokio::spawn(expire_old_messages(store.clone(), config.retention));
 
@@ -77,6 +97,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         store: store.clone(),
         domain: config.domain.clone(),
         queue,
+        metrics: metrics.clone(),
     });
     let settings = SmtpSettings {
         domain: config.domain.clone(),
@@ -104,7 +125,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             source,
         })?
         .with_starttls(tls)
-        .with_limits(limits);
+        .with_limits(limits)
+        .with_proxy_trusted(config.proxy_trusted.clone())
+        .with_metrics(metrics.clone());
     let http = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -115,24 +138,35 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         addr: config.http_listen,
         source,
     })?;
+    let dns_server = config
+        .dns
+        .map_or("system resolver".to_string(), |a| a.to_string());
+    // Scripts and tests read the bound ports from this first stdout line.
     println!(
-        "mailscore: SMTP on {}, HTTP on {http_addr}, addresses @{}, DNS {}",
+        "mailscore: SMTP on {}, HTTP on {http_addr}, addresses @{}, DNS {dns_server}",
         smtp.local_addr(),
         config.domain,
-        config
-            .dns
-            .map_or("system resolver".to_string(), |a| a.to_string()),
+    );
+    tracing::info!(
+        smtp = %smtp.local_addr(),
+        http = %http_addr,
+        domain = %config.domain,
+        dns = %dns_server,
+        proxy_trusted = config.proxy_trusted.len(),
+        "mailscore started"
     );
     let routes = web::routes(web::WebState {
         store: store.clone(),
         domain: config.domain.clone(),
         public_url: config.public_url.clone(),
+        metrics: metrics.clone(),
+        data_dir: config.data_dir.clone(),
     });
     // One signal, two listeners: each waits on its own receiver.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
-        eprintln!("mailscore: shutting down");
+        tracing::info!("mailscore shutting down");
         let _ = stop.send(true);
     });
     let server = warp::serve(routes)
@@ -142,13 +176,60 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let smtp = smtp.run_until(stopped_signal(stopped), SHUTDOWN_GRACE);
     let (drained, ()) = tokio::join!(smtp, server);
     if !drained {
-        eprintln!("mailscore: SMTP sessions still open after {SHUTDOWN_GRACE:?}, closing them");
+        tracing::warn!(
+            grace = ?SHUTDOWN_GRACE,
+            "SMTP sessions still open after the grace period, closing them"
+        );
     }
     // Messages not yet analysed stay pending on disk: the next start
     // analyses them.
     analyzer.abort();
     store.flush()?;
+    tracing::info!("mailscore stopped");
     Ok(())
+}
+
+/// Reloads the rule table from the rules directory on each SIGHUP. A table
+/// that does not load (bad TOML, a rule failing validation, an empty
+/// directory) is refused with an error in the log, and the table in force
+/// stays: a typo never leaves the server scoring with nothing.
+#[cfg(unix)]
+async fn reload_rules_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    pipeline: Arc<Pipeline>,
+    dir: Option<std::path::PathBuf>,
+    metrics: Arc<Metrics>,
+) {
+    while hangups.recv().await.is_some() {
+        let to_load = dir.clone();
+        let loaded = tokio::task::spawn_blocking(move || load_rules(to_load.as_deref())).await;
+        let source = dir
+            .as_deref()
+            .map_or("embedded".to_string(), |d| d.display().to_string());
+        match loaded {
+            Ok(Ok(table)) => {
+                let count = table.rules.len();
+                pipeline.rules.replace(table);
+                metrics.rules_reloaded(true);
+                tracing::info!(rules = count, source = %source, "rule table reloaded");
+            }
+            Ok(Err(e)) => {
+                metrics.rules_reloaded(false);
+                tracing::error!(
+                    error = %e,
+                    source = %source,
+                    "rule table refused; the previous one stays in force"
+                );
+            }
+            Err(e) => {
+                metrics.rules_reloaded(false);
+                tracing::error!(
+                    error = %e,
+                    "rule table reload panicked; the previous one stays in force"
+                );
+            }
+        }
+    }
 }
 
 /// How often the retention sweep runs.
@@ -167,9 +248,9 @@ async fn expire_old_messages(store: Store, retention: std::time::Duration) {
         };
         match swept {
             Ok(Ok(0)) => {}
-            Ok(Ok(n)) => eprintln!("mailscore: retention: removed {n} expired test(s)"),
-            Ok(Err(e)) => eprintln!("mailscore: retention sweep failed: {e}"),
-            Err(e) => eprintln!("mailscore: retention sweep panicked: {e}"),
+            Ok(Ok(n)) => tracing::info!(removed = n, "retention sweep removed expired tests"),
+            Ok(Err(e)) => tracing::error!(error = %e, "retention sweep failed"),
+            Err(e) => tracing::error!(error = %e, "retention sweep panicked"),
         }
     }
 }
@@ -205,6 +286,7 @@ struct Inbox {
     store: Store,
     domain: String,
     queue: mpsc::UnboundedSender<String>,
+    metrics: Arc<Metrics>,
 }
 
 impl Delivery for Inbox {
@@ -222,9 +304,14 @@ impl Delivery for Inbox {
                 .map_err(|e| DeliveryError(e.to_string()))?;
         }
         for id in ids {
+            // Counted before sending: the analyzer may take the id (and count
+            // it down) before `send` returns, and the gauge saturates at 0.
+            self.metrics.analysis_queued();
             // The analyzer only stops at shutdown; the message is on disk and
             // will be picked up as pending at the next start.
-            let _ = self.queue.send(id.to_string());
+            if self.queue.send(id.to_string()).is_err() {
+                self.metrics.analysis_started();
+            }
         }
         Ok(())
     }
@@ -235,16 +322,20 @@ async fn analyze_queued(
     pipeline: Arc<Pipeline>,
     domain: String,
     mut queued: mpsc::UnboundedReceiver<String>,
+    metrics: Arc<Metrics>,
 ) {
     let permits = Arc::new(Semaphore::new(ANALYSIS_CONCURRENCY));
     while let Some(id) = queued.recv().await {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
         };
+        metrics.analysis_started();
         let (store, pipeline, domain) = (store.clone(), pipeline.clone(), domain.clone());
+        let metrics = metrics.clone();
         tokio::spawn(async move {
-            if let Err(e) = analyze_one(&store, &pipeline, &domain, &id).await {
-                eprintln!("mailscore: analysis of {id} failed: {e}");
+            if let Err(e) = analyze_one(&store, &pipeline, &domain, &id, &metrics).await {
+                metrics.analysis_failed();
+                tracing::error!(test_id = %id, error = %e, "analysis failed");
             }
             drop(permit);
         });
@@ -256,11 +347,13 @@ async fn analyze_one(
     pipeline: &Pipeline,
     domain: &str,
     id: &str,
+    metrics: &Metrics,
 ) -> Result<(), StoreError> {
     let Some(message) = store.message(id)? else {
         return Ok(());
     };
     let address = format!("{id}@{domain}");
+    let started = std::time::Instant::now();
     let report = pipeline
         .report(
             Subject {
@@ -271,6 +364,7 @@ async fn analyze_one(
             &message.raw,
         )
         .await;
+    metrics.analysis_finished(started.elapsed(), &report.checks);
     let json = serde_json::to_vec(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     store.put_report(id, message.seq, &json)?;
     Ok(())

@@ -15,13 +15,13 @@ use jsonschema::Validator;
 use mailscore::analyze::arc::ArcFinding;
 use mailscore::analyze::dkim::DkimFinding;
 use mailscore::analyze::dkim_key::KeyInfo;
-use mailscore::analyze::dmarc::{DmarcFinding, DmarcRecord};
+use mailscore::analyze::dmarc::{DmarcFinding, DmarcRecord, TreeWalkVerdict};
 use mailscore::analyze::dnsbl::{BlocklistFinding, BlocklistResult, Listing, ZoneError};
 use mailscore::analyze::helo::{HeloFinding, HeloResult};
 use mailscore::analyze::iprev::IprevFinding;
 use mailscore::analyze::posture::{PostureFinding, Presence, RecordStatus};
 use mailscore::analyze::smime::{SignerCert, SmimeFinding, SmimeResult};
-use mailscore::analyze::spf::{AllPolicy, SpfFinding, SpfIdentity};
+use mailscore::analyze::spf::{AllPolicy, SpfFinding, SpfIdentity, SpfProblem};
 use mailscore::analyze::tls::{TlsFinding, TlsResult};
 use mailscore::analyze::{Setup, Verdict};
 use mailscore::report::{Checks, EnvelopeView, MessageView, Report};
@@ -407,8 +407,10 @@ fn every_object_in_the_document_is_closed_and_fully_required() {
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         for property in properties {
-            // Reports stored before ARC was checked have no `arc`.
-            let optional = pointer == "/schemas/Checks" && property == "arc";
+            // Reports stored before ARC (content, SpamAssassin) was checked
+            // have no `arc` (`content`, `spamassassin`).
+            let optional = pointer == "/schemas/Checks"
+                && ["arc", "content", "spamassassin"].contains(&property.as_str());
             assert_eq!(
                 required.contains(&property.as_str()),
                 !optional,
@@ -663,7 +665,11 @@ fn spf(identity: SpfIdentity, all: AllPolicy) -> SpfFinding {
         domain: "example.com".into(),
         records: vec!["v=spf1 -all".into()],
         explanation: Some("see https://example.com/spf".into()),
-        error: Some("syntax error".into()),
+        error: Some("11 DNS lookups, limit 10".into()),
+        problem: Some(SpfProblem::LookupLimit),
+        matched: Some("include:_spf.example.com".into()),
+        dns_lookups: 11,
+        void_lookups: 1,
         all,
         uses_ptr: true,
     }
@@ -755,6 +761,13 @@ fn full_report() -> Report {
                     adkim: "strict".into(),
                     aspf: "relaxed".into(),
                 }),
+                org_domain: Some("example.com".into()),
+                dmarcbis: Some(TreeWalkVerdict {
+                    result: Verdict::Fail,
+                    record_domain: Some("com".into()),
+                    spf_aligned: false,
+                    dkim_aligned: false,
+                }),
             },
             arc: ArcFinding {
                 result: Verdict::Pass,
@@ -821,6 +834,8 @@ fn full_report() -> Report {
                     error: "timed out".into(),
                 },
             },
+            content: full_content(),
+            spamassassin: full_spamassassin(),
         },
         deductions: vec![Deduction {
             rule: "SPF_FAIL".into(),
@@ -1011,4 +1026,49 @@ fn every_field_and_variant_of_the_report_is_in_the_document() {
         !spec.validator(&schema).is_valid(&wrong),
         "bad tagged enum passed"
     );
+}
+
+/// Content findings with every list non-empty (content and spamd are
+/// issue 4's; their enum words are checked in tests/content_api.rs).
+fn full_content() -> mailscore::analyze::content::ContentFinding {
+    use mailscore::analyze::content::attachments::{Attachment, AttachmentFinding};
+    use mailscore::analyze::content::{ContentFinding, Profile};
+    let mut content = ContentFinding {
+        profile: Profile::Fisc,
+        ..ContentFinding::default()
+    };
+    content.headers.notes = vec!["Reply-To domain: other.example".into()];
+    content.body.forbidden_tags = vec!["script".into()];
+    content.body.notes = vec!["visible text is 1.0% of the HTML".into()];
+    content.links.count = 3;
+    content.links.mismatched = vec!["shows a.example, goes to b.example".into()];
+    content.links.shorteners = vec!["bit.ly".into()];
+    content.links.raw_ip = vec!["192.0.2.1".into()];
+    content.attachments = AttachmentFinding {
+        files: vec![Attachment {
+            name: "invoice.zip".into(),
+            content_type: "application/zip".into(),
+            size: 120,
+            flags: vec!["encrypted_archive".into(), "archive_executable".into()],
+        }],
+        count: 1,
+    };
+    content
+}
+
+fn full_spamassassin() -> mailscore::analyze::spamd::SpamdFinding {
+    use mailscore::analyze::spamd::{SpamRule, SpamdFinding, SpamdStatus};
+    SpamdFinding {
+        status: SpamdStatus::Checked,
+        server: Some("127.0.0.1:783".into()),
+        spam: Some(true),
+        score: Some(7.5),
+        threshold: Some(5.0),
+        rules: vec![SpamRule {
+            name: "MISSING_HEADERS".into(),
+            points: -1.2,
+            description: "Missing To: header".into(),
+        }],
+        error: Some("x".into()),
+    }
 }

@@ -6,7 +6,9 @@ mod support;
 use mailscore::analyze::Verdict;
 use mailscore::report::{Report, Subject};
 use mailscore::smtp::Envelope;
-use support::dkim::{ed25519_key, rsa_key_record, rsa_signed, signed, split_255};
+use support::dkim::{
+    ed25519_key, rsa_key_record, rsa_signed, rsa1024_key_record, signed, split_255,
+};
 use support::dns::{TestDns, Zone};
 use support::pipeline::pipeline;
 
@@ -23,6 +25,12 @@ fn zone(ed25519_record: &str) -> Zone {
             &["v=DMARC1; p=quarantine; rua=mailto:dmarc@good.example"],
         )
         .timeout("slow._domainkey.good.example")
+        .servfail("broken._domainkey.good.example")
+        // A key record that is not the signing key's (a rotated selector).
+        .txt(
+            "rotated._domainkey.good.example",
+            &split_255(&rsa1024_key_record()),
+        )
 }
 
 async fn report(dns: &TestDns, raw: &[u8]) -> Report {
@@ -142,6 +150,33 @@ async fn key_lookup_timeout_is_temperror() {
     assert_eq!(report.checks.dkim[0].setup.as_str(), "unknown");
     assert!(rules(&report).contains(&"DKIM_TEMPERROR"));
     assert!(!rules(&report).contains(&"DKIM_FAIL"));
+}
+
+#[tokio::test]
+async fn key_lookup_servfail_is_temperror_not_a_missing_key() {
+    let dns = TestDns::start(zone("v=DKIM1; p="));
+    let raw = rsa_signed(MESSAGE, "good.example", "broken");
+    let report = report(&dns, &raw).await;
+    let sig = &report.checks.dkim[0];
+    // SERVFAIL says nothing about the key: a later try may find it
+    // (RFC 6376 §6.1.2 TEMPFAIL), unlike NXDOMAIN (no key: permerror).
+    assert_eq!(sig.result, Verdict::Temperror, "{sig:?}");
+    assert!(rules(&report).contains(&"DKIM_TEMPERROR"));
+    assert!(!rules(&report).contains(&"DKIM_PERMERROR"));
+}
+
+#[tokio::test]
+async fn signature_under_another_published_key_fails() {
+    let dns = TestDns::start(zone("v=DKIM1; p="));
+    let raw = rsa_signed(MESSAGE, "good.example", "rotated");
+    let report = report(&dns, &raw).await;
+    let sig = &report.checks.dkim[0];
+    // Body hash right, signature wrong for the published key: a failed
+    // verification (RFC 6376 §6.1.3), not a setup problem.
+    assert_eq!(sig.result, Verdict::Fail, "{sig:?}");
+    assert_eq!(sig.key.as_ref().map(|k| k.bits), Some(1024), "{sig:?}");
+    assert!(rules(&report).contains(&"DKIM_FAIL"));
+    assert_eq!(report.checks.dmarc.result, Verdict::Fail);
 }
 
 #[tokio::test]

@@ -48,7 +48,9 @@ static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
         .expect("resolver");
     Pipeline {
         analyzer: Analyzer::with_lists(dns, "mx.test.example", &Lists::none()).expect("analyzer"),
-        rules: RuleTable::embedded().expect("the embedded rule table loads"),
+        rules: RuleTable::embedded()
+            .expect("the embedded rule table loads")
+            .into(),
     }
 });
 

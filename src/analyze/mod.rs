@@ -2,6 +2,7 @@
 //! Only facts here, no points: scoring is the next stage's business.
 
 pub mod arc;
+pub mod content;
 pub mod dkim;
 pub mod dkim_key;
 pub mod dmarc;
@@ -10,10 +11,11 @@ pub mod dnsbl;
 pub mod helo;
 pub mod iprev;
 pub mod message;
+pub mod org_domain;
 pub mod posture;
 pub mod smime;
+pub mod spamd;
 pub mod spf;
-pub mod spf_syntax;
 pub mod tls;
 pub mod verdict;
 
@@ -50,6 +52,13 @@ pub struct Findings {
     /// MTA-STS, TLS-RPT, BIMI).
     pub posture: posture::PostureFinding,
     pub message: message::MessageFacts,
+    /// Content and format (headers, bulk mail, body, links, attachments).
+    /// Findings stored before content was checked have none.
+    #[serde(default)]
+    pub content: content::ContentFinding,
+    /// SpamAssassin's verdict, when spamd is configured.
+    #[serde(default)]
+    pub spamassassin: spamd::SpamdFinding,
 }
 
 /// What analysis needs besides the message: the resolver every check
@@ -63,6 +72,10 @@ pub struct Analyzer {
     pub ip_blocklists: Vec<String>,
     /// Domain blocklist zones for the From, DKIM and link domains.
     pub domain_blocklists: Vec<String>,
+    /// The content rule profile switched on (`fisc`).
+    pub profile: content::Profile,
+    /// spamd to ask, if the operator runs one.
+    pub spamd: Option<spamd::SpamdSettings>,
 }
 
 impl Analyzer {
@@ -79,6 +92,8 @@ impl Analyzer {
             trust: smime::TrustStore::system_with(&lists.smime_ca_files)?,
             ip_blocklists: lists.ip_blocklists.clone(),
             domain_blocklists: lists.domain_blocklists.clone(),
+            profile: lists.content_profile,
+            spamd: lists.spamd.clone(),
         })
     }
 
@@ -97,12 +112,14 @@ impl Analyzer {
             .and_then(|a| a.rsplit_once('@'))
             .map(|(_, d)| d.to_ascii_lowercase());
 
-        let (spf, spf_helo, iprev, helo_finding, ip_blocklists) = tokio::join!(
+        // spamd scans while DNS answers: its timeout runs alongside theirs.
+        let (spf, spf_helo, iprev, helo_finding, ip_blocklists, spamassassin) = tokio::join!(
             spf::mail_from_verdict(dns, ip, helo, &self.hostname, &envelope.mail_from),
             spf::helo_verdict(dns, ip, helo, &self.hostname),
             iprev::verdict(dns, ip),
             helo::verdict(dns, helo, ip),
             dnsbl::ip_listings(dns, ip, &self.ip_blocklists),
+            spamd::spamd_verdict(self.spamd.as_ref(), raw),
         );
 
         // mail-auth's parser wants at least one header; an unparseable
@@ -114,7 +131,7 @@ impl Analyzer {
         let auth_message = parsed.as_ref().unwrap_or(&empty);
         let (dkim, dkim_outputs) = dkim::verdicts(dns, auth_message).await;
         let (dmarc, arc) = tokio::join!(
-            dmarc::verdict(dns, auth_message, &dkim_outputs, &spf, mail_from_domain),
+            dmarc::verdict(dns, auth_message, &dkim_outputs, &dkim, &spf, mail_from_domain),
             arc::verdict(dns, auth_message),
         );
 
@@ -131,6 +148,14 @@ impl Analyzer {
             posture::posture(dns, &posture_domain),
         );
         let smime = smime::smime_verdict(raw, message.from_address.as_deref(), &self.trust);
+        let content = content::content(
+            raw,
+            &content::Context {
+                mail_from: &envelope.mail_from,
+                received_at: envelope.received_at,
+                profile: self.profile,
+            },
+        );
 
         Findings {
             spf,
@@ -146,6 +171,8 @@ impl Analyzer {
             domain_blocklists,
             posture,
             message,
+            content,
+            spamassassin,
         }
     }
 }

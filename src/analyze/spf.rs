@@ -1,10 +1,19 @@
 //! SPF (RFC 7208): may this IP send for the MAIL FROM domain, and for the
-//! HELO name? mail-auth computes the result; we add the record text found.
+//! HELO name? Our own check_host() on the shared resolver, because the
+//! report must say what receivers that follow the RFC will say (the openspf
+//! RFC 7208 suite, 203/203, in tests/spf_suite.rs), and mail-auth 0.13's
+//! SPF parser and evaluator differ from it in a few dozen cases. One concern
+//! a file: `record` (syntax), `macros` (§7), `eval` (check_host), `lookup`
+//! (DNS and limits); this file turns an evaluation into the finding.
 
-use super::dns::txt_records;
+mod eval;
+mod lookup;
+mod macros;
+pub mod record;
+
 use super::verdict::{Setup, Verdict};
-use mail_auth::spf::verify::SpfParameters;
-use mail_auth::{MessageAuthenticator, SpfResult};
+use eval::{Decision, Evaluation, Identity, Problem, Stop};
+use mail_auth::MessageAuthenticator;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -27,13 +36,78 @@ pub struct SpfFinding {
     pub records: Vec<String>,
     /// The domain's `exp=` explanation, when it failed and gave one.
     pub explanation: Option<String>,
-    /// What is wrong, for a permerror we diagnosed ourselves.
+    /// For a permerror, the exact problem ("11 DNS lookups, limit 10",
+    /// "unknown mechanism 'inclde' at position 3 ..."); for a temperror,
+    /// what DNS did not answer.
     pub error: Option<String>,
+    // The four fields below came later: reports stored before them read
+    // with none, no match shown and zero lookups.
+    /// Which kind of problem made it a permerror, for the rule table.
+    #[serde(default)]
+    pub problem: Option<SpfProblem>,
+    /// The term that decided the result ("ip4:192.0.2.0/24",
+    /// "include:_spf.example.com", "-all", "redirect=x.example → ~all"), or
+    /// "default neutral" when nothing matched.
+    #[serde(default)]
+    pub matched: Option<String>,
+    /// Terms that queried DNS (include, a, mx, ptr, exists, redirect),
+    /// nested ones included; receivers stop at 10 (RFC 7208 §4.6.4).
+    #[serde(default)]
+    pub dns_lookups: u32,
+    /// Lookups that found no such name or no records; receivers stop at 2.
+    #[serde(default)]
+    pub void_lookups: u32,
     /// How the record ends: what it says about every other host.
     pub all: AllPolicy,
     /// The record uses the `ptr` mechanism, which RFC 7208 §5.5 says
     /// "SHOULD NOT" be used (slow, unreliable, a load on the PTR zone).
     pub uses_ptr: bool,
+}
+
+/// Why an SPF check is a permerror, in the rule table's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpfProblem {
+    /// A syntax error in a record (the domain's own or an included one).
+    Syntax,
+    /// More than one `v=spf1` record at one name.
+    MultipleRecords,
+    /// More than 10 DNS-querying terms.
+    LookupLimit,
+    /// More than 2 void lookups.
+    VoidLookupLimit,
+    /// More than 10 MX records for an `mx` mechanism.
+    MxLimit,
+    /// `include:` of a domain without an SPF record.
+    IncludeMissing,
+    /// `redirect=` to a domain without an SPF record.
+    RedirectMissing,
+}
+
+impl SpfProblem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpfProblem::Syntax => "syntax",
+            SpfProblem::MultipleRecords => "multiple_records",
+            SpfProblem::LookupLimit => "lookup_limit",
+            SpfProblem::VoidLookupLimit => "void_lookup_limit",
+            SpfProblem::MxLimit => "mx_limit",
+            SpfProblem::IncludeMissing => "include_missing",
+            SpfProblem::RedirectMissing => "redirect_missing",
+        }
+    }
+
+    fn of(problem: &Problem) -> Self {
+        match problem {
+            Problem::Syntax { .. } => SpfProblem::Syntax,
+            Problem::MultipleRecords { .. } => SpfProblem::MultipleRecords,
+            Problem::LookupLimit { .. } => SpfProblem::LookupLimit,
+            Problem::VoidLimit { .. } => SpfProblem::VoidLookupLimit,
+            Problem::MxLimit { .. } => SpfProblem::MxLimit,
+            Problem::IncludeNone { .. } => SpfProblem::IncludeMissing,
+            Problem::RedirectNone { .. } => SpfProblem::RedirectMissing,
+        }
+    }
 }
 
 /// The record's catch-all: `-all` (hard fail), `~all`, `?all`, `+all` (anyone
@@ -105,33 +179,111 @@ pub async fn mail_from_verdict(
     if mail_from.is_empty() {
         return helo_verdict(dns, ip, helo, host_domain).await;
     }
-    let domain = mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
-    if !is_checkable_domain(domain) {
-        return unchecked(SpfIdentity::Mailfrom, domain);
-    }
-    let params = SpfParameters::verify_mail_from(ip.to_canonical(), helo, host_domain, mail_from);
-    let output = dns.verify_spf(params).await;
-    finding(dns, SpfIdentity::Mailfrom, domain, output).await
+    let (local_part, domain) = mail_from.rsplit_once('@').unwrap_or(("", helo));
+    // §4.3: a sender without a local-part is "postmaster" there.
+    let local_part = if local_part.is_empty() {
+        "postmaster"
+    } else {
+        local_part
+    };
+    let sender = format!("{local_part}@{domain}");
+    check(dns, SpfIdentity::Mailfrom, ip, helo, host_domain, &sender).await
 }
 
-/// SPF for the HELO identity alone (RFC 7208 §2.3).
+/// SPF for the HELO identity alone (RFC 7208 §2.3): `postmaster@HELO`.
 pub async fn helo_verdict(
     dns: &MessageAuthenticator,
     ip: IpAddr,
     helo: &str,
     host_domain: &str,
 ) -> SpfFinding {
-    if !is_checkable_domain(helo) {
-        return unchecked(SpfIdentity::Helo, helo);
+    let sender = format!("postmaster@{helo}");
+    check(dns, SpfIdentity::Helo, ip, helo, host_domain, &sender).await
+}
+
+/// check_host() for `sender` (`local-part@domain`) and the finding.
+async fn check(
+    dns: &MessageAuthenticator,
+    identity: SpfIdentity,
+    ip: IpAddr,
+    helo: &str,
+    host_domain: &str,
+    sender: &str,
+) -> SpfFinding {
+    let (local_part, domain) = sender.rsplit_once('@').unwrap_or(("postmaster", sender));
+    let domain = domain.strip_suffix('.').unwrap_or(domain);
+    if !is_checkable_domain(domain) {
+        return unchecked(identity, domain);
     }
-    let output = dns
-        .verify_spf(SpfParameters::verify_ehlo(
-            ip.to_canonical(),
+    let mut evaluation = Evaluation::new(
+        dns.resolver(),
+        Identity {
+            sender,
+            local_part,
+            sender_domain: domain,
+            // An IPv4 client seen over IPv6 (::ffff:a.b.c.d) is IPv4 to SPF.
+            ip: ip.to_canonical(),
             helo,
-            host_domain,
-        ))
-        .await;
-    finding(dns, SpfIdentity::Helo, helo, output).await
+            receiver: host_domain,
+        },
+    );
+    let outcome = evaluation.check_host(domain).await;
+    let mut finding = base(identity, domain, Verdict::None);
+    match outcome {
+        Ok(decided) => {
+            finding.result = verdict_of(decided.decision);
+            finding.matched = decided.matched.clone();
+            // §6.2: the explanation is fetched once, after the result.
+            finding.explanation = evaluation.explanation(&decided).await;
+        }
+        Err(Stop::Permerror(problem)) => {
+            finding.result = Verdict::Permerror;
+            finding.problem = Some(SpfProblem::of(&problem));
+            finding.error = Some(problem.to_string());
+        }
+        Err(Stop::Temperror(why)) => {
+            finding.result = Verdict::Temperror;
+            finding.error = Some(why);
+        }
+    }
+    finding.setup = finding.result.setup();
+    finding.dns_lookups = evaluation.lookups.dns_terms;
+    finding.void_lookups = evaluation.lookups.void;
+    (finding.all, finding.uses_ptr) = match evaluation.records.as_slice() {
+        [record] => record_shape(record),
+        _ => (AllPolicy::Unknown, false),
+    };
+    finding.records = evaluation.records;
+    finding
+}
+
+fn verdict_of(decision: Decision) -> Verdict {
+    match decision {
+        Decision::None => Verdict::None,
+        Decision::Neutral => Verdict::Neutral,
+        Decision::Pass => Verdict::Pass,
+        Decision::Fail => Verdict::Fail,
+        Decision::Softfail => Verdict::Softfail,
+    }
+}
+
+/// A finding with nothing found yet.
+fn base(identity: SpfIdentity, domain: &str, result: Verdict) -> SpfFinding {
+    SpfFinding {
+        result,
+        setup: result.setup(),
+        identity,
+        domain: domain.to_ascii_lowercase(),
+        records: Vec::new(),
+        explanation: None,
+        error: None,
+        problem: None,
+        matched: None,
+        dns_lookups: 0,
+        void_lookups: 0,
+        all: AllPolicy::Unknown,
+        uses_ptr: false,
+    }
 }
 
 /// RFC 7208 §4.3: a domain that is not a well-formed FQDN (an address
@@ -147,86 +299,8 @@ fn is_checkable_domain(domain: &str) -> bool {
 
 fn unchecked(identity: SpfIdentity, domain: &str) -> SpfFinding {
     SpfFinding {
-        result: Verdict::None,
-        setup: Setup::Missing,
-        identity,
-        domain: domain.to_ascii_lowercase(),
-        records: Vec::new(),
-        explanation: None,
         error: Some("not a fully qualified domain name, so there is no SPF policy to check".into()),
-        all: AllPolicy::Unknown,
-        uses_ptr: false,
-    }
-}
-
-async fn finding(
-    dns: &MessageAuthenticator,
-    identity: SpfIdentity,
-    domain: &str,
-    output: mail_auth::SpfOutput,
-) -> SpfFinding {
-    let mut result = verdict(output.result());
-    let records: Vec<String> = txt_records(dns, domain)
-        .await
-        .into_iter()
-        .filter(|r| is_spf_record(r))
-        .collect();
-    let error = published_record_error(&records);
-    // mail-auth evaluates the first of several records and parses leniently;
-    // RFC 7208 §4.5 and §4.6 make both a permerror ("set up wrongly") before
-    // any mechanism is evaluated, so this wins over a temperror that a
-    // malformed name in the record caused.
-    if error.is_some() {
-        result = Verdict::Permerror;
-    }
-    let (all, uses_ptr) = match records.as_slice() {
-        [record] => record_shape(record),
-        _ => (AllPolicy::Unknown, false),
-    };
-    SpfFinding {
-        result,
-        setup: result.setup(),
-        identity,
-        domain: domain.to_ascii_lowercase(),
-        records,
-        explanation: output.explanation().map(str::to_string),
-        error,
-        all,
-        uses_ptr,
-    }
-}
-
-/// What is wrong with the records published at the domain itself, if
-/// anything: more than one `v=spf1` record, or a syntax error.
-fn published_record_error(records: &[String]) -> Option<String> {
-    if records.len() > 1 {
-        return Some(format!(
-            "{} SPF records are published; there must be exactly one",
-            records.len()
-        ));
-    }
-    let record = records.first()?;
-    super::spf_syntax::check(record)
-        .err()
-        .map(|e| format!("syntax error: {e}"))
-}
-
-/// RFC 7208 §4.5: an SPF record begins with exactly "v=spf1" and then a
-/// space or its end; anything else (" v=spf1", "v=spf10") is another TXT.
-fn is_spf_record(txt: &str) -> bool {
-    let lower = txt.to_ascii_lowercase();
-    lower == "v=spf1" || lower.starts_with("v=spf1 ")
-}
-
-pub fn verdict(result: SpfResult) -> Verdict {
-    match result {
-        SpfResult::Pass => Verdict::Pass,
-        SpfResult::Fail => Verdict::Fail,
-        SpfResult::SoftFail => Verdict::Softfail,
-        SpfResult::Neutral => Verdict::Neutral,
-        SpfResult::TempError => Verdict::Temperror,
-        SpfResult::PermError => Verdict::Permerror,
-        SpfResult::None => Verdict::None,
+        ..base(identity, domain, Verdict::None)
     }
 }
 

@@ -2,8 +2,17 @@
 //! a rule may test and the values each field can take. Rules are validated
 //! against this at start-up, and findings are flattened into it for scoring.
 
+use crate::analyze::content::body::MANY_IMAGES;
+use crate::analyze::content::body::{Charset, Size, Structure, TextRatio};
+use crate::analyze::content::bulk::{Precedence, Unsubscribe};
+use crate::analyze::content::headers::{
+    DateState, DisplayName, FromState, MessageIdState, ReplyTo, ReturnPath, SubjectState,
+};
+use crate::analyze::content::lookalike::Lookalike;
+use crate::analyze::content::{ContentFinding, Profile};
 use crate::analyze::dnsbl::{BlocklistFinding, BlocklistResult};
 use crate::analyze::posture::{PostureFinding, Presence, RecordStatus};
+use crate::analyze::spamd::{SpamdFinding, SpamdStatus};
 use crate::analyze::{Findings, Verdict, dkim};
 use std::collections::BTreeMap;
 
@@ -19,6 +28,19 @@ const RESULTS: &[&str] = &[
 const SETUPS: &[&str] = &["configured", "missing", "misconfigured", "unknown"];
 const POLICIES: &[&str] = &["none", "quarantine", "reject", "absent"];
 const BOOLS: &[&str] = &["true", "false"];
+/// `spf.problem`: why SPF is a permerror (see `SpfProblem`), or none.
+const SPF_PROBLEMS: &[&str] = &[
+    "none",
+    "syntax",
+    "multiple_records",
+    "lookup_limit",
+    "void_lookup_limit",
+    "mx_limit",
+    "include_missing",
+    "redirect_missing",
+];
+/// `spf.lookups`: DNS-querying terms the check used against the limit of 10.
+const SPF_LOOKUP_LEVELS: &[&str] = &["within", "near_limit", "over_limit"];
 
 const ALL_POLICIES: &[&str] = &[
     "fail", "softfail", "neutral", "pass", "redirect", "none", "unknown",
@@ -39,6 +61,16 @@ const BLOCKLIST_RESULTS: &[&str] = &["listed", "unknown", "clean", "skipped"];
 const MX_STATES: &[&str] = &["present", "null", "absent", "unknown"];
 const PRESENCE: &[&str] = &["present", "absent", "unknown"];
 const RECORD_STATES: &[&str] = &["present", "absent", "invalid", "unknown"];
+const PRESENT_MISSING: &[&str] = &["present", "missing"];
+/// How many: "few" is 1 up to the check's threshold.
+const AMOUNTS: &[&str] = &["none", "few", "many"];
+/// More links than this is "many".
+const MANY_LINKS: usize = 25;
+const SPAM_VERDICTS: &[&str] = &["true", "false", "unknown"];
+/// SpamAssassin's score in bands, for rules that map it to our points.
+const SA_BANDS: &[&str] = &[
+    "unknown", "below_1", "1_to_3", "3_to_5", "5_to_10", "10_plus",
+];
 
 /// (check, field, allowed values). A check is a section of the report.
 pub const SCHEMA: &[(&str, &str, &[&str])] = &[
@@ -46,6 +78,8 @@ pub const SCHEMA: &[(&str, &str, &[&str])] = &[
     ("spf", "setup", SETUPS),
     ("spf", "all", ALL_POLICIES),
     ("spf", "uses_ptr", BOOLS),
+    ("spf", "problem", SPF_PROBLEMS),
+    ("spf", "lookups", SPF_LOOKUP_LEVELS),
     ("spf_helo", "result", RESULTS),
     ("spf_helo", "setup", SETUPS),
     ("dkim", "result", RESULTS),
@@ -75,6 +109,52 @@ pub const SCHEMA: &[(&str, &str, &[&str])] = &[
     ("posture", "mta_sts", RECORD_STATES),
     ("posture", "tls_rpt", RECORD_STATES),
     ("posture", "bimi", RECORD_STATES),
+    // Content and format. Every content check carries `profile`, so a
+    // profile's rules (FISC) are plain rules that also test it.
+    ("headers", "profile", Profile::WORDS),
+    ("headers", "date", DateState::WORDS),
+    ("headers", "message_id", MessageIdState::WORDS),
+    ("headers", "from", FromState::WORDS),
+    ("headers", "subject", SubjectState::WORDS),
+    ("headers", "subject_caps", BOOLS),
+    ("headers", "subject_shouting", BOOLS),
+    ("headers", "to", PRESENT_MISSING),
+    ("headers", "reply_to", ReplyTo::WORDS),
+    ("headers", "return_path", ReturnPath::WORDS),
+    ("headers", "display_name", DisplayName::WORDS),
+    ("headers", "lookalike", Lookalike::WORDS),
+    ("bulk", "profile", Profile::WORDS),
+    ("bulk", "list_unsubscribe", Unsubscribe::WORDS),
+    ("bulk", "one_click", BOOLS),
+    ("bulk", "precedence", Precedence::WORDS),
+    ("body", "profile", Profile::WORDS),
+    ("body", "structure", Structure::WORDS),
+    ("body", "html", BOOLS),
+    ("body", "plain_alternative", BOOLS),
+    ("body", "text_ratio", TextRatio::WORDS),
+    ("body", "image_only", BOOLS),
+    ("body", "images", AMOUNTS),
+    ("body", "alt_missing", BOOLS),
+    ("body", "forbidden_html", BOOLS),
+    ("body", "hidden_text", BOOLS),
+    ("body", "charset", Charset::WORDS),
+    ("body", "size", Size::WORDS),
+    ("body", "gtube", BOOLS),
+    ("links", "profile", Profile::WORDS),
+    ("links", "count", AMOUNTS),
+    ("links", "mismatch", BOOLS),
+    ("links", "shortener", BOOLS),
+    ("links", "raw_ip", BOOLS),
+    ("attachments", "profile", Profile::WORDS),
+    ("attachments", "present", BOOLS),
+    ("attachments", "executable", BOOLS),
+    ("attachments", "double_extension", BOOLS),
+    ("attachments", "macro", BOOLS),
+    ("attachments", "archive_executable", BOOLS),
+    ("attachments", "encrypted_archive", BOOLS),
+    ("spamassassin", "status", SpamdStatus::WORDS),
+    ("spamassassin", "spam", SPAM_VERDICTS),
+    ("spamassassin", "score", SA_BANDS),
 ];
 
 pub fn is_known_check(check: &str) -> bool {
@@ -102,6 +182,12 @@ pub fn facts(findings: &Findings) -> Facts {
     put("spf", "setup", spf.setup.as_str().into());
     put("spf", "all", spf.all.as_str().into());
     put("spf", "uses_ptr", spf.uses_ptr.to_string());
+    put(
+        "spf",
+        "problem",
+        spf.problem.map_or("none", |p| p.as_str()).into(),
+    );
+    put("spf", "lookups", spf_lookup_level(spf.dns_lookups).into());
     put("spf_helo", "result", word(findings.spf_helo.result));
     put("spf_helo", "setup", findings.spf_helo.setup.as_str().into());
 
@@ -169,7 +255,101 @@ pub fn facts(findings: &Findings) -> Facts {
     put("posture", "mta_sts", record_word(&posture.mta_sts).into());
     put("posture", "tls_rpt", record_word(&posture.tls_rpt).into());
     put("posture", "bimi", record_word(&posture.bimi).into());
+    content_facts(&findings.content, &mut facts);
+    spamassassin_facts(&findings.spamassassin, &mut facts);
     facts
+}
+
+/// The content findings in the schema's words; counts become bands here.
+fn content_facts(content: &ContentFinding, facts: &mut Facts) {
+    let mut put = |check, field, value: &str| {
+        facts.insert((check, field), value.to_string());
+    };
+    let yes = |b: bool| if b { "true" } else { "false" };
+    for check in ["headers", "bulk", "body", "links", "attachments"] {
+        put(check, "profile", content.profile.as_str());
+    }
+    let h = &content.headers;
+    put("headers", "date", h.date.as_str());
+    put("headers", "message_id", h.message_id.as_str());
+    put("headers", "from", h.from.as_str());
+    put("headers", "subject", h.subject.as_str());
+    put("headers", "subject_caps", yes(h.subject_caps));
+    put("headers", "subject_shouting", yes(h.subject_shouting));
+    put(
+        "headers",
+        "to",
+        if h.to_present { "present" } else { "missing" },
+    );
+    put("headers", "reply_to", h.reply_to.as_str());
+    put("headers", "return_path", h.return_path.as_str());
+    put("headers", "display_name", h.display_name.as_str());
+    put("headers", "lookalike", h.lookalike.as_str());
+    let bulk = &content.bulk;
+    put("bulk", "list_unsubscribe", bulk.list_unsubscribe.as_str());
+    put("bulk", "one_click", yes(bulk.one_click));
+    put("bulk", "precedence", bulk.precedence.as_str());
+    let b = &content.body;
+    put("body", "structure", b.structure.as_str());
+    put("body", "html", yes(b.html));
+    put("body", "plain_alternative", yes(b.plain_alternative));
+    put("body", "text_ratio", b.text_ratio.as_str());
+    put("body", "image_only", yes(b.image_only));
+    put("body", "images", amount(b.images, MANY_IMAGES));
+    put("body", "alt_missing", yes(b.images_without_alt > 0));
+    put("body", "forbidden_html", yes(!b.forbidden_tags.is_empty()));
+    put("body", "hidden_text", yes(b.hidden_text));
+    put("body", "charset", b.charset.as_str());
+    put("body", "size", b.size.as_str());
+    put("body", "gtube", yes(b.gtube));
+    let l = &content.links;
+    put("links", "count", amount(l.count, MANY_LINKS));
+    put("links", "mismatch", yes(!l.mismatched.is_empty()));
+    put("links", "shortener", yes(!l.shorteners.is_empty()));
+    put("links", "raw_ip", yes(!l.raw_ip.is_empty()));
+    let a = &content.attachments;
+    put("attachments", "present", yes(a.count > 0));
+    for flag in [
+        "executable",
+        "double_extension",
+        "macro",
+        "archive_executable",
+        "encrypted_archive",
+    ] {
+        put("attachments", flag, yes(a.any(flag)));
+    }
+}
+
+fn amount(count: usize, many: usize) -> &'static str {
+    match count {
+        0 => "none",
+        c if c > many => "many",
+        _ => "few",
+    }
+}
+
+fn spamassassin_facts(sa: &SpamdFinding, facts: &mut Facts) {
+    let mut put = |field, value: &str| {
+        facts.insert(("spamassassin", field), value.to_string());
+    };
+    put("status", sa.status.as_str());
+    put(
+        "spam",
+        match sa.spam {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "unknown",
+        },
+    );
+    let band = match sa.score {
+        None => "unknown",
+        Some(s) if s < 1.0 => "below_1",
+        Some(s) if s < 3.0 => "1_to_3",
+        Some(s) if s < 5.0 => "3_to_5",
+        Some(s) if s < 10.0 => "5_to_10",
+        Some(_) => "10_plus",
+    };
+    put("score", band);
 }
 
 /// The weakest key among the signatures that have one (RFC 8301: RSA keys
@@ -229,6 +409,16 @@ fn record_word(status: &RecordStatus) -> &'static str {
         RecordStatus::Absent => "absent",
         RecordStatus::Invalid { .. } => "invalid",
         RecordStatus::Unknown { .. } => "unknown",
+    }
+}
+
+/// 9 or 10 lookups still pass, but one more include breaks the record
+/// (RFC 7208 §4.6.4 allows 10).
+fn spf_lookup_level(lookups: u32) -> &'static str {
+    match lookups {
+        0..=8 => "within",
+        9..=10 => "near_limit",
+        _ => "over_limit",
     }
 }
 

@@ -1,10 +1,16 @@
 //! Accepting connections: one tokio task per client, a bound on how many run
 //! at once and on how many come from one address, and a pause instead of a
 //! spin when `accept` fails.
+//!
+//! Behind a load balancer the client is who the PROXY protocol header of a
+//! trusted peer says (see [`proxy`]): the per-address limits count that
+//! client, not the balancer.
 
 use super::Delivery;
 use super::peers::Peers;
-use super::session;
+use super::{proxy, session};
+use crate::metrics::{Metrics, Refusal};
+use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +104,10 @@ impl Default for SmtpLimits {
 /// How long an address over its connection cap gets to take its `421`.
 const REFUSAL_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long a trusted proxy has to send its PROXY header. A balancer sends
+/// it with the connection, so this only bounds a broken or silent one.
+const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The most connections [`SmtpLimits::max_connections`] may allow: what a
 /// semaphore holds, and what shutdown can wait for in one `acquire_many(u32)`.
 const MAX_CONNECTIONS_CAP: usize = if (u32::MAX as usize) < Semaphore::MAX_PERMITS {
@@ -119,6 +129,9 @@ pub struct Listener {
     limit: Arc<Semaphore>,
     /// Connections and message buckets per client address.
     peers: Arc<Peers>,
+    /// Peers whose connections start with a PROXY protocol header.
+    proxy_trusted: Arc<Vec<IpNet>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Listener {
@@ -139,7 +152,26 @@ impl Listener {
                 limits.messages_per_ip_per_minute,
             )),
             limits: Arc::new(limits),
+            proxy_trusted: Arc::new(Vec::new()),
+            metrics: Arc::default(),
         })
+    }
+
+    /// Expects a PROXY protocol header (v1 or v2) first on every connection
+    /// from these peers, and takes the client it names as the sender: its
+    /// address is the envelope's, and the one the per-address limits count.
+    /// A connection from them without a valid header is closed. Call it
+    /// before [`run`](Self::run).
+    pub fn with_proxy_trusted(mut self, trusted: Vec<IpNet>) -> Listener {
+        self.proxy_trusted = Arc::new(trusted);
+        self
+    }
+
+    /// Counts connections and refusals into `metrics` instead of a private
+    /// set nobody reads.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Listener {
+        self.metrics = metrics;
+        self
     }
 
     /// Serves clients within `limits` instead of [`SmtpLimits::default`].
@@ -186,42 +218,32 @@ impl Listener {
     /// server, drop this future, e.g. from a `select!` on a shutdown signal;
     /// sessions already running finish by themselves.
     pub async fn run(self) -> std::io::Result<()> {
+        self.metrics.smtp_listening(true);
         loop {
             let permit = Arc::clone(&self.limit)
                 .acquire_owned()
                 .await
                 .expect("the connection semaphore is never closed");
             let (stream, peer) = self.accept().await;
-            let Some(connection) = self.peers.connect(peer.ip()) else {
-                // Nothing is set up for this client: it gets one line, at
-                // most `REFUSAL_TIMEOUT` of a slot, and the door.
-                tokio::spawn(async move {
-                    refuse(
-                        stream,
-                        "421 4.7.0 Too many connections from your address\r\n",
-                    )
-                    .await;
-                    drop(permit);
-                });
-                continue;
+            let connection = Connection {
+                settings: Arc::clone(&self.settings),
+                limits: Arc::clone(&self.limits),
+                tls: self.tls.clone(),
+                delivery: Arc::clone(&self.delivery),
+                peers: Arc::clone(&self.peers),
+                metrics: Arc::clone(&self.metrics),
+                proxied: self.is_trusted_proxy(peer),
             };
-            let settings = Arc::clone(&self.settings);
-            let limits = Arc::clone(&self.limits);
-            let tls = self.tls.clone();
-            let delivery = Arc::clone(&self.delivery);
             tokio::spawn(async move {
-                let client = session::Client {
-                    peer,
-                    settings,
-                    limits,
-                    delivery,
-                    connection,
-                    errors: 0,
-                };
-                session::serve(stream, client, tls).await;
+                connection.serve(stream, peer).await;
                 drop(permit);
             });
         }
+    }
+
+    fn is_trusted_proxy(&self, peer: SocketAddr) -> bool {
+        let ip = peer.ip().to_canonical();
+        self.proxy_trusted.iter().any(|net| net.contains(&ip))
     }
 
     /// Accepts clients until `shutdown` completes; then closes the listening
@@ -232,10 +254,12 @@ impl Listener {
         let limit = Arc::clone(&self.limit);
         let all = u32::try_from(self.limits.max_connections)
             .expect("with_limits keeps max_connections within u32");
+        let metrics = Arc::clone(&self.metrics);
         tokio::select! {
             _ = self.run() => {}
             _ = shutdown => {}
         }
+        metrics.smtp_listening(false);
         tokio::time::timeout(grace, limit.acquire_many(all))
             .await
             .is_ok()
@@ -248,12 +272,86 @@ impl Listener {
             match self.socket.accept().await {
                 Ok(accepted) => return accepted,
                 Err(err) => {
-                    eprintln!("smtp: accept failed, retrying in {backoff:?}: {err}");
+                    tracing::warn!(error = %err, ?backoff, "SMTP accept failed, retrying");
                     tokio::time::sleep(backoff).await;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
             }
         }
+    }
+}
+
+/// What one accepted connection needs from the listener.
+struct Connection {
+    settings: Arc<SmtpSettings>,
+    limits: Arc<SmtpLimits>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    delivery: Arc<dyn Delivery>,
+    peers: Arc<Peers>,
+    metrics: Arc<Metrics>,
+    /// From a trusted proxy: a PROXY header comes first.
+    proxied: bool,
+}
+
+impl Connection {
+    /// Learns who the client is (from the PROXY header when `proxied`),
+    /// holds it to its per-address cap, and runs its session.
+    async fn serve(self, mut stream: TcpStream, peer: SocketAddr) {
+        let _open = self.metrics.connection_opened();
+        let client = match self.proxied {
+            false => peer,
+            true => {
+                let header =
+                    tokio::time::timeout(PROXY_HEADER_TIMEOUT, proxy::read_header(&mut stream));
+                match header.await {
+                    Ok(Ok(source)) => source.unwrap_or(peer),
+                    Ok(Err(err)) => return self.refuse_proxy(stream, peer, &err.to_string()).await,
+                    Err(_) => {
+                        return self
+                            .refuse_proxy(stream, peer, "no PROXY header in time")
+                            .await;
+                    }
+                }
+            }
+        };
+        let Some(connection) = self.peers.connect(client.ip()) else {
+            // Nothing is set up for this client: it gets one line, at most
+            // `REFUSAL_TIMEOUT` of a slot, and the door.
+            self.metrics.refused(Refusal::TooManyConnections);
+            tracing::info!(
+                client_ip = %client.ip(),
+                outcome = "refused",
+                reason = Refusal::TooManyConnections.as_str(),
+                "SMTP connection refused"
+            );
+            let reply = "421 4.7.0 Too many connections from your address\r\n";
+            return refuse(stream, reply).await;
+        };
+        let client = session::Client {
+            peer: client,
+            proxied_by: self.proxied.then_some(peer),
+            settings: self.settings,
+            limits: self.limits,
+            delivery: self.delivery,
+            metrics: self.metrics.clone(),
+            connection,
+            errors: 0,
+        };
+        session::serve(stream, client, self.tls).await;
+    }
+
+    /// A trusted proxy that did not send a valid header: the connection
+    /// cannot be attributed to anyone, so it is closed.
+    async fn refuse_proxy(&self, stream: TcpStream, peer: SocketAddr, problem: &str) {
+        self.metrics.refused(Refusal::ProxyHeaderInvalid);
+        tracing::warn!(
+            proxy = %peer,
+            outcome = "refused",
+            reason = Refusal::ProxyHeaderInvalid.as_str(),
+            problem,
+            "connection from a trusted proxy without a valid PROXY header"
+        );
+        refuse(stream, "421 4.7.0 PROXY protocol header expected\r\n").await;
     }
 }
 

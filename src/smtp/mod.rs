@@ -10,6 +10,9 @@
 //! configuration (see [`tls`]); what it negotiated is recorded in the
 //! [`Envelope`].
 //!
+//! Behind a load balancer, the HAProxy PROXY protocol (v1 and v2, see
+//! [`proxy`]) gives the real client's address, from trusted peers only.
+//!
 //! Senders are held to [`SmtpLimits`] (RFC 5321 §4.5.3.2 timeouts,
 //! connections and messages per address, error replies, header lines), so a
 //! public test mailbox stays up for everyone while a hostile one misbehaves.
@@ -18,6 +21,7 @@ mod data;
 mod envelope;
 mod listener;
 mod peers;
+pub mod proxy;
 mod session;
 pub mod tls;
 

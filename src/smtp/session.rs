@@ -16,10 +16,17 @@
 //! and every 4xx/5xx reply it earns counts toward `max_errors`. Whatever
 //! bytes it sends (NUL, binary noise, endless lines) end as a reply, a
 //! discarded line, or a close, never a panic.
+//!
+//! Every transaction's outcome is one log event (test ids, client IP, the
+//! proxy it came through, accepted or refused and why) and a count in
+//! [`Metrics`]. A PROXY protocol header is refused here, where a connection
+//! starts: a trusted proxy's was already read by the listener, so one that
+//! reaches a session comes from a peer that may not choose its address.
 
 use super::data::{Body, DataReader};
 use super::peers::{PeerConnection, Peers};
-use super::{Delivery, DeliveryError, Envelope, SmtpLimits, SmtpSettings, TlsInfo, tls};
+use super::{Delivery, DeliveryError, Envelope, SmtpLimits, SmtpSettings, TlsInfo, proxy, tls};
+use crate::metrics::{Metrics, Refusal};
 use smtp_proto::request::receiver::{MAX_LINE_LENGTH, RequestReceiver};
 use smtp_proto::{Error as ParseError, MailFrom, RcptTo, Request};
 use std::io;
@@ -48,10 +55,14 @@ const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// The client on one connection, and what it may still do: kept for the
 /// whole connection, across STARTTLS.
 pub(super) struct Client {
+    /// The sender: the TCP peer, or the client a trusted proxy named.
     pub(super) peer: SocketAddr,
+    /// The trusted proxy the connection came through, if any.
+    pub(super) proxied_by: Option<SocketAddr>,
     pub(super) settings: Arc<SmtpSettings>,
     pub(super) limits: Arc<SmtpLimits>,
     pub(super) delivery: Arc<dyn Delivery>,
+    pub(super) metrics: Arc<Metrics>,
     /// Counts this connection against its address; holds its message bucket.
     pub(super) connection: PeerConnection,
     /// Error replies sent so far.
@@ -112,9 +123,11 @@ pub async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let client = Client {
         peer,
+        proxied_by: None,
         settings: Arc::new(settings),
         limits: Arc::new(limits),
         delivery,
+        metrics: Arc::default(),
         connection,
         errors: 0,
     };
@@ -174,10 +187,14 @@ struct Session<S> {
     body_deadline: Option<Instant>,
     /// Replies waiting for the end of the current read.
     replies: Vec<u8>,
+    /// Nothing has been read yet on this plaintext connection: where a
+    /// PROXY header from an untrusted peer would be.
+    first_read: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn new(stream: S, client: Client, security: Security) -> Session<S> {
+        let first_read = matches!(security, Security::Plain { .. });
         Session {
             stream,
             client,
@@ -190,6 +207,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             body: None,
             body_deadline: None,
             replies: Vec::new(),
+            first_read,
         }
     }
 
@@ -205,7 +223,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             let Ok(read) = timeout_at(deadline, self.stream.read(&mut buf)).await else {
                 if deadline < idle {
                     // Nothing of a body that is late is delivered.
-                    self.reply("421 4.4.2 Message body took too long, closing connection");
+                    let reply = "421 4.4.2 Message body took too long, closing connection";
+                    self.refuse(Refusal::Timeout, reply);
+                } else if self.transaction.is_some() {
+                    let reply = "421 4.4.2 Idle too long, closing connection";
+                    self.refuse(Refusal::Timeout, reply);
                 } else {
                     self.reply("421 4.4.2 Idle too long, closing connection");
                 }
@@ -247,6 +269,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// at QUIT, an accepted STARTTLS or the error reply that reaches
     /// `max_errors`, ignoring the rest of the read.
     async fn ingest(&mut self, input: &[u8]) -> Flow {
+        if std::mem::take(&mut self.first_read) && proxy::looks_like_header(input) {
+            // Trusted proxies' headers were read by the listener; this peer
+            // is not one, and must not pick the address we judge.
+            let reply = "554 5.7.0 PROXY protocol not accepted from your address";
+            self.refuse(Refusal::ProxyUntrusted, reply);
+            return Flow::Abort;
+        }
         let mut bytes = input.iter();
         while !bytes.as_slice().is_empty() {
             if let Some(reader) = &mut self.body {
@@ -264,7 +293,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 }
             }
             if self.client.errors >= self.client.limits.max_errors.max(1) {
-                self.reply("421 4.7.0 Too many errors, closing connection");
+                let reply = "421 4.7.0 Too many errors, closing connection";
+                self.refuse(Refusal::TooManyErrors, reply);
                 return Flow::Abort;
             }
         }
@@ -390,9 +420,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         } else if self.transaction.is_some() {
             self.reply("503 5.5.1 Nested MAIL command");
         } else if from.size > self.client.settings.max_message_size {
-            self.reply("552 5.3.4 Message size exceeds fixed maximum message size");
+            let reply = "552 5.3.4 Message size exceeds fixed maximum message size";
+            self.refuse(Refusal::MessageTooBig, reply);
         } else if !self.client.connection.take_message_token() {
-            self.reply("450 4.7.1 Too many messages from your address, try again later");
+            let reply = "450 4.7.1 Too many messages from your address, try again later";
+            self.refuse(Refusal::RateLimited, reply);
         } else {
             self.transaction = Some(Transaction {
                 mail_from: from.address,
@@ -404,20 +436,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     fn rcpt(&mut self, to: RcptTo<String>) {
         let max = self.client.settings.max_recipients;
-        let reply = match (
+        let (reply, refusal) = match (
             self.transaction.as_mut(),
             accepted_recipient(&self.client.settings, &to.address),
         ) {
-            (None, _) => "503 5.5.1 Send MAIL first",
-            (Some(_), Err(reply)) => reply,
-            (Some(tx), Ok(address)) if tx.rcpt_to.contains(&address) => "250 2.1.5 OK",
-            (Some(tx), Ok(_)) if tx.rcpt_to.len() >= max => "452 4.5.3 Too many recipients",
+            (None, _) => ("503 5.5.1 Send MAIL first", None),
+            (Some(_), Err(refused)) => refused,
+            (Some(tx), Ok(address)) if tx.rcpt_to.contains(&address) => ("250 2.1.5 OK", None),
+            (Some(tx), Ok(_)) if tx.rcpt_to.len() >= max => (
+                "452 4.5.3 Too many recipients",
+                Some(Refusal::TooManyRecipients),
+            ),
             (Some(tx), Ok(address)) => {
                 tx.rcpt_to.push(address);
-                "250 2.1.5 OK"
+                ("250 2.1.5 OK", None)
             }
         };
-        self.reply(reply);
+        match refusal {
+            Some(reason) => self.refuse(reason, reply),
+            None => self.reply(reply),
+        }
     }
 
     fn data(&mut self) {
@@ -436,34 +474,88 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// The body is in: deliver it (or not), answer, and close the transaction.
     async fn end_data(&mut self, body: Body) {
-        let Some(tx) = self.transaction.take() else {
-            return;
-        };
         let message = match body {
             Body::Complete(message) => message,
-            Body::TooBig => return self.reply("552 5.3.4 Message too big"),
-            Body::TooManyHeaderLines => return self.reply("554 5.6.0 Too many header lines"),
+            Body::TooBig => {
+                return self.end_refused(Refusal::MessageTooBig, "552 5.3.4 Message too big");
+            }
+            Body::TooManyHeaderLines => {
+                let reply = "554 5.6.0 Too many header lines";
+                return self.end_refused(Refusal::TooManyHeaderLines, reply);
+            }
+        };
+        let Some(tx) = &self.transaction else {
+            return;
         };
         let peer = self.client.peer;
         let envelope = Envelope {
             client_ip: peer.ip().to_canonical(),
             client_port: peer.port(),
             helo: self.helo.clone().unwrap_or_default(),
-            mail_from: tx.mail_from,
-            rcpt_to: tx.rcpt_to,
+            mail_from: tx.mail_from.clone(),
+            rcpt_to: tx.rcpt_to.clone(),
             received_at: unix_now(),
             tls: match &self.security {
                 Security::Plain { .. } => None,
                 Security::Tls(info) => Some(info.clone()),
             },
         };
+        let test_ids = test_ids(&tx.rcpt_to);
+        let size = message.len();
         match self.deliver(envelope, message).await {
-            Ok(()) => self.reply("250 2.0.0 Message accepted"),
+            Ok(()) => {
+                self.client.metrics.message_received();
+                tracing::info!(
+                    test_id = %test_ids,
+                    client_ip = %peer.ip().to_canonical(),
+                    proxy = %self.proxy_field(),
+                    tls = matches!(self.security, Security::Tls(_)),
+                    size,
+                    outcome = "accepted",
+                    "SMTP transaction accepted"
+                );
+                self.reply("250 2.0.0 Message accepted");
+            }
             Err(err) => {
-                eprintln!("smtp: message from {peer} not stored: {err}");
-                self.reply("451 4.3.0 Temporary failure storing the message, try again later");
+                tracing::error!(test_id = %test_ids, error = %err, "message not stored");
+                let reply = "451 4.3.0 Temporary failure storing the message, try again later";
+                self.refuse(Refusal::StorageFailed, reply);
             }
         }
+        self.transaction = None;
+    }
+
+    /// Refuses the message whose body just ended; the transaction is over.
+    fn end_refused(&mut self, reason: Refusal, reply: &str) {
+        self.refuse(reason, reply);
+        self.transaction = None;
+    }
+
+    /// Queues `reply`, which turns the client or its message away, counts
+    /// it by `reason`, and logs it as the outcome of the transaction (with
+    /// the test ids of the recipients accepted so far).
+    fn refuse(&mut self, reason: Refusal, reply: &str) {
+        self.client.metrics.refused(reason);
+        let test_ids = self
+            .transaction
+            .as_ref()
+            .map_or_else(String::new, |tx| test_ids(&tx.rcpt_to));
+        tracing::info!(
+            test_id = %test_ids,
+            client_ip = %self.client.peer.ip().to_canonical(),
+            proxy = %self.proxy_field(),
+            outcome = "refused",
+            reason = reason.as_str(),
+            "SMTP transaction refused"
+        );
+        self.reply(reply);
+    }
+
+    /// The proxy the client came through, for logs; empty when direct.
+    fn proxy_field(&self) -> String {
+        self.client
+            .proxied_by
+            .map_or_else(String::new, |proxy| proxy.to_string())
     }
 
     /// Runs the delivery on the blocking pool: it fsyncs, which must not
@@ -500,17 +592,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 }
 
-/// The lowercased address if we take mail for it, else the reply refusing it.
-fn accepted_recipient(settings: &SmtpSettings, address: &str) -> Result<String, &'static str> {
+/// The test ids of `recipients` (their local parts), comma-separated.
+fn test_ids(recipients: &[String]) -> String {
+    let ids: Vec<&str> = recipients
+        .iter()
+        .map(|rcpt| rcpt.rsplit_once('@').map_or(rcpt.as_str(), |(id, _)| id))
+        .collect();
+    ids.join(",")
+}
+
+/// The lowercased address if we take mail for it, else the reply refusing
+/// it (and why, when it is a refusal rather than a syntax error).
+fn accepted_recipient(
+    settings: &SmtpSettings,
+    address: &str,
+) -> Result<String, (&'static str, Option<Refusal>)> {
     let Some((local, domain)) = address.rsplit_once('@') else {
-        return Err("501 5.1.3 Bad recipient address syntax");
+        return Err(("501 5.1.3 Bad recipient address syntax", None));
     };
     if !domain.eq_ignore_ascii_case(&settings.domain) {
-        return Err("550 5.7.1 Relaying denied");
+        return Err(("550 5.7.1 Relaying denied", Some(Refusal::RelayDenied)));
     }
     let local = local.to_ascii_lowercase();
     if !crate::test_id::is_valid(&local) {
-        return Err("550 5.1.1 No such test address");
+        let reply = "550 5.1.1 No such test address";
+        return Err((reply, Some(Refusal::NoSuchAddress)));
     }
     Ok(format!("{local}@{}", domain.to_ascii_lowercase()))
 }
@@ -624,6 +730,8 @@ mod tests {
         let peer = SocketAddr::from((Ipv4Addr::LOCALHOST, 2525));
         Client {
             peer,
+            proxied_by: None,
+            metrics: Arc::default(),
             settings: Arc::new(SmtpSettings {
                 max_message_size: 4096,
                 ..SmtpSettings::new("test.example", "mx.test.example")

@@ -1,9 +1,39 @@
 //! Storage: raw messages with their envelopes, and the reports made from
 //! them. A message is durable before the SMTP listener answers 250.
+//!
+//! Two places to keep them, one interface: sled in the data directory (the
+//! default, one node) or a Redis/Valkey server that several nodes share
+//! (`--store redis://…`). [`Store`] is a plain enum over the two rather than
+//! a trait object: there are exactly two, and the callers stay as they were.
+//!
+//! Several nodes on one Redis: the node that received a message analyses
+//! it and writes the report; the others only read. That node already holds
+//! the message and its place in its own queue, and analysis needs no
+//! coordination beyond the report compare-and-set. The pending marks live
+//! in the store, so a node that starts resumes every pending id, its own
+//! or one a crashed node left behind. If another live node is analysing
+//! one of them at that moment, both analyse it and the compare-and-set
+//! keeps exactly one report; wasted work on a restart, never a wrong
+//! report. (A crashed node's pending ids wait for the next start of any
+//! node; a periodic claim of old pending ids would close that gap.)
+//!
+//! The interface is synchronous. Delivery already runs on the blocking pool
+//! (it fsyncs), and a store read is a sled lookup in memory or one Redis
+//! round trip (bounded by [`redis_store`]'s socket timeouts), so the web
+//! handlers keep calling it directly instead of turning every `.map` into an
+//! async `.then`.
 
+mod group_flush;
+mod redis_store;
 mod sled_store;
 
-pub use sled_store::{Store, StoredMessage};
+pub use redis_store::RedisStore;
+pub use sled_store::SledStore;
+
+use crate::smtp::Envelope;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -13,4 +43,134 @@ pub enum StoreError {
     Transaction(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    #[error("shared store {location}: {source}")]
+    Redis {
+        location: String,
+        source: redis::RedisError,
+    },
+    #[error("invalid store {location:?}: {reason} (use \"sled\" or redis://host:port/db)")]
+    Location { location: String, reason: String },
+}
+
+/// A message as stored: `seq` orders deliveries to the same id, so a slow
+/// analysis of an older message can never overwrite a newer one's report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredMessage {
+    pub seq: u64,
+    pub envelope: Envelope,
+    #[serde(skip)]
+    pub raw: Vec<u8>,
+}
+
+/// Where messages and reports live; cheap to clone (shared handles).
+#[derive(Clone)]
+pub enum Store {
+    /// Embedded, in the data directory: one node.
+    Sled(SledStore),
+    /// A Redis/Valkey server: every node pointed at it sees every test.
+    Redis(RedisStore),
+}
+
+impl Store {
+    /// The embedded sled store in `dir`.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store::Sled(SledStore::open(dir)?))
+    }
+
+    /// The store a config names: `location` is None or "sled" for sled in
+    /// `data_dir`, or a `redis://` URL; `retention` becomes the Redis TTL.
+    pub fn open_location(
+        location: Option<&str>,
+        data_dir: &Path,
+        retention: Duration,
+    ) -> Result<Store, StoreError> {
+        match location {
+            None | Some("sled") => Store::open(data_dir),
+            Some(url) => Ok(Store::Redis(RedisStore::connect(url, retention)?)),
+        }
+    }
+
+    /// Checks a `store` setting without connecting: "sled" or a Redis URL
+    /// this build can use (no TLS, no cluster).
+    pub fn check_location(location: &str) -> Result<(), StoreError> {
+        if location == "sled" {
+            return Ok(());
+        }
+        redis_store::check_url(location).map(drop)
+    }
+
+    /// Stores `raw` as the latest message for `id`, marks it owed a report,
+    /// and makes it durable (sled: flushed; Redis: acknowledged). Returns
+    /// the message's sequence number.
+    pub fn put_message(
+        &self,
+        id: &str,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<u64, StoreError> {
+        match self {
+            Store::Sled(s) => s.put_message(id, envelope, raw),
+            Store::Redis(s) => s.put_message(id, envelope, raw),
+        }
+    }
+
+    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        match self {
+            Store::Sled(s) => s.message(id),
+            Store::Redis(s) => s.message(id),
+        }
+    }
+
+    /// Saves the report for message `seq` of `id`, unless a newer message
+    /// arrived meanwhile or the message expired: an atomic compare-and-set
+    /// on the pending sequence number. Returns whether it was saved.
+    pub fn put_report(&self, id: &str, seq: u64, report: &[u8]) -> Result<bool, StoreError> {
+        match self {
+            Store::Sled(s) => s.put_report(id, seq, report),
+            Store::Redis(s) => s.put_report(id, seq, report),
+        }
+    }
+
+    pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Store::Sled(s) => s.report(id),
+            Store::Redis(s) => s.report(id),
+        }
+    }
+
+    /// True while a received message still waits for its report.
+    pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {
+        match self {
+            Store::Sled(s) => s.is_pending(id),
+            Store::Redis(s) => s.is_pending(id),
+        }
+    }
+
+    /// The retention sweep: deletes every test received before `cutoff`
+    /// (Unix seconds) and returns how many went. Redis expires keys by
+    /// itself (their TTL is the retention), so there it removes nothing.
+    pub fn remove_received_before(&self, cutoff: u64) -> Result<usize, StoreError> {
+        match self {
+            Store::Sled(s) => s.remove_received_before(cutoff),
+            Store::Redis(_) => Ok(0),
+        }
+    }
+
+    /// Sled: writes everything to disk. Redis: nothing to do, every write
+    /// was acknowledged when it returned.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.flush(),
+            Store::Redis(_) => Ok(()),
+        }
+    }
+
+    /// Ids whose latest message has no report yet (after a crash, say).
+    /// With Redis, those of every node sharing the store.
+    pub fn pending_ids(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sled(s) => s.pending_ids(),
+            Store::Redis(s) => s.pending_ids(),
+        }
+    }
 }

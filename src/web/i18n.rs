@@ -192,12 +192,21 @@ phrases! {
 
     // Details of the authentication and host rows.
     no_dkim_signature: "No DKIM-Signature header.", "DKIM-Signature ヘッダーがありません。";
+    // SPF detail: the term that decided, and the lookups against RFC 7208's limits.
+    spf_matched: "Matched", "一致した項目";
+    spf_dns_lookups: "DNS lookups", "DNS 参照";
+    spf_void_lookups: "void lookups", "空の参照";
     third_party_signature: "third-party signature (not the From domain)",
         "第三者署名（From ドメインではない）";
     body_length_limited: "l=: only part of the body is signed", "l=：本文の一部のみ署名";
     bits: "bits", "ビット";
     aligned: "aligned", "アライメント";
     policy_from: "policy from", "適用レコード";
+    /// DMARC by RFC 9989's tree walk, when it differs from the RFC 7489 verdict.
+    dmarcbis_differs: "DMARCbis (RFC 9989, DNS tree walk) would say",
+        "DMARCbis（RFC 9989、DNS ツリーウォーク）では";
+    dmarcbis_today: "receivers today follow the verdict above (RFC 7489, Public Suffix List)",
+        "現在の受信側は上の判定（RFC 7489、Public Suffix List）に従います";
     arc_none: "No ARC headers: the message did not pass through a forwarder or mailing list that seals it.",
         "ARC ヘッダーはありません（ARC 署名を付ける転送サーバーやメーリングリストを経由していません）。";
     arc_set: "set", "セット";
@@ -242,6 +251,36 @@ phrases! {
     // Footer.
     json_report: "JSON report", "JSON レポート";
     score_badge: "Score badge", "スコアバッジ";
+
+    // Content and format section, and SpamAssassin.
+    section_content: "Content and format", "内容と形式";
+    section_spamassassin: "SpamAssassin", "SpamAssassin（迷惑メール判定）";
+    content_bulk: "Bulk-mail headers", "一括送信用ヘッダー";
+    content_body: "Body and HTML", "本文と HTML";
+    content_links: "Links", "リンク";
+    content_attachments: "Attachments", "添付ファイル";
+    about_headers: "The fields every message should carry (Date, Message-ID, From, To, Subject) and the ones phishing bends: Reply-To, Return-Path, the sender's display name and look-alike domains.",
+        "すべてのメールに必要なヘッダー（Date、Message-ID、From、To、Subject）と、フィッシングが悪用するヘッダー（Reply-To、Return-Path、差出人名、類似ドメイン）を確認します。";
+    about_bulk: "Bulk senders must offer List-Unsubscribe with one-click unsubscribe (RFC 8058), as Gmail and Yahoo require since 2024.",
+        "一括送信者は、2024 年から Gmail と Yahoo が求めるとおり、ワンクリック配信停止（RFC 8058）付きの List-Unsubscribe を提供する必要があります。";
+    about_body: "How the body is built: MIME structure, HTML with a text alternative, the share of text, images, hidden text and elements mail clients refuse.",
+        "本文の構成（MIME 構造、テキスト版を伴う HTML、テキストの割合、画像、隠しテキスト、メールアプリが拒否する要素）を確認します。";
+    about_links: "Links whose text shows another domain than they open, URL shorteners and links to bare IP addresses are phishing signs. mailscore never opens them.",
+        "表示と異なるドメインへのリンク、短縮 URL、IP アドレスへのリンクはフィッシングの兆候です。mailscore はリンクを開きません。";
+    about_attachments: "Attachment names and ZIP directories are read (never run, unpacked or decrypted) for executables, double extensions, macros and password-protected archives (PPAP).",
+        "添付ファイル名と ZIP の目録を読み取り（実行・展開・復号はしません）、実行ファイル、二重拡張子、マクロ、パスワード付き圧縮ファイル（PPAP）を確認します。";
+    about_spamassassin: "SpamAssassin, the filter many receivers run, scored the message; its threshold for spam is usually 5.",
+        "多くの受信側が使う迷惑メールフィルター SpamAssassin による評価です。通常、5 点以上で迷惑メールと判定されます。";
+    spamassassin_not_configured: "Not configured: this mailscore does not run SpamAssassin (spamd).",
+        "未設定：この mailscore では SpamAssassin（spamd）を使用していません。";
+    profile: "profile", "プロファイル";
+    display_name: "display name", "差出人名";
+    links_found: "links", "リンク数";
+    images_label: "images", "画像";
+    without_alt: "without alt", "alt なし";
+    text_alternative: "text alternative", "テキスト版";
+    no_attachments: "No attachments.", "添付ファイルはありません。";
+    score_of: "score", "スコア";
 }
 
 impl Ui {

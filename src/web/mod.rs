@@ -7,6 +7,7 @@ mod badge;
 mod html;
 mod i18n;
 mod openapi;
+mod ops;
 mod page;
 mod ratelimit;
 mod raw;
@@ -14,8 +15,10 @@ mod rows;
 mod trust;
 mod wait;
 
+use crate::metrics::{Metrics, ReportFormat};
 use crate::store::Store;
 use std::convert::Infallible;
+use std::sync::Arc;
 use warp::Filter;
 use warp::http::StatusCode;
 
@@ -26,12 +29,17 @@ pub struct WebState {
     pub domain: String,
     /// Base of the URLs we hand out, without a trailing slash.
     pub public_url: String,
+    /// Counters for `/metrics`, and readiness for `/readyz`.
+    pub metrics: Arc<Metrics>,
+    /// Where the sled store lives, for its size in `/metrics`.
+    pub data_dir: std::path::PathBuf,
 }
 
 pub fn routes(
     state: WebState,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
 {
+    let metrics = state.metrics.clone();
     let with_state = warp::any().map(move || state.clone());
     let creation_limit = std::sync::Arc::new(ratelimit::RateLimiter::address_creation());
     let create = warp::path!("api" / "tests")
@@ -43,13 +51,18 @@ pub fn routes(
         .and(warp::get())
         .and(warp::query::<wait::WaitQuery>())
         .and(with_state.clone())
-        .then(api::status);
+        .then(api::status)
+        .map({
+            let metrics = metrics.clone();
+            move |response| ops::count_report(&metrics, ReportFormat::Json, response)
+        });
     let report_page = warp::path!("tests" / String)
         .and(warp::get())
         .and(warp::query::<page::PageQuery>())
         .and(warp::header::optional::<String>("accept-language"))
         .and(with_state.clone())
-        .map(page::report_page);
+        .map(page::report_page)
+        .map(move |response| ops::count_report(&metrics, ReportFormat::Html, response));
     let badge = warp::path!("api" / "tests" / String / "badge.svg")
         .and(warp::get())
         .and(with_state.clone())
@@ -73,6 +86,15 @@ pub fn routes(
     let openapi = warp::path!("api" / "openapi.json")
         .and(warp::get())
         .map(openapi::document);
+    let healthz = warp::path!("healthz").and(warp::get()).map(ops::healthz);
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(ops::readyz);
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(ops::metrics);
     let landing = warp::path::end()
         .and(warp::get())
         .and(warp::query::<page::PageQuery>())
@@ -89,6 +111,9 @@ pub fn routes(
         .or(style)
         .or(copy_js)
         .or(openapi)
+        .or(healthz)
+        .or(readyz)
+        .or(metrics)
         .recover(api::rejection)
         .recover(not_found)
         .with(warp::reply::with::header(

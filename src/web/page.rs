@@ -231,6 +231,12 @@ pub fn render_report(lang: Lang, report: &Report) -> String {
             rules: posture_rules,
             ..section("posture", t.section_posture, posture_rows)
         },
+        section("content", t.section_content, rows::content(lang, report)),
+        section(
+            "spamassassin",
+            t.section_spamassassin,
+            rows::spamassassin(lang, report),
+        ),
     ];
     let page = ReportPage {
         frame: Frame::new(lang, format!("mailscore {:.1}/10", report.score)),

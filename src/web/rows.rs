@@ -4,8 +4,9 @@
 //! of the authentication and sending-host sections are built here; the
 //! others in [`trust`](super::trust).
 
-use super::i18n::Lang;
+use super::i18n::{Lang, Ui};
 use crate::analyze::arc::ArcFinding;
+use crate::analyze::dmarc::TreeWalkVerdict;
 use crate::analyze::helo::HeloResult;
 use crate::analyze::tls::TlsResult;
 use crate::analyze::{Setup, Verdict};
@@ -184,6 +185,23 @@ pub fn join(parts: &[Option<String>]) -> String {
         .join(" · ")
 }
 
+/// What an SPF row says besides its result: the exact problem (or the
+/// domain's explanation), the term that decided, and the lookups used
+/// against RFC 7208's limits of 10 and 2 (shown once any were made).
+fn spf_detail(t: &super::i18n::Ui, spf: &crate::analyze::spf::SpfFinding) -> String {
+    let lookups = (spf.dns_lookups > 0 || spf.void_lookups > 0).then(|| {
+        format!(
+            "{} {}/10 · {} {}/2",
+            t.spf_dns_lookups, spf.dns_lookups, t.spf_void_lookups, spf.void_lookups
+        )
+    });
+    join(&[
+        spf.error.clone().or(spf.explanation.clone()),
+        spf.matched.as_ref().map(|m| format!("{}: {m}", t.spf_matched)),
+        lookups,
+    ])
+}
+
 /// SPF, SPF HELO, DKIM (one row per signature), DMARC and ARC.
 pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
     let t = lang.ui();
@@ -196,12 +214,7 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
             word: c.spf.result.as_str(),
             setup: t.setup(c.spf.setup),
             about: t.about_spf,
-            detail: c
-                .spf
-                .error
-                .clone()
-                .or(c.spf.explanation.clone())
-                .unwrap_or_default(),
+            detail: spf_detail(t, &c.spf),
             records: c.spf.records.clone(),
             deductions: Vec::new(),
         },
@@ -216,7 +229,7 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
             word: c.spf_helo.result.as_str(),
             setup: t.setup(c.spf_helo.setup),
             about: t.about_spf_helo,
-            detail: c.spf_helo.error.clone().unwrap_or_default(),
+            detail: spf_detail(t, &c.spf_helo),
             records: c.spf_helo.records.clone(),
             deductions: Vec::new(),
         },
@@ -303,6 +316,7 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
                 .filter(|d| **d != dmarc.from_domain)
                 .map(|d| format!("{} _dmarc.{d}", t.policy_from)),
             dmarc.error.clone(),
+            dmarc.dmarcbis.as_ref().map(|bis| dmarcbis_note(t, bis)),
         ]),
         records: dmarc.records.clone(),
         deductions: Vec::new(),
@@ -310,6 +324,24 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
     rows.push(arc_row(lang, &c.arc));
     attach_deductions(lang, report, &mut rows);
     rows
+}
+
+/// What an RFC 9989 receiver would conclude, beside today's verdict.
+fn dmarcbis_note(t: &Ui, bis: &TreeWalkVerdict) -> String {
+    format!(
+        "{} {} (SPF {}: {} · DKIM {}: {}{}); {}",
+        t.dmarcbis_differs,
+        bis.result.as_str(),
+        t.aligned,
+        t.yes_no(bis.spf_aligned),
+        t.aligned,
+        t.yes_no(bis.dkim_aligned),
+        bis.record_domain
+            .as_ref()
+            .map(|d| format!(" · {} _dmarc.{d}", t.policy_from))
+            .unwrap_or_default(),
+        t.dmarcbis_today,
+    )
 }
 
 /// ARC: most mail has none, which is shown as information, not a failure.
@@ -426,6 +458,222 @@ pub fn sending_host(lang: Lang, report: &Report) -> Vec<Row> {
     ];
     attach_deductions(lang, report, &mut rows);
     rows
+}
+
+/// The tone and word of a content row: what its rules took.
+fn content_tone(deductions: &[DeductionView]) -> (Tone, &'static str) {
+    let lost: f64 = deductions.iter().map(|d| d.value).sum();
+    match lost {
+        l if l >= 1.5 => (Tone::Bad, "problem"),
+        l if l > 0.0 => (Tone::Warn, "attention"),
+        _ if !deductions.is_empty() => (Tone::Info, "ok"),
+        _ => (Tone::Ok, "ok"),
+    }
+}
+
+/// One content row; its tone comes from the rules that matched.
+fn content_row(
+    lang: Lang,
+    report: &Report,
+    check: &'static str,
+    name: String,
+    about: &'static str,
+    detail: String,
+    records: Vec<String>,
+) -> Row {
+    let deductions = deductions_of(lang, report, check);
+    let (tone, word) = content_tone(&deductions);
+    Row {
+        check,
+        tone,
+        name,
+        word,
+        setup: "",
+        about,
+        detail,
+        records,
+        deductions,
+    }
+}
+
+/// Headers, bulk-mail headers, body, links and attachments.
+pub fn content(lang: Lang, report: &Report) -> Vec<Row> {
+    let t = lang.ui();
+    let c = &report.checks.content;
+    let h = &c.headers;
+    let header_detail = join(&[
+        Some(format!(
+            "Date: {} · Message-ID: {} · From: {} · Subject: {} · To: {}",
+            h.date.as_str(),
+            h.message_id.as_str(),
+            h.from.as_str(),
+            h.subject.as_str(),
+            t.yes_no(h.to_present),
+        )),
+        Some(format!(
+            "Reply-To: {} · Return-Path: {} · {}: {}",
+            h.reply_to.as_str(),
+            h.return_path.as_str(),
+            t.display_name,
+            h.display_name.as_str(),
+        )),
+        (h.lookalike.as_str() != "none").then(|| h.lookalike.as_str().to_string()),
+        (c.profile.as_str() != "default").then(|| format!("{}: {}", t.profile, c.profile.as_str())),
+    ]);
+    let b = &c.bulk;
+    let bulk_detail = format!(
+        "List-Unsubscribe: {} · One-Click: {} · Precedence: {}",
+        b.list_unsubscribe.as_str(),
+        t.yes_no(b.one_click),
+        b.precedence.as_str()
+    );
+    let body = &c.body;
+    let body_detail = join(&[
+        Some(format!(
+            "MIME: {} · HTML: {} · {}: {} · {}: {} ({} {}) · {} {}",
+            body.structure.as_str(),
+            t.yes_no(body.html),
+            t.text_alternative,
+            t.yes_no(body.plain_alternative),
+            t.images_label,
+            body.images,
+            body.images_without_alt,
+            t.without_alt,
+            body.size_bytes,
+            t.bytes,
+        )),
+        (!body.forbidden_tags.is_empty()).then(|| {
+            body.forbidden_tags
+                .iter()
+                .map(|tag| format!("<{tag}>"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+    ]);
+    let l = &c.links;
+    let mut link_records = l.mismatched.clone();
+    link_records.extend(l.shorteners.iter().map(|h| format!("shortener: {h}")));
+    link_records.extend(l.raw_ip.iter().map(|h| format!("IP: {h}")));
+    let a = &c.attachments;
+    let files: Vec<String> = a
+        .files
+        .iter()
+        .map(|f| {
+            let flags = if f.flags.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", f.flags.join(", "))
+            };
+            format!(
+                "{} ({}, {} {}){flags}",
+                f.name, f.content_type, f.size, t.bytes
+            )
+        })
+        .collect();
+    vec![
+        content_row(
+            lang,
+            report,
+            "headers",
+            t.headers.into(),
+            t.about_headers,
+            header_detail,
+            h.notes.clone(),
+        ),
+        content_row(
+            lang,
+            report,
+            "bulk",
+            t.content_bulk.into(),
+            t.about_bulk,
+            bulk_detail,
+            Vec::new(),
+        ),
+        content_row(
+            lang,
+            report,
+            "body",
+            t.content_body.into(),
+            t.about_body,
+            body_detail,
+            body.notes.clone(),
+        ),
+        content_row(
+            lang,
+            report,
+            "links",
+            t.content_links.into(),
+            t.about_links,
+            format!("{}: {}", t.links_found, l.count),
+            link_records,
+        ),
+        content_row(
+            lang,
+            report,
+            "attachments",
+            format!("{} ({})", t.content_attachments, a.count),
+            t.about_attachments,
+            if a.count == 0 {
+                t.no_attachments.into()
+            } else {
+                String::new()
+            },
+            files,
+        ),
+    ]
+}
+
+/// SpamAssassin's verdict, one line per rule it hit.
+pub fn spamassassin(lang: Lang, report: &Report) -> Vec<Row> {
+    use crate::analyze::spamd::SpamdStatus;
+    let t = lang.ui();
+    let sa = &report.checks.spamassassin;
+    let deductions = deductions_of(lang, report, "spamassassin");
+    let (tone, word, name, detail) = match sa.status {
+        SpamdStatus::NotConfigured => (
+            Tone::Info,
+            "not configured",
+            "SpamAssassin".to_string(),
+            t.spamassassin_not_configured.to_string(),
+        ),
+        SpamdStatus::NotChecked => (
+            Tone::Warn,
+            "not checked",
+            "SpamAssassin".to_string(),
+            sa.error.clone().unwrap_or_default(),
+        ),
+        SpamdStatus::Checked => {
+            let spam = sa.spam == Some(true);
+            let (tone, _) = content_tone(&deductions);
+            (
+                if spam { Tone::Bad } else { tone },
+                if spam { "spam" } else { "ham" },
+                format!(
+                    "SpamAssassin ({} {:.1} / {:.1})",
+                    t.score_of,
+                    sa.score.unwrap_or_default(),
+                    sa.threshold.unwrap_or_default()
+                ),
+                sa.server.clone().unwrap_or_default(),
+            )
+        }
+    };
+    let records = sa
+        .rules
+        .iter()
+        .map(|r| format!("{:>6.1} {:<24} {}", r.points, r.name, r.description))
+        .collect();
+    vec![Row {
+        check: "spamassassin",
+        tone,
+        name,
+        word,
+        setup: "",
+        about: t.about_spamassassin,
+        detail,
+        records,
+        deductions,
+    }]
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //!
 //! The wait polls the store every [`POLL_EVERY`] with a tokio timer, so a
 //! waiting request costs a timer, not a thread; a store read is a sled
-//! lookup in memory.
+//! lookup in memory, or one Redis GET with the shared store.
 
 use crate::store::Store;
 use serde::Deserialize;

@@ -1,9 +1,12 @@
 //! Helpers shared by the integration tests; a test binary brings them in
 //! with `mod support;`.
 
+pub mod corpus;
 pub mod dkim;
 pub mod dns;
 pub mod pipeline;
+pub mod redis;
 pub mod server;
+pub mod spamd;
 pub mod tls;
 pub mod zones;

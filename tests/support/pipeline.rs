@@ -15,6 +15,6 @@ pub fn pipeline(dns: &TestDns) -> Pipeline {
     Pipeline {
         analyzer: Analyzer::with_lists(resolver, "localhost", &Lists::none())
             .expect("system trust store"),
-        rules: RuleTable::embedded().expect("embedded rule table"),
+        rules: RuleTable::embedded().expect("embedded rule table").into(),
     }
 }

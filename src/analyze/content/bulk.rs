@@ -1,0 +1,108 @@
+//! Bulk-mail headers: List-Unsubscribe (RFC 2369), its one-click form
+//! (RFC 8058), and Precedence. Gmail and Yahoo require one-click
+//! unsubscribe from bulk senders since February 2024.
+
+use super::words;
+use mail_parser::Message;
+use serde::{Deserialize, Serialize};
+
+/// More List-Unsubscribe entries than this are not read.
+const MAX_ENTRIES: usize = 10;
+
+words! {
+    /// Which ways to unsubscribe List-Unsubscribe offers.
+    Unsubscribe { Absent => "absent", Mailto => "mailto", Https => "https", Both => "both", Invalid => "invalid" }
+}
+words! {
+    Precedence { None => "none", Bulk => "bulk", List => "list", Junk => "junk", Other => "other" }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkFinding {
+    pub list_unsubscribe: Unsubscribe,
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` is present.
+    pub one_click: bool,
+    pub precedence: Precedence,
+}
+
+pub fn bulk(message: &Message<'_>) -> BulkFinding {
+    BulkFinding {
+        list_unsubscribe: unsubscribe(message.header_raw("List-Unsubscribe")),
+        one_click: message
+            .header_raw("List-Unsubscribe-Post")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("List-Unsubscribe=One-Click")),
+        precedence: match message
+            .header_raw("Precedence")
+            .map(|v| v.trim().to_ascii_lowercase())
+        {
+            None => Precedence::None,
+            Some(v) if v == "bulk" => Precedence::Bulk,
+            Some(v) if v == "list" => Precedence::List,
+            Some(v) if v == "junk" => Precedence::Junk,
+            Some(_) => Precedence::Other,
+        },
+    }
+}
+
+/// RFC 2369 §2: a comma-separated list of `<URI>`. Only `mailto:` with an
+/// address and `https://` with a host count as a way out; plain http is
+/// not accepted for one-click (RFC 8058 §3.1).
+fn unsubscribe(raw: Option<&str>) -> Unsubscribe {
+    let Some(raw) = raw else {
+        return Unsubscribe::Absent;
+    };
+    let (mut mailto, mut https) = (false, false);
+    for entry in raw.split(',').take(MAX_ENTRIES) {
+        let uri = entry.trim().replace(['\r', '\n'], "");
+        let Some(uri) = uri.strip_prefix('<').and_then(|u| u.strip_suffix('>')) else {
+            continue;
+        };
+        let lower = uri.trim().to_ascii_lowercase();
+        if let Some(address) = lower.strip_prefix("mailto:") {
+            mailto |= address.split('?').next().is_some_and(|a| a.contains('@'));
+        } else if let Some(rest) = lower.strip_prefix("https://") {
+            https |= rest
+                .split(['/', '?'])
+                .next()
+                .is_some_and(|h| h.contains('.'));
+        }
+    }
+    match (mailto, https) {
+        (true, true) => Unsubscribe::Both,
+        (true, false) => Unsubscribe::Mailto,
+        (false, true) => Unsubscribe::Https,
+        (false, false) => Unsubscribe::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_list_unsubscribe_uris() {
+        assert_eq!(unsubscribe(None), Unsubscribe::Absent);
+        assert_eq!(
+            unsubscribe(Some(
+                "<mailto:u@list.example?subject=unsub>, <https://list.example/u/1>"
+            )),
+            Unsubscribe::Both
+        );
+        assert_eq!(
+            unsubscribe(Some(" <mailto:u@list.example>")),
+            Unsubscribe::Mailto
+        );
+        assert_eq!(
+            unsubscribe(Some("<https://list.example/u>")),
+            Unsubscribe::Https
+        );
+        assert_eq!(
+            unsubscribe(Some("<http://list.example/u>")),
+            Unsubscribe::Invalid
+        );
+        assert_eq!(
+            unsubscribe(Some("https://list.example/u")),
+            Unsubscribe::Invalid
+        );
+    }
+}

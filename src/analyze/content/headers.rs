@@ -1,0 +1,305 @@
+//! Header checks: the fields every message should carry (Date, Message-ID,
+//! From, To, Subject) and the ones phishing bends (Reply-To, Return-Path,
+//! the From display name, look-alike From domains).
+
+use super::domains::{as_domain, domain_of, related};
+use super::lookalike::{Lookalike, lookalike};
+use super::{Context, bounded, push_bounded, words};
+use mail_parser::{HeaderName, Message};
+use serde::{Deserialize, Serialize};
+
+/// A Date this far ahead of its reference is "future" (SpamAssassin's
+/// DATE_IN_FUTURE starts scoring at 3 hours; clocks drift, so one day).
+const FUTURE_SECONDS: i64 = 24 * 3600;
+/// A Date this far behind is "past" (SpamAssassin's DATE_IN_PAST_96_XX).
+const PAST_SECONDS: i64 = 96 * 3600;
+
+words! {
+    DateState { Ok => "ok", Missing => "missing", Invalid => "invalid", Future => "future", Past => "past" }
+}
+words! {
+    MessageIdState { Ok => "ok", Missing => "missing", Malformed => "malformed" }
+}
+words! {
+    FromState { Ok => "ok", Missing => "missing", Unparseable => "unparseable" }
+}
+words! {
+    SubjectState { Ok => "ok", Missing => "missing", Empty => "empty" }
+}
+words! {
+    /// The Reply-To's domain against the From domain's organisation.
+    ReplyTo { None => "none", SameDomain => "same_domain", OtherDomain => "other_domain" }
+}
+words! {
+    /// The Return-Path (or the envelope sender) against the From domain.
+    ReturnPath { None => "none", Aligned => "aligned", Unrelated => "unrelated" }
+}
+words! {
+    /// What the From display name claims beyond a name.
+    DisplayName { Clean => "clean", OtherAddress => "other_address", OtherDomain => "other_domain" }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderFinding {
+    pub date: DateState,
+    pub message_id: MessageIdState,
+    pub from: FromState,
+    pub subject: SubjectState,
+    /// The Subject is in capitals (at least 10 letters, none lower-case).
+    pub subject_caps: bool,
+    /// The Subject has three or more `!` or `$`.
+    pub subject_shouting: bool,
+    pub to_present: bool,
+    pub reply_to: ReplyTo,
+    pub return_path: ReturnPath,
+    pub display_name: DisplayName,
+    pub lookalike: Lookalike,
+    /// What was seen, for the page: the domains and names behind the words.
+    pub notes: Vec<String>,
+}
+
+/// The finding for bytes that are not a message at all.
+pub fn unparsed() -> HeaderFinding {
+    HeaderFinding {
+        date: DateState::Missing,
+        message_id: MessageIdState::Missing,
+        from: FromState::Missing,
+        subject: SubjectState::Missing,
+        ..HeaderFinding::default()
+    }
+}
+
+pub fn headers(message: &Message<'_>, context: &Context<'_>) -> HeaderFinding {
+    let mut notes = Vec::new();
+    let from = message.from().and_then(|a| a.first());
+    let from_address = from.and_then(|a| a.address()).unwrap_or_default();
+    let from_domain = domain_of(from_address).filter(|d| d.contains('.'));
+    let from_state = match (message.header_raw("From"), &from_domain) {
+        (None, _) => FromState::Missing,
+        (Some(_), None) => FromState::Unparseable,
+        (Some(_), Some(_)) => FromState::Ok,
+    };
+    let subject = message
+        .header_raw("Subject")
+        .map(|_| message.subject().unwrap_or(""));
+    let (lookalike, brand) = from_domain
+        .as_deref()
+        .map_or((Lookalike::None, None), lookalike);
+    if let Some(brand) = brand {
+        push_bounded(&mut notes, format!("From domain looks like {brand}"));
+    }
+    let reply_to = reply_to(message, from_domain.as_deref(), &mut notes);
+    let return_path = return_path(message, context, from_domain.as_deref(), &mut notes);
+    let display_name = display_name(
+        from.and_then(|a| a.name()).unwrap_or_default(),
+        from_address,
+        from_domain.as_deref(),
+        &mut notes,
+    );
+    HeaderFinding {
+        date: date(message, context),
+        message_id: message_id(message.header_raw("Message-ID")),
+        from: from_state,
+        subject: match subject {
+            None => SubjectState::Missing,
+            Some(s) if s.trim().is_empty() => SubjectState::Empty,
+            Some(_) => SubjectState::Ok,
+        },
+        subject_caps: subject.is_some_and(all_caps),
+        subject_shouting: subject
+            .is_some_and(|s| s.matches('!').count() >= 3 || s.matches('$').count() >= 3),
+        to_present: message.header_raw("To").is_some(),
+        reply_to,
+        return_path,
+        display_name,
+        lookalike,
+        notes,
+    }
+}
+
+/// Date against the topmost Received header's time (as SpamAssassin does:
+/// a message re-checked later is judged by when it travelled), else our
+/// receipt time.
+fn date(message: &Message<'_>, context: &Context<'_>) -> DateState {
+    if message.header_raw("Date").is_none() {
+        return DateState::Missing;
+    }
+    let Some(date) = message.date().filter(|d| d.is_valid()) else {
+        return DateState::Invalid;
+    };
+    let reference = message
+        .header_values(HeaderName::Received)
+        .find_map(|v| v.as_received().and_then(|r| r.date))
+        .filter(|d| d.is_valid())
+        .map_or(context.received_at as i64, |d| d.to_timestamp());
+    let offset = date.to_timestamp() - reference;
+    if offset > FUTURE_SECONDS {
+        DateState::Future
+    } else if offset < -PAST_SECONDS {
+        DateState::Past
+    } else {
+        DateState::Ok
+    }
+}
+
+/// RFC 5322 §3.6.4: `<left@right>`, no spaces.
+fn message_id(raw: Option<&str>) -> MessageIdState {
+    let Some(raw) = raw else {
+        return MessageIdState::Missing;
+    };
+    let inner = raw
+        .trim()
+        .strip_prefix('<')
+        .and_then(|id| id.strip_suffix('>'))
+        .unwrap_or_default();
+    let well_formed = !inner.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
+        && inner.split_once('@').is_some_and(|(left, right)| {
+            !left.is_empty() && !right.is_empty() && !right.contains('@')
+        });
+    if well_formed {
+        MessageIdState::Ok
+    } else {
+        MessageIdState::Malformed
+    }
+}
+
+fn all_caps(subject: &str) -> bool {
+    let letters = subject
+        .chars()
+        .filter(|c| c.is_alphabetic() && c.is_ascii());
+    letters.clone().count() >= 10 && letters.clone().all(|c| c.is_ascii_uppercase())
+}
+
+fn reply_to(message: &Message<'_>, from: Option<&str>, notes: &mut Vec<String>) -> ReplyTo {
+    let Some(reply) = message
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .and_then(domain_of)
+    else {
+        return ReplyTo::None;
+    };
+    if from.is_some_and(|from| related(from, &reply)) {
+        ReplyTo::SameDomain
+    } else {
+        push_bounded(notes, bounded(&format!("Reply-To domain: {reply}")));
+        ReplyTo::OtherDomain
+    }
+}
+
+fn return_path(
+    message: &Message<'_>,
+    context: &Context<'_>,
+    from: Option<&str>,
+    notes: &mut Vec<String>,
+) -> ReturnPath {
+    // Not mail-parser's return_address(): it falls back to From.
+    let Some(domain) = message
+        .header_raw("Return-Path")
+        .and_then(domain_of)
+        .or_else(|| domain_of(context.mail_from))
+    else {
+        return ReturnPath::None;
+    };
+    if from.is_some_and(|from| related(from, &domain)) {
+        ReturnPath::Aligned
+    } else {
+        push_bounded(notes, bounded(&format!("Return-Path domain: {domain}")));
+        ReturnPath::Unrelated
+    }
+}
+
+/// A display name that shows an address other than the real one, or
+/// another organisation's domain ("PayPal.com Support"), is the oldest
+/// spoof: many clients show only the name.
+fn display_name(
+    name: &str,
+    address: &str,
+    from: Option<&str>,
+    notes: &mut Vec<String>,
+) -> DisplayName {
+    let words = name
+        .split(|c: char| c.is_whitespace() || "()<>\"',;[]".contains(c))
+        .take(50);
+    let mut verdict = DisplayName::Clean;
+    for word in words {
+        if word.contains('@') {
+            if domain_of(word).is_some() && !word.eq_ignore_ascii_case(address) {
+                push_bounded(notes, bounded(&format!("display name shows {word}")));
+                return DisplayName::OtherAddress;
+            }
+        } else if let Some(domain) = as_domain(word)
+            && !from.is_some_and(|from| related(from, &domain))
+        {
+            push_bounded(notes, bounded(&format!("display name shows {domain}")));
+            verdict = DisplayName::OtherDomain;
+        }
+    }
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mail_parser::MessageParser;
+
+    fn finding(raw: &str) -> HeaderFinding {
+        let message = MessageParser::default().parse(raw.as_bytes()).unwrap();
+        let context = Context {
+            mail_from: "bounce@esp.example",
+            received_at: 1_750_000_000,
+            profile: super::super::Profile::Default,
+        };
+        headers(&message, &context)
+    }
+
+    const GOOD: &str = "Received: from a by b; Sun, 15 Jun 2025 15:06:40 +0000\r\nDate: Sun, 15 Jun 2025 15:00:00 +0000\r\nFrom: Alice <alice@example.com>\r\nTo: bob@example.net\r\nSubject: Lunch\r\nMessage-ID: <1@example.com>\r\nReturn-Path: <alice@mail.example.com>\r\n\r\nhi\r\n";
+
+    #[test]
+    fn a_plain_message_is_clean() {
+        let f = finding(GOOD);
+        assert_eq!(f.date, DateState::Ok);
+        assert_eq!(f.message_id, MessageIdState::Ok);
+        assert_eq!(f.from, FromState::Ok);
+        assert_eq!(f.subject, SubjectState::Ok);
+        assert!(f.to_present && !f.subject_caps && !f.subject_shouting);
+        assert_eq!(f.return_path, ReturnPath::Aligned);
+        assert_eq!(f.display_name, DisplayName::Clean);
+        assert_eq!(f.reply_to, ReplyTo::None);
+    }
+
+    #[test]
+    fn dates_far_from_the_received_time() {
+        let future = GOOD.replace("Date: Sun, 15 Jun 2025", "Date: Sun, 22 Jun 2025");
+        assert_eq!(finding(&future).date, DateState::Future);
+        let past = GOOD.replace("Date: Sun, 15 Jun 2025", "Date: Sun, 1 Jun 2025");
+        assert_eq!(finding(&past).date, DateState::Past);
+        let bad = GOOD.replace("Date: Sun, 15 Jun 2025 15:00:00 +0000", "Date: yesterday");
+        assert_eq!(finding(&bad).date, DateState::Invalid);
+    }
+
+    #[test]
+    fn spoofing_headers() {
+        let f = finding(&GOOD.replace(
+            "From: Alice <alice@example.com>",
+            "From: \"service@paypal.com\" <x@evil.example>\r\nReply-To: y@other.example",
+        ));
+        assert_eq!(f.display_name, DisplayName::OtherAddress);
+        assert_eq!(f.reply_to, ReplyTo::OtherDomain);
+        assert_eq!(f.return_path, ReturnPath::Unrelated);
+        let f = finding(&GOOD.replace("Alice <", "PayPal.com Support <"));
+        assert_eq!(f.display_name, DisplayName::OtherDomain);
+        let f = finding(&GOOD.replace("Alice <", "alice@example.com <"));
+        assert_eq!(f.display_name, DisplayName::Clean);
+    }
+
+    #[test]
+    fn subject_shapes_and_message_id() {
+        let f = finding(&GOOD.replace("Subject: Lunch", "Subject: FREE MONEY NOW!!!"));
+        assert!(f.subject_caps && f.subject_shouting);
+        let f = finding(&GOOD.replace("<1@example.com>", "1 at example"));
+        assert_eq!(f.message_id, MessageIdState::Malformed);
+        let f = finding(&GOOD.replace("From: Alice <alice@example.com>", "From: nobody"));
+        assert_eq!(f.from, FromState::Unparseable);
+    }
+}

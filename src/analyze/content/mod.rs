@@ -1,0 +1,183 @@
+//! Content and format: what the message itself says, as SpamAssassin and
+//! mail-tester judge it (headers, bulk-mail headers, body and HTML, links,
+//! attachments). Findings only, in words the rule table can test; points
+//! live in `scoring-rules/`. Everything read here is attacker-controlled, so
+//! every loop is bounded and every kept string is cut short.
+
+pub mod attachments;
+pub mod body;
+pub mod bulk;
+pub mod domains;
+pub mod headers;
+pub mod html;
+pub mod links;
+pub mod lookalike;
+pub mod zip;
+
+use mail_parser::MessageParser;
+use serde::{Deserialize, Serialize};
+
+/// Declares a finding's word enum: the Rust variant, the word the report
+/// and the rule table use for it, and `WORDS` (every word, first = default)
+/// for the rule schema in `score::facts`.
+macro_rules! words {
+    ($(#[$meta:meta])* $name:ident { $first:ident => $first_word:literal $(, $variant:ident => $word:literal)* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            #[default]
+            #[serde(rename = $first_word)]
+            $first,
+            $(#[serde(rename = $word)] $variant,)*
+        }
+
+        impl $name {
+            pub const WORDS: &'static [&'static str] = &[$first_word $(, $word)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    Self::$first => $first_word,
+                    $(Self::$variant => $word,)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use words;
+
+words! {
+    /// A set of rules an operator switches on for a kind of sender. `fisc`:
+    /// the Japanese FISC guideline for financial institutions (no URLs, no
+    /// HTML in mail to customers).
+    Profile { Default => "default", Fisc => "fisc" }
+}
+
+impl Profile {
+    pub fn parse(text: &str) -> Option<Profile> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "default" | "" => Some(Profile::Default),
+            "fisc" => Some(Profile::Fisc),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the content checks found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentFinding {
+    /// The rule profile in force, so profile rules can test it.
+    pub profile: Profile,
+    pub headers: headers::HeaderFinding,
+    pub bulk: bulk::BulkFinding,
+    pub body: body::BodyFinding,
+    pub links: links::LinkFinding,
+    pub attachments: attachments::AttachmentFinding,
+}
+
+/// What the content checks need besides the raw message.
+pub struct Context<'a> {
+    /// The envelope sender, the Return-Path when the message has none.
+    pub mail_from: &'a str,
+    /// When we received the message (Unix seconds): the clock Date is
+    /// compared with when no Received header carries one.
+    pub received_at: u64,
+    pub profile: Profile,
+}
+
+pub fn content(raw: &[u8], context: &Context<'_>) -> ContentFinding {
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return ContentFinding {
+            profile: context.profile,
+            headers: headers::unparsed(),
+            body: body::unparsed(raw.len()),
+            ..ContentFinding::default()
+        };
+    };
+    let html = html::read_all(&message);
+    ContentFinding {
+        profile: context.profile,
+        headers: headers::headers(&message, context),
+        bulk: bulk::bulk(&message),
+        body: body::body(&message, &html, raw),
+        links: links::links(&message, &html),
+        attachments: attachments::attachments(&message),
+    }
+}
+
+/// Each kept string is cut to this many characters.
+const MAX_NOTE_CHARS: usize = 200;
+/// Lists in a finding keep at most this many entries.
+pub const MAX_LISTED: usize = 20;
+
+/// `text`, cut to [`MAX_NOTE_CHARS`] characters.
+pub fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_NOTE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Pushes `item` unless the list is full or already has it.
+pub fn push_bounded(list: &mut Vec<String>, item: String) {
+    if list.len() < MAX_LISTED && !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTEXT: Context<'static> = Context {
+        mail_from: "",
+        received_at: 1_763_425_812,
+        profile: Profile::Default,
+    };
+
+    #[test]
+    fn bytes_that_are_no_message_are_broken_not_a_crash() {
+        let f = content(b"", &CONTEXT);
+        assert_eq!(f.body.structure, body::Structure::Broken);
+        assert_eq!(f.headers.from, headers::FromState::Missing);
+        content(&[0xff; 4096], &CONTEXT);
+    }
+
+    #[test]
+    fn hostile_messages_stay_bounded() {
+        // 5000 attachments, each a ZIP claiming 65535 entries.
+        let mut raw = String::from(
+            "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n",
+        );
+        let zip = "UEsFBgAAAAD//wAA/////////////w==";
+        for i in 0..5000 {
+            raw += &format!(
+                "--b\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=\"a{i}.pdf.exe\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{zip}\r\n"
+            );
+        }
+        raw += "--b--\r\n";
+        let f = content(raw.as_bytes(), &CONTEXT);
+        assert_eq!(f.attachments.count, 100);
+        assert_eq!(f.attachments.files.len(), MAX_LISTED);
+        assert!(f.attachments.any("double_extension"));
+        // Deeply nested HTML and thousands of links.
+        let html = format!(
+            "From: a@example.com\r\nContent-Type: text/html\r\n\r\n{}{}",
+            "<div style='display:none'>".repeat(10_000),
+            "<a href='http://192.0.2.1/'>bank.example</a>".repeat(5000)
+        );
+        let f = content(html.as_bytes(), &CONTEXT);
+        assert!(f.links.count <= 1000 && f.links.raw_ip.len() == 1);
+        assert!(f.links.mismatched.len() <= MAX_LISTED);
+    }
+
+    #[test]
+    fn the_profile_is_carried_for_the_rules() {
+        let fisc = Context {
+            profile: Profile::Fisc,
+            ..CONTEXT
+        };
+        assert_eq!(content(b"Subject: x\r\n\r\n", &fisc).profile, Profile::Fisc);
+        assert_eq!(Profile::parse(" FISC "), Some(Profile::Fisc));
+        assert_eq!(Profile::parse("bank"), None);
+    }
+}

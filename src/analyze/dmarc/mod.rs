@@ -1,0 +1,185 @@
+//! DMARC: does the From domain publish a policy, and did SPF or DKIM pass
+//! for a domain aligned with it?
+//!
+//! The verdict is RFC 7489's, the one receivers (Gmail, Yahoo, Microsoft)
+//! apply today: policy discovery and alignment by the organisational domain
+//! from the Public Suffix List (rfc7489.rs). RFC 9989 (DMARCbis), which
+//! mail-auth implements, finds the organisational domain by a DNS tree walk
+//! instead; where that gives another answer the finding carries it too
+//! (dmarcbis.rs), so a sender sees what today's and tomorrow's receivers say.
+
+mod discovery;
+mod dmarcbis;
+mod rfc7489;
+
+use super::dkim::DkimFinding;
+use super::org_domain::organisational_domain;
+use super::spf::SpfFinding;
+use super::verdict::{Setup, Verdict};
+use mail_auth::dmarc::{Alignment, Dmarc, Policy};
+use mail_auth::{AuthenticatedMessage, DkimOutput, MessageAuthenticator};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmarcFinding {
+    pub result: Verdict,
+    pub setup: Setup,
+    /// The RFC 5322 From domain that DMARC protects.
+    pub from_domain: String,
+    /// `none`, `quarantine` or `reject`: the policy that applies to this
+    /// message (after `sp=` for subdomains and `t=y` testing mode).
+    pub policy: Option<String>,
+    pub spf_aligned: bool,
+    pub dkim_aligned: bool,
+    /// The `v=DMARC1` record(s) found, at `record_domain`.
+    pub records: Vec<String>,
+    /// `<from_domain>`, or its organisational domain whose record applies.
+    pub record_domain: Option<String>,
+    pub error: Option<String>,
+    /// Details of the record that applies.
+    pub record: Option<DmarcRecord>,
+    // The two fields below came later: reports stored before them read
+    // with none.
+    /// The From domain's organisational domain by the Public Suffix List
+    /// (RFC 7489 §3.2): what relaxed alignment compares.
+    #[serde(default)]
+    pub org_domain: Option<String>,
+    /// What an RFC 9989 (DMARCbis) receiver would conclude, when that
+    /// differs from the verdict above; none when it agrees.
+    #[serde(default)]
+    pub dmarcbis: Option<TreeWalkVerdict>,
+}
+
+/// DMARC by RFC 9989's DNS tree walk, shown beside the RFC 7489 verdict
+/// when the two disagree: a record that only the walk finds (at an
+/// intermediate name or above the organisational domain), or a subdomain
+/// that aligns by the Public Suffix List but not by the walk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeWalkVerdict {
+    pub result: Verdict,
+    /// Where the walk takes its policy from.
+    pub record_domain: Option<String>,
+    pub spf_aligned: bool,
+    pub dkim_aligned: bool,
+}
+
+/// The tags of a DMARC record, as a reader needs them to judge it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmarcRecord {
+    /// `p=` as published.
+    pub p: String,
+    /// `sp=`, the subdomain policy (defaults to `p=`).
+    pub sp: String,
+    /// `pct=`, share of failing mail the policy applies to (RFC 7489; 100
+    /// when absent).
+    pub pct: u8,
+    /// `t=y`: testing mode (DMARCbis), the policy is applied one level softer.
+    pub testing: bool,
+    /// Aggregate (`rua=`) and failure (`ruf=`) report addresses.
+    pub rua: Vec<String>,
+    pub ruf: Vec<String>,
+    /// `adkim=` and `aspf=`: "relaxed" or "strict".
+    pub adkim: String,
+    pub aspf: String,
+}
+
+/// DMARC for the message: SPF from our own evaluator, DKIM from dkim.rs
+/// (`dkim`), and mail-auth's outputs (`dkim_outputs`) for the tree walk.
+pub async fn verdict(
+    dns: &MessageAuthenticator,
+    message: &AuthenticatedMessage<'_>,
+    dkim_outputs: &[DkimOutput<'_>],
+    dkim: &[DkimFinding],
+    spf: &SpfFinding,
+    mail_from_domain: &str,
+) -> DmarcFinding {
+    let tree_walk = dmarcbis::tree_walk(dns, message, dkim_outputs, spf, mail_from_domain).await;
+    let from_domain = tree_walk
+        .domain()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if from_domain.is_empty() {
+        return no_from_domain();
+    }
+    let org_domain = organisational_domain(&from_domain);
+    let walk = discovery::walk(dns, &from_domain, &org_domain).await;
+    let evaluation = rfc7489::evaluate(&from_domain, &org_domain, &walk, spf, dkim);
+    let dmarcbis = dmarcbis::differing(&tree_walk, &walk, &evaluation);
+    DmarcFinding {
+        result: evaluation.result,
+        setup: evaluation.result.setup(),
+        from_domain,
+        policy: evaluation.policy.map(|p| policy_name(p).to_string()),
+        spf_aligned: evaluation.spf_aligned,
+        dkim_aligned: evaluation.dkim_aligned,
+        record: evaluation
+            .record
+            .as_ref()
+            .map(|r| record_details(r, evaluation.records.first().map(String::as_str))),
+        records: evaluation.records,
+        record_domain: evaluation.record_domain,
+        error: evaluation.error,
+        org_domain: Some(org_domain),
+        dmarcbis,
+    }
+}
+
+/// A message without one From domain is exempt (RFC 7489 §6.6.1).
+fn no_from_domain() -> DmarcFinding {
+    DmarcFinding {
+        result: Verdict::None,
+        setup: Verdict::None.setup(),
+        from_domain: String::new(),
+        policy: None,
+        spf_aligned: false,
+        dkim_aligned: false,
+        records: Vec::new(),
+        record_domain: None,
+        error: Some("no single From domain to evaluate".into()),
+        record: None,
+        org_domain: None,
+        dmarcbis: None,
+    }
+}
+
+fn record_details(record: &Dmarc, text: Option<&str>) -> DmarcRecord {
+    let pct = text
+        .and_then(|t| tag_value(t, "pct"))
+        .and_then(|v| v.parse::<u8>().ok())
+        .filter(|pct| *pct <= 100)
+        .unwrap_or(100);
+    DmarcRecord {
+        p: policy_name(record.p).into(),
+        sp: policy_name(record.sp).into(),
+        pct,
+        testing: record.t,
+        rua: record.rua.iter().map(|u| u.uri.clone()).collect(),
+        ruf: record.ruf.iter().map(|u| u.uri.clone()).collect(),
+        adkim: alignment_name(record.adkim).into(),
+        aspf: alignment_name(record.aspf).into(),
+    }
+}
+
+fn tag_value<'a>(record: &'a str, name: &str) -> Option<&'a str> {
+    record.split(';').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then_some(value.trim())
+    })
+}
+
+fn alignment_name(alignment: Alignment) -> &'static str {
+    match alignment {
+        Alignment::Relaxed => "relaxed",
+        Alignment::Strict => "strict",
+    }
+}
+
+fn policy_name(policy: Policy) -> &'static str {
+    match policy {
+        Policy::None | Policy::Unspecified => "none",
+        Policy::Quarantine => "quarantine",
+        Policy::Reject => "reject",
+    }
+}

@@ -1,0 +1,556 @@
+//! What an operator graphs and alerts on: counters the SMTP listener, the
+//! analyzer and the web server bump as they work, rendered on `GET /metrics`
+//! in the Prometheus text exposition format (version 0.0.4), and the
+//! readiness facts behind `GET /readyz`.
+//!
+//! Plain atomics, written by hand: the format is a few lines of text, and a
+//! metrics crate would bring a registry, labels by string and a lock per
+//! update for what is here a fixed set of numbers.
+//!
+//! DNS is counted at the analysis level: each DNS-backed check of each
+//! message (SPF for MAIL FROM and HELO, each DKIM signature, DMARC, ARC,
+//! iprev) counts as one lookup, and as a timeout when its verdict is
+//! `temperror` (DNS gave no answer). The resolver inside `mail-auth` does
+//! not expose a per-query hook.
+
+use crate::analyze::Verdict;
+use crate::report::Checks;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Why the SMTP server turned a client or a message away: the label of
+/// `mailscore_smtp_refused_total` and the `reason` of the log event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The address already had `max_connections_per_ip` open.
+    TooManyConnections,
+    /// Its message bucket was empty (`450 4.7.1` to MAIL).
+    RateLimited,
+    /// Declared (MAIL SIZE=) or actual size over the limit.
+    MessageTooBig,
+    TooManyHeaderLines,
+    /// RCPT at a domain that is not ours.
+    RelayDenied,
+    /// RCPT at our domain whose local part is not a test id.
+    NoSuchAddress,
+    TooManyRecipients,
+    /// The store failed; the client got `451` and keeps the message.
+    StorageFailed,
+    /// Idle too long, or the body took longer than `data_timeout`.
+    Timeout,
+    /// The session earned `max_errors` error replies.
+    TooManyErrors,
+    /// A PROXY protocol header from an address not in `proxy_trusted`.
+    ProxyUntrusted,
+    /// A trusted proxy that sent no valid PROXY header.
+    ProxyHeaderInvalid,
+}
+
+impl Refusal {
+    pub const ALL: [Refusal; 12] = [
+        Refusal::TooManyConnections,
+        Refusal::RateLimited,
+        Refusal::MessageTooBig,
+        Refusal::TooManyHeaderLines,
+        Refusal::RelayDenied,
+        Refusal::NoSuchAddress,
+        Refusal::TooManyRecipients,
+        Refusal::StorageFailed,
+        Refusal::Timeout,
+        Refusal::TooManyErrors,
+        Refusal::ProxyUntrusted,
+        Refusal::ProxyHeaderInvalid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::TooManyConnections => "too_many_connections",
+            Refusal::RateLimited => "rate_limited",
+            Refusal::MessageTooBig => "message_too_big",
+            Refusal::TooManyHeaderLines => "too_many_header_lines",
+            Refusal::RelayDenied => "relay_denied",
+            Refusal::NoSuchAddress => "no_such_address",
+            Refusal::TooManyRecipients => "too_many_recipients",
+            Refusal::StorageFailed => "storage_failed",
+            Refusal::Timeout => "timeout",
+            Refusal::TooManyErrors => "too_many_errors",
+            Refusal::ProxyUntrusted => "proxy_untrusted",
+            Refusal::ProxyHeaderInvalid => "proxy_header_invalid",
+        }
+    }
+
+    fn index(self) -> usize {
+        Refusal::ALL
+            .iter()
+            .position(|r| *r == self)
+            .expect("ALL lists every variant")
+    }
+}
+
+/// How a report left the web server: the `format` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Json,
+    Html,
+}
+
+/// The DNS-backed checks counted as lookups (see the module docs).
+const DNS_CHECKS: [&str; 6] = ["spf", "spf_helo", "dkim", "dmarc", "arc", "iprev"];
+
+/// Upper bounds (seconds) of the analysis time histogram: most messages
+/// finish in well under a second; DNS timeouts push them to seconds.
+const ANALYSIS_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+/// Queued messages with no analysis started or finished for this long mean
+/// the analyzer is stuck: `/readyz` says so.
+pub const ANALYZER_STUCK_AFTER: Duration = Duration::from_secs(120);
+
+/// The counters of one `mailscore serve` process, shared behind an `Arc`.
+#[derive(Debug)]
+pub struct Metrics {
+    messages_received: AtomicU64,
+    refused: [AtomicU64; Refusal::ALL.len()],
+    smtp_connections_open: AtomicU64,
+    /// Per bucket (not cumulative; summed when rendered), then +Inf.
+    analysis_buckets: [AtomicU64; ANALYSIS_BUCKETS.len() + 1],
+    analysis_micros: AtomicU64,
+    analysis_failures: AtomicU64,
+    dns_lookups: [AtomicU64; DNS_CHECKS.len()],
+    dns_timeouts: [AtomicU64; DNS_CHECKS.len()],
+    reports_json: AtomicU64,
+    reports_html: AtomicU64,
+    rule_reloads: AtomicU64,
+    rule_reload_failures: AtomicU64,
+    /// Readiness: the SMTP socket is bound and accepting.
+    smtp_listening: AtomicBool,
+    /// Messages handed to the analyzer and not yet started.
+    analysis_queued: AtomicU64,
+    /// Unix seconds of the analyzer's last start or finish of a message.
+    analysis_progress_at: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics {
+            messages_received: AtomicU64::new(0),
+            refused: Default::default(),
+            smtp_connections_open: AtomicU64::new(0),
+            analysis_buckets: Default::default(),
+            analysis_micros: AtomicU64::new(0),
+            analysis_failures: AtomicU64::new(0),
+            dns_lookups: Default::default(),
+            dns_timeouts: Default::default(),
+            reports_json: AtomicU64::new(0),
+            reports_html: AtomicU64::new(0),
+            rule_reloads: AtomicU64::new(0),
+            rule_reload_failures: AtomicU64::new(0),
+            smtp_listening: AtomicBool::new(false),
+            analysis_queued: AtomicU64::new(0),
+            analysis_progress_at: AtomicU64::new(unix_now()),
+        }
+    }
+}
+
+/// Keeps `mailscore_smtp_connections_open` up while it lives.
+pub struct OpenConnection<'a>(&'a Metrics);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.smtp_connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Metrics {
+    pub fn message_received(&self) {
+        self.messages_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn refused(&self, reason: Refusal) {
+        self.refused[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one SMTP connection as open until the guard is dropped.
+    pub fn connection_opened(&self) -> OpenConnection<'_> {
+        self.smtp_connections_open.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self)
+    }
+
+    pub fn smtp_listening(&self, listening: bool) {
+        self.smtp_listening.store(listening, Ordering::Relaxed);
+    }
+
+    /// A message went into the analysis queue.
+    pub fn analysis_queued(&self) {
+        self.analysis_queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The analyzer took a message off the queue.
+    pub fn analysis_started(&self) {
+        // Saturating: never below zero, whatever the order of updates.
+        let _ = self
+            .analysis_queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+        self.analysis_progress_at
+            .store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// One analysis done: its time, and its DNS-backed checks.
+    pub fn analysis_finished(&self, took: Duration, checks: &Checks) {
+        let dkim: Vec<Verdict> = checks.dkim.iter().map(|d| d.result).collect();
+        let verdicts: [&[Verdict]; DNS_CHECKS.len()] = [
+            &[checks.spf.result],
+            &[checks.spf_helo.result],
+            &dkim,
+            &[checks.dmarc.result],
+            &[checks.arc.result],
+            &[checks.iprev.result],
+        ];
+        self.analysis_took(took, verdicts);
+    }
+
+    /// The time of one analysis, and the verdicts of its DNS-backed checks
+    /// in the order of [`DNS_CHECKS`].
+    fn analysis_took(&self, took: Duration, verdicts: [&[Verdict]; DNS_CHECKS.len()]) {
+        let seconds = took.as_secs_f64();
+        let bucket = ANALYSIS_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(ANALYSIS_BUCKETS.len());
+        self.analysis_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.analysis_micros.fetch_add(micros, Ordering::Relaxed);
+        for (i, verdicts) in verdicts.iter().enumerate() {
+            let timeouts = verdicts.iter().filter(|v| **v == Verdict::Temperror);
+            self.dns_lookups[i].fetch_add(verdicts.len() as u64, Ordering::Relaxed);
+            self.dns_timeouts[i].fetch_add(timeouts.count() as u64, Ordering::Relaxed);
+        }
+        self.analysis_progress_at
+            .store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// An analysis that ended in an error (the store failed).
+    pub fn analysis_failed(&self) {
+        self.analysis_failures.fetch_add(1, Ordering::Relaxed);
+        self.analysis_progress_at
+            .store(unix_now(), Ordering::Relaxed);
+    }
+
+    pub fn report_served(&self, format: ReportFormat) {
+        let counter = match format {
+            ReportFormat::Json => &self.reports_json,
+            ReportFormat::Html => &self.reports_html,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A SIGHUP reload of the rule table, taken or refused.
+    pub fn rules_reloaded(&self, ok: bool) {
+        let counter = match ok {
+            true => &self.rule_reloads,
+            false => &self.rule_reload_failures,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Why the process is not ready (the listener, the analyzer), if it
+    /// is not; the store is probed by the caller.
+    pub fn not_ready(&self) -> Option<&'static str> {
+        if !self.smtp_listening.load(Ordering::Relaxed) {
+            return Some("SMTP listener not bound");
+        }
+        let queued = self.analysis_queued.load(Ordering::Relaxed);
+        let progress_at = self.analysis_progress_at.load(Ordering::Relaxed);
+        analyzer_stuck(queued, progress_at, unix_now()).then_some("analyzer queue stuck")
+    }
+
+    /// Every metric in the Prometheus text format; `store_bytes` is the
+    /// store's size on disk, when it has one.
+    pub fn render(&self, store_bytes: Option<u64>) -> String {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let mut out = String::new();
+        family(
+            &mut out,
+            "mailscore_messages_received_total",
+            "counter",
+            "Messages accepted with 250 after DATA.",
+        );
+        sample(
+            &mut out,
+            "mailscore_messages_received_total",
+            "",
+            load(&self.messages_received),
+        );
+        family(
+            &mut out,
+            "mailscore_smtp_refused_total",
+            "counter",
+            "Clients, commands and messages the SMTP server turned away, by reason.",
+        );
+        for reason in Refusal::ALL {
+            let labels = format!("reason=\"{}\"", reason.as_str());
+            sample(
+                &mut out,
+                "mailscore_smtp_refused_total",
+                &labels,
+                load(&self.refused[reason.index()]),
+            );
+        }
+        family(
+            &mut out,
+            "mailscore_smtp_connections_open",
+            "gauge",
+            "SMTP connections being served now.",
+        );
+        sample(
+            &mut out,
+            "mailscore_smtp_connections_open",
+            "",
+            load(&self.smtp_connections_open),
+        );
+        self.render_analysis(&mut out);
+        family(
+            &mut out,
+            "mailscore_dns_lookups_total",
+            "counter",
+            "DNS-backed checks run, by check (one per check per message).",
+        );
+        for (i, check) in DNS_CHECKS.iter().enumerate() {
+            sample(
+                &mut out,
+                "mailscore_dns_lookups_total",
+                &format!("check=\"{check}\""),
+                load(&self.dns_lookups[i]),
+            );
+        }
+        family(
+            &mut out,
+            "mailscore_dns_timeouts_total",
+            "counter",
+            "DNS-backed checks that ended in temperror (no DNS answer), by check.",
+        );
+        for (i, check) in DNS_CHECKS.iter().enumerate() {
+            sample(
+                &mut out,
+                "mailscore_dns_timeouts_total",
+                &format!("check=\"{check}\""),
+                load(&self.dns_timeouts[i]),
+            );
+        }
+        family(
+            &mut out,
+            "mailscore_reports_served_total",
+            "counter",
+            "Finished reports sent to a client, by format.",
+        );
+        sample(
+            &mut out,
+            "mailscore_reports_served_total",
+            "format=\"json\"",
+            load(&self.reports_json),
+        );
+        sample(
+            &mut out,
+            "mailscore_reports_served_total",
+            "format=\"html\"",
+            load(&self.reports_html),
+        );
+        family(
+            &mut out,
+            "mailscore_rule_reloads_total",
+            "counter",
+            "Rule table reloads on SIGHUP, by result.",
+        );
+        sample(
+            &mut out,
+            "mailscore_rule_reloads_total",
+            "result=\"ok\"",
+            load(&self.rule_reloads),
+        );
+        sample(
+            &mut out,
+            "mailscore_rule_reloads_total",
+            "result=\"refused\"",
+            load(&self.rule_reload_failures),
+        );
+        if let Some(bytes) = store_bytes {
+            family(
+                &mut out,
+                "mailscore_store_bytes",
+                "gauge",
+                "Size of the store on disk.",
+            );
+            sample(&mut out, "mailscore_store_bytes", "", bytes);
+        }
+        out
+    }
+
+    fn render_analysis(&self, out: &mut String) {
+        let name = "mailscore_analysis_seconds";
+        family(
+            out,
+            name,
+            "histogram",
+            "Time to analyse and score one message.",
+        );
+        let mut cumulative = 0;
+        for (i, bound) in ANALYSIS_BUCKETS.iter().enumerate() {
+            cumulative += self.analysis_buckets[i].load(Ordering::Relaxed);
+            sample(
+                out,
+                &format!("{name}_bucket"),
+                &format!("le=\"{bound}\""),
+                cumulative,
+            );
+        }
+        cumulative += self.analysis_buckets[ANALYSIS_BUCKETS.len()].load(Ordering::Relaxed);
+        sample(out, &format!("{name}_bucket"), "le=\"+Inf\"", cumulative);
+        let seconds = self.analysis_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {seconds}");
+        sample(out, &format!("{name}_count"), "", cumulative);
+        family(
+            out,
+            "mailscore_analysis_failures_total",
+            "counter",
+            "Analyses that could not store their report.",
+        );
+        sample(
+            out,
+            "mailscore_analysis_failures_total",
+            "",
+            self.analysis_failures.load(Ordering::Relaxed),
+        );
+        family(
+            out,
+            "mailscore_analysis_queued",
+            "gauge",
+            "Messages waiting for the analyzer.",
+        );
+        sample(
+            out,
+            "mailscore_analysis_queued",
+            "",
+            self.analysis_queued.load(Ordering::Relaxed),
+        );
+    }
+}
+
+/// Work is waiting and nothing has moved for [`ANALYZER_STUCK_AFTER`].
+fn analyzer_stuck(queued: u64, progress_at: u64, now: u64) -> bool {
+    queued > 0 && now.saturating_sub(progress_at) > ANALYZER_STUCK_AFTER.as_secs()
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, value: u64) {
+    let _ = match labels {
+        "" => writeln!(out, "{name} {value}"),
+        labels => writeln!(out, "{name}{{{labels}}} {value}"),
+    };
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analyzer_is_stuck_only_with_work_waiting_and_no_progress() {
+        let limit = ANALYZER_STUCK_AFTER.as_secs();
+        assert!(!analyzer_stuck(0, 0, 10 * limit), "idle is not stuck");
+        assert!(!analyzer_stuck(3, 1000, 1000 + limit), "recent progress");
+        assert!(analyzer_stuck(3, 1000, 1001 + limit));
+    }
+
+    #[test]
+    fn not_ready_until_the_listener_is_bound() {
+        let metrics = Metrics::default();
+        assert_eq!(metrics.not_ready(), Some("SMTP listener not bound"));
+        metrics.smtp_listening(true);
+        assert_eq!(metrics.not_ready(), None);
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_end_at_the_count() {
+        let metrics = Metrics::default();
+        let pass: &[Verdict] = &[Verdict::Pass];
+        let two_dkim: &[Verdict] = &[Verdict::Pass, Verdict::Temperror];
+        let verdicts = [pass, pass, two_dkim, pass, pass, &[Verdict::Temperror][..]];
+        metrics.analysis_took(Duration::from_millis(30), verdicts);
+        metrics.analysis_took(Duration::from_secs(60), verdicts);
+        let text = metrics.render(Some(4096));
+        assert!(
+            text.contains("mailscore_analysis_seconds_bucket{le=\"0.01\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_analysis_seconds_bucket{le=\"0.05\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_analysis_seconds_bucket{le=\"30\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_analysis_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_analysis_seconds_count 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_analysis_seconds_sum 60.03\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_dns_lookups_total{check=\"spf\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_dns_lookups_total{check=\"dkim\"} 4\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_dns_timeouts_total{check=\"dkim\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_dns_timeouts_total{check=\"spf\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mailscore_dns_timeouts_total{check=\"iprev\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("mailscore_store_bytes 4096\n"), "{text}");
+    }
+
+    #[test]
+    fn open_connections_go_down_when_the_guard_drops() {
+        let metrics = Metrics::default();
+        let first = metrics.connection_opened();
+        let second = metrics.connection_opened();
+        drop(first);
+        assert!(
+            metrics
+                .render(None)
+                .contains("mailscore_smtp_connections_open 1\n")
+        );
+        drop(second);
+        assert!(
+            metrics
+                .render(None)
+                .contains("mailscore_smtp_connections_open 0\n")
+        );
+    }
+}

@@ -1,0 +1,321 @@
+//! The Redis/Valkey-backed store, which several mailscore nodes share: a
+//! message received by one is readable from all. Keys, per test id:
+//!
+//! - `mailscore:{id}:message`: the envelope and sequence number (JSON),
+//! - `mailscore:{id}:raw`: the message as received,
+//! - `mailscore:{id}:report`: the last finished report,
+//! - `mailscore:{id}:pending`: the sequence number still owed a report,
+//!
+//! and `mailscore:seq`, the sequence counter. Each id's keys carry the
+//! retention as their TTL, so Redis expires tests by itself (no sweep), and
+//! share one hash tag (`{id}`), so the Lua scripts that write several of
+//! them at once stay within one Cluster slot. This client still speaks to a
+//! single server (or a managed endpoint that proxies); Cluster mode itself
+//! is not wired up.
+//!
+//! Durability: a write returns once Redis acknowledged it. Whether an
+//! acknowledged write survives a Redis crash is Redis's persistence
+//! setting (`appendonly yes`, `appendfsync always` or `everysec`), which
+//! is the operator's to choose.
+
+use super::{StoreError, StoredMessage};
+use crate::smtp::Envelope;
+use redis::{Client, Commands, Connection, RedisError, RedisResult, Script};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+/// How long opening a connection to Redis may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long one command may take to be sent or answered. The store's
+/// callers block on it (an SMTP delivery, a web request), so it is bounded.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle connections kept for reuse; more are opened under load and closed
+/// when handed back to a full pool.
+const MAX_IDLE: usize = 16;
+
+const SEQ_KEY: &str = "mailscore:seq";
+
+/// KEYS: message raw pending report. ARGV: message-json raw seq ttl-ms.
+/// The message, its envelope and its pending mark are written together, so
+/// no reader ever sees one without the others; an older report stays
+/// readable until the new one replaces it, as long as the new message.
+const PUT_MESSAGE: &str = r"
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
+redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
+return 1
+";
+
+/// KEYS: pending report message. ARGV: seq report.
+/// The compare-and-set: only the message still owed a report gets one (a
+/// newer message, or expiry, since the analysis began means no). The
+/// report expires with its message.
+const PUT_REPORT: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local ttl = redis.call('PTTL', KEYS[3])
+if ttl == -2 then return 0 end
+if ttl > 0 then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
+else
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+redis.call('DEL', KEYS[1])
+return 1
+";
+
+#[derive(Clone)]
+pub struct RedisStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    client: Client,
+    /// host:port and database, for error messages (never the password).
+    location: String,
+    ttl_ms: u64,
+    idle: Mutex<Vec<Connection>>,
+    put_message: Script,
+    put_report: Script,
+}
+
+/// The keys of one test id.
+struct Keys {
+    message: String,
+    raw: String,
+    report: String,
+    pending: String,
+}
+
+impl Keys {
+    fn of(id: &str) -> Keys {
+        let key = |what: &str| format!("mailscore:{{{id}}}:{what}");
+        Keys {
+            message: key("message"),
+            raw: key("raw"),
+            report: key("report"),
+            pending: key("pending"),
+        }
+    }
+}
+
+/// The test id in a `mailscore:{id}:pending` key.
+fn pending_id(key: &str) -> Option<&str> {
+    key.strip_prefix("mailscore:{")?.strip_suffix("}:pending")
+}
+
+/// Parses a store URL the way [`RedisStore::connect`] will, without
+/// connecting; TLS (`rediss://`) is refused, this build has no TLS client.
+pub(super) fn check_url(url: &str) -> Result<Client, StoreError> {
+    Client::open(url).map_err(|e| StoreError::Location {
+        location: redact(url),
+        reason: e.to_string(),
+    })
+}
+
+/// `url` with any password replaced, fit for a log line.
+fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+impl RedisStore {
+    /// Connects to the Redis at `url` (checked with a PING, so a wrong
+    /// address fails at start rather than at the first delivery); tests
+    /// are kept for `retention`.
+    pub fn connect(url: &str, retention: Duration) -> Result<RedisStore, StoreError> {
+        let client = check_url(url)?;
+        let info = client.get_connection_info();
+        let location = format!("redis://{}/{}", info.addr(), info.redis_settings().db());
+        let store = RedisStore {
+            shared: Arc::new(Shared {
+                client,
+                location,
+                ttl_ms: u64::try_from(retention.as_millis()).unwrap_or(u64::MAX),
+                idle: Mutex::new(Vec::new()),
+                put_message: Script::new(PUT_MESSAGE),
+                put_report: Script::new(PUT_REPORT),
+            }),
+        };
+        store.with_connection(|c| redis::cmd("PING").query::<String>(c))?;
+        Ok(store)
+    }
+
+    pub fn put_message(
+        &self,
+        id: &str,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<u64, StoreError> {
+        let seq: u64 = self.with_connection(|c| c.incr(SEQ_KEY, 1))?;
+        let record = StoredMessage {
+            seq,
+            envelope: envelope.clone(),
+            raw: Vec::new(),
+        };
+        let meta = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let keys = Keys::of(id);
+        // Writing the same seq twice (a retry) leaves the same state.
+        self.with_connection(|c| {
+            self.shared
+                .put_message
+                .key(&keys.message)
+                .key(&keys.raw)
+                .key(&keys.pending)
+                .key(&keys.report)
+                .arg(&meta)
+                .arg(raw)
+                .arg(seq)
+                .arg(self.shared.ttl_ms)
+                .invoke::<()>(c)
+        })?;
+        Ok(seq)
+    }
+
+    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        let keys = Keys::of(id);
+        // One MGET: the envelope and the body of the same delivery.
+        let (meta, raw): (Option<Vec<u8>>, Option<Vec<u8>>) = self.with_connection(|c| {
+            redis::cmd("MGET")
+                .arg(&keys.message)
+                .arg(&keys.raw)
+                .query(c)
+        })?;
+        let (Some(meta), Some(raw)) = (meta, raw) else {
+            return Ok(None);
+        };
+        let mut record: StoredMessage =
+            serde_json::from_slice(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        record.raw = raw;
+        Ok(Some(record))
+    }
+
+    pub fn put_report(&self, id: &str, seq: u64, report: &[u8]) -> Result<bool, StoreError> {
+        let keys = Keys::of(id);
+        self.with_connection(|c| {
+            self.shared
+                .put_report
+                .key(&keys.pending)
+                .key(&keys.report)
+                .key(&keys.message)
+                .arg(seq)
+                .arg(report)
+                .invoke::<bool>(c)
+        })
+    }
+
+    pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = Keys::of(id).report;
+        self.with_connection(|c| c.get(&key))
+    }
+
+    pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {
+        let key = Keys::of(id).pending;
+        self.with_connection(|c| c.exists(&key))
+    }
+
+    /// Every node's pending ids: a SCAN, which only start-up runs.
+    pub fn pending_ids(&self) -> Result<Vec<String>, StoreError> {
+        let keys: Vec<String> = self.with_connection(|c| {
+            c.scan_match::<_, String>("mailscore:{*}:pending")?
+                .collect::<RedisResult<Vec<String>>>()
+        })?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| pending_id(key))
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// Runs `op` on a pooled connection, or a new one. A pooled connection
+    /// the server closed meanwhile (a Redis restart, an idle timeout) gets
+    /// one retry on a fresh connection; every operation here is safe to
+    /// repeat. A connection that failed is not reused.
+    fn with_connection<T>(
+        &self,
+        mut op: impl FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let pooled = self
+            .shared
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let (result, connection) = match pooled {
+            Some(mut connection) => match op(&mut connection) {
+                Err(e) if e.is_connection_dropped() => {
+                    let mut fresh = self.open_connection()?;
+                    (op(&mut fresh), fresh)
+                }
+                result => (result, connection),
+            },
+            None => {
+                let mut fresh = self.open_connection()?;
+                (op(&mut fresh), fresh)
+            }
+        };
+        let value = result.map_err(|e| self.error(e))?;
+        let mut idle = self
+            .shared
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(connection);
+        }
+        Ok(value)
+    }
+
+    fn open_connection(&self) -> Result<Connection, StoreError> {
+        let connection = self
+            .shared
+            .client
+            .get_connection_with_timeout(CONNECT_TIMEOUT)
+            .map_err(|e| self.error(e))?;
+        connection
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .and_then(|()| connection.set_write_timeout(Some(IO_TIMEOUT)))
+            .map_err(|e| self.error(e))?;
+        Ok(connection)
+    }
+
+    fn error(&self, source: RedisError) -> StoreError {
+        StoreError::Redis {
+            location: self.shared.location.clone(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_of_an_id_share_one_hash_tag_and_give_the_id_back() {
+        let keys = Keys::of("abc-123");
+        assert_eq!(keys.pending, "mailscore:{abc-123}:pending");
+        assert_eq!(keys.report, "mailscore:{abc-123}:report");
+        assert_eq!(pending_id(&keys.pending), Some("abc-123"));
+        assert_eq!(pending_id(&keys.report), None);
+    }
+
+    #[test]
+    fn store_urls_are_checked_and_passwords_never_shown() {
+        assert!(check_url("redis://127.0.0.1:6379/0").is_ok());
+        assert!(check_url("redis+unix:///run/redis.sock").is_ok());
+        let tls = check_url("rediss://user:secret@redis.example/0")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(tls.contains("TLS"), "{tls}");
+        assert!(!tls.contains("secret"), "{tls}");
+        assert!(check_url("redis://127.0.0.1/notadb").is_err());
+        assert!(check_url("/var/lib/mailscore").is_err());
+    }
+}

@@ -1,0 +1,89 @@
+//! The operator's endpoints: `GET /healthz` (the process answers),
+//! `GET /readyz` (it can take mail: store reachable, SMTP listener bound,
+//! analyzer moving) and `GET /metrics` (Prometheus text format, see
+//! [`crate::metrics`]). A load balancer sends traffic by `/readyz` and
+//! restarts by `/healthz`.
+
+use super::WebState;
+use crate::metrics::{Metrics, ReportFormat};
+use crate::store::Store;
+use serde_json::json;
+use std::path::Path;
+use warp::http::StatusCode;
+use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use warp::reply::{Reply, Response};
+
+/// A key no test id can be (ids are lowercase), read to probe the store.
+const STORE_PROBE: &str = "READYZ-PROBE";
+
+/// `GET /healthz`: answering at all is the whole check.
+pub fn healthz() -> Response {
+    no_cache(warp::reply::json(&json!({ "status": "ok" })).into_response())
+}
+
+/// `GET /readyz`: 200 when mail can be taken and reported on, else 503
+/// with the first reason.
+pub fn readyz(state: WebState) -> Response {
+    let reason = match state.store.report(STORE_PROBE) {
+        Err(e) => Some(format!("store unavailable: {e}")),
+        Ok(_) => state.metrics.not_ready().map(str::to_string),
+    };
+    let response = match reason {
+        None => warp::reply::json(&json!({ "status": "ready" })).into_response(),
+        Some(reason) => {
+            let body = json!({ "status": "not ready", "reason": reason });
+            warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE)
+                .into_response()
+        }
+    };
+    no_cache(response)
+}
+
+/// `GET /metrics`: every counter, in the Prometheus text format 0.0.4.
+pub fn metrics(state: WebState) -> Response {
+    let store_bytes = match &state.store {
+        Store::Sled(_) => Some(sled_bytes(&state.data_dir)),
+        // Redis reports its own memory; a node has nothing on disk.
+        _ => None,
+    };
+    let mut response = state.metrics.render(store_bytes).into_response();
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    no_cache(response)
+}
+
+/// Counts `response` as a report served in `format` when it is a 200.
+pub fn count_report(metrics: &Metrics, format: ReportFormat, response: Response) -> Response {
+    if response.status() == StatusCode::OK {
+        metrics.report_served(format);
+    }
+    response
+}
+
+/// Bytes of the sled database: the files of the data directory, less the
+/// TLS pair kept beside it (what sled's `size_on_disk` adds up).
+fn sled_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_name() != "tls")
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            Some(match meta.is_dir() {
+                true => sled_bytes(&entry.path()),
+                false => meta.len(),
+            })
+        })
+        .sum()
+}
+
+fn no_cache(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,64 @@
+//! The content and SpamAssassin words in the OpenAPI document are exactly
+//! the ones the code emits (and the rule table may test): a word added to
+//! a finding fails here until the document lists it.
+
+use mailscore::analyze::content::Profile;
+use mailscore::analyze::content::body::{Charset, Size, Structure, TextRatio};
+use mailscore::analyze::content::bulk::{Precedence, Unsubscribe};
+use mailscore::analyze::content::headers::{
+    DateState, DisplayName, FromState, MessageIdState, ReplyTo, ReturnPath, SubjectState,
+};
+use mailscore::analyze::content::lookalike::Lookalike;
+use mailscore::analyze::spamd::SpamdStatus;
+use serde_json::Value;
+
+#[test]
+fn document_enums_match_the_finding_words() {
+    let doc: Value = serde_json::from_str(include_str!("../src/web/openapi.json")).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("ContentFinding", "profile", Profile::WORDS),
+        ("HeaderFinding", "date", DateState::WORDS),
+        ("HeaderFinding", "message_id", MessageIdState::WORDS),
+        ("HeaderFinding", "from", FromState::WORDS),
+        ("HeaderFinding", "subject", SubjectState::WORDS),
+        ("HeaderFinding", "reply_to", ReplyTo::WORDS),
+        ("HeaderFinding", "return_path", ReturnPath::WORDS),
+        ("HeaderFinding", "display_name", DisplayName::WORDS),
+        ("HeaderFinding", "lookalike", Lookalike::WORDS),
+        ("BulkFinding", "list_unsubscribe", Unsubscribe::WORDS),
+        ("BulkFinding", "precedence", Precedence::WORDS),
+        ("BodyFinding", "structure", Structure::WORDS),
+        ("BodyFinding", "text_ratio", TextRatio::WORDS),
+        ("BodyFinding", "charset", Charset::WORDS),
+        ("BodyFinding", "size", Size::WORDS),
+        ("SpamdFinding", "status", SpamdStatus::WORDS),
+    ];
+    for (schema, property, words) in cases {
+        let listed: Vec<&str> = schemas[schema]["properties"][property]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{schema}.{property} has no enum"))
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(&listed, words, "{schema}.{property}");
+    }
+}
+
+#[test]
+fn words_serialise_as_the_report_shows_them() {
+    for (value, word) in [
+        (serde_json::to_value(DateState::Future).unwrap(), "future"),
+        (
+            serde_json::to_value(Lookalike::MixedScript).unwrap(),
+            "mixed_script",
+        ),
+        (
+            serde_json::to_value(SpamdStatus::NotChecked).unwrap(),
+            "not_checked",
+        ),
+        (serde_json::to_value(Profile::Fisc).unwrap(), "fisc"),
+    ] {
+        assert_eq!(value, word);
+    }
+}

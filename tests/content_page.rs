@@ -1,0 +1,84 @@
+//! The content and SpamAssassin sections on the score page, in both
+//! languages, with attacker-chosen strings (attachment names, SpamAssassin
+//! descriptions) escaped.
+
+mod support;
+
+use mailscore::analyze::spamd::{SpamRule, SpamdFinding, SpamdStatus};
+use mailscore::report::{Report, Subject};
+use mailscore::smtp::Envelope;
+use mailscore::web::render_report_page;
+use support::corpus::dir;
+use support::dns::{TestDns, Zone};
+use support::pipeline::pipeline;
+
+const HOSTILE_NAME: &str = "<img src=x onerror=alert(1)>.pdf.exe";
+
+async fn report(raw: &[u8]) -> Report {
+    let dns = TestDns::start(Zone::new());
+    let envelope = Envelope {
+        client_ip: "192.0.2.25".parse().unwrap(),
+        client_port: 25,
+        helo: "mail.example.com".into(),
+        mail_from: "accounts@example.com".into(),
+        rcpt_to: vec!["page@localhost".into()],
+        received_at: 1_763_425_812,
+        tls: None,
+    };
+    let subject = Subject {
+        id: "content-page",
+        address: "content-page@localhost",
+    };
+    pipeline(&dns).report(subject, &envelope, raw).await
+}
+
+#[tokio::test]
+async fn content_rows_show_findings_and_escape_names() {
+    let raw = std::fs::read_to_string(dir().join("attachment_double_extension.eml"))
+        .unwrap()
+        .replace("invoice.pdf.exe", HOSTILE_NAME);
+    let mut report = report(raw.as_bytes()).await;
+    let ids: Vec<&str> = report.deductions.iter().map(|d| d.rule.as_str()).collect();
+    assert!(ids.contains(&"ATTACHMENT_DOUBLE_EXTENSION"), "{ids:?}");
+    report.checks.spamassassin = SpamdFinding {
+        status: SpamdStatus::Checked,
+        server: Some("127.0.0.1:783".into()),
+        spam: Some(true),
+        score: Some(7.5),
+        threshold: Some(5.0),
+        rules: vec![SpamRule {
+            name: "MALW_ATTACH".into(),
+            points: 3.5,
+            description: "<script>alert('sa')</script> Attachment type not allowed".into(),
+        }],
+        error: None,
+    };
+
+    let en = render_report_page(&report, "en");
+    assert!(en.contains("id=\"content\"") && en.contains("Content and format"));
+    assert!(en.contains("An attachment hides its type behind a double extension"));
+    assert!(en.contains("double_extension"), "the flags are listed");
+    assert!(!en.contains(HOSTILE_NAME) && en.contains("&lt;img src=x"));
+    assert!(en.contains("id=\"spamassassin\"") && en.contains("MALW_ATTACH"));
+    assert!(en.contains("SpamAssassin (score 7.5 / 5.0)"));
+    assert!(!en.contains("<script>alert('sa')"));
+
+    let ja = render_report_page(&report, "ja");
+    assert!(ja.contains("内容と形式"));
+    assert!(ja.contains("二重拡張子で種類を偽装した添付ファイルがあります"));
+    assert!(ja.contains("SpamAssassin（迷惑メール判定）"));
+}
+
+#[tokio::test]
+async fn spamassassin_not_configured_says_so() {
+    let raw = std::fs::read(dir().join("ham_personal_plain.eml")).unwrap();
+    let report = report(&raw).await;
+    assert_eq!(
+        report.checks.spamassassin.status,
+        SpamdStatus::NotConfigured
+    );
+    let en = render_report_page(&report, "en");
+    assert!(en.contains("this mailscore does not run SpamAssassin"));
+    let ja = render_report_page(&report, "ja");
+    assert!(ja.contains("SpamAssassin（spamd）を使用していません"));
+}

@@ -1,0 +1,343 @@
+//! The shared store against a real `redis-server`: the store contract
+//! (messages, the report compare-and-set, pending ids, retention as TTL),
+//! and two real mailscore nodes sharing it — mail delivered to one, its
+//! report, page and raw message read from the other.
+
+mod support;
+
+use mailscore::smtp::Envelope;
+use mailscore::store::{Store, StoreError};
+use redis::Commands;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::dns::{TestDns, Zone};
+use support::redis::RedisServer;
+use support::server::{Server, send_mail};
+use support::zones::good_example;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const RETENTION: Duration = Duration::from_secs(2 * 86_400);
+
+fn envelope(id: &str) -> Envelope {
+    Envelope {
+        client_ip: LOCALHOST,
+        client_port: 40_000,
+        helo: "mail.good.example".into(),
+        mail_from: "alice@good.example".into(),
+        rcpt_to: vec![format!("{id}@localhost")],
+        received_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        tls: None,
+    }
+}
+
+fn store(redis: &RedisServer, retention: Duration) -> Store {
+    Store::open_location(Some(&redis.url()), Path::new("/nonexistent"), retention)
+        .expect("connect to redis-server")
+}
+
+/// A plain client, to look at what the store left in Redis.
+fn inspect(redis: &RedisServer) -> redis::Connection {
+    redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+#[test]
+fn messages_round_trip_and_only_the_pending_seq_gets_a_report() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = store(&redis, RETENTION);
+    // Bytes as received: CRLF, a NUL, and invalid UTF-8 survive.
+    let raw = b"Subject: one\r\n\r\nbody \x00\xff\xfe\r\n".to_vec();
+    let old = store
+        .put_message("box-one", &envelope("box-one"), &raw)
+        .unwrap();
+    let stored = store.message("box-one").unwrap().expect("stored message");
+    assert_eq!(stored.raw, raw);
+    assert_eq!(stored.seq, old);
+    assert_eq!(stored.envelope, envelope("box-one"));
+    assert!(store.is_pending("box-one").unwrap());
+    assert_eq!(store.pending_ids().unwrap(), vec!["box-one".to_string()]);
+    assert_eq!(store.report("box-one").unwrap(), None);
+
+    // A newer message to the same address: the older analysis is refused.
+    let new = store
+        .put_message("box-one", &envelope("box-one"), b"Subject: two\r\n\r\n")
+        .unwrap();
+    assert_ne!(old, new);
+    assert!(!store.put_report("box-one", old, b"{\"old\":1}").unwrap());
+    assert_eq!(store.report("box-one").unwrap(), None);
+    assert!(store.is_pending("box-one").unwrap());
+    assert!(store.put_report("box-one", new, b"{\"new\":1}").unwrap());
+    assert_eq!(store.report("box-one").unwrap().unwrap(), b"{\"new\":1}");
+    assert!(!store.is_pending("box-one").unwrap());
+    assert!(store.pending_ids().unwrap().is_empty());
+    // Once reported, the same seq cannot write again.
+    assert!(!store.put_report("box-one", new, b"{\"again\":1}").unwrap());
+    assert_eq!(
+        store.message("box-one").unwrap().unwrap().raw,
+        b"Subject: two\r\n\r\n"
+    );
+    assert_eq!(store.message("no-such-box").unwrap().map(|m| m.seq), None);
+}
+
+#[test]
+fn reports_and_raw_messages_carry_the_retention_as_ttl() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = store(&redis, RETENTION);
+    let seq = store
+        .put_message("box-ttl", &envelope("box-ttl"), b"x")
+        .unwrap();
+    store.put_report("box-ttl", seq, b"{}").unwrap();
+    let mut conn = inspect(&redis);
+    let retention_ms = RETENTION.as_millis() as i64;
+    for key in ["raw", "message", "report"] {
+        let ttl: i64 = conn.pttl(format!("mailscore:{{box-ttl}}:{key}")).unwrap();
+        // Set from retention_days (and not lost on the way): within a
+        // minute below it, however slow the machine.
+        assert!(
+            ttl <= retention_ms && ttl > retention_ms - 60_000,
+            "{key}: {ttl}"
+        );
+    }
+    // The sweep has nothing to do: Redis expires the keys itself.
+    assert_eq!(store.remove_received_before(u64::MAX).unwrap(), 0);
+    assert!(store.message("box-ttl").unwrap().is_some());
+}
+
+#[test]
+fn an_expired_message_gets_no_report() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // Expired by Redis itself: a retention of a second.
+    let store = store(&redis, Duration::from_secs(1));
+    let seq = store
+        .put_message("box-gone", &envelope("box-gone"), b"x")
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while store.is_pending("box-gone").unwrap() {
+        assert!(Instant::now() < deadline, "key never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(store.message("box-gone").unwrap().is_none());
+    assert!(!store.put_report("box-gone", seq, b"{}").unwrap());
+    assert_eq!(store.report("box-gone").unwrap(), None);
+
+    // Only the message gone (keys expire one by one): still no report.
+    let store = self::store(&redis, RETENTION);
+    let seq = store
+        .put_message("box-half", &envelope("box-half"), b"x")
+        .unwrap();
+    let _: () = inspect(&redis).del("mailscore:{box-half}:message").unwrap();
+    assert!(!store.put_report("box-half", seq, b"{}").unwrap());
+    assert_eq!(store.report("box-half").unwrap(), None);
+}
+
+#[test]
+fn an_unreachable_or_invalid_store_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://:secret@127.0.0.1:{port}/0");
+    let err = Store::open_location(Some(&url), Path::new("/nonexistent"), RETENTION)
+        .err()
+        .expect("nothing listens there");
+    assert!(matches!(err, StoreError::Redis { .. }), "{err}");
+    let text = err.to_string();
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+
+    // The server refuses TLS (no TLS client in this build) before starting.
+    let output = Command::new(env!("CARGO_BIN_EXE_mailscore"))
+        .args(["serve", "--store", "rediss://:secret@redis.example/0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("store"), "{stderr}");
+    assert!(stderr.contains("TLS"), "{stderr}");
+    assert!(!stderr.contains("secret"), "{stderr}");
+}
+
+#[test]
+fn mail_delivered_to_one_node_is_read_from_another() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dns = TestDns::start(good_example(Zone::new()));
+    let url = redis.url();
+    // One node configured by flag, the other by environment.
+    let node_a = Server::start(dns.addr, &["--store", &url]);
+    let node_b = Server::start_with_env(dns.addr, &[], &[("MAILSCORE_STORE", &url)]);
+    let id = "shared-store-1";
+    let (status, body) = node_b.get(&format!("/api/tests/{id}"));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"message_received\":false"), "{body}");
+
+    let marker = mailscore::test_id::generate();
+    let message = format!(
+        "From: Alice <alice@good.example>\r\nTo: {id}@localhost\r\nSubject: Across nodes\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <{marker}@good.example>\r\n\r\nBody {marker}.\r\n"
+    );
+    send_mail(
+        node_a.smtp,
+        LOCALHOST,
+        "mail.good.example",
+        "alice@good.example",
+        &[&format!("{id}@localhost")],
+        message.as_bytes(),
+    );
+
+    let report = node_b.wait_for_report(id);
+    assert_eq!(report["address"], format!("{id}@localhost"));
+    assert_eq!(report["checks"]["spf"]["result"], "pass", "{report:#}");
+    assert_eq!(report["envelope"]["client_ip"], "127.0.0.1");
+    // Node A serves the very same report.
+    let (_, from_a) = node_a.get(&format!("/api/tests/{id}"));
+    let from_a: serde_json::Value = serde_json::from_str(&from_a).unwrap();
+    assert_eq!(from_a, report);
+
+    let (status, page) = node_b.get(&format!("/tests/{id}"));
+    assert_eq!(status, 200);
+    assert!(page.contains("Across nodes"), "{page}");
+    let (status, raw) = node_b.get(&format!("/tests/{id}/message.eml"));
+    assert_eq!(status, 200);
+    assert!(raw.contains(&format!("Body {marker}.")), "{raw}");
+    let (status, raw_page) = node_b.get(&format!("/tests/{id}/raw"));
+    assert_eq!(status, 200);
+    assert!(raw_page.contains(&marker), "{raw_page}");
+    // Nothing of it went to node B's own data directory.
+    assert!(!node_b.data_dir.join("db").exists());
+}
+
+#[test]
+fn a_starting_node_analyses_what_another_left_pending() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // As if a node acknowledged this message and died before its report.
+    let id = "left-pending";
+    let message = "From: Alice <alice@good.example>\r\nTo: left-pending@localhost\r\nSubject: Left behind\r\n\r\nHello.\r\n";
+    store(&redis, RETENTION)
+        .put_message(id, &envelope(id), message.as_bytes())
+        .unwrap();
+    let dns = TestDns::start(good_example(Zone::new()));
+    let node = Server::start(dns.addr, &["--store", &redis.url()]);
+    let report = node.wait_for_report(id);
+    assert_eq!(report["address"], format!("{id}@localhost"));
+    assert_eq!(report["checks"]["spf"]["result"], "pass", "{report:#}");
+    assert!(!store(&redis, RETENTION).is_pending(id).unwrap());
+}
+
+/// One transaction; true when the final reply was 250. Never panics: the
+/// node may be killed at any point.
+fn deliver(smtp: std::net::SocketAddr, id: &str) -> bool {
+    use std::io::{BufRead, BufReader, Write};
+    let attempt = || -> std::io::Result<bool> {
+        let stream = std::net::TcpStream::connect(smtp)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        let mut reply = || -> std::io::Result<String> {
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line)? == 0 {
+                    return Ok(String::new());
+                }
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    return Ok(line);
+                }
+            }
+        };
+        reply()?;
+        writer.write_all(
+            format!(
+                "HELO mail.good.example\r\nMAIL FROM:<alice@good.example>\r\nRCPT TO:<{id}@localhost>\r\nDATA\r\n"
+            )
+            .as_bytes(),
+        )?;
+        for _ in 0..4 {
+            reply()?;
+        }
+        writer.write_all(format!("Subject: {id}\r\n\r\nbody\r\n.\r\n").as_bytes())?;
+        Ok(reply()?.starts_with("250"))
+    };
+    attempt().unwrap_or(false)
+}
+
+#[test]
+fn what_a_killed_node_acknowledged_is_reported_by_the_next_node() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dns = TestDns::start(good_example(Zone::new()));
+    let url = redis.url();
+    let node_a = Server::start(
+        dns.addr,
+        &["--store", &url, "--messages-per-ip-per-minute", "100000"],
+    );
+    let smtp = node_a.smtp;
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let sender = {
+        let acknowledged = Arc::clone(&acknowledged);
+        std::thread::spawn(move || {
+            for n in 0..400 {
+                let id = format!("killed-{n}");
+                if !deliver(smtp, &id) {
+                    break;
+                }
+                acknowledged.lock().unwrap().push(id);
+            }
+        })
+    };
+    while acknowledged.lock().unwrap().len() < 20 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // SIGKILL mid-stream: what it acknowledged is in Redis, some of it
+    // still pending.
+    let _ = node_a.crash();
+    sender.join().unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let left = store(&redis, RETENTION).pending_ids().unwrap().len();
+    eprintln!(
+        "{} acknowledged, {left} pending at the kill",
+        acknowledged.len()
+    );
+    let node_b = Server::start(dns.addr, &["--store", &url]);
+    for id in &acknowledged {
+        let report = node_b.wait_for_report(id);
+        assert_eq!(report["message"]["subject"], id.as_str());
+    }
+    assert!(store(&redis, RETENTION).pending_ids().unwrap().is_empty());
+}
+
+#[test]
+fn the_store_reconnects_after_redis_restarts() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let store = store(&redis, RETENTION);
+    store
+        .put_message("box-before", &envelope("box-before"), b"before")
+        .unwrap();
+    // The pooled connections now point at a server that is gone.
+    redis.restart();
+    let seq = store
+        .put_message("box-after", &envelope("box-after"), b"after")
+        .unwrap();
+    assert!(store.put_report("box-after", seq, b"{}").unwrap());
+    assert_eq!(store.message("box-after").unwrap().unwrap().raw, b"after");
+}
