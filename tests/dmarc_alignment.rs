@@ -10,6 +10,7 @@ use mailscore::analyze::Verdict;
 use mailscore::analyze::dmarc::DmarcFinding;
 use mailscore::report::{Report, Subject};
 use mailscore::smtp::Envelope;
+use mailscore::web::render_report_page;
 use support::dkim::{rsa_key_record, rsa_signed, split_255};
 use support::dns::{TestDns, Zone};
 use support::pipeline::pipeline;
@@ -46,6 +47,24 @@ fn zone() -> Zone {
         .txt("_dmarc.twice.example", &["v=DMARC1; p=none"])
         .txt("_dmarc.twice.example", &["v=DMARC1; p=reject"])
         .txt("twice.example", &[ALLOW_CLIENT])
+        // A record only at the subdomain, a signature for its parent: the
+        // Public Suffix List (RFC 7489) and the tree walk (RFC 9989) differ.
+        .txt("_dmarc.news.brand.example", &["v=DMARC1; p=reject"])
+        .txt("rsa._domainkey.brand.example", &key)
+        // Under co.uk, with a record published at co.uk itself without
+        // psd=y: the tree walk takes co.uk for the organisational domain,
+        // the Public Suffix List never does.
+        .txt("_dmarc.example.co.uk", &["v=DMARC1; p=reject"])
+        .txt("_dmarc.co.uk", &["v=DMARC1; p=none"])
+        .txt("bounce.example.co.uk", &[ALLOW_CLIENT])
+        .txt("other.co.uk", &[ALLOW_CLIENT])
+        // DNS that fails: at the From domain's own _dmarc, and at a name
+        // above the organisational domain that only the tree walk asks.
+        .servfail("_dmarc.dnsfail.example")
+        .txt("dnsfail.example", &[ALLOW_CLIENT])
+        .txt("_dmarc.sender.test", &["v=DMARC1; p=quarantine"])
+        .txt("sender.test", &[ALLOW_CLIENT])
+        .servfail("_dmarc.test")
 }
 
 fn message(from: &str) -> String {
@@ -218,4 +237,125 @@ async fn unusable_records_are_permerror() {
     assert_eq!(twice.checks.dmarc.result, Verdict::Permerror);
     assert_eq!(twice.checks.dmarc.records.len(), 2);
     assert!(rules(&twice).contains(&"DMARC_PERMERROR"));
+}
+
+#[tokio::test]
+async fn parent_signature_aligns_by_the_public_suffix_list() {
+    let dns = TestDns::start(zone());
+    // From news.brand.example, record only at _dmarc.news.brand.example,
+    // signed d=brand.example, no SPF: one organisational domain by the
+    // PSL, so receivers today see an aligned DKIM pass.
+    let sent = dmarc(
+        &dns,
+        "a@news.brand.example",
+        "b@nospf.example",
+        Some("brand.example"),
+    )
+    .await;
+    assert_eq!(sent.checks.dkim[0].result, Verdict::Pass);
+    let finding = &sent.checks.dmarc;
+    assert_eq!(finding.result, Verdict::Pass, "{finding:?}");
+    assert_eq!(aligned(finding), (false, true));
+    assert_eq!(finding.record_domain.as_deref(), Some("news.brand.example"));
+    assert_eq!(finding.org_domain.as_deref(), Some("brand.example"));
+    assert_eq!(finding.policy.as_deref(), Some("reject"));
+    assert!(!rules(&sent).iter().any(|r| r.starts_with("DMARC_FAIL")));
+
+    // The tree walk stops at news.brand.example, which becomes the
+    // organisational domain: brand.example is then not aligned.
+    let bis = finding.dmarcbis.as_ref().expect("the tree walk differs");
+    assert_eq!(bis.result, Verdict::Fail);
+    assert_eq!((bis.spf_aligned, bis.dkim_aligned), (false, false));
+    assert_eq!(bis.record_domain.as_deref(), Some("news.brand.example"));
+
+    // The page says both, in both languages.
+    let en = render_report_page(&sent, "en");
+    assert!(
+        en.contains("DMARCbis (RFC 9989, DNS tree walk) would say fail"),
+        "{en}"
+    );
+    let ja = render_report_page(&sent, "ja");
+    assert!(ja.contains("DMARCbis（RFC 9989、DNS ツリーウォーク）では fail"));
+}
+
+#[tokio::test]
+async fn policy_between_the_from_and_organisational_domain_is_not_discovered() {
+    let dns = TestDns::start(zone());
+    // team.news.brand.example: RFC 7489 asks only the From domain and
+    // brand.example, neither has a record; the tree walk finds
+    // news.brand.example's on the way up.
+    let sent = dmarc(
+        &dns,
+        "a@team.news.brand.example",
+        "b@nospf.example",
+        Some("brand.example"),
+    )
+    .await;
+    let finding = &sent.checks.dmarc;
+    assert_eq!(finding.result, Verdict::None, "{finding:?}");
+    assert_eq!(finding.record_domain, None);
+    assert!(rules(&sent).contains(&"DMARC_NONE"), "{:?}", rules(&sent));
+    let bis = finding.dmarcbis.as_ref().expect("the tree walk differs");
+    assert_eq!(bis.result, Verdict::Fail);
+    assert_eq!(bis.record_domain.as_deref(), Some("news.brand.example"));
+}
+
+#[tokio::test]
+async fn a_record_at_a_public_suffix_does_not_make_neighbours_aligned() {
+    let dns = TestDns::start(zone());
+    // SPF passes for other.co.uk, someone else's domain under co.uk: not
+    // aligned with news.example.co.uk by the PSL, and example.co.uk's
+    // p=reject (as sp) applies. The tree walk, seeing _dmarc.co.uk without
+    // psd=y, takes co.uk for both organisational domains and passes.
+    let other = dmarc(&dns, "a@news.example.co.uk", "b@other.co.uk", None).await;
+    assert_eq!(other.checks.spf.result, Verdict::Pass);
+    let finding = &other.checks.dmarc;
+    assert_eq!(finding.result, Verdict::Fail, "{finding:?}");
+    assert!(!finding.spf_aligned);
+    assert_eq!(finding.org_domain.as_deref(), Some("example.co.uk"));
+    assert_eq!(finding.record_domain.as_deref(), Some("example.co.uk"));
+    assert_eq!(finding.policy.as_deref(), Some("reject"));
+    assert!(rules(&other).contains(&"DMARC_FAIL_ENFORCED"));
+    let bis = finding.dmarcbis.as_ref().expect("the tree walk differs");
+    assert_eq!(bis.result, Verdict::Pass);
+    assert!(bis.spf_aligned);
+    assert_eq!(bis.record_domain.as_deref(), Some("co.uk"));
+
+    // The owner's own bounce domain aligns either way; the verdicts agree,
+    // but the walk would apply co.uk's p=none, so the second one is shown.
+    let own = dmarc(&dns, "a@news.example.co.uk", "b@bounce.example.co.uk", None).await;
+    let finding = &own.checks.dmarc;
+    assert_eq!(finding.result, Verdict::Pass, "{finding:?}");
+    assert!(finding.spf_aligned);
+    let bis = finding.dmarcbis.as_ref().expect("another policy record");
+    assert_eq!(bis.result, Verdict::Pass);
+    assert_eq!(bis.record_domain.as_deref(), Some("co.uk"));
+}
+
+#[tokio::test]
+async fn agreeing_verdicts_show_no_second_opinion() {
+    let dns = TestDns::start(zone());
+    let sent = dmarc(&dns, "a@relaxed.example", "b@bounce.relaxed.example", None).await;
+    assert_eq!(sent.checks.dmarc.result, Verdict::Pass);
+    assert_eq!(sent.checks.dmarc.dmarcbis, None);
+    let en = render_report_page(&sent, "en");
+    assert!(!en.contains("DMARCbis"));
+}
+
+#[tokio::test]
+async fn dns_failure_where_the_policy_is_looked_up_is_temperror() {
+    let dns = TestDns::start(zone());
+    let failed = dmarc(&dns, "a@dnsfail.example", "b@dnsfail.example", None).await;
+    let finding = &failed.checks.dmarc;
+    assert_eq!(finding.result, Verdict::Temperror, "{finding:?}");
+    assert_eq!(finding.setup.as_str(), "unknown");
+    assert!(rules(&failed).contains(&"DMARC_TEMPERROR"));
+
+    // _dmarc.test fails, but RFC 7489 never asks it for news.sender.test
+    // (organisational domain sender.test): the verdict stands.
+    let above = dmarc(&dns, "a@news.sender.test", "b@sender.test", None).await;
+    let finding = &above.checks.dmarc;
+    assert_eq!(finding.result, Verdict::Pass, "{finding:?}");
+    assert_eq!(finding.record_domain.as_deref(), Some("sender.test"));
+    assert_eq!(finding.policy.as_deref(), Some("quarantine"));
 }

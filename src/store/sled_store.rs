@@ -12,6 +12,11 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
 use std::sync::Arc;
 
+/// sled's page cache. Its default (1 GiB) let resident memory grow with the
+/// store, to ~900 MB after 30,000 messages; reads of older reports come from
+/// the OS page cache instead.
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 #[derive(Clone)]
 pub struct SledStore {
     db: sled::Db,
@@ -25,7 +30,10 @@ pub struct SledStore {
 
 impl SledStore {
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::open(dir)?;
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(CACHE_BYTES)
+            .open()?;
         Ok(SledStore {
             envelopes: db.open_tree("envelopes")?,
             messages: db.open_tree("messages")?,

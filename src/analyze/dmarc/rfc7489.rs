@@ -158,3 +158,44 @@ fn alignment(
         ..Evaluation::without_record(result, error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(record: &str, at_from_domain: bool) -> Option<Policy> {
+        applied_policy(&Dmarc::parse(record.as_bytes()).unwrap(), at_from_domain)
+    }
+
+    #[test]
+    fn p_for_the_domain_itself_sp_for_its_subdomains() {
+        let record = "v=DMARC1; p=reject; sp=none";
+        assert_eq!(policy(record, true), Some(Policy::Reject));
+        assert_eq!(policy(record, false), Some(Policy::None));
+        // sp= defaults to p=.
+        assert_eq!(
+            policy("v=DMARC1; p=quarantine", false),
+            Some(Policy::Quarantine)
+        );
+    }
+
+    #[test]
+    fn a_missing_p_is_none_with_reports_and_unusable_without() {
+        let with_rua = "v=DMARC1; rua=mailto:d@example.com";
+        assert_eq!(policy(with_rua, true), Some(Policy::None));
+        assert_eq!(policy("v=DMARC1; sp=reject", false), None);
+        assert!(Dmarc::parse(b"v=DMARC1; p=bogus").is_err());
+    }
+
+    #[test]
+    fn testing_mode_softens_one_step() {
+        assert_eq!(
+            policy("v=DMARC1; p=reject; t=y", true),
+            Some(Policy::Quarantine)
+        );
+        assert_eq!(
+            policy("v=DMARC1; p=quarantine; t=y", true),
+            Some(Policy::None)
+        );
+    }
+}
