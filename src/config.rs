@@ -49,6 +49,8 @@ pub struct Config {
     pub max_connections_per_ip: usize,
     /// Messages one address may start per minute (a token bucket).
     pub messages_per_ip_per_minute: u32,
+    /// Accepted messages that may await analysis before MAIL gets `451`.
+    pub max_analysis_backlog: u64,
     /// How log lines are written (to standard error).
     pub log_format: LogFormat,
     /// Load balancers whose SMTP connections start with a PROXY protocol
@@ -233,6 +235,10 @@ pub struct ConfigArgs {
     /// Messages one address may send per minute [default: 60]
     #[arg(long, env = "MAILSCORE_MESSAGES_PER_IP_PER_MINUTE")]
     pub messages_per_ip_per_minute: Option<u32>,
+    /// Accepted messages that may await analysis; at this many MAIL gets
+    /// 451 4.3.2 until the analyzer catches up [default: 2000]
+    #[arg(long, env = "MAILSCORE_MAX_ANALYSIS_BACKLOG")]
+    pub max_analysis_backlog: Option<u64>,
     /// Log format on standard error [default: text]
     #[arg(long, env = "MAILSCORE_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -271,6 +277,7 @@ struct FileConfig {
     smtp_data_timeout: Option<u64>,
     max_connections_per_ip: Option<usize>,
     messages_per_ip_per_minute: Option<u32>,
+    max_analysis_backlog: Option<u64>,
     log_format: Option<LogFormat>,
     proxy_trusted: Option<Vec<String>>,
 }
@@ -377,6 +384,11 @@ impl Config {
                 file.messages_per_ip_per_minute,
                 60,
             ),
+            max_analysis_backlog: pick(
+                args.max_analysis_backlog,
+                file.max_analysis_backlog,
+                2000,
+            ),
             log_format: pick(args.log_format, file.log_format, LogFormat::Text),
             proxy_trusted: pick(args.proxy_trusted.clone(), file_proxy_trusted, Vec::new()),
             lists: args.lists.resolve(FileLists {
@@ -429,6 +441,9 @@ impl Config {
         }
         if self.messages_per_ip_per_minute == 0 {
             return Err(invalid("messages_per_ip_per_minute", "must be at least 1"));
+        }
+        if self.max_analysis_backlog == 0 {
+            return Err(invalid("max_analysis_backlog", "must be at least 1"));
         }
         Ok(())
     }
@@ -495,6 +510,7 @@ mod tests {
             config.messages_per_ip_per_minute,
             limits.messages_per_ip_per_minute
         );
+        assert_eq!(config.max_analysis_backlog, limits.max_analysis_backlog);
     }
 
     #[test]

@@ -45,10 +45,12 @@ pub enum Refusal {
     ProxyUntrusted,
     /// A trusted proxy that sent no valid PROXY header.
     ProxyHeaderInvalid,
+    /// `max_analysis_backlog` messages await analysis (`451 4.3.2` to MAIL).
+    Busy,
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 12] = [
+    pub const ALL: [Refusal; 13] = [
         Refusal::TooManyConnections,
         Refusal::RateLimited,
         Refusal::MessageTooBig,
@@ -61,6 +63,7 @@ impl Refusal {
         Refusal::TooManyErrors,
         Refusal::ProxyUntrusted,
         Refusal::ProxyHeaderInvalid,
+        Refusal::Busy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +80,7 @@ impl Refusal {
             Refusal::TooManyErrors => "too_many_errors",
             Refusal::ProxyUntrusted => "proxy_untrusted",
             Refusal::ProxyHeaderInvalid => "proxy_header_invalid",
+            Refusal::Busy => "analysis_backlog_full",
         }
     }
 
@@ -126,6 +130,9 @@ pub struct Metrics {
     smtp_listening: AtomicBool,
     /// Messages handed to the analyzer and not yet started.
     analysis_queued: AtomicU64,
+    /// Accepted messages whose analysis has not ended: queued or running.
+    /// What `max_analysis_backlog` bounds.
+    unanalysed: AtomicU64,
     /// Unix seconds of the analyzer's last start or finish of a message.
     analysis_progress_at: AtomicU64,
 }
@@ -147,6 +154,7 @@ impl Default for Metrics {
             rule_reload_failures: AtomicU64::new(0),
             smtp_listening: AtomicBool::new(false),
             analysis_queued: AtomicU64::new(0),
+            unanalysed: AtomicU64::new(0),
             analysis_progress_at: AtomicU64::new(unix_now()),
         }
     }
@@ -183,6 +191,22 @@ impl Metrics {
     /// A message went into the analysis queue.
     pub fn analysis_queued(&self) {
         self.analysis_queued.fetch_add(1, Ordering::Relaxed);
+        self.unanalysed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A message's analysis ended, with a report or without (error, panic,
+    /// or it was never started because the analyzer stopped).
+    pub fn analysis_ended(&self) {
+        let _ = self
+            .unanalysed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_sub(1))
+            });
+    }
+
+    /// Accepted messages still waiting for, or in, analysis.
+    pub fn unanalysed(&self) -> u64 {
+        self.unanalysed.load(Ordering::Relaxed)
     }
 
     /// The analyzer took a message off the queue.
@@ -434,6 +458,13 @@ impl Metrics {
             "",
             self.analysis_queued.load(Ordering::Relaxed),
         );
+        family(
+            out,
+            "mailscore_analysis_unfinished",
+            "gauge",
+            "Accepted messages whose analysis has not ended (queued or running).",
+        );
+        sample(out, "mailscore_analysis_unfinished", "", self.unanalysed());
     }
 }
 

@@ -116,6 +116,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         data_timeout: config.smtp_data_timeout,
         max_connections_per_ip: config.max_connections_per_ip,
         messages_per_ip_per_minute: config.messages_per_ip_per_minute,
+        max_analysis_backlog: config.max_analysis_backlog,
         ..SmtpLimits::default()
     };
     let smtp = Listener::bind(config.smtp_listen, settings, inbox)
@@ -311,6 +312,7 @@ impl Delivery for Inbox {
             // will be picked up as pending at the next start.
             if self.queue.send(id.to_string()).is_err() {
                 self.metrics.analysis_started();
+                self.metrics.analysis_ended();
             }
         }
         Ok(())
@@ -333,12 +335,24 @@ async fn analyze_queued(
         let (store, pipeline, domain) = (store.clone(), pipeline.clone(), domain.clone());
         let metrics = metrics.clone();
         tokio::spawn(async move {
+            // Counts the analysis as ended however the task ends, a panic
+            // included, so backpressure cannot wedge on a lost count.
+            let _ended = AnalysisEnded(metrics.clone());
             if let Err(e) = analyze_one(&store, &pipeline, &domain, &id, &metrics).await {
                 metrics.analysis_failed();
                 tracing::error!(test_id = %id, error = %e, "analysis failed");
             }
             drop(permit);
         });
+    }
+}
+
+/// Tells the metrics an analysis ended when dropped.
+struct AnalysisEnded(Arc<Metrics>);
+
+impl Drop for AnalysisEnded {
+    fn drop(&mut self) {
+        self.0.analysis_ended();
     }
 }
 

@@ -85,6 +85,11 @@ pub struct SmtpLimits {
     /// Header lines (up to the first empty line) a message may have; a
     /// message with more is read to its end and refused with `554 5.6.0`.
     pub max_header_lines: usize,
+    /// Accepted messages that may await analysis (queued or running). At
+    /// this many, MAIL gets `451 4.3.2` until the analyzer catches up: a
+    /// sender's MTA retries later, and memory and report latency stay
+    /// bounded when mail arrives faster than it can be analysed.
+    pub max_analysis_backlog: u64,
 }
 
 impl Default for SmtpLimits {
@@ -97,6 +102,7 @@ impl Default for SmtpLimits {
             messages_per_ip_per_minute: 60,
             max_errors: 10,
             max_header_lines: 1000,
+            max_analysis_backlog: 2000,
         }
     }
 }

@@ -422,6 +422,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         } else if from.size > self.client.settings.max_message_size {
             let reply = "552 5.3.4 Message size exceeds fixed maximum message size";
             self.refuse(Refusal::MessageTooBig, reply);
+        } else if self.client.metrics.unanalysed() >= self.client.limits.max_analysis_backlog {
+            let reply = "451 4.3.2 Busy analysing earlier messages, try again later";
+            self.refuse(Refusal::Busy, reply);
         } else if !self.client.connection.take_message_token() {
             let reply = "450 4.7.1 Too many messages from your address, try again later";
             self.refuse(Refusal::RateLimited, reply);
