@@ -4,6 +4,7 @@
 #   bench/ingest.sh                 # 10,000 messages at 1, 20 and 100 sessions
 #   MESSAGES=2000 SESSIONS="20" bench/ingest.sh
 #   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
+#                                   # (SOAK_SESSIONS=5 sessions by default)
 #
 # Starts, each on a free 127.0.0.1 port: dnsmasq serving the sender's zone
 # (x.example: SPF, DMARC, MX, A; every other name NXDOMAIN, so DNSBL and
@@ -142,11 +143,13 @@ for path in "api/tests/$id" "tests/$id"; do
 done
 
 if [ "$SOAK" -gt 0 ]; then
-    smtp-source -s 100 -m 100000000 -l 2048 -N -f sender@x.example -t soak@localhost "127.0.0.1:$smtp_port" &
+    # A steady load the analyzer keeps up with (a flood only grows the
+    # backlog, which --max-analysis-backlog bounds in production).
+    smtp-source -s "${SOAK_SESSIONS:-5}" -m 100000000 -l 2048 -N -f sender@x.example -t soak@localhost "127.0.0.1:$smtp_port" &
     load_pid=$!
     for ((t = 30; t <= SOAK; t += 30)); do
         sleep 30
-        echo "soak ${t}s: RSS $(awk '/^VmRSS/ {print $2}' "/proc/$mailscore_pid/status") kB"
+        echo "soak ${t}s: RSS $(awk '/^VmRSS/ {print $2}' "/proc/$mailscore_pid/status") kB, $(curl -s "$http/metrics" | awk '/^mailscore_messages_received_total / {r = $2} /^mailscore_analysis_unfinished / {u = $2} END {print r " received, " u " awaiting analysis"}')"
     done
     kill "$load_pid" 2>/dev/null || true
 fi

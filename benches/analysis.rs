@@ -6,7 +6,10 @@
 //! before measuring so the resolver's cache is warm (every zone has an SOA,
 //! so negative answers are cached too); the line printed per message says how
 //! many queries still reached the server during the measured runs.
-//! A counting allocator reports bytes allocated per message.
+//! A counting allocator reports bytes allocated per message. A last group
+//! runs every message of tests/corpus (time per message = time / count);
+//! the three messages are written to target/bench-messages/ for
+//! `bench/spamc.sh`, which times SpamAssassin on the same bytes.
 //!
 //! Run with `cargo bench --bench analysis`; `cargo test` only builds it.
 
@@ -54,10 +57,16 @@ const SENDER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
 /// `good.example` signs and publishes everything, plus an SOA so NXDOMAIN
 /// and NODATA answers carry a negative TTL the resolver can cache.
 fn zone() -> Zone {
-    support::zones::good_example(Zone::new())
-        .soa("good.example")
-        .soa("example")
-        .soa("in-addr.arpa")
+    // The corpus's senders live under these; an SOA makes their negative
+    // answers cacheable as a real authoritative server's would be.
+    let corpus_tlds = ["com", "net", "org", "jp", "test"];
+    corpus_tlds.into_iter().fold(
+        support::zones::good_example(Zone::new())
+            .soa("good.example")
+            .soa("example")
+            .soa("in-addr.arpa"),
+        |zone, tld| zone.soa(tld),
+    )
 }
 
 fn envelope() -> Envelope {
@@ -219,6 +228,48 @@ fn analysis(c: &mut Criterion) {
             QUERIES.load(Ordering::Relaxed) - queries
         );
     }
+    group.finish();
+    save_for_spamc(&messages);
+    corpus(c, &runtime, &pipeline);
+}
+
+/// The three messages as files, so `bench/spamc.sh` times SpamAssassin on
+/// exactly the same bytes.
+fn save_for_spamc(messages: &[(&str, Vec<u8>)]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-messages");
+    std::fs::create_dir_all(&dir).expect("create target/bench-messages");
+    for (name, raw) in messages {
+        let file: String = name.split(',').next().unwrap_or(name).replace(' ', "-");
+        std::fs::write(dir.join(format!("{file}.eml")), raw).expect("write bench message");
+    }
+}
+
+/// Every message of tests/corpus, one after another: time per message is
+/// the measured time divided by their number.
+fn corpus(c: &mut Criterion, runtime: &tokio::runtime::Runtime, pipeline: &Pipeline) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut messages: Vec<Vec<u8>> = std::fs::read_dir(&dir)
+        .expect("tests/corpus")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "eml"))
+        .map(|path| std::fs::read(path).expect("read corpus message"))
+        .collect();
+    messages.sort();
+    for raw in &messages {
+        analyse(runtime, pipeline, raw);
+    }
+    let mut group = c.benchmark_group("corpus");
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    group.bench_function(
+        format!("{} messages of tests/corpus", messages.len()),
+        |b| {
+            b.iter(|| {
+                for raw in &messages {
+                    analyse(runtime, pipeline, black_box(raw));
+                }
+            })
+        },
+    );
     group.finish();
 }
 

@@ -384,11 +384,7 @@ impl Config {
                 file.messages_per_ip_per_minute,
                 60,
             ),
-            max_analysis_backlog: pick(
-                args.max_analysis_backlog,
-                file.max_analysis_backlog,
-                2000,
-            ),
+            max_analysis_backlog: pick(args.max_analysis_backlog, file.max_analysis_backlog, 2000),
             log_format: pick(args.log_format, file.log_format, LogFormat::Text),
             proxy_trusted: pick(args.proxy_trusted.clone(), file_proxy_trusted, Vec::new()),
             lists: args.lists.resolve(FileLists {

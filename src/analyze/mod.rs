@@ -131,7 +131,14 @@ impl Analyzer {
         let auth_message = parsed.as_ref().unwrap_or(&empty);
         let (dkim, dkim_outputs) = dkim::verdicts(dns, auth_message).await;
         let (dmarc, arc) = tokio::join!(
-            dmarc::verdict(dns, auth_message, &dkim_outputs, &dkim, &spf, mail_from_domain),
+            dmarc::verdict(
+                dns,
+                auth_message,
+                &dkim_outputs,
+                &dkim,
+                &spf,
+                mail_from_domain
+            ),
             arc::verdict(dns, auth_message),
         );
 

@@ -197,7 +197,9 @@ fn spf_detail(t: &super::i18n::Ui, spf: &crate::analyze::spf::SpfFinding) -> Str
     });
     join(&[
         spf.error.clone().or(spf.explanation.clone()),
-        spf.matched.as_ref().map(|m| format!("{}: {m}", t.spf_matched)),
+        spf.matched
+            .as_ref()
+            .map(|m| format!("{}: {m}", t.spf_matched)),
         lookups,
     ])
 }
