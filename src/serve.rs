@@ -142,6 +142,9 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let dns_server = config
         .dns
         .map_or("system resolver".to_string(), |a| a.to_string());
+    // Installed before start-up is announced: a SIGTERM right after it
+    // must shut down gracefully, not take the default action.
+    let shutdown = ShutdownSignal::install();
     // Scripts and tests read the bound ports from this first stdout line.
     println!(
         "mailscore: SMTP on {}, HTTP on {http_addr}, addresses @{}, DNS {dns_server}",
@@ -166,7 +169,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // One signal, two listeners: each waits on its own receiver.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shutdown.recv().await;
         tracing::info!("mailscore shutting down");
         let _ = stop.send(true);
     });
@@ -267,19 +270,34 @@ async fn stopped_signal(mut stopped: tokio::sync::watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGTERM (systemd, Docker) or Ctrl-C.
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler installs");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> ShutdownSignal {
+        ShutdownSignal {
+            #[cfg(unix)]
+            term: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler installs"),
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn recv(self) {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = self.term;
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+    }
 }
 
 /// The listener's delivery target: one stored copy per recipient id.

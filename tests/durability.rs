@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use support::dns::{TestDns, Zone};
+use support::dns::{TestDns, Zone, silent_dns};
 use support::server::{Server, fresh_data_dir};
 
 /// One transaction; true when the final reply was 250. Never panics: the
@@ -132,4 +132,23 @@ fn sigterm_lets_the_transaction_in_flight_finish() {
         .wait_exit(Duration::from_secs(15))
         .expect("exits after SIGTERM");
     assert!(exit.success(), "{exit:?}");
+}
+
+/// SIGTERM the moment the start-up line is out (a supervisor stopping a
+/// service it just started): the handler is already installed, so the
+/// process shuts down cleanly instead of dying of the signal.
+#[test]
+fn sigterm_right_after_start_up_is_a_clean_shutdown() {
+    for _ in 0..5 {
+        let mut server = Server::start(silent_dns(), &[]);
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &server.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = server
+            .wait_exit(Duration::from_secs(15))
+            .expect("exits after SIGTERM");
+        assert!(exit.success(), "{exit:?}");
+    }
 }
