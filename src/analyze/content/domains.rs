@@ -1,29 +1,12 @@
 //! Domain names as the content checks compare them: the organisational
-//! domain (what a person reads as "who this is"), whether a word looks like
+//! domain (what a person reads as "who this is", by the Public Suffix List), whether a word looks like
 //! a domain, and IDNA punycode (RFC 3492) decoding for look-alike checks.
 
-/// Second-level labels under which ccTLDs register names (`co.jp`,
-/// `com.au`…). Without the public suffix list this keeps `example.co.jp`
-/// from collapsing to `co.jp`; other suffixes are read as one label.
-const SECOND_LEVEL: &[&str] = &[
-    "co", "ne", "or", "ac", "go", "ed", "gr", "lg", "ad", "com", "net", "org", "gov", "edu",
-];
-
-/// The organisational domain: the last two labels, or three under a ccTLD's
-/// second level. Lower-case, without a trailing dot.
+/// The organisational domain by the Public Suffix List, as DMARC decides
+/// it (`www.shop.example.co.jp` → `example.co.jp`). Lower-case, without a
+/// trailing dot.
 pub fn org_domain(domain: &str) -> String {
-    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-    let labels: Vec<&str> = domain.split('.').collect();
-    let n = labels.len();
-    if n <= 2 {
-        return domain;
-    }
-    let keep = if labels[n - 1].len() == 2 && SECOND_LEVEL.contains(&labels[n - 2]) {
-        3
-    } else {
-        2
-    };
-    labels[n - keep..].join(".")
+    crate::analyze::org_domain::organisational_domain(domain.trim())
 }
 
 /// The label a person reads as the name: `paypal` in `www.paypal.co.jp`.
@@ -164,6 +147,10 @@ mod tests {
         assert_eq!(org_domain("Example.COM."), "example.com");
         assert!(related("bounce.esp.example", "news.esp.example"));
         assert_eq!(org_label("login.paypal.co.uk"), "paypal");
+        // Two owners under one shared suffix (the list's private section):
+        // a last-two-labels guess would call them one organisation.
+        assert!(!related("alice.github.io", "mallory.github.io"));
+        assert_eq!(org_domain("www.city.example.tokyo.jp"), "example.tokyo.jp");
     }
 
     #[test]
