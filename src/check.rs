@@ -4,6 +4,7 @@
 use crate::analyze::Analyzer;
 use crate::analyze::dns::{DnsSetupError, resolver};
 use crate::analyze::smime::SmimeError;
+use crate::analyze::spamd::{SpamdFinding, SpamdStatus};
 use crate::config::{FileLists, ListArgs, parse_dns_server};
 use crate::pipeline::Pipeline;
 use crate::report::{Report, Subject};
@@ -172,8 +173,38 @@ pub fn text(report: &Report) -> String {
         iprev.setup.as_str(),
         &detail,
     );
+    out += &spamassassin_lines(&checks.spamassassin);
     for d in &report.deductions {
         out += &format!("-{:<4} {:<20} {}\n", d.points, d.rule, d.title.en);
     }
     out
+}
+
+/// SpamAssassin's verdict and each rule it hit, when spamd was asked.
+fn spamassassin_lines(sa: &SpamdFinding) -> String {
+    match sa.status {
+        SpamdStatus::NotConfigured => String::new(),
+        SpamdStatus::NotChecked => format!(
+            "{:<9} {:<10} {}\n",
+            "spamassn",
+            "unchecked",
+            sa.error.as_deref().unwrap_or("no answer")
+        ),
+        SpamdStatus::Checked => {
+            let mut out = format!(
+                "{:<9} {:<10} score {} / threshold {}\n",
+                "spamassn",
+                if sa.spam == Some(true) { "spam" } else { "ham" },
+                sa.score.map_or("-".to_string(), |s| format!("{s:.1}")),
+                sa.threshold.map_or("-".to_string(), |t| format!("{t:.1}")),
+            );
+            for rule in &sa.rules {
+                out += &format!(
+                    "          {:>5.1} {:<24} {}\n",
+                    rule.points, rule.name, rule.description
+                );
+            }
+            out
+        }
+    }
 }

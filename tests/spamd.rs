@@ -46,6 +46,32 @@ fn real_spamd_scores_gtube_as_spam_and_a_letter_as_ham() {
     assert!(rule_ids(&gtube).contains(&"SPAMASSASSIN_10_PLUS"));
     assert_eq!(content_rules(&gtube), vec!["GTUBE"]);
 
+    // The terminal summary says it too, rule by rule.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailscore"))
+        .arg("check")
+        .arg(dir().join("gtube.eml"))
+        .args(["--ip", "192.0.2.25", "--helo", "mail.example.com"])
+        .args(["--dns", &dns.addr.to_string(), "--dns-timeout", "1"])
+        .args(["--dnsbl", "", "--domain-blocklists", ""])
+        .args(flag)
+        .args(["--format", "text"])
+        .output()
+        .expect("run mailscore check");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let verdict = text
+        .lines()
+        .find(|l| l.starts_with("spamassn"))
+        .unwrap_or_else(|| panic!("no SpamAssassin line:\n{text}"));
+    assert!(
+        verdict.contains("spam ") && verdict.contains("threshold 5.0"),
+        "{verdict}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("1000.0 GTUBE")),
+        "GTUBE rule not listed:\n{text}"
+    );
+
     let letter = check(&dir().join("ham_personal_plain.eml"), dns.addr, &flag);
     let sa = &letter["checks"]["spamassassin"];
     assert_eq!(sa["status"], "checked", "{sa:#}");
