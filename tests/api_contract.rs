@@ -740,6 +740,7 @@ fn full_report() -> Report {
                 body_length_limited: true,
                 from_signed: true,
                 author_domain: false,
+                signed_headers: vec!["from".into(), "list-unsubscribe".into()],
             }],
             dmarc: DmarcFinding {
                 result: Verdict::Pass,

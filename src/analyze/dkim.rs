@@ -31,6 +31,10 @@ pub struct DkimFinding {
     /// `d=` is the From domain, or a parent or subdomain of it (an author
     /// signature). False is a third-party signature: Gmail shows "via d=".
     pub author_domain: bool,
+    /// The header fields the signature covers (`h=`), lower-case: RFC 8058
+    /// one-click needs List-Unsubscribe and List-Unsubscribe-Post among them.
+    #[serde(default)]
+    pub signed_headers: Vec<String>,
 }
 
 /// Verifies every signature. Returns mail-auth's outputs too, because DMARC
@@ -82,6 +86,7 @@ fn unparsed_signatures(message: &AuthenticatedMessage<'_>) -> Vec<DkimFinding> {
                 body_length_limited: false,
                 from_signed: false,
                 author_domain: false,
+                signed_headers: Vec::new(),
             }
         })
         .collect()
@@ -124,6 +129,9 @@ async fn finding(
         from_signed: signature
             .is_some_and(|sig| sig.h.iter().any(|h| h.eq_ignore_ascii_case("from"))),
         author_domain: !domain.is_empty() && related_domains(&domain, from_domain),
+        signed_headers: signature
+            .map(|sig| sig.h.iter().map(|h| h.to_ascii_lowercase()).collect())
+            .unwrap_or_default(),
         domain,
         selector,
     }
@@ -164,6 +172,17 @@ fn algorithm_name(algorithm: Algorithm) -> String {
         Algorithm::Ed25519Sha256 => "ed25519-sha256",
     }
     .to_string()
+}
+
+/// Whether a passing signature covers every one of `headers` (names in
+/// lower case): what RFC 8058 §4 asks of one-click unsubscribe headers.
+pub fn covered_by_passing_signature(findings: &[DkimFinding], headers: &[&str]) -> bool {
+    findings.iter().any(|f| {
+        f.result == Verdict::Pass
+            && headers
+                .iter()
+                .all(|h| f.signed_headers.iter().any(|s| s == h))
+    })
 }
 
 /// The message's overall DKIM verdict: the best of its signatures, so one good

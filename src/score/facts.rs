@@ -126,6 +126,9 @@ pub const SCHEMA: &[(&str, &str, &[&str])] = &[
     ("bulk", "profile", Profile::WORDS),
     ("bulk", "list_unsubscribe", Unsubscribe::WORDS),
     ("bulk", "one_click", BOOLS),
+    // A passing DKIM signature covers List-Unsubscribe and
+    // List-Unsubscribe-Post (RFC 8058 §4); false without one-click.
+    ("bulk", "one_click_signed", BOOLS),
     ("bulk", "precedence", Precedence::WORDS),
     ("body", "profile", Profile::WORDS),
     ("body", "structure", Structure::WORDS),
@@ -256,6 +259,13 @@ pub fn facts(findings: &Findings) -> Facts {
     put("posture", "tls_rpt", record_word(&posture.tls_rpt).into());
     put("posture", "bimi", record_word(&posture.bimi).into());
     content_facts(&findings.content, &mut facts);
+    let one_click_signed = findings.content.bulk.one_click
+        && crate::analyze::dkim::covered_by_passing_signature(
+            &findings.dkim,
+            &["list-unsubscribe", "list-unsubscribe-post"],
+        );
+    let one_click_signed = if one_click_signed { "true" } else { "false" };
+    facts.insert(("bulk", "one_click_signed"), one_click_signed.to_string());
     spamassassin_facts(&findings.spamassassin, &mut facts);
     facts
 }
