@@ -404,7 +404,7 @@ impl Metrics {
                 &mut out,
                 "mailscore_store_bytes",
                 "gauge",
-                "Size of the store on disk.",
+                "Size of the store: sled's files on disk, or the Redis server's used_memory.",
             );
             sample(&mut out, "mailscore_store_bytes", "", bytes);
         }

@@ -220,6 +220,16 @@ fn mail_delivered_to_one_node_is_read_from_another() {
     assert!(raw_page.contains(&marker), "{raw_page}");
     // Nothing of it went to node B's own data directory.
     assert!(!node_b.data_dir.join("db").exists());
+    // Its store size is the shared Redis server's memory.
+    let (status, metrics) = node_b.get("/metrics");
+    assert_eq!(status, 200);
+    let bytes: f64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("mailscore_store_bytes "))
+        .unwrap_or_else(|| panic!("no mailscore_store_bytes:\n{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(bytes > 100_000.0, "Redis used_memory {bytes}");
 }
 
 #[test]

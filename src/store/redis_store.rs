@@ -219,6 +219,17 @@ impl RedisStore {
         self.with_connection(|c| c.exists(&key))
     }
 
+    /// The memory the Redis server uses (`INFO memory`: `used_memory`), the
+    /// store's size as `/metrics` reports it. Shared by every node, and
+    /// by anything else kept in that Redis.
+    pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        let info: String = self.with_connection(|c| redis::cmd("INFO").arg("memory").query(c))?;
+        info.lines()
+            .find_map(|line| line.strip_prefix("used_memory:"))
+            .and_then(|value| value.trim().parse().ok())
+            .ok_or_else(|| StoreError::Corrupt("INFO memory has no used_memory".into()))
+    }
+
     /// Every node's pending ids: a SCAN, which only start-up runs.
     pub fn pending_ids(&self) -> Result<Vec<String>, StoreError> {
         let keys: Vec<String> = self.with_connection(|c| {

@@ -43,8 +43,9 @@ pub fn readyz(state: WebState) -> Response {
 pub fn metrics(state: WebState) -> Response {
     let store_bytes = match &state.store {
         Store::Sled(_) => Some(sled_bytes(&state.data_dir)),
-        // Redis reports its own memory; a node has nothing on disk.
-        _ => None,
+        // Shared by every node; left out when Redis does not answer (the
+        // scrape still succeeds, and /readyz says what is wrong).
+        Store::Redis(redis) => redis.used_bytes().ok(),
     };
     let mut response = state.metrics.render(store_bytes).into_response();
     response.headers_mut().insert(
