@@ -7,8 +7,8 @@
 #                                   # (SOAK_SESSIONS=5 sessions by default)
 #
 # Starts, each on a free 127.0.0.1 port: dnsmasq serving the sender's zone
-# (x.example: SPF, DMARC, MX, A; every other name NXDOMAIN, so DNSBL and
-# posture lookups get real negative answers), target/release/mailscore with
+# (x.example: SPF, DMARC, MX, A; every other name NXDOMAIN with an SOA, so
+# DNSBL and posture lookups get real, cacheable negative answers), target/release/mailscore with
 # full analysis (built if missing), and smtp-sink (stores and checks
 # nothing: the yardstick). Postfix's smtp-source then drives both with the
 # same load. Prints, per session count, messages/s for both and the ratio;
@@ -61,9 +61,14 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/st
 cpu_ms_per_msg() { python3 -c "print(f'{($2 - $1) * 1000 / $3:.3f}')"; }
 
 dns_port=$(free_port)
+# Authoritative for the zones mailscore asks about (the sender's, DNSBLs',
+# DMARC's parent): negative answers carry an SOA, so the resolver caches
+# them as it would from real servers ("warm DNS"); --local answers carry
+# none, and every message would ask again.
 dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.0.1 \
     --bind-interfaces --no-resolv --no-hosts --user=root --pid-file= \
-    --local=/example/ --local=/org/ --local=/net/ --local=/com/ --local=/localhost/ \
+    --local-ttl=3600 --auth-ttl=3600 --auth-server=ns.bench,127.0.0.1 \
+    --auth-zone=example --auth-zone=org --auth-zone=net --auth-zone=com \
     --txt-record=x.example,"v=spf1 ip4:127.0.0.1 -all" \
     --txt-record=_dmarc.x.example,"v=DMARC1; p=reject; rua=mailto:d@x.example" \
     --mx-host=x.example,mail.x.example,10 \
