@@ -37,6 +37,17 @@ fn signed_with(headers: &[&str]) -> Vec<u8> {
 
 /// The rule ids a report deducts for, and the DKIM result.
 async fn rules(raw: &[u8]) -> (Vec<String>, String) {
+    let report = report(raw).await;
+    let ids = report.deductions.iter().map(|d| d.rule.clone()).collect();
+    let dkim = report
+        .checks
+        .dkim
+        .first()
+        .map(|d| d.result.as_str().to_string());
+    (ids, dkim.unwrap_or_default())
+}
+
+async fn report(raw: &[u8]) -> mailscore::report::Report {
     let dns = TestDns::start(support::zones::good_example(Zone::new()));
     let pipeline = support::pipeline::pipeline(&dns);
     let envelope = Envelope {
@@ -52,14 +63,26 @@ async fn rules(raw: &[u8]) -> (Vec<String>, String) {
         id: "reader",
         address: "reader@localhost",
     };
-    let report = pipeline.report(subject, &envelope, raw).await;
-    let ids = report.deductions.iter().map(|d| d.rule.clone()).collect();
-    let dkim = report
-        .checks
-        .dkim
-        .first()
-        .map(|d| d.result.as_str().to_string());
-    (ids, dkim.unwrap_or_default())
+    pipeline.report(subject, &envelope, raw).await
+}
+
+#[tokio::test]
+async fn the_page_lists_the_signed_headers() {
+    let raw = signed_with(&["From", "Subject", "List-Unsubscribe"]);
+    let report = report(&raw).await;
+    let signed = &report.checks.dkim[0].signed_headers;
+    let mut sorted = signed.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["from", "list-unsubscribe", "subject"]);
+    // As h= lists them (the signer's order).
+    let listed = signed.join(", ");
+    let en = mailscore::web::render_report_page(&report, "en");
+    assert!(
+        en.contains(&format!("Signed headers (h=): {listed}")),
+        "{en}"
+    );
+    let ja = mailscore::web::render_report_page(&report, "ja");
+    assert!(ja.contains(&format!("署名対象のヘッダー（h=）: {listed}")));
 }
 
 #[tokio::test]

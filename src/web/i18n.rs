@@ -199,6 +199,7 @@ phrases! {
     third_party_signature: "third-party signature (not the From domain)",
         "第三者署名（From ドメインではない）";
     body_length_limited: "l=: only part of the body is signed", "l=：本文の一部のみ署名";
+    dkim_signed_headers: "Signed headers (h=)", "署名対象のヘッダー（h=）";
     bits: "bits", "ビット";
     aligned: "aligned", "アライメント";
     policy_from: "policy from", "適用レコード";

@@ -272,6 +272,13 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
                     .then(|| t.third_party_signature.to_string()),
                 sig.body_length_limited
                     .then(|| t.body_length_limited.to_string()),
+                (!sig.signed_headers.is_empty()).then(|| {
+                    format!(
+                        "{}: {}",
+                        t.dkim_signed_headers,
+                        sig.signed_headers.join(", ")
+                    )
+                }),
             ]),
             records: sig.records.clone(),
             deductions: Vec::new(),
