@@ -5,31 +5,18 @@
 mod support;
 
 use mailscore::analyze::spamd::{SpamRule, SpamdFinding, SpamdStatus};
-use mailscore::report::{Report, Subject};
-use mailscore::smtp::Envelope;
+use mailscore::report::Report;
 use mailscore::web::render_report_page;
 use support::corpus::dir;
 use support::dns::{TestDns, Zone};
-use support::pipeline::pipeline;
+use support::pipeline::envelope;
 
 const HOSTILE_NAME: &str = "<img src=x onerror=alert(1)>.pdf.exe";
 
 async fn report(raw: &[u8]) -> Report {
     let dns = TestDns::start(Zone::new());
-    let envelope = Envelope {
-        client_ip: "192.0.2.25".parse().unwrap(),
-        client_port: 25,
-        helo: "mail.example.com".into(),
-        mail_from: "accounts@example.com".into(),
-        rcpt_to: vec!["page@localhost".into()],
-        received_at: 1_763_425_812,
-        tls: None,
-    };
-    let subject = Subject {
-        id: "content-page",
-        address: "content-page@localhost",
-    };
-    pipeline(&dns).report(subject, &envelope, raw).await
+    let envelope = envelope("192.0.2.25", "mail.example.com", "accounts@example.com");
+    support::pipeline::report(&dns, &envelope, raw).await
 }
 
 #[tokio::test]

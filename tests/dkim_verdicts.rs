@@ -4,13 +4,12 @@
 mod support;
 
 use mailscore::analyze::Verdict;
-use mailscore::report::{Report, Subject};
-use mailscore::smtp::Envelope;
+use mailscore::report::Report;
 use support::dkim::{
     ed25519_key, rsa_key_record, rsa_signed, rsa1024_key_record, signed, split_255,
 };
 use support::dns::{TestDns, Zone};
-use support::pipeline::pipeline;
+use support::pipeline::envelope;
 
 const MESSAGE: &str = "From: Alice <alice@good.example>\r\nTo: box@localhost\r\nSubject: Invoice\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <m1@good.example>\r\n\r\nPlease find the invoice attached.\r\n";
 
@@ -34,23 +33,10 @@ fn zone(ed25519_record: &str) -> Zone {
 }
 
 async fn report(dns: &TestDns, raw: &[u8]) -> Report {
-    let pipeline = pipeline(dns);
     // The envelope sender's domain publishes no SPF, so only DKIM can
     // satisfy DMARC here.
-    let envelope = Envelope {
-        client_ip: "192.0.2.25".parse().unwrap(),
-        client_port: 25,
-        helo: "mail.nospf.example".into(),
-        mail_from: "bounce@nospf.example".into(),
-        rcpt_to: vec!["box@localhost".into()],
-        received_at: 0,
-        tls: None,
-    };
-    let subject = Subject {
-        id: "box",
-        address: "box@localhost",
-    };
-    pipeline.report(subject, &envelope, raw).await
+    let envelope = envelope("192.0.2.25", "mail.nospf.example", "bounce@nospf.example");
+    support::pipeline::report(dns, &envelope, raw).await
 }
 
 fn rules(report: &Report) -> Vec<&str> {

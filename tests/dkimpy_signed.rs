@@ -12,13 +12,12 @@
 mod support;
 
 use mailscore::analyze::Verdict;
-use mailscore::report::{Report, Subject};
-use mailscore::smtp::Envelope;
+use mailscore::report::Report;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use support::dkim::{rsa_key_record, split_255};
 use support::dns::{TestDns, Zone};
-use support::pipeline::pipeline;
+use support::pipeline::envelope;
 
 const MESSAGE: &str = "From: Alice <alice@good.example>\r\nTo: box@localhost\r\nSubject: Invoice\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <m1@good.example>\r\n\r\nPlease find the invoice attached.\r\n";
 
@@ -87,22 +86,8 @@ fn zone() -> Zone {
 
 async fn report(dns: &TestDns, raw: &str) -> Report {
     // No SPF for the envelope domain: only DKIM can satisfy DMARC.
-    let envelope = Envelope {
-        client_ip: "192.0.2.25".parse().unwrap(),
-        client_port: 25,
-        helo: "mail.nospf.example".into(),
-        mail_from: "bounce@nospf.example".into(),
-        rcpt_to: vec!["box@localhost".into()],
-        received_at: 0,
-        tls: None,
-    };
-    let subject = Subject {
-        id: "box",
-        address: "box@localhost",
-    };
-    pipeline(dns)
-        .report(subject, &envelope, raw.as_bytes())
-        .await
+    let envelope = envelope("192.0.2.25", "mail.nospf.example", "bounce@nospf.example");
+    support::pipeline::report(dns, &envelope, raw.as_bytes()).await
 }
 
 fn rules(report: &Report) -> Vec<&str> {

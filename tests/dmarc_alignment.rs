@@ -8,12 +8,11 @@ mod support;
 
 use mailscore::analyze::Verdict;
 use mailscore::analyze::dmarc::DmarcFinding;
-use mailscore::report::{Report, Subject};
-use mailscore::smtp::Envelope;
+use mailscore::report::Report;
 use mailscore::web::render_report_page;
 use support::dkim::{rsa_key_record, rsa_signed, split_255};
 use support::dns::{TestDns, Zone};
-use support::pipeline::pipeline;
+use support::pipeline::envelope;
 
 /// The client every test sends from; the SPF records below allow it.
 const CLIENT: &str = "192.0.2.25";
@@ -74,20 +73,8 @@ fn message(from: &str) -> String {
 }
 
 async fn report(dns: &TestDns, mail_from: &str, raw: &[u8]) -> Report {
-    let envelope = Envelope {
-        client_ip: CLIENT.parse().unwrap(),
-        client_port: 25,
-        helo: "mail.sender.example".into(),
-        mail_from: mail_from.into(),
-        rcpt_to: vec!["box@localhost".into()],
-        received_at: 0,
-        tls: None,
-    };
-    let subject = Subject {
-        id: "box",
-        address: "box@localhost",
-    };
-    pipeline(dns).report(subject, &envelope, raw).await
+    let envelope = envelope(CLIENT, "mail.sender.example", mail_from);
+    support::pipeline::report(dns, &envelope, raw).await
 }
 
 /// DMARC for a message from `from`, sent with `mail_from`, signed for

@@ -7,10 +7,8 @@ mod support;
 
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
-use mailscore::report::Subject;
-use mailscore::smtp::Envelope;
-use std::net::{IpAddr, Ipv4Addr};
 use support::dns::{TestDns, Zone};
+use support::pipeline::envelope;
 
 const NEWSLETTER: &str = "From: Good News <news@good.example>\r\n\
 To: reader@localhost\r\n\
@@ -49,21 +47,8 @@ async fn rules(raw: &[u8]) -> (Vec<String>, String) {
 
 async fn report(raw: &[u8]) -> mailscore::report::Report {
     let dns = TestDns::start(support::zones::good_example(Zone::new()));
-    let pipeline = support::pipeline::pipeline(&dns);
-    let envelope = Envelope {
-        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        client_port: 40000,
-        helo: "mail.good.example".into(),
-        mail_from: "news@good.example".into(),
-        rcpt_to: vec!["reader@localhost".into()],
-        received_at: 1_764_000_000,
-        tls: None,
-    };
-    let subject = Subject {
-        id: "reader",
-        address: "reader@localhost",
-    };
-    pipeline.report(subject, &envelope, raw).await
+    let envelope = envelope("127.0.0.1", "mail.good.example", "news@good.example");
+    support::pipeline::report(&dns, &envelope, raw).await
 }
 
 #[tokio::test]

@@ -6,7 +6,9 @@ use super::dns::TestDns;
 use mailscore::analyze::Analyzer;
 use mailscore::config::Lists;
 use mailscore::pipeline::Pipeline;
+use mailscore::report::{Report, Subject};
 use mailscore::score::RuleTable;
+use mailscore::smtp::Envelope;
 use std::time::Duration;
 
 pub fn pipeline(dns: &TestDns) -> Pipeline {
@@ -17,4 +19,28 @@ pub fn pipeline(dns: &TestDns) -> Pipeline {
             .expect("system trust store"),
         rules: RuleTable::embedded().expect("embedded rule table").into(),
     }
+}
+
+/// A plaintext delivery to box@localhost from `ip`, after `HELO helo` and
+/// `MAIL FROM:<mail_from>`.
+pub fn envelope(ip: &str, helo: &str, mail_from: &str) -> Envelope {
+    Envelope {
+        client_ip: ip.parse().expect("a client IP"),
+        client_port: 25,
+        helo: helo.into(),
+        mail_from: mail_from.into(),
+        rcpt_to: vec!["box@localhost".into()],
+        received_at: 0,
+        tls: None,
+    }
+}
+
+/// The report [`pipeline`] makes of `raw` delivered with `envelope`, for
+/// box@localhost.
+pub async fn report(dns: &TestDns, envelope: &Envelope, raw: &[u8]) -> Report {
+    let subject = Subject {
+        id: "box",
+        address: "box@localhost",
+    };
+    pipeline(dns).report(subject, envelope, raw).await
 }
