@@ -142,57 +142,12 @@ impl Drop for LoggedServer {
     }
 }
 
-fn addr_after(line: &str, marker: &str) -> SocketAddr {
-    let start = line
-        .find(marker)
-        .unwrap_or_else(|| panic!("no {marker:?} in startup line {line:?}"))
-        + marker.len();
-    line[start..]
-        .split([',', ' '])
-        .next()
-        .unwrap()
-        .parse()
-        .expect("socket address")
-}
+use crate::support::server::addr_after;
 
-/// One `GET` over HTTP/1.1 with `Connection: close`.
+/// One `GET` over HTTP/1.1 with `Connection: close`: (status, head
+/// lower-cased, body).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect HTTP");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("HTTP status");
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let body = match head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        true => dechunk(body),
-        false => body.to_string(),
-    };
-    (status, head.to_ascii_lowercase(), body)
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if size == 0 {
-            break;
-        }
-        out += &rest[..size];
-        body = &rest[size + 2..];
-    }
-    out
+    crate::support::server::http_exchange(addr, "GET", path, &[])
 }
 
 /// A TCP connection to `smtp` from `bind_ip` (any 127/8 address plays

@@ -151,7 +151,8 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-fn addr_after(line: &str, marker: &str) -> SocketAddr {
+/// The socket address after `marker` in the start-up line.
+pub fn addr_after(line: &str, marker: &str) -> SocketAddr {
     let start = line
         .find(marker)
         .unwrap_or_else(|| panic!("no {marker:?} in startup line {line:?}"))
@@ -175,7 +176,7 @@ fn http_request(
 }
 
 /// One HTTP/1.1 request: (status, response head lower-cased, body).
-fn http_exchange(
+pub fn http_exchange(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -226,8 +227,6 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
-/// One SMTP transaction, from `bind_ip` (to play another sender IP). Returns
-/// every reply line the server sent. Panics on an unexpected reply code.
 /// One SMTP transaction in plaintext, from `bind_ip` (to play another
 /// sender IP). Panics on an unexpected reply code.
 pub fn send_mail(
