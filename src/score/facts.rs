@@ -10,6 +10,7 @@ use crate::analyze::content::headers::{
 };
 use crate::analyze::content::lookalike::Lookalike;
 use crate::analyze::content::{ContentFinding, Profile};
+use crate::analyze::dkim::{DkimFinding, covered_by_passing_signature};
 use crate::analyze::dnsbl::{BlocklistFinding, BlocklistResult};
 use crate::analyze::posture::{PostureFinding, Presence, RecordStatus};
 use crate::analyze::spamd::{SpamdFinding, SpamdStatus};
@@ -258,20 +259,13 @@ pub fn facts(findings: &Findings) -> Facts {
     put("posture", "mta_sts", record_word(&posture.mta_sts).into());
     put("posture", "tls_rpt", record_word(&posture.tls_rpt).into());
     put("posture", "bimi", record_word(&posture.bimi).into());
-    content_facts(&findings.content, &mut facts);
-    let one_click_signed = findings.content.bulk.one_click
-        && crate::analyze::dkim::covered_by_passing_signature(
-            &findings.dkim,
-            &["list-unsubscribe", "list-unsubscribe-post"],
-        );
-    let one_click_signed = if one_click_signed { "true" } else { "false" };
-    facts.insert(("bulk", "one_click_signed"), one_click_signed.to_string());
+    content_facts(&findings.content, &findings.dkim, &mut facts);
     spamassassin_facts(&findings.spamassassin, &mut facts);
     facts
 }
 
 /// The content findings in the schema's words; counts become bands here.
-fn content_facts(content: &ContentFinding, facts: &mut Facts) {
+fn content_facts(content: &ContentFinding, dkim: &[DkimFinding], facts: &mut Facts) {
     let mut put = |check, field, value: &str| {
         facts.insert((check, field), value.to_string());
     };
@@ -298,6 +292,13 @@ fn content_facts(content: &ContentFinding, facts: &mut Facts) {
     let bulk = &content.bulk;
     put("bulk", "list_unsubscribe", bulk.list_unsubscribe.as_str());
     put("bulk", "one_click", yes(bulk.one_click));
+    // RFC 8058 §4: one-click counts only under a passing DKIM signature.
+    put(
+        "bulk",
+        "one_click_signed",
+        yes(bulk.one_click
+            && covered_by_passing_signature(dkim, &["list-unsubscribe", "list-unsubscribe-post"])),
+    );
     put("bulk", "precedence", bulk.precedence.as_str());
     let b = &content.body;
     put("body", "structure", b.structure.as_str());
