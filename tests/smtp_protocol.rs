@@ -1,12 +1,14 @@
 //! The SMTP listener as a client sees it: raw TCP against a real `Listener`
 //! on 127.0.0.1, with a `Delivery` that only records what it is given.
 
+mod support;
+
 use mailscore::smtp::{Delivery, DeliveryError, Envelope, Listener, SmtpSettings};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpSocket, TcpStream};
 
 const DOMAIN: &str = "test.example";
@@ -103,19 +105,7 @@ impl Client {
 
     /// One reply; continuation lines (`250-`) are joined with `\n`.
     async fn reply(&mut self) -> String {
-        let mut reply = String::new();
-        loop {
-            let mut line = String::new();
-            let read = tokio::time::timeout(REPLY_TIMEOUT, self.stream.read_line(&mut line));
-            let n = read.await.expect("reply in time").unwrap();
-            assert!(n > 0, "connection closed; reply so far: {reply:?}");
-            let line = line.strip_suffix("\r\n").expect("reply line ends in CRLF");
-            reply.push_str(line);
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return reply;
-            }
-            reply.push('\n');
-        }
+        support::smtp_reply::read_reply(&mut self.stream, REPLY_TIMEOUT).await
     }
 
     /// Sends one command line and returns its reply.

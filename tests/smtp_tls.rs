@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::tls::pinned_client_config;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -169,19 +169,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// One reply; continuation lines (`250-`) are joined with `\n`.
     async fn reply(&mut self) -> String {
-        let mut reply = String::new();
-        loop {
-            let mut line = String::new();
-            let read = tokio::time::timeout(REPLY_TIMEOUT, self.stream.read_line(&mut line));
-            let n = read.await.expect("reply in time").unwrap();
-            assert!(n > 0, "connection closed; reply so far: {reply:?}");
-            let line = line.strip_suffix("\r\n").expect("reply line ends in CRLF");
-            reply.push_str(line);
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return reply;
-            }
-            reply.push('\n');
-        }
+        support::smtp_reply::read_reply(&mut self.stream, REPLY_TIMEOUT).await
     }
 
     /// Sends `line` and asserts the reply starts with `expected`.

@@ -32,18 +32,8 @@ impl LoggedServer {
             std::process::id(),
             mailscore::test_id::generate()
         ));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailscore"))
-            .arg("serve")
-            .args([
-                "--smtp-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--dns", &dns.to_string(), "--dns-timeout", "1"])
+        let mut child = serve_command(dns, &data_dir)
             .args(["--dnsbl", "", "--domain-blocklists", ""])
-            .arg("--data-dir")
-            .arg(&data_dir)
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -59,13 +49,10 @@ impl LoggedServer {
                 sink.lock().unwrap().push(line);
             }
         });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("read the startup line");
+        let (smtp, http) = bound_addrs(&mut child);
         LoggedServer {
-            smtp: addr_after(&line, "SMTP on "),
-            http: addr_after(&line, "HTTP on "),
+            smtp,
+            http,
             data_dir,
             child,
             log,
@@ -142,7 +129,7 @@ impl Drop for LoggedServer {
     }
 }
 
-use crate::support::server::addr_after;
+use crate::support::server::{bound_addrs, serve_command};
 
 /// One `GET` over HTTP/1.1 with `Connection: close`: (status, head
 /// lower-cased, body).

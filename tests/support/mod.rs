@@ -7,6 +7,7 @@ pub mod dns;
 pub mod pipeline;
 pub mod redis;
 pub mod server;
+pub mod smtp_reply;
 pub mod spamd;
 pub mod tls;
 pub mod zones;

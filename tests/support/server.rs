@@ -37,30 +37,14 @@ impl Server {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mailscore"))
-            .arg("serve")
-            .args([
-                "--smtp-listen",
-                "127.0.0.1:0",
-                "--http-listen",
-                "127.0.0.1:0",
-            ])
-            .args(["--dns", &dns.to_string(), "--dns-timeout", "1"])
-            .arg("--data-dir")
-            .arg(&data_dir)
+        let mut child = serve_command(dns, &data_dir)
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start mailscore serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the startup line");
-        let smtp = addr_after(&line, "SMTP on ");
-        let http = addr_after(&line, "HTTP on ");
+        let (smtp, http) = bound_addrs(&mut child);
         Server {
             smtp,
             http,
@@ -151,8 +135,37 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// `mailscore serve` on free loopback ports, asking `dns` (one-second
+/// timeouts), keeping its data in `data_dir`; callers add flags and stdio.
+pub fn serve_command(dns: SocketAddr, data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailscore"));
+    command
+        .arg("serve")
+        .args([
+            "--smtp-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--dns", &dns.to_string(), "--dns-timeout", "1"])
+        .arg("--data-dir")
+        .arg(data_dir);
+    command
+}
+
+/// The SMTP and HTTP addresses from the start-up line on `child`'s piped
+/// standard output.
+pub fn bound_addrs(child: &mut Child) -> (SocketAddr, SocketAddr) {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read the startup line");
+    (addr_after(&line, "SMTP on "), addr_after(&line, "HTTP on "))
+}
+
 /// The socket address after `marker` in the start-up line.
-pub fn addr_after(line: &str, marker: &str) -> SocketAddr {
+fn addr_after(line: &str, marker: &str) -> SocketAddr {
     let start = line
         .find(marker)
         .unwrap_or_else(|| panic!("no {marker:?} in startup line {line:?}"))
