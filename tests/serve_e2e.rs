@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use support::dkim::rsa_signed;
 use support::dns::{TestDns, Zone, silent_dns};
 use support::server::{Server, fresh_data_dir, send_mail};
-use support::zones::{bank_example, good_example};
+use support::zones::{bank_example, good_example, rule_ids};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const OTHER_SENDER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
@@ -26,15 +26,6 @@ fn message(from: &str, subject: &str) -> String {
         "From: {from}\r\nTo: test@localhost\r\nSubject: {subject}\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <{}@example>\r\n\r\nHello.\r\n.leading dot line\r\n",
         mailscore::test_id::generate()
     )
-}
-
-fn deduction_ids(report: &Value) -> Vec<&str> {
-    report["deductions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["rule"].as_str().unwrap())
-        .collect()
 }
 
 #[test]
@@ -106,7 +97,7 @@ fn spoofed_p_reject_domain_fails_dmarc() {
     assert_eq!(checks["dkim"].as_array().unwrap().len(), 0);
     assert_eq!(checks["dmarc"]["result"], "fail");
     assert_eq!(checks["dmarc"]["policy"], "reject");
-    let ids = deduction_ids(&report);
+    let ids = rule_ids(&report);
     assert_eq!(checks["tls"]["result"], "plaintext");
     for rule in [
         "SPF_FAIL",
@@ -115,7 +106,10 @@ fn spoofed_p_reject_domain_fails_dmarc() {
         "DMARC_FAIL_ENFORCED",
         "TLS_PLAINTEXT",
     ] {
-        assert!(ids.contains(&rule), "{rule} missing from {ids:?}");
+        assert!(
+            ids.iter().any(|id| id == rule),
+            "{rule} missing from {ids:?}"
+        );
     }
     let score = report["score"].as_f64().unwrap();
     assert!(score < 5.0, "spoofed mail scored {score}");
@@ -152,9 +146,9 @@ fn broken_spf_record_is_reported_as_misconfigured() {
         error.contains("syntax error") && error.contains("\"include\""),
         "{error}"
     );
-    assert!(deduction_ids(&report).contains(&"SPF_PERMERROR"));
+    assert!(rule_ids(&report).contains(&"SPF_PERMERROR".to_string()));
     assert_eq!(report["checks"]["dmarc"]["policy"], "none");
-    assert!(deduction_ids(&report).contains(&"DMARC_POLICY_NONE"));
+    assert!(rule_ids(&report).contains(&"DMARC_POLICY_NONE".to_string()));
 }
 
 #[test]
@@ -176,7 +170,7 @@ fn dns_server_down_gives_temperror_and_keeps_the_message() {
     assert_eq!(checks["spf"]["setup"], "unknown");
     assert_eq!(checks["dmarc"]["result"], "temperror", "{report:#}");
     assert_eq!(report["message"]["subject"], "DNS is down");
-    assert!(deduction_ids(&report).contains(&"SPF_TEMPERROR"));
+    assert!(rule_ids(&report).contains(&"SPF_TEMPERROR".to_string()));
 }
 
 #[test]
