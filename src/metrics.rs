@@ -291,7 +291,7 @@ impl Metrics {
     }
 
     /// Every metric in the Prometheus text format; `store_bytes` is the
-    /// store's size on disk, when it has one.
+    /// store's size (`Store::size_bytes`), when it can be read.
     pub fn render(&self, store_bytes: Option<u64>) -> String {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let mut out = String::new();

@@ -164,7 +164,6 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         domain: config.domain.clone(),
         public_url: config.public_url.clone(),
         metrics: metrics.clone(),
-        data_dir: config.data_dir.clone(),
     });
     // One signal, two listeners: each waits on its own receiver.
     let (stop, stopped) = tokio::sync::watch::channel(false);

@@ -165,6 +165,16 @@ impl Store {
         }
     }
 
+    /// The store's size for `/metrics`: sled's files on disk, or the Redis
+    /// server's `used_memory` (shared by every node). None when it cannot be
+    /// read (Redis down: the scrape still succeeds, `/readyz` says why).
+    pub fn size_bytes(&self) -> Option<u64> {
+        match self {
+            Store::Sled(s) => s.size_on_disk().ok(),
+            Store::Redis(r) => r.used_bytes().ok(),
+        }
+    }
+
     /// Ids whose latest message has no report yet (after a crash, say).
     /// With Redis, those of every node sharing the store.
     pub fn pending_ids(&self) -> Result<Vec<String>, StoreError> {

@@ -154,6 +154,11 @@ impl SledStore {
         Ok(())
     }
 
+    /// Bytes of the database's files.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
     /// Ids whose latest message has no report yet (after a crash, say).
     pub fn pending_ids(&self) -> Result<Vec<String>, StoreError> {
         self.pending

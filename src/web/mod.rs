@@ -31,8 +31,6 @@ pub struct WebState {
     pub public_url: String,
     /// Counters for `/metrics`, and readiness for `/readyz`.
     pub metrics: Arc<Metrics>,
-    /// Where the sled store lives, for its size in `/metrics`.
-    pub data_dir: std::path::PathBuf,
 }
 
 pub fn routes(

@@ -6,9 +6,7 @@
 
 use super::WebState;
 use crate::metrics::{Metrics, ReportFormat};
-use crate::store::Store;
 use serde_json::json;
-use std::path::Path;
 use warp::http::StatusCode;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use warp::reply::{Reply, Response};
@@ -41,13 +39,10 @@ pub fn readyz(state: WebState) -> Response {
 
 /// `GET /metrics`: every counter, in the Prometheus text format 0.0.4.
 pub fn metrics(state: WebState) -> Response {
-    let store_bytes = match &state.store {
-        Store::Sled(_) => Some(sled_bytes(&state.data_dir)),
-        // Shared by every node; left out when Redis does not answer (the
-        // scrape still succeeds, and /readyz says what is wrong).
-        Store::Redis(redis) => redis.used_bytes().ok(),
-    };
-    let mut response = state.metrics.render(store_bytes).into_response();
+    let mut response = state
+        .metrics
+        .render(state.store.size_bytes())
+        .into_response();
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -61,25 +56,6 @@ pub fn count_report(metrics: &Metrics, format: ReportFormat, response: Response)
         metrics.report_served(format);
     }
     response
-}
-
-/// Bytes of the sled database: the files of the data directory, less the
-/// TLS pair kept beside it (what sled's `size_on_disk` adds up).
-fn sled_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .filter(|entry| entry.file_name() != "tls")
-        .filter_map(|entry| {
-            let meta = entry.metadata().ok()?;
-            Some(match meta.is_dir() {
-                true => sled_bytes(&entry.path()),
-                false => meta.len(),
-            })
-        })
-        .sum()
 }
 
 fn no_cache(mut response: Response) -> Response {
