@@ -39,8 +39,6 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("storage error: {0}")]
     Db(#[from] sled::Error),
-    #[error("storage transaction failed: {0}")]
-    Transaction(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
     #[error("shared store {location}: {source}")]
@@ -122,8 +120,8 @@ impl Store {
     }
 
     /// Saves the report for message `seq` of `id`, unless a newer message
-    /// arrived meanwhile or the message expired: an atomic compare-and-set
-    /// on the pending sequence number. Returns whether it was saved.
+    /// arrived meanwhile or the message expired: a compare-and-set on the
+    /// sequence numbers. Returns whether it was saved.
     pub fn put_report(&self, id: &str, seq: u64, report: &[u8]) -> Result<bool, StoreError> {
         match self {
             Store::Sled(s) => s.put_report(id, seq, report),
