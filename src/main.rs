@@ -7,6 +7,11 @@ use mailscore::config_check::config_check;
 use mailscore::wait::{WaitArgs, wait};
 use std::process::ExitCode;
 
+/// mimalloc, not glibc's malloc: per-message buffers are allocated and freed
+/// on different threads, which glibc pays for in arena locks and page faults.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "mailscore", version, about = "Self-hostable mail tester")]
 struct Cli {
