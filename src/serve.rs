@@ -10,8 +10,10 @@ use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::report::Subject;
 use crate::score::{RuleTable, RulesError};
-use crate::smtp::{Delivery, DeliveryError, Envelope, Listener, SmtpLimits, SmtpSettings};
-use crate::store::{Store, StoreError};
+use crate::smtp::{
+    Delivery, DeliveryError, DeliveryFuture, Envelope, Listener, SmtpLimits, SmtpSettings,
+};
+use crate::store::{Store, StoreError, Writer};
 use crate::web;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
@@ -35,6 +37,8 @@ pub enum ServeError {
     Smime(#[from] SmimeError),
     #[error(transparent)]
     Tls(#[from] crate::smtp::tls::TlsError),
+    #[error("cannot start the store writer: {0}")]
+    Writer(std::io::Error),
     #[error("cannot handle signals: {0}")]
     Signal(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -94,6 +98,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     tokio::spawn(expire_old_messages(store.clone(), config.retention));
 
     let inbox = Arc::new(Inbox {
+        writer: Writer::start(store.clone()).map_err(ServeError::Writer)?,
         store: store.clone(),
         domain: config.domain.clone(),
         queue,
@@ -302,37 +307,66 @@ impl ShutdownSignal {
 /// The listener's delivery target: one stored copy per recipient id.
 struct Inbox {
     store: Store,
+    /// Batches the sessions' writes under one flush.
+    writer: Writer,
     domain: String,
     queue: mpsc::UnboundedSender<String>,
     metrics: Arc<Metrics>,
 }
 
-impl Delivery for Inbox {
-    fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError> {
-        let ids: Vec<&str> = envelope
+impl Inbox {
+    /// The test ids among the recipients: the local parts at our domain.
+    fn ids(&self, envelope: &Envelope) -> Vec<String> {
+        envelope
             .rcpt_to
             .iter()
             .filter_map(|rcpt| rcpt.rsplit_once('@'))
             .filter(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
-            .map(|(local, _)| local)
-            .collect();
-        for id in &ids {
-            self.store
-                .put_message(id, envelope, message)
-                .map_err(|e| DeliveryError(e.to_string()))?;
-        }
+            .map(|(local, _)| local.to_string())
+            .collect()
+    }
+
+    /// Queues stored ids for analysis.
+    fn queue_analysis(&self, ids: Vec<String>) {
         for id in ids {
             // Counted before sending: the analyzer may take the id (and count
             // it down) before `send` returns, and the gauge saturates at 0.
             self.metrics.analysis_queued();
             // The analyzer only stops at shutdown; the message is on disk and
             // will be picked up as pending at the next start.
-            if self.queue.send(id.to_string()).is_err() {
+            if self.queue.send(id).is_err() {
                 self.metrics.analysis_started();
                 self.metrics.analysis_ended();
             }
         }
+    }
+}
+
+impl Delivery for Inbox {
+    fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError> {
+        let ids = self.ids(envelope);
+        for id in &ids {
+            self.store
+                .put_message(id, envelope, message)
+                .map_err(|e| DeliveryError(e.to_string()))?;
+        }
+        self.queue_analysis(ids);
         Ok(())
+    }
+
+    fn submit(self: Arc<Self>, envelope: Envelope, message: Vec<u8>) -> DeliveryFuture {
+        Box::pin(async move {
+            let ids = self.ids(&envelope);
+            if ids.is_empty() {
+                return Ok(());
+            }
+            self.writer
+                .write(ids.clone(), envelope, message)
+                .await
+                .map_err(DeliveryError)?;
+            self.queue_analysis(ids);
+            Ok(())
+        })
     }
 }
 

@@ -29,12 +29,30 @@ pub use envelope::{Envelope, TlsInfo};
 pub use listener::{Listener, SmtpLimits, SmtpSettings};
 #[doc(hidden)]
 pub use session::serve_stream;
+use std::sync::Arc;
 
 /// Where the listener hands a finished message. It must make the message
 /// durable before returning `Ok`: only then does the client get `250`.
 pub trait Delivery: Send + Sync + 'static {
+    /// Stores the message, blocking until it is durable.
     fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError>;
+
+    /// What a session awaits after the final dot. By default [`deliver`]
+    /// on the blocking pool; an implementation that batches writes (one
+    /// flush for many sessions' messages) overrides it.
+    ///
+    /// [`deliver`]: Delivery::deliver
+    fn submit(self: Arc<Self>, envelope: Envelope, message: Vec<u8>) -> DeliveryFuture {
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || self.deliver(&envelope, &message))
+                .await
+                .unwrap_or_else(|err| Err(DeliveryError(format!("delivery task failed: {err}"))))
+        })
+    }
 }
+
+/// A delivery under way: resolves once the message is durable, or not.
+pub type DeliveryFuture = std::pin::Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send>>;
 
 /// Delivery failed; the client gets a temporary `451` and keeps the message.
 #[derive(Debug, thiserror::Error)]

@@ -561,13 +561,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             .map_or_else(String::new, |proxy| proxy.to_string())
     }
 
-    /// Runs the delivery on the blocking pool: it fsyncs, which must not
-    /// stall the runtime's workers.
+    /// Hands the message to the delivery and waits until it is durable.
     async fn deliver(&self, envelope: Envelope, message: Vec<u8>) -> Result<(), DeliveryError> {
-        let delivery = Arc::clone(&self.client.delivery);
-        tokio::task::spawn_blocking(move || delivery.deliver(&envelope, &message))
+        Arc::clone(&self.client.delivery)
+            .submit(envelope, message)
             .await
-            .unwrap_or_else(|err| Err(DeliveryError(format!("delivery task failed: {err}"))))
     }
 
     /// Queues one reply (possibly multi-line, lines joined by CRLF). A 4xx or

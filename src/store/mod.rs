@@ -26,9 +26,11 @@
 mod group_flush;
 mod redis_store;
 mod sled_store;
+mod writer;
 
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;
+pub use writer::Writer;
 
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
@@ -108,6 +110,21 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match self {
             Store::Sled(s) => s.put_message(id, envelope, raw),
+            Store::Redis(s) => s.put_message(id, envelope, raw),
+        }
+    }
+
+    /// [`put_message`](Self::put_message) without sled's flush: the
+    /// [`Writer`] flushes once for a batch. (A Redis write is durable when
+    /// acknowledged.)
+    pub fn put_message_unflushed(
+        &self,
+        id: &str,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<u64, StoreError> {
+        match self {
+            Store::Sled(s) => s.put_message_unflushed(id, envelope, raw),
             Store::Redis(s) => s.put_message(id, envelope, raw),
         }
     }

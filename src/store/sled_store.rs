@@ -59,6 +59,19 @@ impl SledStore {
         envelope: &Envelope,
         raw: &[u8],
     ) -> Result<u64, StoreError> {
+        let seq = self.put_message_unflushed(id, envelope, raw)?;
+        self.group_flush.flush(&self.db)?;
+        Ok(seq)
+    }
+
+    /// [`put_message`](Self::put_message) without the flush, for a caller
+    /// that flushes once for many (the [`Writer`](super::Writer)).
+    pub fn put_message_unflushed(
+        &self,
+        id: &str,
+        envelope: &Envelope,
+        raw: &[u8],
+    ) -> Result<u64, StoreError> {
         let seq = self.db.generate_id()?;
         let record = StoredMessage {
             seq,
@@ -70,7 +83,6 @@ impl SledStore {
         self.messages
             .insert(id.as_bytes(), stored_message::encode(&meta, raw))?;
         self.envelopes.insert(id.as_bytes(), meta)?;
-        self.group_flush.flush(&self.db)?;
         Ok(seq)
     }
 
