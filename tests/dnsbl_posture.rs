@@ -9,6 +9,7 @@ use mailscore::analyze::dnsbl::{
     BlocklistFinding, BlocklistResult, Listing, domain_listings, ip_listings,
 };
 use mailscore::analyze::posture::{Presence, RecordStatus, posture};
+use mailscore::analyze::zone_apex::ZoneApexes;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 use support::dns::{TestDns, Zone, silent_dns};
@@ -340,7 +341,7 @@ async fn well_set_up_domain_has_everything_present() {
                 &["v=BIMI1; l=https://good.test/logo.svg; a=https://good.test/vmc.pem"],
             ),
     );
-    let finding = posture(&resolver(&dns), "Good.Test.").await;
+    let finding = posture(&resolver(&dns), &ZoneApexes::default(), "Good.Test.").await;
     assert_eq!(finding.domain, "good.test");
     assert_eq!(finding.mx, ["mx1.good.test", "mx2.good.test"]);
     assert!(!finding.null_mx);
@@ -382,7 +383,7 @@ async fn null_mx_bad_sts_id_and_no_tls_rpt() {
             .mx("nomail.test", 0, ".")
             .txt("_mta-sts.nomail.test", &["v=STSv1; id=not-valid!"]),
     );
-    let finding = posture(&resolver(&dns), "nomail.test").await;
+    let finding = posture(&resolver(&dns), &ZoneApexes::default(), "nomail.test").await;
     assert!(finding.null_mx);
     assert!(finding.mx.is_empty());
     assert_eq!(finding.mx_error, None);
@@ -406,7 +407,7 @@ async fn null_mx_bad_sts_id_and_no_tls_rpt() {
 #[tokio::test]
 async fn domain_without_mx_has_an_empty_list_and_no_error() {
     let dns = TestDns::start(Zone::new().a("web.test", Ipv4Addr::new(192, 0, 2, 80)));
-    let finding = posture(&resolver(&dns), "web.test").await;
+    let finding = posture(&resolver(&dns), &ZoneApexes::default(), "web.test").await;
     assert!(finding.mx.is_empty() && !finding.null_mx);
     assert_eq!(finding.mx_error, None);
 }
@@ -421,12 +422,50 @@ async fn subdomain_inherits_dnssec_from_its_zone_apex() {
             .dnskey("signed.test")
             .a("mail.signed.test", Ipv4Addr::new(192, 0, 2, 1)),
     );
-    let finding = posture(&resolver(&dns), "mail.signed.test").await;
+    let finding = posture(&resolver(&dns), &ZoneApexes::default(), "mail.signed.test").await;
     assert_eq!(
         finding.dnssec,
         Presence::Present {
             zone: "signed.test".into(),
             found: vec!["DNSKEY".into()],
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_zone_apex_found_once_is_remembered() {
+    let apexes = ZoneApexes::default();
+    let signed = TestDns::start(
+        Zone::new()
+            .soa("signed.test")
+            .dnskey("signed.test")
+            .a("mail.signed.test", Ipv4Addr::new(192, 0, 2, 1)),
+    );
+    posture(&resolver(&signed), &apexes, "mail.signed.test").await;
+    // This server has the keys but no SOA: only the memory knows the apex.
+    let keys_only = TestDns::start(
+        Zone::new()
+            .dnskey("signed.test")
+            .a("mail.signed.test", Ipv4Addr::new(192, 0, 2, 1)),
+    );
+    let remembered = posture(&resolver(&keys_only), &apexes, "mail.signed.test").await;
+    assert_eq!(
+        remembered.dnssec,
+        Presence::Present {
+            zone: "signed.test".into(),
+            found: vec!["DNSKEY".into()],
+        }
+    );
+    let fresh = posture(
+        &resolver(&keys_only),
+        &ZoneApexes::default(),
+        "mail.signed.test",
+    )
+    .await;
+    assert_eq!(
+        fresh.dnssec,
+        Presence::Absent {
+            zone: "mail.signed.test".into()
         }
     );
 }
@@ -446,7 +485,7 @@ async fn several_sts_records_are_invalid_and_other_versions_ignored() {
                 &["v=BIMI1; l=http://twice.test/logo.svg"],
             ),
     );
-    let finding = posture(&resolver(&dns), "twice.test").await;
+    let finding = posture(&resolver(&dns), &ZoneApexes::default(), "twice.test").await;
     assert!(
         matches!(&finding.mta_sts, RecordStatus::Invalid { error, .. } if error.contains("2 records")),
         "{:?}",
@@ -469,7 +508,7 @@ async fn servfail_on_a_policy_name_is_unknown_not_absent() {
             .servfail("_mta-sts.flaky.test")
             .timeout("_smtp._tls.flaky.test"),
     );
-    let finding = posture(&resolver(&dns), "flaky.test").await;
+    let finding = posture(&resolver(&dns), &ZoneApexes::default(), "flaky.test").await;
     assert!(
         matches!(finding.mta_sts, RecordStatus::Unknown { .. }),
         "{:?}",
@@ -485,7 +524,7 @@ async fn servfail_on_a_policy_name_is_unknown_not_absent() {
 
 #[tokio::test]
 async fn dns_down_makes_posture_unknown_not_absent() {
-    let finding = posture(&down_resolver(), "good.test").await;
+    let finding = posture(&down_resolver(), &ZoneApexes::default(), "good.test").await;
     assert!(finding.mx.is_empty() && !finding.null_mx);
     assert!(finding.mx_error.is_some());
     assert!(
@@ -503,7 +542,7 @@ async fn dns_down_makes_posture_unknown_not_absent() {
 #[tokio::test]
 async fn dnskey_lookup_timing_out_is_unknown() {
     let dns = TestDns::start(Zone::new().soa("keyless.test").timeout("keyless.test"));
-    let finding = posture(&resolver(&dns), "keyless.test").await;
+    let finding = posture(&resolver(&dns), &ZoneApexes::default(), "keyless.test").await;
     assert!(
         matches!(&finding.dnssec, Presence::Unknown { error } if error.contains("DNSKEY")),
         "{:?}",

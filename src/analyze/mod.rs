@@ -18,6 +18,7 @@ pub mod spamd;
 pub mod spf;
 pub mod tls;
 pub mod verdict;
+pub mod zone_apex;
 
 use crate::config::Lists;
 use crate::smtp::Envelope;
@@ -76,6 +77,8 @@ pub struct Analyzer {
     pub profile: content::Profile,
     /// spamd to ask, if the operator runs one.
     pub spamd: Option<spamd::SpamdSettings>,
+    /// Zone apexes found for the DNSSEC posture check, kept a while.
+    pub zone_apexes: zone_apex::ZoneApexes,
 }
 
 impl Analyzer {
@@ -94,6 +97,7 @@ impl Analyzer {
             domain_blocklists: lists.domain_blocklists.clone(),
             profile: lists.content_profile,
             spamd: lists.spamd.clone(),
+            zone_apexes: zone_apex::ZoneApexes::default(),
         })
     }
 
@@ -152,7 +156,7 @@ impl Analyzer {
         let posture_domain = from_domain.unwrap_or_default();
         let (domain_blocklists, posture) = tokio::join!(
             dnsbl::domain_listings(dns, &listed_domains, &self.domain_blocklists),
-            posture::posture(dns, &posture_domain),
+            posture::posture(dns, &self.zone_apexes, &posture_domain),
         );
         let smime = smime::smime_verdict(raw, message.from_address.as_deref(), &self.trust);
         let content = content::content(

@@ -8,6 +8,7 @@
 //! not ask" (timeout, SERVFAIL): the latter is `unknown`, never `absent`.
 
 use super::dns::{Answer, answer, txt_strings};
+use super::zone_apex::ZoneApexes;
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
@@ -68,13 +69,49 @@ pub enum RecordStatus {
     Unknown { error: String },
 }
 
+/// The zone apex of `domain` and, when it could not be found, why: the
+/// owner of the SOA answer, or of the SOA a negative answer carries
+/// (RFC 2308 §3); the domain itself when no SOA comes back at all.
+async fn zone_apex(
+    dns: &MessageAuthenticator,
+    apexes: &ZoneApexes,
+    domain: &str,
+) -> (String, Option<String>) {
+    let found = match dns.resolver().lookup(fqdn(domain), RecordType::SOA).await {
+        Ok(lookup) => {
+            let owner = lookup
+                .answers()
+                .iter()
+                .find(|record| record.record_type() == RecordType::SOA)
+                .map(|record| record.name.to_ascii());
+            (owner.unwrap_or_else(|| domain.to_string()), None)
+        }
+        Err(NetError::Dns(DnsError::NoRecordsFound(none))) => {
+            let owner = none.soa.as_ref().map(|soa| soa.name.to_ascii());
+            (owner.unwrap_or_else(|| domain.to_string()), None)
+        }
+        Err(error) => match answer(Err(error)) {
+            Answer::Failed(error) => (domain.to_string(), Some(error)),
+            _ => (domain.to_string(), None),
+        },
+    };
+    if found.1.is_none() {
+        apexes.remember(domain, &found.0);
+    }
+    found
+}
+
 /// Looks up everything at once; the slowest part is two round trips (the
 /// zone apex, then its keys).
-pub async fn posture(dns: &MessageAuthenticator, domain: &str) -> PostureFinding {
+pub async fn posture(
+    dns: &MessageAuthenticator,
+    apexes: &ZoneApexes,
+    domain: &str,
+) -> PostureFinding {
     let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let ((mx, null_mx, mx_error), dnssec, mta_sts, tls_rpt, bimi) = tokio::join!(
         mx(dns, &domain),
-        dnssec(dns, &domain),
+        dnssec(dns, apexes, &domain),
         policy(dns, &domain, &MTA_STS),
         policy(dns, &domain, &TLS_RPT),
         policy(dns, &domain, &BIMI),
@@ -127,24 +164,10 @@ async fn mx(dns: &MessageAuthenticator, domain: &str) -> (Vec<String>, bool, Opt
 /// keys, so the apex is found first: the owner of the SOA answer, or of the
 /// SOA a negative answer carries (RFC 2308 §3). When no SOA comes back at
 /// all the domain itself is asked.
-async fn dnssec(dns: &MessageAuthenticator, domain: &str) -> Presence {
-    let (zone, apex_error) = match dns.resolver().lookup(fqdn(domain), RecordType::SOA).await {
-        Ok(lookup) => {
-            let owner = lookup
-                .answers()
-                .iter()
-                .find(|record| record.record_type() == RecordType::SOA)
-                .map(|record| record.name.to_ascii());
-            (owner.unwrap_or_else(|| domain.to_string()), None)
-        }
-        Err(NetError::Dns(DnsError::NoRecordsFound(none))) => {
-            let owner = none.soa.as_ref().map(|soa| soa.name.to_ascii());
-            (owner.unwrap_or_else(|| domain.to_string()), None)
-        }
-        Err(error) => match answer(Err(error)) {
-            Answer::Failed(error) => (domain.to_string(), Some(error)),
-            _ => (domain.to_string(), None),
-        },
+async fn dnssec(dns: &MessageAuthenticator, apexes: &ZoneApexes, domain: &str) -> Presence {
+    let (zone, apex_error) = match apexes.get(domain) {
+        Some(apex) => (apex, None),
+        None => zone_apex(dns, apexes, domain).await,
     };
     let zone = zone.trim_end_matches('.').to_ascii_lowercase();
     let name = fqdn(&zone);
