@@ -51,8 +51,7 @@ pub fn score(table: &RuleTable, findings: &Findings) -> Score {
 fn matches(rule: &Rule, facts: &Facts) -> bool {
     rule.when.iter().all(|(field, expected)| {
         facts
-            .iter()
-            .find(|((check, f), _)| *check == rule.check && f == field)
-            .is_some_and(|(_, value)| expected.values().iter().any(|v| v == value))
+            .get(&(rule.check.as_str(), field.as_str()))
+            .is_some_and(|value| expected.values().iter().any(|v| v == value))
     })
 }
