@@ -42,24 +42,53 @@ pub fn lookalike(domain: &str) -> (Lookalike, Option<String>) {
 /// to once look-alike characters are folded), unless it is that brand.
 fn imitated_brand(domain: &str) -> Option<String> {
     let own = org_domain(domain);
-    let label = org_label(domain);
-    let folded = fold(&label);
-    brands().find_map(|brand| {
-        let name = org_label(brand);
-        if name.chars().count() < MIN_BRAND_LEN || own == org_domain(brand) {
+    let label = own.split('.').next().unwrap_or_default();
+    let folded = fold(label);
+    let length = label.chars().count();
+    brands().iter().find_map(|brand| {
+        if own == brand.org_domain {
             return None;
         }
-        let near = (label != name && edit_distance(&label, &name) <= 1)
-            || (folded != label && edit_distance(&folded, &name) == 0);
-        near.then(|| brand.to_string())
+        // One edit changes the length by at most one: most brands are
+        // ruled out before the distance is computed.
+        let near = (label != brand.name
+            && length.abs_diff(brand.length) <= 1
+            && edit_distance(label, &brand.name) <= 1)
+            || (folded != label && folded == brand.name);
+        near.then(|| brand.domain.to_string())
     })
 }
 
-fn brands() -> impl Iterator<Item = &'static str> {
-    BRANDS
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+/// A brand of `brands.txt`, with what every message is compared against
+/// worked out once.
+struct Brand {
+    domain: &'static str,
+    org_domain: String,
+    /// The first label of its organisational domain: `paypal`.
+    name: String,
+    length: usize,
+}
+
+/// The brands long enough to compare (see [`MIN_BRAND_LEN`]).
+fn brands() -> &'static [Brand] {
+    static BRANDS_PARSED: std::sync::LazyLock<Vec<Brand>> = std::sync::LazyLock::new(|| {
+        BRANDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(|domain| {
+                let name = org_label(domain);
+                Brand {
+                    domain,
+                    org_domain: org_domain(domain),
+                    length: name.chars().count(),
+                    name,
+                }
+            })
+            .filter(|brand| brand.length >= MIN_BRAND_LEN)
+            .collect()
+    });
+    &BRANDS_PARSED
 }
 
 /// Folds characters people misread for others: `rn` for `m`, `vv` for
