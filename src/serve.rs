@@ -414,6 +414,10 @@ async fn analyze_one(
     id: &str,
     metrics: &Metrics,
 ) -> Result<(), StoreError> {
+    // Analysis is CPU work between the sessions' short steps. Spawned from
+    // a session's wake-up it would run next on that worker, ahead of every
+    // session waiting for its reply; yielding puts it behind them.
+    tokio::task::yield_now().await;
     let Some(message) = store.message(id)? else {
         return Ok(());
     };
@@ -429,6 +433,7 @@ async fn analyze_one(
             &message.raw,
         )
         .await;
+    tokio::task::yield_now().await;
     metrics.analysis_finished(started.elapsed(), &report.checks);
     let json = serde_json::to_vec(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     store.put_report(id, message.seq, &json)?;
