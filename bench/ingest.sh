@@ -4,7 +4,11 @@
 #   bench/ingest.sh                 # 10,000 messages at 1, 20 and 100 sessions
 #   MESSAGES=2000 SESSIONS="20" bench/ingest.sh
 #   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
-#                                   # (SOAK_SESSIONS=5 sessions by default)
+#                                   # (SOAK_SESSIONS=5 sessions by default), all
+#                                   # to one test id, so the store stays one
+#                                   # test and any growth is the process's own;
+#                                   # SOAK_IDS=many gives each message its own
+#                                   # id (the store, and sled's index, grow)
 #
 # Starts, each on a free 127.0.0.1 port: dnsmasq serving the sender's zone
 # (x.example: SPF, DMARC, MX, A; every other name NXDOMAIN with an SOA, so
@@ -150,7 +154,9 @@ done
 if [ "$SOAK" -gt 0 ]; then
     # A steady load the analyzer keeps up with (a flood only grows the
     # backlog, which --max-analysis-backlog bounds in production).
-    smtp-source -s "${SOAK_SESSIONS:-5}" -m 100000000 -l 2048 -N -f sender@x.example -t soak@localhost "127.0.0.1:$smtp_port" &
+    soak_ids=()
+    [ "${SOAK_IDS:-one}" = many ] && soak_ids=(-N)
+    smtp-source -s "${SOAK_SESSIONS:-5}" -m 100000000 -l 2048 "${soak_ids[@]}" -f sender@x.example -t soak@localhost "127.0.0.1:$smtp_port" &
     load_pid=$!
     for ((t = 30; t <= SOAK; t += 30)); do
         sleep 30

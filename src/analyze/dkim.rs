@@ -28,8 +28,9 @@ pub struct DkimFinding {
     pub body_length_limited: bool,
     /// The From header is among the signed headers (`h=`).
     pub from_signed: bool,
-    /// `d=` is the From domain, or a parent or subdomain of it (an author
-    /// signature). False is a third-party signature: Gmail shows "via d=".
+    /// `d=` is in the From domain's organisation (an author signature, by
+    /// DMARC's relaxed alignment with the Public Suffix List). False is a
+    /// third-party signature: Gmail shows "via d=".
     pub author_domain: bool,
     /// The header fields the signature covers (`h=`), lower-case: RFC 8058
     /// one-click needs List-Unsubscribe and List-Unsubscribe-Post among them.
@@ -128,7 +129,7 @@ async fn finding(
         body_length_limited: signature.is_some_and(|sig| sig.l > 0),
         from_signed: signature
             .is_some_and(|sig| sig.h.iter().any(|h| h.eq_ignore_ascii_case("from"))),
-        author_domain: !domain.is_empty() && related_domains(&domain, from_domain),
+        author_domain: author_signature(&domain, from_domain),
         signed_headers: signature
             .map(|sig| sig.h.iter().map(|h| h.to_ascii_lowercase()).collect())
             .unwrap_or_default(),
@@ -137,11 +138,12 @@ async fn finding(
     }
 }
 
-/// Same domain, or one a subdomain of the other: relaxed alignment without
-/// a public-suffix list (so it cannot tell `example.co.jp` from `co.jp`;
-/// DMARC's own alignment verdict, which uses one, is in the DMARC finding).
-fn related_domains(a: &str, b: &str) -> bool {
-    !b.is_empty() && (a == b || a.ends_with(&format!(".{b}")) || b.ends_with(&format!(".{a}")))
+/// `d=` belongs to the From domain's organisation: DMARC's relaxed
+/// alignment (RFC 7489 §3.1.1) with the Public Suffix List, so
+/// `mail.brand.example` signs for `news.brand.example`, while `co.jp`, a
+/// public suffix, signs for nobody below it.
+fn author_signature(d: &str, from_domain: &str) -> bool {
+    crate::analyze::org_domain::aligned(d, from_domain, false)
 }
 
 fn verdict(result: &DkimResult) -> (Verdict, Option<String>) {
@@ -200,4 +202,32 @@ pub fn overall(findings: &[DkimFinding]) -> Verdict {
         .into_iter()
         .find(|v| findings.iter().any(|f| f.result == *v))
         .unwrap_or(Verdict::None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::author_signature;
+
+    #[test]
+    fn an_author_signature_is_one_from_the_from_domains_organisation() {
+        for (d, from) in [
+            ("brand.example", "news.brand.example"),
+            ("news.brand.example", "brand.example"),
+            // Siblings: neither is below the other, one organisation.
+            ("mail.brand.example", "news.brand.example"),
+            ("Example.CO.JP.", "example.co.jp"),
+        ] {
+            assert!(author_signature(d, from), "{d} for {from}");
+        }
+        for (d, from) in [
+            // A public suffix is nobody's organisation.
+            ("co.jp", "example.co.jp"),
+            ("mallory.github.io", "alice.github.io"),
+            ("esp.example", "brand.example"),
+            ("", "brand.example"),
+            ("brand.example", ""),
+        ] {
+            assert!(!author_signature(d, from), "{d} for {from}");
+        }
+    }
 }
