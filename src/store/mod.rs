@@ -41,6 +41,8 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("storage error: {0}")]
     Db(#[from] sled::Error),
+    #[error("store writer: {0}")]
+    Writer(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
     #[error("shared store {location}: {source}")]

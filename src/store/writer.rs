@@ -6,6 +6,10 @@
 //! at a condvar around sled's flush: two thread hand-offs per message and
 //! a wake-up storm per flush. Here a message costs one channel send and one
 //! wake-up of the session that waits for it.
+//!
+//! Finished reports are written here too (without a flush of their own), so
+//! every write to the store comes from this one thread. With a Redis store
+//! each of them is one acknowledged round trip, in turn.
 
 use super::Store;
 use crate::smtp::Envelope;
@@ -24,11 +28,23 @@ struct Job {
     done: oneshot::Sender<Result<Vec<u64>, String>>,
 }
 
+/// What the writer thread is asked to do.
+enum Work {
+    Deliver(Job),
+    /// A finished report; it needs no flush (see `Store::put_report`).
+    Report {
+        id: String,
+        seq: u64,
+        json: Vec<u8>,
+        done: oneshot::Sender<Result<bool, String>>,
+    },
+}
+
 /// The handle sessions write through; cheap to clone. The thread ends when
 /// the last handle is dropped.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Work>,
 }
 
 impl Writer {
@@ -57,15 +73,49 @@ impl Writer {
             raw,
             done,
         };
-        self.jobs.send(job).map_err(|_| STOPPED.to_string())?;
+        self.jobs
+            .send(Work::Deliver(job))
+            .map_err(|_| STOPPED.to_string())?;
+        outcome.await.unwrap_or_else(|_| Err(STOPPED.to_string()))
+    }
+
+    /// Saves a report through the writer, so that all of sled's writes come
+    /// from one thread; see `Store::put_report` for what it returns.
+    pub async fn put_report(&self, id: String, seq: u64, json: Vec<u8>) -> Result<bool, String> {
+        const STOPPED: &str = "the store writer has stopped";
+        let (done, outcome) = oneshot::channel();
+        self.jobs
+            .send(Work::Report {
+                id,
+                seq,
+                json,
+                done,
+            })
+            .map_err(|_| STOPPED.to_string())?;
         outcome.await.unwrap_or_else(|_| Err(STOPPED.to_string()))
     }
 }
 
-fn run(store: &Store, queue: &mpsc::Receiver<Job>) {
+fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
     while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        batch.extend(queue.try_iter().take(MAX_BATCH - 1));
+        let mut batch = Vec::new();
+        for work in std::iter::once(first).chain(queue.try_iter().take(MAX_BATCH - 1)) {
+            match work {
+                Work::Deliver(job) => batch.push(job),
+                Work::Report {
+                    id,
+                    seq,
+                    json,
+                    done,
+                } => {
+                    let saved = store.put_report(&id, seq, &json);
+                    let _ = done.send(saved.map_err(|e| e.to_string()));
+                }
+            }
+        }
+        if batch.is_empty() {
+            continue;
+        }
         let written: Vec<Result<Vec<u64>, String>> = batch
             .iter()
             .map(|job| {
@@ -140,6 +190,32 @@ mod tests {
         assert_eq!(store.message("copy49").unwrap().unwrap().raw, b"m49");
         assert_eq!(store.pending_ids().unwrap().len(), 100);
         drop(store);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn reports_go_through_the_writer_and_an_older_one_never_wins() {
+        let dir = std::env::temp_dir().join(format!(
+            "mailscore-writer-report-{}",
+            crate::test_id::generate()
+        ));
+        let store = Store::open(&dir).unwrap();
+        let writer = Writer::start(store.clone()).unwrap();
+        let ids = || vec!["box".to_string()];
+        let old = writer
+            .write(ids(), envelope(), b"old".to_vec())
+            .await
+            .unwrap()[0];
+        let new = writer
+            .write(ids(), envelope(), b"new".to_vec())
+            .await
+            .unwrap()[0];
+        let report = |seq: u64, json: &str| writer.put_report("box".into(), seq, json.into());
+        assert_eq!(report(old, "{\"old\":1}").await, Ok(false));
+        assert_eq!(report(new, "{\"new\":1}").await, Ok(true));
+        assert_eq!(store.report("box").unwrap().unwrap(), b"{\"new\":1}");
+        assert!(!store.is_pending("box").unwrap());
+        drop((writer, store));
         std::fs::remove_dir_all(dir).ok();
     }
 }
