@@ -201,3 +201,17 @@ impl Store {
         }
     }
 }
+
+/// The envelope the store's unit tests deliver with.
+#[cfg(test)]
+fn test_envelope() -> Envelope {
+    Envelope {
+        client_ip: "127.0.0.1".parse().expect("an IP address"),
+        client_port: 4000,
+        helo: "mail.example.com".into(),
+        mail_from: "a@example.com".into(),
+        rcpt_to: vec!["box@localhost".into()],
+        received_at: 1,
+        tls: None,
+    }
+}

@@ -284,18 +284,7 @@ mod stored_report {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn envelope() -> Envelope {
-        Envelope {
-            client_ip: "127.0.0.1".parse().unwrap(),
-            client_port: 4000,
-            helo: "mail.example.com".into(),
-            mail_from: "a@example.com".into(),
-            rcpt_to: vec!["box@localhost".into()],
-            received_at: 1,
-            tls: None,
-        }
-    }
+    use crate::store::test_envelope as envelope;
 
     fn temp_store() -> (SledStore, std::path::PathBuf) {
         let dir =

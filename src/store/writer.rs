@@ -139,18 +139,7 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn envelope() -> Envelope {
-        Envelope {
-            client_ip: "127.0.0.1".parse().unwrap(),
-            client_port: 4000,
-            helo: "mail.example.com".into(),
-            mail_from: "a@example.com".into(),
-            rcpt_to: vec!["box@localhost".into()],
-            received_at: 1,
-            tls: None,
-        }
-    }
+    use crate::store::test_envelope as envelope;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_are_stored_durably_in_order_of_their_seqs() {
