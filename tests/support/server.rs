@@ -255,6 +255,40 @@ pub fn send_mail(
     transaction(&mut stream, helo, mail_from, rcpt_to, message);
 }
 
+/// One pipelined transaction to `{id}@localhost`; true when the final
+/// reply was 250. Never panics: the server may die at any point, which is
+/// what the crash tests do to it.
+pub fn try_deliver(smtp: SocketAddr, helo: &str, mail_from: &str, id: &str) -> bool {
+    let attempt = || -> std::io::Result<bool> {
+        let stream = TcpStream::connect(smtp)?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        let mut reply = || -> std::io::Result<String> {
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line)? == 0 {
+                    return Ok(String::new());
+                }
+                if line.as_bytes().get(3) != Some(&b'-') {
+                    return Ok(line);
+                }
+            }
+        };
+        reply()?;
+        let script = format!(
+            "HELO {helo}\r\nMAIL FROM:<{mail_from}>\r\nRCPT TO:<{id}@localhost>\r\nDATA\r\n"
+        );
+        writer.write_all(script.as_bytes())?;
+        for _ in 0..4 {
+            reply()?;
+        }
+        writer.write_all(format!("Subject: {id}\r\n\r\nbody\r\n.\r\n").as_bytes())?;
+        Ok(reply()?.starts_with("250"))
+    };
+    attempt().unwrap_or(false)
+}
+
 impl Server {
     /// One SMTP transaction over STARTTLS (TLS 1.3), trusting exactly the
     /// certificate the server generated in its data directory.
