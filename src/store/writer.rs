@@ -65,32 +65,39 @@ impl Writer {
         envelope: Envelope,
         raw: Vec<u8>,
     ) -> Result<Vec<u64>, String> {
-        const STOPPED: &str = "the store writer has stopped";
-        let (done, outcome) = oneshot::channel();
-        let job = Job {
-            ids,
-            envelope,
-            raw,
-            done,
-        };
-        self.jobs
-            .send(Work::Deliver(job))
-            .map_err(|_| STOPPED.to_string())?;
-        outcome.await.unwrap_or_else(|_| Err(STOPPED.to_string()))
+        self.ask(|done| {
+            Work::Deliver(Job {
+                ids,
+                envelope,
+                raw,
+                done,
+            })
+        })
+        .await
     }
 
     /// Saves a report through the writer, so that all of sled's writes come
     /// from one thread; see `Store::put_report` for what it returns.
     pub async fn put_report(&self, id: String, seq: u64, json: Vec<u8>) -> Result<bool, String> {
+        self.ask(|done| Work::Report {
+            id,
+            seq,
+            json,
+            done,
+        })
+        .await
+    }
+
+    /// Queues the work `work` builds around its answer channel, and waits
+    /// for the answer.
+    async fn ask<T>(
+        &self,
+        work: impl FnOnce(oneshot::Sender<Result<T, String>>) -> Work,
+    ) -> Result<T, String> {
         const STOPPED: &str = "the store writer has stopped";
         let (done, outcome) = oneshot::channel();
         self.jobs
-            .send(Work::Report {
-                id,
-                seq,
-                json,
-                done,
-            })
+            .send(work(done))
             .map_err(|_| STOPPED.to_string())?;
         outcome.await.unwrap_or_else(|_| Err(STOPPED.to_string()))
     }
