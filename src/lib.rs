@@ -7,6 +7,7 @@
 //! the one document that [`web`] renders as JSON and HTML.
 
 pub mod analyze;
+pub mod background;
 pub mod check;
 pub mod config;
 pub mod config_check;

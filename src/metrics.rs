@@ -120,6 +120,8 @@ pub struct Metrics {
     analysis_buckets: [AtomicU64; ANALYSIS_BUCKETS.len() + 1],
     analysis_micros: AtomicU64,
     analysis_failures: AtomicU64,
+    /// Analyses the background thread had no slot for in time.
+    analysis_promoted: AtomicU64,
     dns_lookups: [AtomicU64; DNS_CHECKS.len()],
     dns_timeouts: [AtomicU64; DNS_CHECKS.len()],
     reports_json: AtomicU64,
@@ -146,6 +148,7 @@ impl Default for Metrics {
             analysis_buckets: Default::default(),
             analysis_micros: AtomicU64::new(0),
             analysis_failures: AtomicU64::new(0),
+            analysis_promoted: AtomicU64::new(0),
             dns_lookups: Default::default(),
             dns_timeouts: Default::default(),
             reports_json: AtomicU64::new(0),
@@ -253,6 +256,12 @@ impl Metrics {
         }
         self.analysis_progress_at
             .store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// An analysis that runs at normal priority: the background was busy
+    /// (see `background::Lanes`).
+    pub fn analysis_promoted(&self) {
+        self.analysis_promoted.fetch_add(1, Ordering::Relaxed);
     }
 
     /// An analysis that ended in an error (the store failed).
@@ -445,6 +454,18 @@ impl Metrics {
             "mailscore_analysis_failures_total",
             "",
             self.analysis_failures.load(Ordering::Relaxed),
+        );
+        family(
+            out,
+            "mailscore_analysis_promoted_total",
+            "counter",
+            "Analyses run at normal CPU priority because the background thread had no free slot in time.",
+        );
+        sample(
+            out,
+            "mailscore_analysis_promoted_total",
+            "",
+            self.analysis_promoted.load(Ordering::Relaxed),
         );
         family(
             out,

@@ -1,10 +1,12 @@
 //! `mailscore serve`: wires the stages together. SMTP hands each message to
 //! the [`Inbox`], which stores it (durably, before 250) and queues its id;
-//! the analyzer task turns queued ids into reports; the web server reads them.
+//! the analyzer, in the background ([`crate::background`]), turns queued ids
+//! into reports; the web server reads them.
 
 use crate::analyze::Analyzer;
 use crate::analyze::dns::{DnsSetupError, resolver};
 use crate::analyze::smime::SmimeError;
+use crate::background::{Background, Lanes};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::pipeline::Pipeline;
@@ -16,7 +18,8 @@ use crate::smtp::{
 use crate::store::{Store, StoreError, Writer};
 use crate::web;
 use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
+use std::time::Instant;
+use tokio::sync::mpsc;
 
 /// At most this many messages are analysed at once; the rest wait in the
 /// queue (they are already safe on disk).
@@ -39,6 +42,8 @@ pub enum ServeError {
     Tls(#[from] crate::smtp::tls::TlsError),
     #[error("cannot start the store writer: {0}")]
     Writer(std::io::Error),
+    #[error("cannot start the analysis thread: {0}")]
+    Analyzer(std::io::Error),
     #[error("cannot handle signals: {0}")]
     Signal(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
@@ -71,9 +76,15 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // Messages that got 250 before a crash but no report: analyse them now.
     for id in store.pending_ids()? {
         metrics.analysis_queued();
-        let _ = queue.send(id);
+        let _ = queue.send(Queued::now(id));
     }
     let writer = Writer::start(store.clone()).map_err(ServeError::Writer)?;
+    let background = Background::spawn("mailscore-analysis").map_err(ServeError::Analyzer)?;
+    let lanes = Lanes::new(
+        background.handle().clone(),
+        tokio::runtime::Handle::current(),
+        ANALYSIS_CONCURRENCY,
+    );
     let analyzer = tokio::spawn(analyze_queued(
         writer.clone(),
         store.clone(),
@@ -81,6 +92,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         config.domain.clone(),
         queued,
         metrics.clone(),
+        lanes,
     ));
     // Installed before start-up is announced: until then SIGHUP would
     // still have its default effect, and end the process.
@@ -194,6 +206,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // Messages not yet analysed stay pending on disk: the next start
     // analyses them.
     analyzer.abort();
+    drop(background);
     store.flush()?;
     tracing::info!("mailscore stopped");
     Ok(())
@@ -312,7 +325,7 @@ struct Inbox {
     /// Batches the sessions' writes under one flush.
     writer: Writer,
     domain: String,
-    queue: mpsc::UnboundedSender<String>,
+    queue: mpsc::UnboundedSender<Queued>,
     metrics: Arc<Metrics>,
 }
 
@@ -336,7 +349,7 @@ impl Inbox {
             self.metrics.analysis_queued();
             // The analyzer only stops at shutdown; the message is on disk and
             // will be picked up as pending at the next start.
-            if self.queue.send(id).is_err() {
+            if self.queue.send(Queued::now(id)).is_err() {
                 self.metrics.analysis_started();
                 self.metrics.analysis_ended();
             }
@@ -372,23 +385,41 @@ impl Delivery for Inbox {
     }
 }
 
+/// A message id owed an analysis, and since when.
+struct Queued {
+    id: String,
+    at: Instant,
+}
+
+impl Queued {
+    fn now(id: String) -> Queued {
+        Queued {
+            id,
+            at: Instant::now(),
+        }
+    }
+}
+
+/// Hands each queued message to a slot in [`Lanes`]: in the background
+/// while it keeps up, at normal priority when it does not.
 async fn analyze_queued(
     writer: Writer,
     store: Store,
     pipeline: Arc<Pipeline>,
     domain: String,
-    mut queued: mpsc::UnboundedReceiver<String>,
+    mut queued: mpsc::UnboundedReceiver<Queued>,
     metrics: Arc<Metrics>,
+    lanes: Lanes,
 ) {
-    let permits = Arc::new(Semaphore::new(ANALYSIS_CONCURRENCY));
-    while let Some(id) = queued.recv().await {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
+    while let Some(Queued { id, at }) = queued.recv().await {
+        let slot = lanes.slot(at).await;
         metrics.analysis_started();
+        if !slot.in_background() {
+            metrics.analysis_promoted();
+        }
         let (store, pipeline, domain) = (store.clone(), pipeline.clone(), domain.clone());
         let (metrics, writer) = (metrics.clone(), writer.clone());
-        tokio::spawn(async move {
+        slot.spawn(async move {
             // Counts the analysis as ended however the task ends, a panic
             // included, so backpressure cannot wedge on a lost count.
             let _ended = AnalysisEnded(metrics.clone());
@@ -396,7 +427,6 @@ async fn analyze_queued(
                 metrics.analysis_failed();
                 tracing::error!(test_id = %id, error = %e, "analysis failed");
             }
-            drop(permit);
         });
     }
 }
