@@ -21,9 +21,11 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-/// At most this many messages are analysed at once; the rest wait in the
-/// queue (they are already safe on disk).
-const ANALYSIS_CONCURRENCY: usize = 16;
+/// At most this many messages are analysed at once on each of the two
+/// lanes (background and normal priority); the rest wait in the queue
+/// (they are already safe on disk). 16 on each measured 154 MB of peak RSS
+/// at 100 sessions.
+const ANALYSIS_CONCURRENCY: usize = 8;
 
 /// How long SIGTERM waits for SMTP sessions in flight to finish.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
