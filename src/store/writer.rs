@@ -105,41 +105,50 @@ impl Writer {
 
 fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
     while let Ok(first) = queue.recv() {
-        let mut batch = Vec::new();
+        let mut deliveries = Vec::new();
+        let mut reports = Vec::new();
         for work in std::iter::once(first).chain(queue.try_iter().take(MAX_BATCH - 1)) {
             match work {
-                Work::Deliver(job) => batch.push(job),
+                Work::Deliver(job) => deliveries.push(job),
                 Work::Report {
                     id,
                     seq,
                     json,
                     done,
-                } => {
-                    let saved = store.put_report(&id, seq, &json);
-                    let _ = done.send(saved.map_err(|e| e.to_string()));
-                }
+                } => reports.push((id, seq, json, done)),
             }
         }
-        if batch.is_empty() {
-            continue;
+        // Deliveries first: their sessions wait for the flush to send 250;
+        // nobody waits on a report's write.
+        deliver(store, deliveries);
+        for (id, seq, json, done) in reports {
+            let saved = store.put_report(&id, seq, &json);
+            let _ = done.send(saved.map_err(|e| e.to_string()));
         }
-        let written: Vec<Result<Vec<u64>, String>> = batch
-            .iter()
-            .map(|job| {
-                job.ids
-                    .iter()
-                    .map(|id| store.put_message_unflushed(id, &job.envelope, &job.raw))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| e.to_string())
-            })
-            .collect();
-        // One flush for the batch: nobody hears "stored" before it.
-        let flushed = store.flush().map_err(|e| e.to_string());
-        for (job, written) in batch.into_iter().zip(written) {
-            let outcome = flushed.clone().and(written);
-            // A session that gave up (its client left) no longer listens.
-            let _ = job.done.send(outcome);
-        }
+    }
+}
+
+/// Stores a batch of deliveries and makes it durable with one flush.
+fn deliver(store: &Store, batch: Vec<Job>) {
+    if batch.is_empty() {
+        return;
+    }
+    let written: Vec<Result<Vec<u64>, String>> = batch
+        .iter()
+        .map(|job| {
+            job.ids
+                .iter()
+                .map(|id| store.put_message_unflushed(id, &job.envelope, &job.raw))
+                .collect::<Result<_, _>>()
+                .map_err(|e| e.to_string())
+        })
+        .collect();
+    // One flush for the batch: nobody hears "stored" before it.
+    let flushed = store.flush().map_err(|e| e.to_string());
+    for (job, written) in batch.into_iter().zip(written) {
+        let outcome = flushed.clone().and(written);
+        // A session that gave up (its client left) no longer listens.
+        let _ = job.done.send(outcome);
     }
 }
 
