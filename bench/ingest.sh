@@ -16,7 +16,8 @@
 # full analysis (built if missing), and smtp-sink (stores and checks
 # nothing: the yardstick). Postfix's smtp-source then drives both with the
 # same load. Prints, per session count, messages/s for both and the ratio;
-# mailscore's analysis backlog drain time; end of DATA → 250 and → report
+# mailscore's analysis backlog drain time, and how many analyses left the
+# background thread for normal priority; end of DATA → 250 and → report
 # available (p50/p99, bench/probe.py, alone and beside a 20-session load);
 # wrk requests/s on the JSON and the HTML report; peak RSS.
 #
@@ -60,6 +61,9 @@ wait_port() {
 now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
 rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
+# Analyses run at normal priority so far: the background thread had no
+# slot for them within 50 ms (src/background.rs).
+promoted() { curl -s "$http/metrics" | awk '/^mailscore_analysis_promoted_total / {print $2}'; }
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
 cpu_ms_per_msg() { python3 -c "print(f'{($2 - $1) * 1000 / $3:.3f}')"; }
@@ -115,6 +119,7 @@ for sessions in $SESSIONS; do
     t1=$(now)
     sink_cpu1=$(cpu_s "$sink_pid")
     ours_cpu0=$(cpu_s "$mailscore_pid")
+    promoted0=$(promoted)
     smtp-source "${source_args[@]}" "127.0.0.1:$smtp_port"
     t2=$(now)
     # A marker message behind the load: its report means the backlog drained.
@@ -126,6 +131,7 @@ for sessions in $SESSIONS; do
     ratio=$(python3 -c "print(f'{$ours_rate / $sink_rate * 100:.0f}')")
     drain=$(python3 -c "print(f'{$t3 - $t2:.2f}')")
     echo "sessions $sessions: smtp-sink $sink_rate msg/s, mailscore $ours_rate msg/s ($ratio% of smtp-sink); analysis backlog drained ${drain} s after the last 250"
+    echo "    analyses promoted from background to normal CPU priority: $(($(promoted) - promoted0)) of $MESSAGES"
     echo "    CPU per message: mailscore $(cpu_ms_per_msg "$ours_cpu0" "$ours_cpu1" "$MESSAGES") ms (receive, store, analyse, report), smtp-sink $(cpu_ms_per_msg "$sink_cpu0" "$sink_cpu1" "$MESSAGES") ms; mailscore peak RSS so far $(rss_kb "$mailscore_pid") kB"
 done
 
