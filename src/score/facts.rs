@@ -15,6 +15,7 @@ use crate::analyze::dnsbl::{BlocklistFinding, BlocklistResult};
 use crate::analyze::posture::{PostureFinding, Presence, RecordStatus};
 use crate::analyze::spamd::{SpamdFinding, SpamdStatus};
 use crate::analyze::{Findings, Verdict, dkim};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 const RESULTS: &[&str] = &[
@@ -174,18 +175,19 @@ pub fn allowed_values(check: &str, field: &str) -> Option<&'static [&'static str
 }
 
 /// Findings flattened to `(check, field) -> value`, in the schema's words.
-pub type Facts = BTreeMap<(&'static str, &'static str), String>;
+pub type Facts = BTreeMap<(&'static str, &'static str), Cow<'static, str>>;
 
 pub fn facts(findings: &Findings) -> Facts {
     let mut facts = Facts::new();
-    let mut put = |check, field, value: String| {
+    // Values are the schema's own words, borrowed: no allocation per fact.
+    let mut put = |check, field, value: Cow<'static, str>| {
         facts.insert((check, field), value);
     };
     let spf = &findings.spf;
     put("spf", "result", word(spf.result));
     put("spf", "setup", spf.setup.as_str().into());
     put("spf", "all", spf.all.as_str().into());
-    put("spf", "uses_ptr", spf.uses_ptr.to_string());
+    put("spf", "uses_ptr", flag(spf.uses_ptr));
     put(
         "spf",
         "problem",
@@ -203,35 +205,35 @@ pub fn facts(findings: &Findings) -> Facts {
     put(
         "dkim",
         "sha1",
-        dkim.iter().any(|d| d.algorithm == "rsa-sha1").to_string(),
+        flag(dkim.iter().any(|d| d.algorithm == "rsa-sha1")),
     );
     put(
         "dkim",
         "body_length",
-        dkim.iter().any(|d| d.body_length_limited).to_string(),
+        flag(dkim.iter().any(|d| d.body_length_limited)),
     );
     let author_signed = dkim
         .iter()
         .any(|d| d.result == Verdict::Pass && d.author_domain);
-    put("dkim", "author_signed", author_signed.to_string());
+    put("dkim", "author_signed", flag(author_signed));
 
     let dmarc = &findings.dmarc;
     put("dmarc", "result", word(dmarc.result));
     put("dmarc", "setup", dmarc.setup.as_str().into());
-    let policy = dmarc.policy.clone().unwrap_or_else(|| "absent".into());
+    let policy = dmarc.policy.clone().map_or("absent".into(), Cow::Owned);
     put("dmarc", "policy", policy);
-    put("dmarc", "spf_aligned", dmarc.spf_aligned.to_string());
-    put("dmarc", "dkim_aligned", dmarc.dkim_aligned.to_string());
+    put("dmarc", "spf_aligned", flag(dmarc.spf_aligned));
+    put("dmarc", "dkim_aligned", flag(dmarc.dkim_aligned));
     let record = dmarc.record.as_ref();
     put(
         "dmarc",
         "reporting",
-        record.is_some_and(|r| !r.rua.is_empty()).to_string(),
+        flag(record.is_some_and(|r| !r.rua.is_empty())),
     );
     put(
         "dmarc",
         "pct_partial",
-        record.is_some_and(|r| r.pct < 100).to_string(),
+        flag(record.is_some_and(|r| r.pct < 100)),
     );
 
     put("arc", "result", word(findings.arc.result));
@@ -239,7 +241,7 @@ pub fn facts(findings: &Findings) -> Facts {
     let iprev = &findings.iprev;
     put("iprev", "result", word(iprev.result));
     put("iprev", "setup", iprev.setup.as_str().into());
-    put("iprev", "generic", iprev.generic.to_string());
+    put("iprev", "generic", flag(iprev.generic));
     put("helo", "result", findings.helo.result.as_str().into());
     put("tls", "result", findings.tls.result.as_str().into());
     put("smime", "result", findings.smime.result.as_str().into());
@@ -266,8 +268,8 @@ pub fn facts(findings: &Findings) -> Facts {
 
 /// The content findings in the schema's words; counts become bands here.
 fn content_facts(content: &ContentFinding, dkim: &[DkimFinding], facts: &mut Facts) {
-    let mut put = |check, field, value: &str| {
-        facts.insert((check, field), value.to_string());
+    let mut put = |check, field, value: &'static str| {
+        facts.insert((check, field), value.into());
     };
     let yes = |b: bool| if b { "true" } else { "false" };
     for check in ["headers", "bulk", "body", "links", "attachments"] {
@@ -340,8 +342,8 @@ fn amount(count: usize, many: usize) -> &'static str {
 }
 
 fn spamassassin_facts(sa: &SpamdFinding, facts: &mut Facts) {
-    let mut put = |field, value: &str| {
-        facts.insert(("spamassassin", field), value.to_string());
+    let mut put = |field, value: &'static str| {
+        facts.insert(("spamassassin", field), value.into());
     };
     put("status", sa.status.as_str());
     put(
@@ -433,8 +435,12 @@ fn spf_lookup_level(lookups: u32) -> &'static str {
     }
 }
 
-fn word(verdict: Verdict) -> String {
-    verdict.as_str().to_string()
+fn word(verdict: Verdict) -> Cow<'static, str> {
+    verdict.as_str().into()
+}
+
+fn flag(b: bool) -> Cow<'static, str> {
+    if b { "true" } else { "false" }.into()
 }
 
 #[cfg(test)]
@@ -452,14 +458,14 @@ mod tests {
                 .get(&(*check, *field))
                 .unwrap_or_else(|| panic!("{check}.{field}"));
             assert!(
-                allowed.contains(&value.as_str()),
+                allowed.contains(&value.as_ref()),
                 "{check}.{field} = {value}"
             );
         }
         assert_eq!(facts.len(), SCHEMA.len());
         // The fixture: SPF with ptr and -all, a 2048-bit author signature,
         // DMARC p=reject pct=50 with rua, FCrDNS, a HELO that matches.
-        let fact = |check, field| facts[&(check, field)].as_str();
+        let fact = |check, field| facts[&(check, field)].as_ref();
         assert_eq!(fact("spf", "all"), "fail");
         assert_eq!(fact("spf", "uses_ptr"), "true");
         assert_eq!(fact("dkim", "key_strength"), "strong");
