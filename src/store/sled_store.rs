@@ -87,21 +87,32 @@ impl SledStore {
     }
 
     pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        let Some((mut record, value)) = self.lookup(id)? else {
+            return Ok(None);
+        };
+        record.raw = match stored_message::decode(&value) {
+            Some((_, raw)) => raw.to_vec(),
+            None => value.to_vec(),
+        };
+        Ok(Some(record))
+    }
+
+    /// The stored value for `id` and its envelope record (`raw` left
+    /// empty): what a caller needing only the seq or the envelope reads,
+    /// without copying the message.
+    fn lookup(&self, id: &str) -> Result<Option<(StoredMessage, sled::IVec)>, StoreError> {
         let Some(value) = self.messages.get(id)? else {
             return Ok(None);
         };
-        if let Some((meta, raw)) = stored_message::decode(&value) {
-            let mut record = parse_meta(meta)?;
-            record.raw = raw.to_vec();
-            return Ok(Some(record));
-        }
-        // Written before messages carried their envelope: it is in its tree.
-        let Some(meta) = self.envelopes.get(id)? else {
-            return Ok(None);
+        let record = match stored_message::decode(&value) {
+            Some((meta, _)) => parse_meta(meta)?,
+            // Written before messages carried their envelope: it is in its tree.
+            None => match self.envelopes.get(id)? {
+                Some(meta) => parse_meta(&meta)?,
+                None => return Ok(None),
+            },
         };
-        let mut record = parse_meta(&meta)?;
-        record.raw = value.to_vec();
-        Ok(Some(record))
+        Ok(Some((record, value)))
     }
 
     /// Saves the report for message `seq` of `id`, unless a newer message
@@ -208,7 +219,7 @@ impl SledStore {
         for entry in self.pending.iter() {
             let (id, seq) = entry?;
             let id = String::from_utf8_lossy(&id).into_owned();
-            let landed = self.message(&id)?.map(|m| m.seq.to_be_bytes());
+            let landed = self.lookup(&id)?.map(|(m, _)| m.seq.to_be_bytes());
             if landed.as_ref().map(|s| &s[..]) == Some(seq.as_ref()) {
                 ids.push(id);
             } else {
