@@ -107,17 +107,7 @@ impl LoggedServer {
 
     /// Polls the JSON API until the report for `id` is done.
     pub fn wait_for_report(&self, id: &str) -> serde_json::Value {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let (status, _, body) = self.get(&format!("/api/tests/{id}"));
-            assert_eq!(status, 200, "{body}");
-            let json: serde_json::Value = serde_json::from_str(&body).expect("JSON");
-            if json["status"] == "done" {
-                return json;
-            }
-            assert!(Instant::now() < deadline, "no report for {id}: {body}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        crate::support::server::wait_for_report(self.http, id)
     }
 }
 

@@ -73,17 +73,23 @@ impl Server {
 
     /// Polls `GET /api/tests/{id}` until the status is "done".
     pub fn wait_for_report(&self, id: &str) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (status, body) = self.get(&format!("/api/tests/{id}"));
-            assert_eq!(status, 200, "{body}");
-            let json: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
-            if json["status"] == "done" {
-                return json;
-            }
-            assert!(Instant::now() < deadline, "no report for {id}: {body}");
-            std::thread::sleep(Duration::from_millis(50));
+        wait_for_report(self.http, id)
+    }
+}
+
+/// Polls `GET /api/tests/{id}` on the server at `http` until the status is
+/// "done" (at most 30 s); the report.
+pub fn wait_for_report(http: SocketAddr, id: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = http_request(http, "GET", &format!("/api/tests/{id}"), &[]);
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
+        if json["status"] == "done" {
+            return json;
         }
+        assert!(Instant::now() < deadline, "no report for {id}: {body}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
