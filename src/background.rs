@@ -14,7 +14,9 @@
 //! message that found no free background slot within [`BEHIND`] to the
 //! main runtime, at normal priority. (Unprivileged threads may lower their
 //! priority but not raise it again: hence two runtimes, not one thread
-//! switching.)
+//! switching.) Each lane analyses with a resolver of its own, since hickory
+//! keeps a DNS connection's task on the runtime that opened it (serve.rs,
+//! tests/background_lanes.rs).
 
 use std::future::Future;
 use std::sync::Arc;

@@ -16,8 +16,10 @@ pub struct Pipeline {
 
 /// The rule table in force, replaceable while messages are being scored
 /// (SIGHUP): each message is scored with the table current when its
-/// scoring starts, and a swap never waits for scoring to finish.
-pub struct LiveRules(RwLock<Arc<RuleTable>>);
+/// scoring starts, and a swap never waits for scoring to finish. Clones
+/// share the table: a swap through one is seen by all.
+#[derive(Clone)]
+pub struct LiveRules(Arc<RwLock<Arc<RuleTable>>>);
 
 impl LiveRules {
     pub fn current(&self) -> Arc<RuleTable> {
@@ -32,7 +34,7 @@ impl LiveRules {
 
 impl From<RuleTable> for LiveRules {
     fn from(table: RuleTable) -> LiveRules {
-        LiveRules(RwLock::new(Arc::new(table)))
+        LiveRules(Arc::new(RwLock::new(Arc::new(table))))
     }
 }
 

@@ -9,7 +9,7 @@ use crate::analyze::smime::SmimeError;
 use crate::background::{Background, Lanes};
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{LiveRules, Pipeline};
 use crate::report::Subject;
 use crate::score::{RuleTable, RulesError};
 use crate::smtp::{
@@ -65,10 +65,23 @@ pub fn load_rules(dir: Option<&std::path::Path>) -> Result<RuleTable, RulesError
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let rules = load_rules(config.rules.as_deref())?;
     let store = Store::open_location(config.store.as_deref(), &config.data_dir, config.retention)?;
-    let dns = resolver(config.dns, config.dns_timeout)?;
+    let rules: LiveRules = rules.into();
+    // One analyzer, so one resolver, per lane (see `background`): hickory
+    // runs a DNS connection's driver task on the runtime that opened it and
+    // reuses the connection, so with one shared resolver a starved
+    // background thread would hold up the normal lane's DNS until it timed
+    // out (tests/background_lanes.rs).
+    let analyzer = || -> Result<Analyzer, ServeError> {
+        let dns = resolver(config.dns, config.dns_timeout)?;
+        Ok(Analyzer::with_lists(dns, &config.hostname, &config.lists)?)
+    };
     let pipeline = Arc::new(Pipeline {
-        analyzer: Analyzer::with_lists(dns, &config.hostname, &config.lists)?,
-        rules: rules.into(),
+        analyzer: analyzer()?,
+        rules: rules.clone(),
+    });
+    let background_pipeline = Arc::new(Pipeline {
+        analyzer: analyzer()?,
+        rules,
     });
     let metrics = Arc::new(Metrics::default());
 
@@ -90,7 +103,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let analyzer = tokio::spawn(analyze_queued(
         writer.clone(),
         store.clone(),
-        pipeline.clone(),
+        LanePipelines {
+            background: background_pipeline,
+            normal: pipeline.clone(),
+        },
         config.domain.clone(),
         queued,
         metrics.clone(),
@@ -387,6 +403,12 @@ impl Delivery for Inbox {
     }
 }
 
+/// The pipeline of each lane: the same rules, a resolver each.
+struct LanePipelines {
+    background: Arc<Pipeline>,
+    normal: Arc<Pipeline>,
+}
+
 /// A message id owed an analysis, and since when.
 struct Queued {
     id: String,
@@ -407,7 +429,7 @@ impl Queued {
 async fn analyze_queued(
     writer: Writer,
     store: Store,
-    pipeline: Arc<Pipeline>,
+    pipelines: LanePipelines,
     domain: String,
     mut queued: mpsc::UnboundedReceiver<Queued>,
     metrics: Arc<Metrics>,
@@ -416,10 +438,13 @@ async fn analyze_queued(
     while let Some(Queued { id, at }) = queued.recv().await {
         let slot = lanes.slot(at).await;
         metrics.analysis_started();
-        if !slot.in_background() {
+        let pipeline = if slot.in_background() {
+            pipelines.background.clone()
+        } else {
             metrics.analysis_promoted();
-        }
-        let (store, pipeline, domain) = (store.clone(), pipeline.clone(), domain.clone());
+            pipelines.normal.clone()
+        };
+        let (store, domain) = (store.clone(), domain.clone());
         let (metrics, writer) = (metrics.clone(), writer.clone());
         slot.spawn(async move {
             // Counts the analysis as ended however the task ends, a panic
