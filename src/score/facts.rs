@@ -213,7 +213,7 @@ pub fn facts(findings: &Findings) -> Facts {
     put("spf", "result", word(spf.result));
     put("spf", "setup", spf.setup.as_str().into());
     put("spf", "all", spf.all.as_str().into());
-    put("spf", "uses_ptr", flag(spf.uses_ptr));
+    put("spf", "uses_ptr", yes(spf.uses_ptr).into());
     put(
         "spf",
         "problem",
@@ -231,35 +231,35 @@ pub fn facts(findings: &Findings) -> Facts {
     put(
         "dkim",
         "sha1",
-        flag(dkim.iter().any(|d| d.algorithm == "rsa-sha1")),
+        yes(dkim.iter().any(|d| d.algorithm == "rsa-sha1")).into(),
     );
     put(
         "dkim",
         "body_length",
-        flag(dkim.iter().any(|d| d.body_length_limited)),
+        yes(dkim.iter().any(|d| d.body_length_limited)).into(),
     );
     let author_signed = dkim
         .iter()
         .any(|d| d.result == Verdict::Pass && d.author_domain);
-    put("dkim", "author_signed", flag(author_signed));
+    put("dkim", "author_signed", yes(author_signed).into());
 
     let dmarc = &findings.dmarc;
     put("dmarc", "result", word(dmarc.result));
     put("dmarc", "setup", dmarc.setup.as_str().into());
     let policy = dmarc.policy.clone().map_or("absent".into(), Cow::Owned);
     put("dmarc", "policy", policy);
-    put("dmarc", "spf_aligned", flag(dmarc.spf_aligned));
-    put("dmarc", "dkim_aligned", flag(dmarc.dkim_aligned));
+    put("dmarc", "spf_aligned", yes(dmarc.spf_aligned).into());
+    put("dmarc", "dkim_aligned", yes(dmarc.dkim_aligned).into());
     let record = dmarc.record.as_ref();
     put(
         "dmarc",
         "reporting",
-        flag(record.is_some_and(|r| !r.rua.is_empty())),
+        yes(record.is_some_and(|r| !r.rua.is_empty())).into(),
     );
     put(
         "dmarc",
         "pct_partial",
-        flag(record.is_some_and(|r| r.pct < 100)),
+        yes(record.is_some_and(|r| r.pct < 100)).into(),
     );
 
     put("arc", "result", word(findings.arc.result));
@@ -267,7 +267,7 @@ pub fn facts(findings: &Findings) -> Facts {
     let iprev = &findings.iprev;
     put("iprev", "result", word(iprev.result));
     put("iprev", "setup", iprev.setup.as_str().into());
-    put("iprev", "generic", flag(iprev.generic));
+    put("iprev", "generic", yes(iprev.generic).into());
     put("helo", "result", findings.helo.result.as_str().into());
     put("tls", "result", findings.tls.result.as_str().into());
     put("smime", "result", findings.smime.result.as_str().into());
@@ -297,7 +297,6 @@ fn content_facts(content: &ContentFinding, dkim: &[DkimFinding], facts: &mut Fac
     let mut put = |check, field, value: &'static str| {
         facts.insert((check, field), value.into());
     };
-    let yes = |b: bool| if b { "true" } else { "false" };
     for check in ["headers", "bulk", "body", "links", "attachments"] {
         put(check, "profile", content.profile.as_str());
     }
@@ -465,8 +464,9 @@ fn word(verdict: Verdict) -> Cow<'static, str> {
     verdict.as_str().into()
 }
 
-fn flag(b: bool) -> Cow<'static, str> {
-    if b { "true" } else { "false" }.into()
+/// A boolean in the schema's words.
+fn yes(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
 }
 
 #[cfg(test)]
