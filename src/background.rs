@@ -100,20 +100,19 @@ impl Lanes {
     pub async fn slot(&self, queued_at: Instant) -> Slot {
         let deadline = tokio::time::Instant::from_std(queued_at + BEHIND);
         let background = self.background.slots.clone().acquire_owned();
-        let (lane, permit) = match tokio::time::timeout_at(deadline, background).await {
-            Ok(Ok(permit)) => (&self.background, permit),
-            _ => {
-                let normal = self.normal.slots.clone().acquire_owned().await;
-                (
-                    &self.normal,
-                    normal.expect("the lanes never close their slots"),
-                )
-            }
-        };
+        let (lane, permit, in_background) =
+            match tokio::time::timeout_at(deadline, background).await {
+                Ok(Ok(permit)) => (&self.background, permit, true),
+                _ => {
+                    let normal = self.normal.slots.clone().acquire_owned().await;
+                    let permit = normal.expect("the lanes never close their slots");
+                    (&self.normal, permit, false)
+                }
+            };
         Slot {
             runtime: lane.runtime.clone(),
             permit,
-            background: std::ptr::eq(lane, &self.background),
+            background: in_background,
         }
     }
 }
