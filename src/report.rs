@@ -10,6 +10,8 @@ use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
+pub mod stored;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub id: String,
@@ -23,9 +25,10 @@ pub struct Report {
     pub envelope: EnvelopeView,
     pub message: MessageView,
     pub checks: Checks,
-    pub deductions: Vec<Deduction>,
     /// The message's top-level header fields, for the page's raw view.
     pub headers: Vec<(String, String)>,
+    /// Last: the stored form ([`stored`]) splices them back in at the end.
+    pub deductions: Vec<Deduction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,8 +145,8 @@ impl Report {
                 content,
                 spamassassin,
             },
-            deductions: score.deductions,
             headers: message.headers,
+            deductions: score.deductions,
         }
     }
 

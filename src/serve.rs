@@ -10,7 +10,8 @@ use crate::background::{Background, Lanes};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::pipeline::{LiveRules, Pipeline};
-use crate::report::Subject;
+use crate::report::stored::{self, SavedTexts};
+use crate::report::{Report, Subject};
 use crate::score::{RuleTable, RulesError};
 use crate::smtp::{
     Delivery, DeliveryError, DeliveryFuture, Envelope, Listener, SmtpLimits, SmtpSettings,
@@ -101,8 +102,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         ANALYSIS_CONCURRENCY,
     );
     let analyzer = tokio::spawn(analyze_queued(
-        writer.clone(),
-        store.clone(),
+        Saving {
+            writer: writer.clone(),
+            store: store.clone(),
+            texts: Arc::default(),
+        },
         LanePipelines {
             background: background_pipeline,
             normal: pipeline.clone(),
@@ -198,6 +202,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
     let routes = web::routes(web::WebState {
         store: store.clone(),
+        reports: Arc::new(web::Reports::new(store.clone())),
         domain: config.domain.clone(),
         public_url: config.public_url.clone(),
         metrics: metrics.clone(),
@@ -403,6 +408,31 @@ impl Delivery for Inbox {
     }
 }
 
+/// Where finished reports go.
+#[derive(Clone)]
+struct Saving {
+    writer: Writer,
+    store: Store,
+    texts: Arc<SavedTexts>,
+}
+
+impl Saving {
+    /// Stores the report for message `seq` of `id`: its texts first, so a
+    /// stored report never names texts the store lacks.
+    async fn save(&self, id: &str, seq: u64, report: Report) -> Result<(), StoreError> {
+        let stored = stored::encode(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.texts
+            .save(&stored, |hash, json| self.store.put_texts(hash, json))?;
+        // Through the writer thread: sled then takes every write from one
+        // thread, which measured ~6 % more messages/s than writing here.
+        self.writer
+            .put_report(id.to_string(), seq, stored.bytes)
+            .await
+            .map_err(StoreError::Writer)?;
+        Ok(())
+    }
+}
+
 /// The pipeline of each lane: the same rules, a resolver each.
 struct LanePipelines {
     background: Arc<Pipeline>,
@@ -427,8 +457,7 @@ impl Queued {
 /// Hands each queued message to a slot in [`Lanes`]: in the background
 /// while it keeps up, at normal priority when it does not.
 async fn analyze_queued(
-    writer: Writer,
-    store: Store,
+    saving: Saving,
     pipelines: LanePipelines,
     domain: String,
     mut queued: mpsc::UnboundedReceiver<Queued>,
@@ -444,13 +473,12 @@ async fn analyze_queued(
             metrics.analysis_promoted();
             pipelines.normal.clone()
         };
-        let (store, domain) = (store.clone(), domain.clone());
-        let (metrics, writer) = (metrics.clone(), writer.clone());
+        let (saving, domain, metrics) = (saving.clone(), domain.clone(), metrics.clone());
         slot.spawn(async move {
             // Counts the analysis as ended however the task ends, a panic
             // included, so backpressure cannot wedge on a lost count.
             let _ended = AnalysisEnded(metrics.clone());
-            if let Err(e) = analyze_one(&writer, &store, &pipeline, &domain, &id, &metrics).await {
+            if let Err(e) = analyze_one(&saving, &pipeline, &domain, &id, &metrics).await {
                 metrics.analysis_failed();
                 tracing::error!(test_id = %id, error = %e, "analysis failed");
             }
@@ -468,8 +496,7 @@ impl Drop for AnalysisEnded {
 }
 
 async fn analyze_one(
-    writer: &Writer,
-    store: &Store,
+    saving: &Saving,
     pipeline: &Pipeline,
     domain: &str,
     id: &str,
@@ -479,7 +506,7 @@ async fn analyze_one(
     // a session's wake-up it would run next on that worker, ahead of every
     // session waiting for its reply; yielding puts it behind them.
     tokio::task::yield_now().await;
-    let Some(message) = store.message(id)? else {
+    let Some(message) = saving.store.message(id)? else {
         return Ok(());
     };
     let address = format!("{id}@{domain}");
@@ -496,12 +523,5 @@ async fn analyze_one(
         .await;
     tokio::task::yield_now().await;
     metrics.analysis_finished(started.elapsed(), &report.checks);
-    let json = serde_json::to_vec(&report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    // Through the writer thread: sled then takes every write from one
-    // thread, which measured ~6 % more messages/s than writing here.
-    writer
-        .put_report(id.to_string(), message.seq, json)
-        .await
-        .map_err(StoreError::Writer)?;
-    Ok(())
+    saving.save(id, message.seq, report).await
 }

@@ -115,6 +115,24 @@ fn reports_and_raw_messages_carry_the_retention_as_ttl() {
     assert!(store.message("box-ttl").unwrap().is_some());
 }
 
+/// Reports name their deductions' texts by hash; every node reads the
+/// texts any node wrote, and they do not expire with a test.
+#[test]
+fn texts_are_shared_by_nodes_and_kept() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (one, two) = (store(&redis, RETENTION), store(&redis, RETENTION));
+    let texts = br#"{"title":{"en":"t","ja":"\u65e5"},"advice":{"en":"a","ja":"b"}}"#;
+    one.put_texts(0xfeed_0000_0000_0001, texts).unwrap();
+    assert_eq!(two.texts(0xfeed_0000_0000_0001).unwrap().unwrap(), texts);
+    assert_eq!(two.texts(0xfeed_0000_0000_0002).unwrap(), None);
+    let ttl: i64 = inspect(&redis)
+        .pttl("mailscore:texts:feed000000000001")
+        .unwrap();
+    assert_eq!(ttl, -1, "no TTL");
+}
+
 #[test]
 fn an_expired_message_gets_no_report() {
     let Some(redis) = RedisServer::start() else {

@@ -6,5 +6,5 @@ mod facts;
 mod rules;
 
 pub use eval::{Deduction, MAX_SCORE, Score, score};
-pub use facts::SCHEMA;
+pub use facts::{Fnv, SCHEMA};
 pub use rules::{OneOrMany, Rule, RuleTable, RulesError, Text};

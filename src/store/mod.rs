@@ -155,6 +155,22 @@ impl Store {
         }
     }
 
+    /// Keeps a deduction's explanation under the hash reports name it by
+    /// ([`crate::report::stored`]). Never expires: there are few.
+    pub fn put_texts(&self, hash: u64, texts: &[u8]) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.put_texts(hash, texts),
+            Store::Redis(s) => s.put_texts(hash, texts),
+        }
+    }
+
+    pub fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Store::Sled(s) => s.texts(hash),
+            Store::Redis(s) => s.texts(hash),
+        }
+    }
+
     /// True while a received message still waits for its report.
     pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {
         match self {

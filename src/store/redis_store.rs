@@ -6,7 +6,9 @@
 //! - `mailscore:{id}:report`: the last finished report,
 //! - `mailscore:{id}:pending`: the sequence number still owed a report,
 //!
-//! and `mailscore:seq`, the sequence counter. Each id's keys carry the
+//! and `mailscore:seq`, the sequence counter, and `mailscore:texts:{hash}`,
+//! the explanations reports name by hash (see [`crate::report::stored`]),
+//! kept without a TTL since they are few and shared. Each id's keys carry the
 //! retention as their TTL, so Redis expires tests by itself (no sweep), and
 //! share one hash tag (`{id}`), so the Lua scripts that write several of
 //! them at once stay within one Cluster slot. This client still speaks to a
@@ -97,6 +99,10 @@ impl Keys {
             pending: key("pending"),
         }
     }
+}
+
+fn texts_key(hash: u64) -> String {
+    format!("mailscore:texts:{hash:016x}")
 }
 
 /// The test id in a `mailscore:{id}:pending` key.
@@ -211,6 +217,16 @@ impl RedisStore {
 
     pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let key = Keys::of(id).report;
+        self.with_connection(|c| c.get(&key))
+    }
+
+    pub fn put_texts(&self, hash: u64, texts: &[u8]) -> Result<(), StoreError> {
+        let key = texts_key(hash);
+        self.with_connection(|c| c.set::<_, _, ()>(&key, texts))
+    }
+
+    pub fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = texts_key(hash);
         self.with_connection(|c| c.get(&key))
     }
 

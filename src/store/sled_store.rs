@@ -2,7 +2,9 @@
 //! `envelopes` and `messages` hold the last message received (replaced by a
 //! newer one, as on mail-tester), `reports` the last finished report, and
 //! `pending` the sequence number of the message still owed a report — which
-//! is what lets a restart resume analysis that a crash interrupted.
+//! is what lets a restart resume analysis that a crash interrupted. A fifth,
+//! `texts`, keeps the explanations reports name by hash (see
+//! [`crate::report::stored`]); they outlive every test, being few.
 
 use super::group_flush::GroupFlush;
 use super::{StoreError, StoredMessage};
@@ -22,6 +24,7 @@ pub struct SledStore {
     messages: sled::Tree,
     reports: sled::Tree,
     pending: sled::Tree,
+    texts: sled::Tree,
     /// Deliveries in flight share their fsyncs.
     group_flush: Arc<GroupFlush>,
 }
@@ -37,6 +40,7 @@ impl SledStore {
             messages: db.open_tree("messages")?,
             reports: db.open_tree("reports")?,
             pending: db.open_tree("pending")?,
+            texts: db.open_tree("texts")?,
             group_flush: Arc::default(),
             db,
         })
@@ -161,6 +165,17 @@ impl SledStore {
             .reports
             .get(id)?
             .map(|v| stored_report::json(&v).to_vec()))
+    }
+
+    /// Keeps the explanation `texts` under `hash`. Unflushed: the report
+    /// naming it is written after it, and flushed with it.
+    pub fn put_texts(&self, hash: u64, texts: &[u8]) -> Result<(), StoreError> {
+        self.texts.insert(hash.to_be_bytes(), texts)?;
+        Ok(())
+    }
+
+    pub fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.texts.get(hash.to_be_bytes())?.map(|v| v.to_vec()))
     }
 
     fn pending_is(&self, id: &str, seq: u64) -> Result<bool, StoreError> {

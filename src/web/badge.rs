@@ -70,17 +70,8 @@ pub fn badge(id: String, state: WebState) -> Response {
             "invalid test id: use 3-64 of [a-z0-9-]",
         );
     }
-    let report = match state.store.report(&id) {
-        Ok(Some(raw)) => match serde_json::from_slice::<Report>(&raw) {
-            Ok(report) => Some(report),
-            Err(e) => {
-                return error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &format!("stored report unreadable: {e}"),
-                );
-            }
-        },
-        Ok(None) => None,
+    let report = match state.reports.report(&id) {
+        Ok(report) => report,
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     };
     let (badge, cache) = match &report {

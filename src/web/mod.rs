@@ -11,12 +11,14 @@ mod ops;
 mod page;
 mod ratelimit;
 mod raw;
+mod reports;
 mod rows;
 mod trust;
 mod wait;
 
 use crate::metrics::{Metrics, ReportFormat};
 use crate::store::Store;
+pub use reports::Reports;
 use std::convert::Infallible;
 use std::sync::Arc;
 use warp::Filter;
@@ -26,6 +28,8 @@ use warp::http::StatusCode;
 #[derive(Clone)]
 pub struct WebState {
     pub store: Store,
+    /// The reports in `store`, read back whole.
+    pub reports: Arc<Reports>,
     pub domain: String,
     /// Base of the URLs we hand out, without a trailing slash.
     pub public_url: String,

@@ -161,12 +161,7 @@ pub fn report_page(
         };
         return html::render(&page, StatusCode::BAD_REQUEST);
     }
-    let report = state
-        .store
-        .report(&id)
-        .ok()
-        .flatten()
-        .and_then(|raw| serde_json::from_slice::<Report>(&raw).ok());
+    let report = state.reports.report(&id).ok().flatten();
     match report {
         Some(report) => html::response(render_report(lang, &report), StatusCode::OK),
         None => {

@@ -1,0 +1,189 @@
+//! How a report is stored: whole, except for its deductions' explanations.
+//!
+//! A deduction's title and advice come from the rule table, in English and
+//! Japanese, and are the same in every report the rule hits: 4.8 KB of an
+//! 8 KB report. sled rewrites a leaf of 16 values whole every few updates,
+//! so each stored byte was written about seven times. Each explanation is
+//! therefore stored once, under a hash of its own text (not of the rule id),
+//! and a report names the hash: it keeps the explanation it was scored with
+//! after the rule table is edited. Reading puts the texts back in, so the
+//! JSON served is the report as [`Report`] serialises it.
+
+use super::Report;
+use crate::score::{Deduction, Fnv, Text};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::hash::Hasher;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Marks the stored form. A report stored whole, as before, starts with `{`.
+const TAG: u8 = 0x01;
+
+/// The end of a report serialised with no deductions: `deductions` is its
+/// last field, so the stored head stops just before the list.
+const EMPTY_TAIL: &[u8] = b"[]}";
+
+/// Shown when a report names texts the store no longer has.
+const MISSING_TEXTS: &str = r#"{"title":{"en":"(explanation not found)","ja":"(説明が見つかりません)"},"advice":{"en":"","ja":""}}"#;
+
+/// A report ready for the store, and the explanations it refers to.
+pub struct Stored {
+    pub bytes: Vec<u8>,
+    deductions: Vec<(u64, Deduction)>,
+}
+
+impl Stored {
+    /// Each explanation the report names, by its hash, as the store keeps
+    /// it ([`expand`] reads it back).
+    pub fn texts(&self) -> impl Iterator<Item = (u64, Texts<'_>)> {
+        self.deductions.iter().map(|(hash, d)| {
+            (
+                *hash,
+                Texts {
+                    title: &d.title,
+                    advice: &d.advice,
+                },
+            )
+        })
+    }
+}
+
+/// The hashes of the texts this process has stored, so that each is
+/// written once, not once a report.
+#[derive(Default)]
+pub struct SavedTexts(Mutex<HashSet<u64>>);
+
+impl SavedTexts {
+    /// Stores, with `put`, the texts of `stored` not yet saved. Call it
+    /// before storing the report itself.
+    pub fn save<E>(
+        &self,
+        stored: &Stored,
+        mut put: impl FnMut(u64, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for (hash, texts) in stored.texts() {
+            if self.is_saved(hash) {
+                continue;
+            }
+            put(hash, &texts.to_json())?;
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(hash);
+        }
+        Ok(())
+    }
+
+    fn is_saved(&self, hash: u64) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&hash)
+    }
+}
+
+/// One deduction's explanation, as stored.
+#[derive(Serialize)]
+pub struct Texts<'a> {
+    title: &'a Text,
+    advice: &'a Text,
+}
+
+impl Texts<'_> {
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("texts serialise")
+    }
+}
+
+/// A deduction as stored: rule, check, points, and the hash of its texts.
+#[derive(Deserialize)]
+struct Entry<'a>(
+    #[serde(borrow)] Cow<'a, str>,
+    #[serde(borrow)] Cow<'a, str>,
+    f64,
+    u64,
+);
+
+pub fn encode(mut report: Report) -> serde_json::Result<Stored> {
+    let deductions: Vec<(u64, Deduction)> = std::mem::take(&mut report.deductions)
+        .into_iter()
+        .map(|d| (hash(&d.title, &d.advice), d))
+        .collect();
+    let head = serde_json::to_vec(&report)?;
+    let head = head
+        .strip_suffix(EMPTY_TAIL)
+        .expect("deductions is the report's last field");
+    let mut bytes = Vec::with_capacity(5 + head.len() + 48 * deductions.len());
+    bytes.push(TAG);
+    bytes.extend_from_slice(&(head.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(head);
+    let entries: Vec<(&str, &str, f64, u64)> = deductions
+        .iter()
+        .map(|(hash, d)| (d.rule.as_str(), d.check.as_str(), d.points, *hash))
+        .collect();
+    serde_json::to_writer(&mut bytes, &entries)?;
+    Ok(Stored { bytes, deductions })
+}
+
+/// The report's JSON from what the store holds, with each deduction's
+/// texts from `texts` (by hash). A report stored whole is returned as is.
+pub fn expand(
+    stored: Vec<u8>,
+    texts: impl Fn(u64) -> Option<Arc<[u8]>>,
+) -> Result<Vec<u8>, String> {
+    let Some((&TAG, rest)) = stored.split_first() else {
+        return Ok(stored);
+    };
+    let (len, rest) = rest
+        .split_first_chunk::<4>()
+        .ok_or("stored report cut short")?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err("stored report cut short".into());
+    }
+    let (head, entries) = rest.split_at(len);
+    let entries: Vec<Entry> =
+        serde_json::from_slice(entries).map_err(|e| format!("stored deductions: {e}"))?;
+    let mut json = Vec::with_capacity(head.len() + 600 * entries.len() + 3);
+    json.extend_from_slice(head);
+    json.push(b'[');
+    for (i, Entry(rule, check, points, hash)) in entries.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(b"{\"rule\":");
+        write_json(&mut json, rule)?;
+        json.extend_from_slice(b",\"check\":");
+        write_json(&mut json, check)?;
+        json.extend_from_slice(b",\"points\":");
+        write_json(&mut json, points)?;
+        json.push(b',');
+        let found = texts(*hash);
+        let record = found
+            .as_deref()
+            .filter(|r| r.len() >= 2 && r[0] == b'{' && r[r.len() - 1] == b'}')
+            .unwrap_or(MISSING_TEXTS.as_bytes());
+        // The record is an object: its fields go in without its braces.
+        json.extend_from_slice(&record[1..record.len() - 1]);
+        json.push(b'}');
+    }
+    json.extend_from_slice(b"]}");
+    Ok(json)
+}
+
+fn write_json(json: &mut Vec<u8>, value: &impl Serialize) -> Result<(), String> {
+    serde_json::to_writer(json, value).map_err(|e| e.to_string())
+}
+
+/// FNV-1a over the four texts, each ended by a 0xff byte (never in UTF-8)
+/// so that no two different sets of texts run together alike. Stored, so
+/// it must never change.
+fn hash(title: &Text, advice: &Text) -> u64 {
+    let mut hasher = Fnv::default();
+    for text in [&title.en, &title.ja, &advice.en, &advice.ja] {
+        hasher.write(text.as_bytes());
+        hasher.write(&[0xff]);
+    }
+    hasher.finish()
+}

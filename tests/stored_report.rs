@@ -1,0 +1,159 @@
+//! Reports are stored without their deductions' texts, which are kept once
+//! by hash; reading puts them back. A real report from the pipeline, a real
+//! sled store, and the web stage's reader.
+
+mod support;
+
+use mailscore::report::Report;
+use mailscore::report::stored::{self, SavedTexts};
+use mailscore::smtp::Envelope;
+use mailscore::store::Store;
+use mailscore::web::Reports;
+use std::path::PathBuf;
+use support::dns::{TestDns, Zone};
+use support::pipeline::envelope;
+
+/// No SPF, DKIM or DMARC anywhere, and a subject a page must escape: a
+/// report with many deductions and hostile text.
+const RAW: &str = "From: \"Eve \\\"<b>\\\"\" <eve@nowhere.example>\r\nTo: box@localhost\r\n\
+Subject: =?UTF-8?B?5pel5pys6KqeIDxzY3JpcHQ+?= \"quoted\" \\ back\r\n\r\nhello\r\n";
+
+async fn report() -> (Envelope, Report) {
+    let dns = TestDns::start(Zone::new());
+    let envelope = envelope("192.0.2.25", "mail.nowhere.example", "eve@nowhere.example");
+    let report = support::pipeline::report(&dns, &envelope, RAW.as_bytes()).await;
+    assert!(report.deductions.len() >= 3, "{:?}", report.deductions);
+    (envelope, report)
+}
+
+fn store_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mailscore-stored-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Stores `report` for "box" as `serve` does: texts first, then the report.
+fn save(store: &Store, envelope: &Envelope, report: &Report, texts: &SavedTexts) -> usize {
+    let seq = store.put_message("box", envelope, RAW.as_bytes()).unwrap();
+    let stored = stored::encode(report.clone()).unwrap();
+    let mut puts = 0;
+    texts
+        .save(&stored, |hash, json| {
+            puts += 1;
+            store.put_texts(hash, json)
+        })
+        .unwrap();
+    assert!(store.put_report("box", seq, &stored.bytes).unwrap());
+    puts
+}
+
+#[tokio::test]
+async fn a_stored_report_reads_back_as_the_same_json() {
+    let (envelope, report) = report().await;
+    let full = serde_json::to_vec(&report).unwrap();
+    let stored = stored::encode(report.clone()).unwrap();
+    for d in &report.deductions {
+        let title = serde_json::to_string(&d.title.ja).unwrap();
+        assert!(
+            !stored
+                .bytes
+                .windows(title.len())
+                .any(|w| w == title.as_bytes()),
+            "{} stored with its text",
+            d.rule
+        );
+    }
+    assert!(
+        stored.bytes.len() * 2 < full.len(),
+        "{} of {}",
+        stored.bytes.len(),
+        full.len()
+    );
+
+    let dir = store_dir("same");
+    let store = Store::open(&dir).unwrap();
+    save(&store, &envelope, &report, &SavedTexts::default());
+    let reports = Reports::new(store.clone());
+    assert_eq!(reports.json("box").unwrap().unwrap(), full);
+    assert_eq!(reports.report("box").unwrap().unwrap(), report);
+    drop((reports, store));
+    // A new process has an empty cache: the texts come from the store.
+    let reports = Reports::new(Store::open(&dir).unwrap());
+    assert_eq!(reports.json("box").unwrap().unwrap(), full);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn each_text_is_written_once() {
+    let (envelope, report) = report().await;
+    let store = Store::open(&store_dir("once")).unwrap();
+    let texts = SavedTexts::default();
+    let distinct: std::collections::HashSet<_> = report
+        .deductions
+        .iter()
+        .map(|d| (&d.title.en, &d.title.ja, &d.advice.en, &d.advice.ja))
+        .collect();
+    assert_eq!(save(&store, &envelope, &report, &texts), distinct.len());
+    assert_eq!(save(&store, &envelope, &report, &texts), 0);
+    // An edited explanation is a new text; the old reports keep theirs.
+    let mut edited = report.clone();
+    edited.deductions[0].advice.en = "Publish an SPF record today.".into();
+    assert_eq!(save(&store, &envelope, &edited, &texts), 1);
+    let read = Reports::new(store).report("box").unwrap().unwrap();
+    assert_eq!(read, edited);
+    let _ = std::fs::remove_dir_all(store_dir("once"));
+}
+
+#[tokio::test]
+async fn missing_texts_leave_the_rest_of_the_report_readable() {
+    let (envelope, report) = report().await;
+    let store = Store::open(&store_dir("missing")).unwrap();
+    let seq = store.put_message("box", &envelope, RAW.as_bytes()).unwrap();
+    let stored = stored::encode(report.clone()).unwrap();
+    store.put_report("box", seq, &stored.bytes).unwrap();
+    let read = Reports::new(store).report("box").unwrap().unwrap();
+    assert_eq!(read.score, report.score);
+    assert_eq!(read.checks, report.checks);
+    let rules = |r: &Report| {
+        r.deductions
+            .iter()
+            .map(|d| (d.rule.clone(), d.check.clone(), d.points))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rules(&read), rules(&report));
+    assert!(
+        read.deductions
+            .iter()
+            .all(|d| d.title.en == "(explanation not found)"),
+        "{:?}",
+        read.deductions
+    );
+    let _ = std::fs::remove_dir_all(store_dir("missing"));
+}
+
+#[tokio::test]
+async fn reports_stored_whole_read_as_before() {
+    let (envelope, report) = report().await;
+    let store = Store::open(&store_dir("whole")).unwrap();
+    let seq = store.put_message("box", &envelope, RAW.as_bytes()).unwrap();
+    let full = serde_json::to_vec(&report).unwrap();
+    store.put_report("box", seq, &full).unwrap();
+    let reports = Reports::new(store);
+    assert_eq!(reports.json("box").unwrap().unwrap(), full);
+    assert_eq!(reports.report("box").unwrap().unwrap(), report);
+    let _ = std::fs::remove_dir_all(store_dir("whole"));
+}
+
+#[test]
+fn a_cut_stored_report_is_an_error_not_a_panic() {
+    for bytes in [
+        &b"\x01"[..],
+        b"\x01\xff\x00\x00\x00{",
+        b"\x01\x02\x00\x00\x00{}[[1",
+    ] {
+        assert!(
+            stored::expand(bytes.to_vec(), |_| None).is_err(),
+            "{bytes:?}"
+        );
+    }
+}
