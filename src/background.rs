@@ -28,9 +28,11 @@ use tokio::task::JoinHandle;
 /// A message that waited longer than this for a background slot means the
 /// background is starved: it is analysed at normal priority instead.
 /// Under a 20-session flood the background gets little CPU, and a report
-/// then comes about this long after its 250 (12 ms before; 4 ms unloaded,
-/// as before). Measured: 100 ms made no more messages/s than 40 ms.
-pub const BEHIND: Duration = Duration::from_millis(50);
+/// then comes about this long after its 250 (4 ms unloaded). Measured
+/// beside such a flood, in alternating runs: 20 ms gave reports at p99
+/// 36–38 ms, 50 ms gave 65–79 ms, at the same messages/s within the
+/// noise (3,633–3,804 against 3,698–3,823); 100 ms was no faster than 40.
+pub const BEHIND: Duration = Duration::from_millis(20);
 
 /// A thread running a tokio runtime of its own at background priority.
 /// Dropping it stops the runtime, and the tasks on it at their next await.
