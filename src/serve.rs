@@ -408,7 +408,8 @@ impl Delivery for Inbox {
     }
 }
 
-/// Where finished reports go.
+/// Where finished reports go (the writer), and where their messages are
+/// read from.
 #[derive(Clone)]
 struct Saving {
     writer: Writer,
@@ -417,18 +418,19 @@ struct Saving {
 }
 
 impl Saving {
-    /// Stores the report for message `seq` of `id`: its texts first, so a
-    /// stored report never names texts the store lacks.
+    /// Stores the report for message `seq` of `id`, and before it the
+    /// texts it names that the store may lack.
     async fn save(&self, id: &str, seq: u64, report: Report) -> Result<(), StoreError> {
         let stored = stored::encode(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.texts
-            .save(&stored, |hash, json| self.store.put_texts(hash, json))?;
+        let texts = self.texts.unsaved(&stored);
+        let hashes: Vec<u64> = texts.iter().map(|(hash, _)| *hash).collect();
         // Through the writer thread: sled then takes every write from one
         // thread, which measured ~6 % more messages/s than writing here.
         self.writer
-            .put_report(id.to_string(), seq, stored.bytes)
+            .put_report(id.to_string(), seq, stored.bytes, texts)
             .await
             .map_err(StoreError::Writer)?;
+        self.texts.saved(hashes);
         Ok(())
     }
 }

@@ -55,31 +55,25 @@ impl Stored {
 pub struct SavedTexts(Mutex<HashSet<u64>>);
 
 impl SavedTexts {
-    /// Stores, with `put`, the texts of `stored` not yet saved. Call it
-    /// before storing the report itself.
-    pub fn save<E>(
-        &self,
-        stored: &Stored,
-        mut put: impl FnMut(u64, &[u8]) -> Result<(), E>,
-    ) -> Result<(), E> {
+    /// The texts of `stored` not saved yet, as the store keeps them: to
+    /// store before the report itself.
+    pub fn unsaved(&self, stored: &Stored) -> Vec<(u64, Vec<u8>)> {
+        let saved = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut unsaved: Vec<(u64, Vec<u8>)> = Vec::new();
         for (hash, texts) in stored.texts() {
-            if self.is_saved(hash) {
-                continue;
+            if !saved.contains(&hash) && unsaved.iter().all(|(h, _)| *h != hash) {
+                unsaved.push((hash, texts.to_json()));
             }
-            put(hash, &texts.to_json())?;
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(hash);
         }
-        Ok(())
+        unsaved
     }
 
-    fn is_saved(&self, hash: u64) -> bool {
+    /// Notes texts the store now has.
+    pub fn saved(&self, hashes: impl IntoIterator<Item = u64>) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(&hash)
+            .extend(hashes);
     }
 }
 

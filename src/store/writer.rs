@@ -7,8 +7,10 @@
 //! a wake-up storm per flush. Here a message costs one channel send and one
 //! wake-up of the session that waits for it.
 //!
-//! Finished reports are written here too (without a flush of their own), so
-//! every write to the store comes from this one thread. With a Redis store
+//! Finished reports are written here too (without a flush of their own),
+//! with any explanation texts they are the first to name, so every write to
+//! the store comes from this one thread: a write from the background
+//! analysis thread could stall a flush while that thread waits for CPU. With a Redis store
 //! each of them is one acknowledged round trip, in turn.
 
 use super::Store;
@@ -36,6 +38,8 @@ enum Work {
         id: String,
         seq: u64,
         json: Vec<u8>,
+        /// Stored first: the report names them (see `Store::put_texts`).
+        texts: Vec<(u64, Vec<u8>)>,
         done: oneshot::Sender<Result<bool, String>>,
     },
 }
@@ -76,13 +80,21 @@ impl Writer {
         .await
     }
 
-    /// Saves a report through the writer, so that all of sled's writes come
-    /// from one thread; see `Store::put_report` for what it returns.
-    pub async fn put_report(&self, id: String, seq: u64, json: Vec<u8>) -> Result<bool, String> {
+    /// Saves a report, after the `texts` (by hash) it names that the store
+    /// may lack, through the writer, so that all of sled's writes come from
+    /// one thread; see `Store::put_report` for what it returns.
+    pub async fn put_report(
+        &self,
+        id: String,
+        seq: u64,
+        json: Vec<u8>,
+        texts: Vec<(u64, Vec<u8>)>,
+    ) -> Result<bool, String> {
         self.ask(|done| Work::Report {
             id,
             seq,
             json,
+            texts,
             done,
         })
         .await
@@ -114,15 +126,19 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
                     id,
                     seq,
                     json,
+                    texts,
                     done,
-                } => reports.push((id, seq, json, done)),
+                } => reports.push((id, seq, json, texts, done)),
             }
         }
         // Deliveries first: their sessions wait for the flush to send 250;
         // nobody waits on a report's write.
         deliver(store, deliveries);
-        for (id, seq, json, done) in reports {
-            let saved = store.put_report(&id, seq, &json);
+        for (id, seq, json, texts, done) in reports {
+            let saved = texts
+                .iter()
+                .try_for_each(|(hash, texts)| store.put_texts(*hash, texts))
+                .and_then(|()| store.put_report(&id, seq, &json));
             let _ = done.send(saved.map_err(|e| e.to_string()));
         }
     }
@@ -215,7 +231,8 @@ mod tests {
             .write(ids(), envelope(), b"new".to_vec())
             .await
             .unwrap()[0];
-        let report = |seq: u64, json: &str| writer.put_report("box".into(), seq, json.into());
+        let report =
+            |seq: u64, json: &str| writer.put_report("box".into(), seq, json.into(), Vec::new());
         assert_eq!(report(old, "{\"old\":1}").await, Ok(false));
         assert_eq!(report(new, "{\"new\":1}").await, Ok(true));
         assert_eq!(store.report("box").unwrap().unwrap(), b"{\"new\":1}");
