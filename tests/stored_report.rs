@@ -46,6 +46,14 @@ fn save(store: &Store, envelope: &Envelope, report: &Report, saved: &SavedTexts)
     texts.len()
 }
 
+/// A new store holding `bytes` as the report for "box", and no texts.
+fn store_with_report(name: &str, envelope: &Envelope, bytes: &[u8]) -> Store {
+    let store = Store::open(&store_dir(name)).unwrap();
+    let seq = store.put_message("box", envelope, RAW.as_bytes()).unwrap();
+    assert!(store.put_report("box", seq, bytes).unwrap());
+    store
+}
+
 #[tokio::test]
 async fn a_stored_report_reads_back_as_the_same_json() {
     let (envelope, report) = report().await;
@@ -106,10 +114,8 @@ async fn each_text_is_written_once() {
 #[tokio::test]
 async fn missing_texts_leave_the_rest_of_the_report_readable() {
     let (envelope, report) = report().await;
-    let store = Store::open(&store_dir("missing")).unwrap();
-    let seq = store.put_message("box", &envelope, RAW.as_bytes()).unwrap();
     let stored = stored::encode(report.clone()).unwrap();
-    store.put_report("box", seq, &stored.bytes).unwrap();
+    let store = store_with_report("missing", &envelope, &stored.bytes);
     let read = Reports::new(store).report("box").unwrap().unwrap();
     assert_eq!(read.score, report.score);
     assert_eq!(read.checks, report.checks);
@@ -133,10 +139,8 @@ async fn missing_texts_leave_the_rest_of_the_report_readable() {
 #[tokio::test]
 async fn reports_stored_whole_read_as_before() {
     let (envelope, report) = report().await;
-    let store = Store::open(&store_dir("whole")).unwrap();
-    let seq = store.put_message("box", &envelope, RAW.as_bytes()).unwrap();
     let full = serde_json::to_vec(&report).unwrap();
-    store.put_report("box", seq, &full).unwrap();
+    let store = store_with_report("whole", &envelope, &full);
     let reports = Reports::new(store);
     assert_eq!(reports.json("box").unwrap().unwrap(), full);
     assert_eq!(reports.report("box").unwrap().unwrap(), report);
