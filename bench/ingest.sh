@@ -67,7 +67,7 @@ now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
 rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # Analyses run at normal priority so far: the background thread had no
-# slot for them within 20 ms (src/background.rs).
+# slot for them within 10 ms (src/background.rs).
 promoted() { curl -s "$http/metrics" | awk '/^mailscore_analysis_promoted_total / {print $2}'; }
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }

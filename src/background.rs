@@ -29,10 +29,11 @@ use tokio::task::JoinHandle;
 /// background is starved: it is analysed at normal priority instead.
 /// Under a 20-session flood the background gets little CPU, and a report
 /// then comes about this long after its 250 (4 ms unloaded). Measured
-/// beside such a flood, in alternating runs: 20 ms gave reports at p99
-/// 36–38 ms, 50 ms gave 65–79 ms, at the same messages/s within the
-/// noise (3,633–3,804 against 3,698–3,823); 100 ms was no faster than 40.
-pub const BEHIND: Duration = Duration::from_millis(20);
+/// beside such a flood, in alternating runs, report at p99: 50 ms gave
+/// 65–79 ms, 20 ms gave 36–49 ms, 10 ms 25–29 ms; messages/s stayed the
+/// same within the noise each time (10 against 20 ms: 3,813–4,020 against
+/// 3,712–3,960). 100 ms was no faster than 40.
+pub const BEHIND: Duration = Duration::from_millis(10);
 
 /// A thread running a tokio runtime of its own at background priority.
 /// Dropping it stops the runtime, and the tasks on it at their next await.
