@@ -10,8 +10,8 @@
 //! Finished reports are written here too (without a flush of their own),
 //! with any explanation texts they are the first to name, so every write to
 //! the store comes from this one thread: a write from the background
-//! analysis thread could stall a flush while that thread waits for CPU. With a Redis store
-//! each of them is one acknowledged round trip, in turn.
+//! analysis thread could stall a flush while that thread waits for CPU.
+//! With a Redis store each of them is one acknowledged round trip, in turn.
 
 use super::Store;
 use crate::smtp::Envelope;
