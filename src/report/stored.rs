@@ -36,7 +36,7 @@ pub struct Stored {
 impl Stored {
     /// Each explanation the report names, by its hash, as the store keeps
     /// it ([`expand`] reads it back).
-    pub fn texts(&self) -> impl Iterator<Item = (u64, Texts<'_>)> {
+    fn texts(&self) -> impl Iterator<Item = (u64, Texts<'_>)> {
         self.deductions.iter().map(|(hash, d)| {
             (
                 *hash,
@@ -79,13 +79,13 @@ impl SavedTexts {
 
 /// One deduction's explanation, as stored.
 #[derive(Serialize)]
-pub struct Texts<'a> {
+struct Texts<'a> {
     title: &'a Text,
     advice: &'a Text,
 }
 
 impl Texts<'_> {
-    pub fn to_json(&self) -> Vec<u8> {
+    fn to_json(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("texts serialise")
     }
 }
