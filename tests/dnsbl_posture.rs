@@ -4,7 +4,7 @@
 
 mod support;
 
-use mail_auth::MessageAuthenticator;
+use mailscore::analyze::dns::Dns;
 use mailscore::analyze::dnsbl::{
     BlocklistFinding, BlocklistResult, Listing, domain_listings, ip_listings,
 };
@@ -14,11 +14,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 use support::dns::{TestDns, Zone, silent_dns};
 
-fn resolver(dns: &TestDns) -> MessageAuthenticator {
+fn resolver(dns: &TestDns) -> Dns {
     mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap()
 }
 
-fn down_resolver() -> MessageAuthenticator {
+fn down_resolver() -> Dns {
     mailscore::analyze::dns::resolver(Some(silent_dns()), Duration::from_millis(300)).unwrap()
 }
 
@@ -554,12 +554,10 @@ async fn dnskey_lookup_timing_out_is_unknown() {
 async fn test_server_serves_caa_records() {
     use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
     let dns = TestDns::start(Zone::new().caa("good.test", 0, "issue", "ca.test"));
-    let lookup = resolver(&dns)
-        .resolver()
-        .lookup("good.test.", RecordType::CAA)
-        .await
-        .unwrap();
-    let caa = lookup
+    let reply = resolver(&dns).lookup("good.test.", RecordType::CAA).await;
+    let caa = (*reply)
+        .as_ref()
+        .unwrap()
         .answers()
         .iter()
         .find_map(|record| match &record.data {

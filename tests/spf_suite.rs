@@ -14,7 +14,7 @@
 
 mod support;
 
-use mail_auth::MessageAuthenticator;
+use mailscore::analyze::dns::Dns;
 use mailscore::analyze::dns::resolver;
 use mailscore::analyze::spf::mail_from_verdict;
 use serde::Deserialize;
@@ -186,7 +186,7 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 /// The suite's expected result, ours, and our error text (for FAIL lines).
-async fn run_case(dns: Arc<MessageAuthenticator>, case: Case) -> (Expected, String, String) {
+async fn run_case(dns: Arc<Dns>, case: Case) -> (Expected, String, String) {
     let ip: IpAddr = case.host.parse().expect("case host is an IP address");
     let finding = mail_from_verdict(&dns, ip, &case.helo, RECEIVER, &case.mailfrom).await;
     let mut got = finding.result.as_str().to_string();
@@ -295,7 +295,7 @@ fn detail_zone() -> Zone {
     zone.txt("l11.deep.example", &["v=spf1 +all"])
 }
 
-async fn detail(dns: &MessageAuthenticator, domain: &str) -> mailscore::analyze::spf::SpfFinding {
+async fn detail(dns: &Dns, domain: &str) -> mailscore::analyze::spf::SpfFinding {
     let ip: IpAddr = "192.0.2.25".parse().unwrap();
     mail_from_verdict(
         dns,

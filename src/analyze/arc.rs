@@ -5,9 +5,10 @@
 //! message as received and every seal verifies.
 
 use super::dkim::tag_value;
+use super::dns::Dns;
 use super::verdict::Verdict;
 use mail_auth::arc::ArcError;
-use mail_auth::{AuthenticatedMessage, DkimResult, Error, MessageAuthenticator};
+use mail_auth::{AuthenticatedMessage, DkimResult, Error};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,10 +41,7 @@ const SIGNATURE: &[u8] = b"ARC-Message-Signature";
 const RESULTS: &[u8] = b"ARC-Authentication-Results";
 
 /// Verifies the message's ARC chain.
-pub async fn verdict<'x>(
-    dns: &MessageAuthenticator,
-    message: &'x AuthenticatedMessage<'x>,
-) -> ArcFinding {
+pub async fn verdict<'x>(dns: &Dns, message: &'x AuthenticatedMessage<'x>) -> ArcFinding {
     // Counted from the raw header fields, so that sets mail-auth could not
     // parse are still reported.
     let count = |kind: &[u8]| {
@@ -76,7 +74,7 @@ pub async fn verdict<'x>(
             )),
         };
     }
-    let output = dns.verify_arc(message).await;
+    let output = dns.auth().verify_arc(message).await;
     let (result, error) = match output.result() {
         // mail-auth skips verification when there is no ARC-Message-Signature,
         // so a lone ARC-Seal or ARC-Authentication-Results would read as
@@ -151,7 +149,7 @@ mod tests {
     }
 
     /// A resolver nothing answers: these cases are decided before any lookup.
-    fn no_dns() -> MessageAuthenticator {
+    fn no_dns() -> crate::analyze::dns::Dns {
         let nowhere = "127.0.0.1:9".parse().ok();
         crate::analyze::dns::resolver(nowhere, std::time::Duration::from_secs(1)).unwrap()
     }

@@ -4,9 +4,10 @@
 use super::dkim_key::{KeyInfo, key_info};
 use super::dns::txt_records;
 use super::verdict::{Setup, Verdict};
+use crate::analyze::dns::Dns;
 use mail_auth::common::crypto::Algorithm;
 use mail_auth::dkim::DkimError;
-use mail_auth::{AuthenticatedMessage, DkimOutput, DkimResult, Error, MessageAuthenticator};
+use mail_auth::{AuthenticatedMessage, DkimOutput, DkimResult, Error};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,10 +42,10 @@ pub struct DkimFinding {
 /// Verifies every signature. Returns mail-auth's outputs too, because DMARC
 /// needs them to judge alignment.
 pub async fn verdicts<'x>(
-    dns: &MessageAuthenticator,
+    dns: &Dns,
     message: &'x AuthenticatedMessage<'x>,
 ) -> (Vec<DkimFinding>, Vec<DkimOutput<'x>>) {
-    let outputs = dns.verify_dkim(message).await;
+    let outputs = dns.auth().verify_dkim(message).await;
     let from_domain = message
         .from
         .first()
@@ -101,11 +102,7 @@ pub(super) fn tag_value(tags: &str, name: &str) -> Option<String> {
     })
 }
 
-async fn finding(
-    dns: &MessageAuthenticator,
-    output: &DkimOutput<'_>,
-    from_domain: &str,
-) -> DkimFinding {
+async fn finding(dns: &Dns, output: &DkimOutput<'_>, from_domain: &str) -> DkimFinding {
     let (result, error) = verdict(output.result());
     let signature = output.signature();
     let domain = signature

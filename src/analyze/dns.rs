@@ -2,22 +2,75 @@
 //! (`--dns HOST:PORT`) so tests, and operators with a local validating
 //! resolver, decide where answers come from.
 
+use super::answers::{Answers, Question, Reply};
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::hickory_resolver::lookup::Lookup;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
-use mail_auth::hickory_resolver::proto::rr::RData;
+use mail_auth::hickory_resolver::proto::rr::{IntoName, Name, RData, RecordType};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// DNS could not be set up (unreadable resolv.conf, say).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot set up the DNS resolver: {0}")]
 pub struct DnsSetupError(String);
 
+/// The resolver, and the answers it has had: our own lookups go through
+/// [`Dns::lookup`], mail-auth's verifiers (DKIM, DMARC, ARC, iprev) through
+/// [`Dns::auth`].
+pub struct Dns {
+    auth: MessageAuthenticator,
+    answers: Answers,
+}
+
+impl Dns {
+    /// mail-auth's verifier, over the same resolver.
+    pub fn auth(&self) -> &MessageAuthenticator {
+        &self.auth
+    }
+
+    /// The records of `rtype` at `name`, from the replies kept while their
+    /// TTL lasts, else asked. As with hickory, a name without the final dot
+    /// goes through the search list.
+    pub async fn lookup(&self, name: &str, rtype: RecordType) -> Reply {
+        self.ask(Question::text(name, rtype), name, rtype).await
+    }
+
+    /// [`Dns::lookup`] for a name already parsed (SPF builds names label by
+    /// label, byte for byte).
+    pub async fn lookup_name(&self, name: &Name, rtype: RecordType) -> Reply {
+        self.ask(Question::name(name, rtype), name.clone(), rtype)
+            .await
+    }
+
+    async fn ask(&self, question: Question, name: impl IntoName, rtype: RecordType) -> Reply {
+        if let Some(kept) = self.answers.get(&question, Instant::now()) {
+            return kept;
+        }
+        let reply = Arc::new(self.auth.resolver().lookup(name, rtype).await);
+        self.answers.keep(question, &reply, Instant::now());
+        reply
+    }
+
+    /// The answers kept now (for tests of their bound).
+    pub fn answers(&self) -> &Answers {
+        &self.answers
+    }
+}
+
 /// A resolver asking `server` over UDP and TCP, or the system's resolvers.
 /// `timeout` bounds each query: a silent server becomes a temperror quickly.
-pub fn resolver(
+pub fn resolver(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, DnsSetupError> {
+    let auth = authenticator(server, timeout)?;
+    Ok(Dns {
+        auth,
+        answers: Answers::default(),
+    })
+}
+
+fn authenticator(
     server: Option<SocketAddr>,
     timeout: Duration,
 ) -> Result<MessageAuthenticator, DnsSetupError> {
@@ -38,14 +91,14 @@ pub fn resolver(
 /// The TXT records at `name`, each with its strings joined, for showing the
 /// record that was found. Any error (NXDOMAIN, timeout) gives an empty list:
 /// the verdict itself comes from mail-auth, this is only for display.
-pub async fn txt_records(dns: &MessageAuthenticator, name: &str) -> Vec<String> {
+pub async fn txt_records(dns: &Dns, name: &str) -> Vec<String> {
     let fqdn = if name.ends_with('.') {
         name.to_string()
     } else {
         format!("{name}.")
     };
-    match dns.resolver().txt_lookup(fqdn).await {
-        Ok(lookup) => txt_strings(&lookup),
+    match &*dns.lookup(&fqdn, RecordType::TXT).await {
+        Ok(lookup) => txt_strings(lookup),
         Err(_) => Vec::new(),
     }
 }
@@ -69,9 +122,9 @@ pub fn txt_strings(lookup: &Lookup) -> Vec<String> {
 }
 
 /// A lookup's result in the three ways the checks care about.
-pub(crate) enum Answer {
+pub(crate) enum Answer<'a> {
     /// NOERROR with at least one record of the asked type.
-    Records(Lookup),
+    Records(&'a Lookup),
     /// The name does not exist (NXDOMAIN) or has no record of the asked
     /// type (NODATA): an answer, and a negative one.
     NoRecords,
@@ -84,8 +137,7 @@ pub(crate) enum Answer {
 /// `Err(NetError::Dns(DnsError::NoRecordsFound(..)))`, SERVFAIL and
 /// REFUSED as `DnsError::ResponseCode`, a silent server as
 /// `NetError::Timeout`.
-// Shared with posture.rs; it belongs in dns.rs when that file is free.
-pub(crate) fn answer(result: Result<Lookup, NetError>) -> Answer {
+pub(crate) fn answer(result: &Result<Lookup, NetError>) -> Answer<'_> {
     match result {
         Ok(lookup) => {
             let asked = lookup.query().query_type();

@@ -16,7 +16,7 @@
 //! queries through public resolvers, and SURBL/URIBL answer 127.0.0.1.
 
 use super::dns::{Answer, answer, txt_strings};
-use mail_auth::MessageAuthenticator;
+use crate::analyze::dns::Dns;
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -99,11 +99,7 @@ pub struct ZoneError {
 /// (169.254/16, fe80::/10), unique local (fc00::/7), multicast and
 /// broadcast. Documentation ranges (192.0.2/24, 2001:db8::/32, ...) are
 /// asked, so tests and demos can use them.
-pub async fn ip_listings(
-    dns: &MessageAuthenticator,
-    ip: IpAddr,
-    zones: &[String],
-) -> BlocklistFinding {
+pub async fn ip_listings(dns: &Dns, ip: IpAddr, zones: &[String]) -> BlocklistFinding {
     let ip = canonical(ip);
     if let Some(why) = non_public(ip) {
         return BlocklistFinding::skipped(format!(
@@ -125,11 +121,7 @@ pub async fn ip_listings(
 /// trailing dots dropped, each asked once), concurrently. `domains` should
 /// be the few that matter (the From and envelope domains, link hosts): each
 /// costs one query per zone.
-pub async fn domain_listings(
-    dns: &MessageAuthenticator,
-    domains: &[String],
-    zones: &[String],
-) -> BlocklistFinding {
+pub async fn domain_listings(dns: &Dns, domains: &[String], zones: &[String]) -> BlocklistFinding {
     let domains = normalized(domains);
     if domains.is_empty() {
         return BlocklistFinding::skipped("no domains to check".to_string());
@@ -155,7 +147,7 @@ enum Outcome {
 
 /// One A lookup at `<key>.<zone>.`, and the TXT at the same name when it
 /// lists.
-async fn query(dns: &MessageAuthenticator, zone: &str, key: &str, item: String) -> Outcome {
+async fn query(dns: &Dns, zone: &str, key: &str, item: String) -> Outcome {
     let name = format!("{key}.{zone}.");
     let failed = |error: String| {
         Outcome::Failed(ZoneError {
@@ -164,19 +156,18 @@ async fn query(dns: &MessageAuthenticator, zone: &str, key: &str, item: String) 
             error,
         })
     };
-    let codes: Vec<Ipv4Addr> =
-        match answer(dns.resolver().lookup(name.as_str(), RecordType::A).await) {
-            Answer::Records(lookup) => lookup
-                .answers()
-                .iter()
-                .filter_map(|record| match &record.data {
-                    RData::A(a) => Some(a.0),
-                    _ => None,
-                })
-                .collect(),
-            Answer::NoRecords => Vec::new(),
-            Answer::Failed(error) => return failed(error),
-        };
+    let codes: Vec<Ipv4Addr> = match answer(&*dns.lookup(name.as_str(), RecordType::A).await) {
+        Answer::Records(lookup) => lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            })
+            .collect(),
+        Answer::NoRecords => Vec::new(),
+        Answer::Failed(error) => return failed(error),
+    };
     if codes.is_empty() {
         return Outcome::NotListed;
     }
@@ -191,9 +182,9 @@ async fn query(dns: &MessageAuthenticator, zone: &str, key: &str, item: String) 
              so it is not a listing; is the resolver rewriting NXDOMAIN?"
         ));
     }
-    let reason = match answer(dns.resolver().lookup(name.as_str(), RecordType::TXT).await) {
+    let reason = match answer(&*dns.lookup(name.as_str(), RecordType::TXT).await) {
         Answer::Records(lookup) => {
-            let texts = txt_strings(&lookup);
+            let texts = txt_strings(lookup);
             (!texts.is_empty()).then(|| texts.join(" "))
         }
         Answer::NoRecords | Answer::Failed(_) => None,

@@ -2,7 +2,9 @@
 //! qualified name (or an address literal), and receivers trust a name that
 //! resolves back to the connecting IP.
 
-use mail_auth::MessageAuthenticator;
+use crate::analyze::answers::Reply;
+use crate::analyze::dns::Dns;
+use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -42,7 +44,7 @@ pub struct HeloFinding {
     pub addresses: Vec<IpAddr>,
 }
 
-pub async fn verdict(dns: &MessageAuthenticator, helo: &str, client: IpAddr) -> HeloFinding {
+pub async fn verdict(dns: &Dns, helo: &str, client: IpAddr) -> HeloFinding {
     let name = helo.trim().to_ascii_lowercase();
     let finding = |result, addresses| HeloFinding {
         result,
@@ -61,9 +63,17 @@ pub async fn verdict(dns: &MessageAuthenticator, helo: &str, client: IpAddr) -> 
     if !bare.contains('.') || bare.split('.').any(str::is_empty) {
         return finding(HeloResult::Invalid, Vec::new());
     }
-    match dns.resolver().lookup_ip(format!("{bare}.")).await {
+    match &*addresses(dns, &format!("{bare}.")).await {
         Ok(lookup) => {
-            let addresses: Vec<IpAddr> = lookup.iter().collect();
+            let addresses: Vec<IpAddr> = lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::A(a) => Some(IpAddr::V4(a.0)),
+                    RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
+                    _ => None,
+                })
+                .collect();
             let result = if addresses
                 .iter()
                 .any(|a| a.to_canonical() == client.to_canonical())
@@ -80,6 +90,16 @@ pub async fn verdict(dns: &MessageAuthenticator, helo: &str, client: IpAddr) -> 
             finding(HeloResult::Unresolvable, Vec::new())
         }
         Err(_) => finding(HeloResult::Unknown, Vec::new()),
+    }
+}
+
+/// The A records at `name`, or its AAAA records when it has no A record
+/// (hickory's `lookup_ip`, Ipv4thenIpv6, through the kept replies).
+async fn addresses(dns: &Dns, name: &str) -> Reply {
+    let a = dns.lookup(name, RecordType::A).await;
+    match &*a {
+        Ok(lookup) if !lookup.answers().is_empty() => a,
+        _ => dns.lookup(name, RecordType::AAAA).await,
     }
 }
 

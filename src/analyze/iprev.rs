@@ -2,7 +2,8 @@
 //! back to it (forward-confirmed reverse DNS)?
 
 use super::verdict::{Setup, Verdict};
-use mail_auth::{DnsError, Error, IprevResult, MessageAuthenticator};
+use crate::analyze::dns::Dns;
+use mail_auth::{DnsError, Error, IprevResult};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -22,8 +23,8 @@ pub struct IprevFinding {
     pub error: Option<String>,
 }
 
-pub async fn verdict(dns: &MessageAuthenticator, ip: IpAddr) -> IprevFinding {
-    let output = dns.verify_iprev(ip).await;
+pub async fn verdict(dns: &Dns, ip: IpAddr) -> IprevFinding {
+    let output = dns.auth().verify_iprev(ip).await;
     let ptr: Vec<String> = output
         .ptr
         .as_deref()

@@ -1,6 +1,7 @@
 //! Analysis: turns one stored message and its envelope into findings.
 //! Only facts here, no points: scoring is the next stage's business.
 
+pub mod answers;
 pub mod arc;
 pub mod content;
 pub mod dkim;
@@ -20,9 +21,10 @@ pub mod tls;
 pub mod verdict;
 pub mod zone_apex;
 
+use crate::analyze::dns::Dns;
 use crate::config::Lists;
 use crate::smtp::Envelope;
-use mail_auth::{AuthenticatedMessage, MessageAuthenticator};
+use mail_auth::AuthenticatedMessage;
 use serde::{Deserialize, Serialize};
 
 pub use verdict::{Setup, Verdict};
@@ -66,7 +68,7 @@ pub struct Findings {
 /// shares, our host name (SPF's `%{r}`), S/MIME trust anchors, and the DNS
 /// blocklists to ask.
 pub struct Analyzer {
-    pub dns: MessageAuthenticator,
+    pub dns: Dns,
     pub hostname: String,
     pub trust: smime::TrustStore,
     /// DNSBL zones for the client IP (RFC 5782).
@@ -85,7 +87,7 @@ impl Analyzer {
     /// An analyzer asking the configured blocklists and trusting the
     /// system roots plus the configured S/MIME CA files.
     pub fn with_lists(
-        dns: MessageAuthenticator,
+        dns: Dns,
         hostname: &str,
         lists: &Lists,
     ) -> Result<Analyzer, smime::SmimeError> {

@@ -9,7 +9,7 @@
 
 use super::dns::{Answer, answer, txt_strings};
 use super::zone_apex::ZoneApexes;
-use mail_auth::MessageAuthenticator;
+use crate::analyze::dns::Dns;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
@@ -72,12 +72,9 @@ pub enum RecordStatus {
 /// The zone apex of `domain` and, when it could not be found, why: the
 /// owner of the SOA answer, or of the SOA a negative answer carries
 /// (RFC 2308 §3); the domain itself when no SOA comes back at all.
-async fn zone_apex(
-    dns: &MessageAuthenticator,
-    apexes: &ZoneApexes,
-    domain: &str,
-) -> (String, Option<String>) {
-    let found = match dns.resolver().lookup(fqdn(domain), RecordType::SOA).await {
+async fn zone_apex(dns: &Dns, apexes: &ZoneApexes, domain: &str) -> (String, Option<String>) {
+    let reply = dns.lookup(&fqdn(domain), RecordType::SOA).await;
+    let found = match &*reply {
         Ok(lookup) => {
             let owner = lookup
                 .answers()
@@ -90,7 +87,7 @@ async fn zone_apex(
             let owner = none.soa.as_ref().map(|soa| soa.name.to_ascii());
             (owner.unwrap_or_else(|| domain.to_string()), None)
         }
-        Err(error) => match answer(Err(error)) {
+        Err(_) => match answer(&reply) {
             Answer::Failed(error) => (domain.to_string(), Some(error)),
             _ => (domain.to_string(), None),
         },
@@ -103,11 +100,7 @@ async fn zone_apex(
 
 /// Looks up everything at once; the slowest part is two round trips (the
 /// zone apex, then its keys).
-pub async fn posture(
-    dns: &MessageAuthenticator,
-    apexes: &ZoneApexes,
-    domain: &str,
-) -> PostureFinding {
+pub async fn posture(dns: &Dns, apexes: &ZoneApexes, domain: &str) -> PostureFinding {
     let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
     let ((mx, null_mx, mx_error), dnssec, mta_sts, tls_rpt, bimi) = tokio::join!(
         mx(dns, &domain),
@@ -128,8 +121,9 @@ pub async fn posture(
     }
 }
 
-async fn mx(dns: &MessageAuthenticator, domain: &str) -> (Vec<String>, bool, Option<String>) {
-    let lookup = match answer(dns.resolver().lookup(fqdn(domain), RecordType::MX).await) {
+async fn mx(dns: &Dns, domain: &str) -> (Vec<String>, bool, Option<String>) {
+    let reply = dns.lookup(&fqdn(domain), RecordType::MX).await;
+    let lookup = match answer(&reply) {
         Answer::Records(lookup) => lookup,
         Answer::NoRecords => return (Vec::new(), false, None),
         Answer::Failed(error) => return (Vec::new(), false, Some(error)),
@@ -164,7 +158,7 @@ async fn mx(dns: &MessageAuthenticator, domain: &str) -> (Vec<String>, bool, Opt
 /// keys, so the apex is found first: the owner of the SOA answer, or of the
 /// SOA a negative answer carries (RFC 2308 §3). When no SOA comes back at
 /// all the domain itself is asked.
-async fn dnssec(dns: &MessageAuthenticator, apexes: &ZoneApexes, domain: &str) -> Presence {
+async fn dnssec(dns: &Dns, apexes: &ZoneApexes, domain: &str) -> Presence {
     let (zone, apex_error) = match apexes.get(domain) {
         Some(apex) => (apex, None),
         None => zone_apex(dns, apexes, domain).await,
@@ -172,13 +166,13 @@ async fn dnssec(dns: &MessageAuthenticator, apexes: &ZoneApexes, domain: &str) -
     let zone = zone.trim_end_matches('.').to_ascii_lowercase();
     let name = fqdn(&zone);
     let (dnskey, ds) = tokio::join!(
-        dns.resolver().lookup(name.as_str(), RecordType::DNSKEY),
-        dns.resolver().lookup(name.as_str(), RecordType::DS),
+        dns.lookup(name.as_str(), RecordType::DNSKEY),
+        dns.lookup(name.as_str(), RecordType::DS),
     );
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for (kind, result) in [("DNSKEY", dnskey), ("DS", ds)] {
-        match answer(result) {
+        match answer(&result) {
             Answer::Records(_) => found.push(kind.to_string()),
             Answer::NoRecords => {}
             Answer::Failed(error) => errors.push(format!("{kind} lookup: {error}")),
@@ -248,16 +242,17 @@ const BIMI: Policy = Policy {
 /// The TXT records at `<prefix>.<domain>`, sorted by `policy`: records of other kinds
 /// are discarded, and exactly one must remain (RFC 8461 §3.1, RFC 8460 §3
 /// and the BIMI draft all say so).
-async fn policy(dns: &MessageAuthenticator, domain: &str, policy: &Policy) -> RecordStatus {
+async fn policy(dns: &Dns, domain: &str, policy: &Policy) -> RecordStatus {
     let name = format!("{}.{domain}.", policy.prefix);
-    let lookup = match answer(dns.resolver().lookup(name, RecordType::TXT).await) {
+    let reply = dns.lookup(&name, RecordType::TXT).await;
+    let lookup = match answer(&reply) {
         Answer::Records(lookup) => lookup,
         Answer::NoRecords => return RecordStatus::Absent,
         Answer::Failed(error) => return RecordStatus::Unknown { error },
     };
     // RFC 8461 §3.1 and the BIMI draft: strings are joined without a
     // separator, as for SPF (RFC 7208 §3.3); txt_strings does that.
-    let records: Vec<String> = txt_strings(&lookup)
+    let records: Vec<String> = txt_strings(lookup)
         .into_iter()
         .filter(|record| is_version(record, policy))
         .collect();

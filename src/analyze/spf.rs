@@ -12,8 +12,8 @@ mod macros;
 pub mod record;
 
 use super::verdict::{Setup, Verdict};
+use crate::analyze::dns::Dns;
 use eval::{Decision, Evaluation, Identity, Problem, Stop};
-use mail_auth::MessageAuthenticator;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -170,7 +170,7 @@ fn record_shape(record: &str) -> (AllPolicy, bool) {
 /// SPF for the MAIL FROM identity; for a null sender, RFC 7208 §2.4 says to
 /// check `postmaster@<HELO>` instead, so the identity becomes HELO.
 pub async fn mail_from_verdict(
-    dns: &MessageAuthenticator,
+    dns: &Dns,
     ip: IpAddr,
     helo: &str,
     host_domain: &str,
@@ -191,19 +191,14 @@ pub async fn mail_from_verdict(
 }
 
 /// SPF for the HELO identity alone (RFC 7208 §2.3): `postmaster@HELO`.
-pub async fn helo_verdict(
-    dns: &MessageAuthenticator,
-    ip: IpAddr,
-    helo: &str,
-    host_domain: &str,
-) -> SpfFinding {
+pub async fn helo_verdict(dns: &Dns, ip: IpAddr, helo: &str, host_domain: &str) -> SpfFinding {
     let sender = format!("postmaster@{helo}");
     check(dns, SpfIdentity::Helo, ip, helo, host_domain, &sender).await
 }
 
 /// check_host() for `sender` (`local-part@domain`) and the finding.
 async fn check(
-    dns: &MessageAuthenticator,
+    dns: &Dns,
     identity: SpfIdentity,
     ip: IpAddr,
     helo: &str,
@@ -216,7 +211,7 @@ async fn check(
         return unchecked(identity, domain);
     }
     let mut evaluation = Evaluation::new(
-        dns.resolver(),
+        dns,
         Identity {
             sender,
             local_part,

@@ -59,7 +59,7 @@ use tokio::sync::oneshot;
 /// benchmark can tell whether answers came from the resolver's cache.
 pub static QUERIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-/// TTL of every record served.
+/// TTL of every record served, unless [`Zone::ttl`] says otherwise.
 const TTL: u32 = 60;
 /// Type code of the SPF RR (RFC 4408 §3.1.1, obsoleted by RFC 7208), which
 /// hickory no longer names.
@@ -78,6 +78,10 @@ const MAX_CHARACTER_STRING: usize = 255;
 #[derive(Debug, Clone, Default)]
 pub struct Zone {
     nodes: HashMap<Name, Node>,
+    /// TTL of every record and negative answer; [`TTL`] when unset.
+    ttl: Option<u32>,
+    /// Queries this zone's server received (clones share the count).
+    asked: Arc<std::sync::atomic::AtomicU64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -212,6 +216,17 @@ impl Zone {
     /// queries, it goes in the authority section of every NXDOMAIN and
     /// NODATA answer at or below `name`, so a resolver can tell which zone
     /// a name belongs to.
+    /// Serves every record, and every negative answer (through the SOA's
+    /// TTL, which RFC 2308 caps it with), with this TTL in seconds.
+    pub fn ttl(mut self, seconds: u32) -> Self {
+        self.ttl = Some(seconds);
+        self
+    }
+
+    fn record_ttl(&self) -> u32 {
+        self.ttl.unwrap_or(TTL)
+    }
+
     pub fn soa(self, name: &str) -> Self {
         let soa = SOA::new(
             dns_name(&format!("ns.{}", name.trim_end_matches('.'))),
@@ -236,7 +251,7 @@ impl Zone {
                     .find(|rdata| rdata.record_type() == RecordType::SOA)
             });
             if let Some(soa) = soa {
-                return Some(Record::from_rdata(owner, TTL, soa.clone()));
+                return Some(Record::from_rdata(owner, self.record_ttl(), soa.clone()));
             }
             if owner.is_root() {
                 return None;
@@ -258,6 +273,8 @@ impl Zone {
     /// (malformed query, or a [`Zone::timeout`] name).
     fn respond(&self, request: &Message) -> Option<Message> {
         QUERIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.asked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if request.metadata.message_type != MessageType::Query || request.queries.len() != 1 {
             return None;
         }
@@ -299,7 +316,8 @@ impl Zone {
                 .peekable();
             if matching.peek().is_some() {
                 for rdata in matching {
-                    response.add_answer(Record::from_rdata(owner.clone(), TTL, rdata.clone()));
+                    let ttl = self.record_ttl();
+                    response.add_answer(Record::from_rdata(owner.clone(), ttl, rdata.clone()));
                 }
                 break;
             }
@@ -309,7 +327,7 @@ impl Zone {
                 .find(|rdata| rdata.record_type() == RecordType::CNAME)
             {
                 let alias = RData::CNAME(CNAME(target.clone()));
-                response.add_answer(Record::from_rdata(owner, TTL, alias));
+                response.add_answer(Record::from_rdata(owner, self.record_ttl(), alias));
                 owner = target.clone();
                 continue;
             }
@@ -372,6 +390,7 @@ fn encode(response: &Message, limit: Option<usize>) -> Option<Vec<u8>> {
 pub struct TestDns {
     /// 127.0.0.1 and the port it serves on, over both UDP and TCP.
     pub addr: SocketAddr,
+    asked: Arc<std::sync::atomic::AtomicU64>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -380,6 +399,7 @@ impl TestDns {
     /// Starts serving `zone`; returns once both sockets are listening.
     pub fn start(zone: Zone) -> TestDns {
         let (udp, tcp, addr) = bind_udp_and_tcp();
+        let asked = zone.asked.clone();
         let zone = Arc::new(zone);
         let (shutdown, stop) = oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -403,9 +423,15 @@ impl TestDns {
             .expect("test DNS: spawn server thread");
         TestDns {
             addr,
+            asked,
             shutdown: Some(shutdown),
             thread: Some(thread),
         }
+    }
+
+    /// Queries this server has received so far, over UDP and TCP.
+    pub fn queries(&self) -> u64 {
+        self.asked.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -2,8 +2,8 @@
 //! by both policy discoveries: RFC 7489 wants the From domain and its
 //! organisational domain, RFC 9989 every name up to the top-level domain.
 
-use crate::analyze::dns::{Answer, answer, txt_strings};
-use mail_auth::MessageAuthenticator;
+use crate::analyze::dns::{Answer, Dns, answer, txt_strings};
+use mail_auth::hickory_resolver::proto::rr::RecordType;
 
 /// What `_dmarc.<name>` holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub(super) enum Published {
 /// after the first query, so a hostile 100-label From costs at most 8
 /// lookups; the organisational domain is asked whatever its length.
 pub(super) async fn walk(
-    dns: &MessageAuthenticator,
+    dns: &Dns,
     from_domain: &str,
     org_domain: &str,
 ) -> Vec<(String, Published)> {
@@ -37,10 +37,14 @@ pub(super) async fn walk(
     found
 }
 
-async fn published(dns: &MessageAuthenticator, name: &str) -> Published {
-    match answer(dns.resolver().txt_lookup(format!("_dmarc.{name}.")).await) {
+async fn published(dns: &Dns, name: &str) -> Published {
+    match answer(
+        &*dns
+            .lookup(&format!("_dmarc.{name}."), RecordType::TXT)
+            .await,
+    ) {
         Answer::Records(lookup) => {
-            let records: Vec<String> = txt_strings(&lookup)
+            let records: Vec<String> = txt_strings(lookup)
                 .into_iter()
                 .filter(|r| is_dmarc_record(r))
                 .collect();

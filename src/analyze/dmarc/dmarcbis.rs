@@ -7,18 +7,16 @@
 use super::TreeWalkVerdict;
 use super::discovery::{Published, at};
 use super::rfc7489::Evaluation;
+use crate::analyze::dns::Dns;
 use crate::analyze::spf::SpfFinding;
 use crate::analyze::verdict::Verdict;
 use mail_auth::dmarc::verify::DmarcParameters;
-use mail_auth::{
-    AuthenticatedMessage, DkimOutput, DmarcOutput, DmarcResult, MessageAuthenticator, SpfOutput,
-    SpfResult,
-};
+use mail_auth::{AuthenticatedMessage, DkimOutput, DmarcOutput, DmarcResult, SpfOutput, SpfResult};
 
 /// mail-auth's DMARC verdict: it also tells which From domain applies (an
 /// empty one when the From header has none, or several different ones).
 pub(super) async fn tree_walk(
-    dns: &MessageAuthenticator,
+    dns: &Dns,
     message: &AuthenticatedMessage<'_>,
     dkim: &[DkimOutput<'_>],
     spf: &SpfFinding,
@@ -26,7 +24,7 @@ pub(super) async fn tree_walk(
 ) -> DmarcOutput {
     let spf_output = SpfOutput::new(spf.domain.clone()).with_result(spf_result(spf.result));
     let params = DmarcParameters::new(message, dkim, mail_from_domain, &spf_output);
-    dns.verify_dmarc(params).await
+    dns.auth().verify_dmarc(params).await
 }
 
 /// The tree walk's verdict when it tells the sender something the RFC 7489

@@ -16,8 +16,9 @@ use super::dkim::DkimFinding;
 use super::org_domain::organisational_domain;
 use super::spf::SpfFinding;
 use super::verdict::{Setup, Verdict};
+use crate::analyze::dns::Dns;
 use mail_auth::dmarc::{Alignment, Dmarc, Policy};
-use mail_auth::{AuthenticatedMessage, DkimOutput, MessageAuthenticator};
+use mail_auth::{AuthenticatedMessage, DkimOutput};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +87,7 @@ pub struct DmarcRecord {
 /// DMARC for the message: SPF from our own evaluator, DKIM from dkim.rs
 /// (`dkim`), and mail-auth's outputs (`dkim_outputs`) for the tree walk.
 pub async fn verdict(
-    dns: &MessageAuthenticator,
+    dns: &Dns,
     message: &AuthenticatedMessage<'_>,
     dkim_outputs: &[DkimOutput<'_>],
     dkim: &[DkimFinding],

@@ -5,7 +5,7 @@
 use super::lookup::{Found, Lookups, MX_NAME_LIMIT, dns_name};
 use super::macros::{MacroValues, expand_domain, expand_explanation, uses_validated_name};
 use super::record::{self, DualCidr, Mechanism, Qualifier, Record, SyntaxError};
-use mail_auth::hickory_resolver::TokioResolver;
+use crate::analyze::dns::Dns;
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -146,9 +146,9 @@ pub struct Evaluation<'a> {
 type Matched = Result<bool, Stop>;
 
 impl<'a> Evaluation<'a> {
-    pub fn new(resolver: &'a TokioResolver, identity: Identity<'a>) -> Self {
+    pub fn new(dns: &'a Dns, identity: Identity<'a>) -> Self {
         Evaluation {
-            lookups: Lookups::new(resolver),
+            lookups: Lookups::new(dns),
             identity,
             records: Vec::new(),
             validated_names: tokio::sync::OnceCell::new(),

@@ -3,8 +3,8 @@
 //! bound them.
 
 use super::eval::Problem;
+use crate::analyze::dns::Dns;
 use crate::analyze::dns::{Answer, answer, txt_strings};
-use mail_auth::hickory_resolver::TokioResolver;
 use mail_auth::hickory_resolver::proto::rr::{Name, RData, RecordType};
 use std::net::IpAddr;
 
@@ -30,7 +30,7 @@ pub enum Found<T> {
 
 /// The resolver, with the counts the limits are kept on.
 pub struct Lookups<'a> {
-    resolver: &'a TokioResolver,
+    dns: &'a Dns,
     /// Terms that queried DNS so far, over the whole evaluation.
     pub dns_terms: u32,
     /// Void lookups so far.
@@ -38,9 +38,9 @@ pub struct Lookups<'a> {
 }
 
 impl<'a> Lookups<'a> {
-    pub fn new(resolver: &'a TokioResolver) -> Self {
+    pub fn new(dns: &'a Dns) -> Self {
         Lookups {
-            resolver,
+            dns,
             dns_terms: 0,
             void: 0,
         }
@@ -71,8 +71,8 @@ impl<'a> Lookups<'a> {
 
     /// TXT records at `name`, each record's strings joined (§3.3).
     pub async fn txt(&self, name: &Name) -> Found<String> {
-        match answer(self.resolver.lookup(name.clone(), RecordType::TXT).await) {
-            Answer::Records(lookup) => Found::Records(txt_strings(&lookup)),
+        match answer(&*self.dns.lookup_name(name, RecordType::TXT).await) {
+            Answer::Records(lookup) => Found::Records(txt_strings(lookup)),
             Answer::NoRecords => Found::Nothing,
             Answer::Failed(why) => Found::Failed(format!("{why} (TXT {})", text(name))),
         }
@@ -86,7 +86,7 @@ impl<'a> Lookups<'a> {
         } else {
             RecordType::A
         };
-        match answer(self.resolver.lookup(name.clone(), rtype).await) {
+        match answer(&*self.dns.lookup_name(name, rtype).await) {
             Answer::Records(lookup) => Found::Records(
                 lookup
                     .answers()
@@ -106,7 +106,7 @@ impl<'a> Lookups<'a> {
     /// The exchange names of `name`'s MX records, as text without the
     /// trailing dot; the null MX "." (RFC 7505) is left out.
     pub async fn mx(&self, name: &Name) -> Found<String> {
-        match answer(self.resolver.lookup(name.clone(), RecordType::MX).await) {
+        match answer(&*self.dns.lookup_name(name, RecordType::MX).await) {
             Answer::Records(lookup) => Found::Records(
                 lookup
                     .answers()
@@ -128,7 +128,7 @@ impl<'a> Lookups<'a> {
         let Some(name) = reverse_name(ip) else {
             return Found::Failed("cannot build the reverse name".into());
         };
-        match answer(self.resolver.lookup(name, RecordType::PTR).await) {
+        match answer(&*self.dns.lookup_name(&name, RecordType::PTR).await) {
             Answer::Records(lookup) => Found::Records(
                 lookup
                     .answers()
