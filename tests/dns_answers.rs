@@ -8,6 +8,7 @@ use mail_auth::hickory_resolver::net::NetError;
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use mailscore::analyze::answers::Reply;
 use mailscore::analyze::dns::{Dns, resolver};
+use mailscore::analyze::iprev;
 use std::time::Duration;
 use support::dns::{TestDns, Zone};
 
@@ -128,4 +129,33 @@ async fn a_servfail_is_not_kept() {
     let reply = dns.lookup("broken.test.", RecordType::MX).await;
     assert!(reply.is_err());
     assert!(dns.answers().is_empty());
+}
+
+#[tokio::test]
+async fn mail_auth_lookups_are_kept_until_their_ttl_ends() {
+    let ip: std::net::IpAddr = "192.0.2.25".parse().unwrap();
+    let server = TestDns::start(
+        Zone::new()
+            .ttl(1)
+            .ptr(ip, "mail.kept.test")
+            .a("mail.kept.test", std::net::Ipv4Addr::new(192, 0, 2, 25)),
+    );
+    let dns = dns(&server, Duration::from_secs(2));
+    let first = iprev::verdict(&dns, ip).await;
+    assert!(first.forward_confirmed, "{first:?}");
+    let asked = server.queries();
+    assert_eq!(dns.kept_records().ptr.len(), 1);
+    assert_eq!(dns.kept_records().ipv4.len(), 1);
+
+    let second = iprev::verdict(&dns, ip).await;
+    assert_eq!(second.ptr, first.ptr);
+    assert_eq!(server.queries(), asked, "PTR and A were kept");
+
+    tokio::time::sleep(PAST_ONE_SECOND).await;
+    let third = iprev::verdict(&dns, ip).await;
+    assert!(third.forward_confirmed);
+    assert!(
+        server.queries() > asked,
+        "asked again once the TTL had run out"
+    );
 }

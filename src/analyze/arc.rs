@@ -74,7 +74,7 @@ pub async fn verdict<'x>(dns: &Dns, message: &'x AuthenticatedMessage<'x>) -> Ar
             )),
         };
     }
-    let output = dns.auth().verify_arc(message).await;
+    let output = dns.auth().verify_arc(dns.parameters(message)).await;
     let (result, error) = match output.result() {
         // mail-auth skips verification when there is no ARC-Message-Signature,
         // so a lone ARC-Seal or ARC-Authentication-Results would read as

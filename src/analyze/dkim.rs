@@ -42,10 +42,10 @@ pub struct DkimFinding {
 /// Verifies every signature. Returns mail-auth's outputs too, because DMARC
 /// needs them to judge alignment.
 pub async fn verdicts<'x>(
-    dns: &Dns,
+    dns: &'x Dns,
     message: &'x AuthenticatedMessage<'x>,
 ) -> (Vec<DkimFinding>, Vec<DkimOutput<'x>>) {
-    let outputs = dns.auth().verify_dkim(message).await;
+    let outputs = dns.auth().verify_dkim(dns.parameters(message)).await;
     let from_domain = message
         .from
         .first()

@@ -3,6 +3,7 @@
 //! resolver, decide where answers come from.
 
 use super::answers::{Answers, Question, Reply};
+use super::kept_records::{KeptParameters, KeptRecords};
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::hickory_resolver::lookup::Lookup;
@@ -23,12 +24,20 @@ pub struct DnsSetupError(String);
 pub struct Dns {
     auth: MessageAuthenticator,
     answers: Answers,
+    records: KeptRecords,
 }
 
 impl Dns {
-    /// mail-auth's verifier, over the same resolver.
+    /// mail-auth's verifier, over the same resolver. Give it its input
+    /// through [`Dns::parameters`], so its lookups are kept too.
     pub fn auth(&self) -> &MessageAuthenticator {
         &self.auth
+    }
+
+    /// `params` for a mail-auth verifier, with the records it has parsed
+    /// kept until their TTL ends.
+    pub fn parameters<P>(&self, params: P) -> KeptParameters<'_, P> {
+        self.records.parameters(params)
     }
 
     /// The records of `rtype` at `name`, from the replies kept while their
@@ -54,6 +63,11 @@ impl Dns {
         reply
     }
 
+    /// The records mail-auth's lookups parsed, kept now (for tests).
+    pub fn kept_records(&self) -> &KeptRecords {
+        &self.records
+    }
+
     /// The answers kept now (for tests of their bound).
     pub fn answers(&self) -> &Answers {
         &self.answers
@@ -67,6 +81,7 @@ pub fn resolver(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, Dn
     Ok(Dns {
         auth,
         answers: Answers::default(),
+        records: KeptRecords::default(),
     })
 }
 

@@ -24,7 +24,7 @@ pub struct IprevFinding {
 }
 
 pub async fn verdict(dns: &Dns, ip: IpAddr) -> IprevFinding {
-    let output = dns.auth().verify_iprev(ip).await;
+    let output = dns.auth().verify_iprev(dns.parameters(ip)).await;
     let ptr: Vec<String> = output
         .ptr
         .as_deref()

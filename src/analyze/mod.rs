@@ -11,6 +11,7 @@ pub mod dns;
 pub mod dnsbl;
 pub mod helo;
 pub mod iprev;
+pub mod kept_records;
 pub mod message;
 pub mod org_domain;
 pub mod posture;

@@ -24,7 +24,7 @@ pub(super) async fn tree_walk(
 ) -> DmarcOutput {
     let spf_output = SpfOutput::new(spf.domain.clone()).with_result(spf_result(spf.result));
     let params = DmarcParameters::new(message, dkim, mail_from_domain, &spf_output);
-    dns.auth().verify_dmarc(params).await
+    dns.auth().verify_dmarc(dns.parameters(params)).await
 }
 
 /// The tree walk's verdict when it tells the sender something the RFC 7489
