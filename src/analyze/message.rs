@@ -2,7 +2,7 @@
 //! is attacker-controlled: each string is bounded so a hostile message cannot
 //! blow up the report, and the page escapes it.
 
-use mail_parser::MessageParser;
+use mail_parser::{Message, MessageParser};
 use serde::{Deserialize, Serialize};
 
 /// At most this many header fields are kept for display.
@@ -35,7 +35,12 @@ pub struct MessageFacts {
 pub const MAX_LINK_DOMAINS: usize = 20;
 
 pub fn facts(raw: &[u8]) -> MessageFacts {
-    let Some(message) = MessageParser::default().parse(raw) else {
+    facts_of(raw, MessageParser::default().parse(raw).as_ref())
+}
+
+/// [`facts`] from `raw` already parsed (`None`: it would not parse).
+pub fn facts_of(raw: &[u8], parsed: Option<&Message>) -> MessageFacts {
+    let Some(message) = parsed else {
         return MessageFacts {
             size: raw.len(),
             ..MessageFacts::default()
@@ -55,7 +60,7 @@ pub fn facts(raw: &[u8]) -> MessageFacts {
             .map(|(name, value)| (bounded(name), bounded(&unfold(value))))
             .collect(),
         parsed: true,
-        link_domains: link_domains(&message),
+        link_domains: link_domains(message),
     }
 }
 

@@ -111,7 +111,20 @@ impl Analyzer {
         let dns = &self.dns;
         let ip = envelope.client_ip;
         let helo = envelope.helo.as_str();
-        let message = message::facts(raw);
+        // Parsed once for both, and dropped before the lookups: its parts
+        // would otherwise live as long as the slowest DNS answer.
+        let (message, content) = {
+            let parsed = mail_parser::MessageParser::default().parse(raw);
+            let context = content::Context {
+                mail_from: &envelope.mail_from,
+                received_at: envelope.received_at,
+                profile: self.profile,
+            };
+            (
+                message::facts_of(raw, parsed.as_ref()),
+                content::content_of(raw, parsed.as_ref(), &context),
+            )
+        };
         let mail_from_domain = envelope.mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
         let from_domain = message
             .from_address
@@ -162,14 +175,6 @@ impl Analyzer {
             posture::posture(dns, &self.zone_apexes, &posture_domain),
         );
         let smime = smime::smime_verdict(raw, message.from_address.as_deref(), &self.trust);
-        let content = content::content(
-            raw,
-            &content::Context {
-                mail_from: &envelope.mail_from,
-                received_at: envelope.received_at,
-                profile: self.profile,
-            },
-        );
 
         Findings {
             spf,

@@ -14,7 +14,7 @@ pub mod links;
 pub mod lookalike;
 pub mod zip;
 
-use mail_parser::MessageParser;
+use mail_parser::{Message, MessageParser};
 use serde::{Deserialize, Serialize};
 
 /// Declares a finding's word enum: the Rust variant, the word the report
@@ -85,7 +85,12 @@ pub struct Context<'a> {
 }
 
 pub fn content(raw: &[u8], context: &Context<'_>) -> ContentFinding {
-    let Some(message) = MessageParser::default().parse(raw) else {
+    content_of(raw, MessageParser::default().parse(raw).as_ref(), context)
+}
+
+/// [`content`] from `raw` already parsed (`None`: it would not parse).
+pub fn content_of(raw: &[u8], parsed: Option<&Message>, context: &Context<'_>) -> ContentFinding {
+    let Some(message) = parsed else {
         return ContentFinding {
             profile: context.profile,
             headers: headers::unparsed(),
@@ -93,14 +98,14 @@ pub fn content(raw: &[u8], context: &Context<'_>) -> ContentFinding {
             ..ContentFinding::default()
         };
     };
-    let html = html::read_all(&message);
+    let html = html::read_all(message);
     ContentFinding {
         profile: context.profile,
-        headers: headers::headers(&message, context),
-        bulk: bulk::bulk(&message),
-        body: body::body(&message, &html, raw),
-        links: links::links(&message, &html),
-        attachments: attachments::attachments(&message),
+        headers: headers::headers(message, context),
+        bulk: bulk::bulk(message),
+        body: body::body(message, &html, raw),
+        links: links::links(message, &html),
+        attachments: attachments::attachments(message),
     }
 }
 
