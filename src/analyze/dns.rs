@@ -68,7 +68,7 @@ impl Dns {
         &self.records
     }
 
-    /// The answers kept now (for tests of their bound).
+    /// The answers kept now (for tests).
     pub fn answers(&self) -> &Answers {
         &self.answers
     }

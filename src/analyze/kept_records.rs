@@ -7,40 +7,20 @@
 //! of a record that was there), with the expiry hickory gave the answer;
 //! NXDOMAIN and failures are asked again, through hickory's cache.
 
+use super::ttl_map::TtlMap;
 use mail_auth::{MX, Parameters, RecordSet, ResolverCache, Txt};
 use std::borrow::Borrow;
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
-/// Names are attacker-chosen: each map is bounded, emptied of what has
-/// expired, or else wholly, when full.
-const MAX_KEPT: usize = 4096;
-
-/// One kind of record, by name (or address, for PTR).
-pub struct Kept<K, V> {
-    kept: Mutex<HashMap<K, (V, Instant)>>,
-}
-
-impl<K, V> Default for Kept<K, V> {
-    fn default() -> Self {
-        Kept {
-            kept: Mutex::new(HashMap::new()),
-        }
-    }
-}
-
-impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for Kept<K, V> {
+impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for TtlMap<K, V> {
     fn get<Q>(&self, name: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let (value, until) = kept.get(name)?;
-        (Instant::now() < *until).then(|| value.clone())
+        TtlMap::get(self, name, Instant::now())
     }
 
     fn remove<Q>(&self, name: &Q) -> Option<V>
@@ -48,58 +28,33 @@ impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for Kept<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        kept.remove(name).map(|(value, _)| value)
+        TtlMap::remove(self, name)
     }
 
     fn insert(&self, key: K, value: V, valid_until: Instant) {
-        let now = Instant::now();
-        if valid_until <= now {
-            return;
-        }
-        let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        if kept.len() >= MAX_KEPT {
-            kept.retain(|_, (_, until)| *until > now);
-            if kept.len() >= MAX_KEPT {
-                kept.clear();
-            }
-        }
-        kept.insert(key, (value, valid_until));
-    }
-}
-
-impl<K, V> Kept<K, V> {
-    pub fn len(&self) -> usize {
-        self.kept
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        TtlMap::insert(self, key, value, valid_until, Instant::now());
     }
 }
 
 /// A cache for each kind of record mail-auth looks up.
 #[derive(Default)]
 pub struct KeptRecords {
-    pub txt: Kept<Box<str>, Txt>,
-    pub mx: Kept<Box<str>, RecordSet<MX>>,
-    pub ipv4: Kept<Box<str>, RecordSet<Ipv4Addr>>,
-    pub ipv6: Kept<Box<str>, RecordSet<Ipv6Addr>>,
-    pub ptr: Kept<IpAddr, RecordSet<Box<str>>>,
+    pub txt: TtlMap<Box<str>, Txt>,
+    pub mx: TtlMap<Box<str>, RecordSet<MX>>,
+    pub ipv4: TtlMap<Box<str>, RecordSet<Ipv4Addr>>,
+    pub ipv6: TtlMap<Box<str>, RecordSet<Ipv6Addr>>,
+    pub ptr: TtlMap<IpAddr, RecordSet<Box<str>>>,
 }
 
 /// What a mail-auth verifier takes, with these caches.
 pub type KeptParameters<'x, P> = Parameters<
     'x,
     P,
-    Kept<Box<str>, Txt>,
-    Kept<Box<str>, RecordSet<MX>>,
-    Kept<Box<str>, RecordSet<Ipv4Addr>>,
-    Kept<Box<str>, RecordSet<Ipv6Addr>>,
-    Kept<IpAddr, RecordSet<Box<str>>>,
+    TtlMap<Box<str>, Txt>,
+    TtlMap<Box<str>, RecordSet<MX>>,
+    TtlMap<Box<str>, RecordSet<Ipv4Addr>>,
+    TtlMap<Box<str>, RecordSet<Ipv6Addr>>,
+    TtlMap<IpAddr, RecordSet<Box<str>>>,
 >;
 
 impl KeptRecords {

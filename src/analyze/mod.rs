@@ -19,6 +19,7 @@ pub mod smime;
 pub mod spamd;
 pub mod spf;
 pub mod tls;
+pub mod ttl_map;
 pub mod verdict;
 pub mod zone_apex;
 
