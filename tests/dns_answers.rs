@@ -159,3 +159,46 @@ async fn mail_auth_lookups_are_kept_until_their_ttl_ends() {
         "asked again once the TTL had run out"
     );
 }
+
+#[tokio::test]
+async fn a_txt_name_ours_found_empty_is_not_asked_again_by_mail_auth() {
+    use mail_auth::dmarc::Dmarc;
+    use mail_auth::{DnsError as AuthDnsError, Error as AuthError};
+    let server = TestDns::start(
+        Zone::new()
+            .txt("_dmarc.org.test", &["v=DMARC1; p=reject"])
+            .soa("org.test"),
+    );
+    let dns = dns(&server, Duration::from_secs(2));
+    let ours = dns.lookup("_dmarc.mail.org.test.", RecordType::TXT).await;
+    assert!(error(&ours).is_nx_domain());
+    assert_eq!(dns.kept_records().txt.len(), 1, "kept for mail-auth too");
+    let asked = server.queries();
+
+    // mail-auth's tree walk asks the same name: answered from what we kept,
+    // as hickory would have answered it.
+    let walk = dns
+        .auth()
+        .txt_lookup::<Dmarc>("_dmarc.mail.org.test.", Some(&dns.kept_records().txt))
+        .await;
+    assert!(
+        matches!(walk, Err(AuthError::Dns(AuthDnsError::RecordNotFound(_)))),
+        "{walk:?}"
+    );
+    assert_eq!(server.queries(), asked, "mail-auth did not ask again");
+
+    // A name with a record is mail-auth's to parse, and then kept by it.
+    let found = dns
+        .auth()
+        .txt_lookup::<Dmarc>("_dmarc.org.test.", Some(&dns.kept_records().txt))
+        .await;
+    assert!(found.is_ok(), "{found:?}");
+    assert_eq!(server.queries(), asked + 1);
+    let again = dns
+        .auth()
+        .txt_lookup::<Dmarc>("_dmarc.org.test.", Some(&dns.kept_records().txt))
+        .await;
+    assert!(again.is_ok());
+    assert_eq!(server.queries(), asked + 1);
+    assert_eq!(dns.kept_records().txt.len(), 2);
+}

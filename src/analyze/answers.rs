@@ -70,7 +70,7 @@ impl Answers {
 }
 
 /// Until when `reply` may be used again; `None` for a failure.
-fn valid_until(reply: &Result<Lookup, NetError>, now: Instant) -> Option<Instant> {
+pub fn valid_until(reply: &Result<Lookup, NetError>, now: Instant) -> Option<Instant> {
     match reply {
         Ok(lookup) => Some(lookup.valid_until()),
         Err(NetError::Dns(DnsError::NoRecordsFound(NoRecords {

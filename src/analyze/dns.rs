@@ -59,7 +59,11 @@ impl Dns {
             return kept;
         }
         let reply = Arc::new(self.auth.resolver().lookup(name, rtype).await);
-        self.answers.keep(question, &reply, Instant::now());
+        let now = Instant::now();
+        if let Question::Text(RecordType::TXT, text) = &question {
+            self.records.keep_absent_txt(text, &reply, now);
+        }
+        self.answers.keep(question, &reply, now);
         reply
     }
 

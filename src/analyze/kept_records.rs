@@ -4,10 +4,15 @@
 //! hickory cache hit, which clones and rewrites the whole response.
 //!
 //! mail-auth hands a cache only what it found (parsed, or the parse error
-//! of a record that was there), with the expiry hickory gave the answer;
-//! NXDOMAIN and failures are asked again, through hickory's cache.
+//! of a record that was there), with the expiry hickory gave the answer.
+//! The absence of TXT records our own lookups found is added, as mail-auth's
+//! own "not found": DMARC's tree walk asks the `_dmarc` names our policy
+//! discovery has just asked, and most of them have none. Failures are
+//! never kept.
 
+use super::answers::{Reply, valid_until};
 use super::ttl_map::TtlMap;
+use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::{MX, Parameters, RecordSet, ResolverCache, Txt};
 use std::borrow::Borrow;
 use std::hash::Hash;
@@ -58,6 +63,17 @@ pub type KeptParameters<'x, P> = Parameters<
 >;
 
 impl KeptRecords {
+    /// Keeps that `name` has no TXT record, when `reply` (to our own TXT
+    /// lookup of `name`, written as mail-auth writes it) says so.
+    pub fn keep_absent_txt(&self, name: &str, reply: &Reply, now: Instant) {
+        if let Err(error @ NetError::Dns(DnsError::NoRecordsFound(_))) = &**reply
+            && let Some(until) = valid_until(reply, now)
+        {
+            let absent = Txt::Error(mail_auth::Error::from(error.clone()));
+            self.txt.insert(Box::from(name), absent, until, now);
+        }
+    }
+
     /// `params` for a mail-auth verifier, reading and filling these caches.
     pub fn parameters<P>(&self, params: P) -> KeptParameters<'_, P> {
         Parameters::new(params)
