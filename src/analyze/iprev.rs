@@ -5,6 +5,7 @@ use super::verdict::{Setup, Verdict};
 use crate::analyze::dns::Dns;
 use mail_auth::{DnsError, Error, IprevResult};
 use serde::{Deserialize, Serialize};
+use std::fmt::Write;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,18 +90,20 @@ fn looks_generic(name: &str, ip: IpAddr) -> bool {
     let name = name.to_ascii_lowercase();
     if let IpAddr::V4(v4) = ip.to_canonical() {
         let [a, b, c, d] = v4.octets();
-        let hex = format!("{:08x}", u32::from(v4));
-        let embedded = [
-            format!("{a}-{b}-{c}-{d}"),
-            format!("{d}-{c}-{b}-{a}"),
-            format!("{a}.{b}.{c}.{d}"),
-            format!("{d}.{c}.{b}.{a}"),
-            format!("{a:03}{b:03}{c:03}{d:03}"),
-            hex,
-        ];
-        if embedded
-            .iter()
-            .any(|pattern| name.contains(pattern.as_str()))
+        // One buffer for every pattern: this runs for each message, and six
+        // formatted Strings were 1 % of ingest CPU.
+        let mut pattern = String::with_capacity(16);
+        let mut embedded = |args: std::fmt::Arguments| {
+            pattern.clear();
+            let _ = pattern.write_fmt(args);
+            name.contains(pattern.as_str())
+        };
+        if embedded(format_args!("{a}-{b}-{c}-{d}"))
+            || embedded(format_args!("{d}-{c}-{b}-{a}"))
+            || embedded(format_args!("{a}.{b}.{c}.{d}"))
+            || embedded(format_args!("{d}.{c}.{b}.{a}"))
+            || embedded(format_args!("{a:03}{b:03}{c:03}{d:03}"))
+            || embedded(format_args!("{:08x}", u32::from(v4)))
         {
             return true;
         }
