@@ -9,7 +9,7 @@ use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, Reso
 use mail_auth::hickory_resolver::lookup::Lookup;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{IntoName, Name, RData, RecordType};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -135,6 +135,20 @@ pub fn txt_strings(lookup: &Lookup) -> Vec<String> {
                     .map(|part| String::from_utf8_lossy(part))
                     .collect::<String>(),
             ),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The addresses in a lookup's A and AAAA records (CNAMEs on the way
+/// skipped).
+pub fn addresses(lookup: &Lookup) -> Vec<IpAddr> {
+    lookup
+        .answers()
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
             _ => None,
         })
         .collect()

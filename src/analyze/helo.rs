@@ -3,8 +3,8 @@
 //! resolves back to the connecting IP.
 
 use crate::analyze::answers::Reply;
-use crate::analyze::dns::Dns;
-use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
+use crate::analyze::dns::{self, Dns};
+use mail_auth::hickory_resolver::proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -63,17 +63,9 @@ pub async fn verdict(dns: &Dns, helo: &str, client: IpAddr) -> HeloFinding {
     if !bare.contains('.') || bare.split('.').any(str::is_empty) {
         return finding(HeloResult::Invalid, Vec::new());
     }
-    match &*addresses(dns, &format!("{bare}.")).await {
+    match &*a_or_aaaa(dns, &format!("{bare}.")).await {
         Ok(lookup) => {
-            let addresses: Vec<IpAddr> = lookup
-                .answers()
-                .iter()
-                .filter_map(|record| match &record.data {
-                    RData::A(a) => Some(IpAddr::V4(a.0)),
-                    RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
-                    _ => None,
-                })
-                .collect();
+            let addresses = dns::addresses(lookup);
             let result = if addresses
                 .iter()
                 .any(|a| a.to_canonical() == client.to_canonical())
@@ -95,7 +87,7 @@ pub async fn verdict(dns: &Dns, helo: &str, client: IpAddr) -> HeloFinding {
 
 /// The A records at `name`, or its AAAA records when it has no A record
 /// (hickory's `lookup_ip`, Ipv4thenIpv6, through the kept replies).
-async fn addresses(dns: &Dns, name: &str) -> Reply {
+async fn a_or_aaaa(dns: &Dns, name: &str) -> Reply {
     let a = dns.lookup(name, RecordType::A).await;
     match &*a {
         Ok(lookup) if !lookup.answers().is_empty() => a,

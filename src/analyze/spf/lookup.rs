@@ -4,7 +4,7 @@
 
 use super::eval::Problem;
 use crate::analyze::dns::Dns;
-use crate::analyze::dns::{Answer, answer, txt_strings};
+use crate::analyze::dns::{Answer, addresses, answer, txt_strings};
 use mail_auth::hickory_resolver::proto::rr::{Name, RData, RecordType};
 use std::net::IpAddr;
 
@@ -87,17 +87,7 @@ impl<'a> Lookups<'a> {
             RecordType::A
         };
         match answer(&*self.dns.lookup_name(name, rtype).await) {
-            Answer::Records(lookup) => Found::Records(
-                lookup
-                    .answers()
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::A(a) => Some(IpAddr::V4(a.0)),
-                        RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
+            Answer::Records(lookup) => Found::Records(addresses(lookup)),
             Answer::NoRecords => Found::Nothing,
             Answer::Failed(why) => Found::Failed(format!("{why} ({rtype} {})", text(name))),
         }
