@@ -170,9 +170,6 @@ fn write_json(json: &mut Vec<u8>, value: &impl Serialize) -> Result<(), String> 
     serde_json::to_writer(json, value).map_err(|e| e.to_string())
 }
 
-/// FNV-1a over the four texts, each ended by a 0xff byte (never in UTF-8)
-/// so that no two different sets of texts run together alike. Stored, so
-/// it must never change.
 /// The hash of `rule`'s texts. A rule's texts are the same in every report
 /// it hits, so the last hash is kept with the texts it was of: comparing
 /// them costs a fraction of hashing them again (3.6 KB a report, byte by
@@ -205,6 +202,9 @@ struct Hashed {
     hash: u64,
 }
 
+/// FNV-1a over the four texts, each ended by a 0xff byte (never in UTF-8)
+/// so that no two different sets of texts run together alike. Stored, so
+/// it must never change.
 fn hash(title: &Text, advice: &Text) -> u64 {
     let mut hasher = Fnv::default();
     for text in [&title.en, &title.ja, &advice.en, &advice.ja] {
