@@ -2,9 +2,8 @@
 //! record the selector points at.
 
 use super::dkim_key::{KeyInfo, key_info};
-use super::dns::txt_records;
+use super::dns::{Dns, txt_records};
 use super::verdict::{Setup, Verdict};
-use crate::analyze::dns::Dns;
 use mail_auth::common::crypto::Algorithm;
 use mail_auth::dkim::DkimError;
 use mail_auth::{AuthenticatedMessage, DkimOutput, DkimResult, Error};
