@@ -1,11 +1,11 @@
 //! `mailscore check`: the whole analysis on one message file, no server.
 //! Developers use it in scripts; tests use it for conformance suites.
 
-use crate::analyze::Analyzer;
-use crate::analyze::dns::{DnsSetupError, resolver};
-use crate::analyze::smime::SmimeError;
-use crate::analyze::spamd::{SpamdFinding, SpamdStatus};
+use crate::checks::Analyzer;
+use crate::checks::smime::SmimeError;
+use crate::checks::spamd::{SpamdFinding, SpamdStatus};
 use crate::config::{FileLists, ListArgs, parse_dns_server};
+use crate::dns::{DnsSetupError, resolver};
 use crate::pipeline::Pipeline;
 use crate::report::{Report, Subject};
 use crate::score::RulesError;

@@ -2,9 +2,9 @@
 //! environment variables, and command-line flags. Flags win over the
 //! environment, the environment over the file, the file over the defaults.
 
-use crate::analyze::content::Profile;
-use crate::analyze::dnsbl;
-use crate::analyze::spamd::SpamdSettings;
+use crate::checks::content::Profile;
+use crate::checks::dnsbl;
+use crate::checks::spamd::SpamdSettings;
 use clap::Args;
 use ipnet::IpNet;
 use serde::Deserialize;

@@ -7,7 +7,7 @@
 //! rule file, the TLS certificate and key when configured, the S/MIME CA
 //! files.
 
-use crate::analyze::smime::{SmimeError, TrustStore};
+use crate::checks::smime::{SmimeError, TrustStore};
 use crate::config::{Config, ConfigArgs, ConfigError};
 use crate::score::RulesError;
 use crate::serve::load_rules;

@@ -2,15 +2,17 @@
 //!
 //! One message flows one way through these stages, one module each:
 //! [`smtp`] accepts it, [`store`] persists it before we answer 250,
-//! [`analyze`] turns it into findings (SPF, DKIM, DMARC, iprev, message facts),
+//! [`checks`] turn it into findings (SPF, DKIM, DMARC, iprev, message facts;
+//! one module a check, over the DNS plumbing in [`dns`]),
 //! [`score`] applies the rule table in `scoring-rules/`, [`report`] assembles
 //! the one document that [`web`] renders as JSON and HTML.
 
-pub mod analyze;
 pub mod background;
 pub mod check;
+pub mod checks;
 pub mod config;
 pub mod config_check;
+pub mod dns;
 pub mod logs;
 pub mod metrics;
 pub mod pipeline;

@@ -13,7 +13,7 @@
 //! `temperror` (DNS gave no answer). The resolver inside `mail-auth` does
 //! not expose a per-query hook.
 
-use crate::analyze::Verdict;
+use crate::checks::Verdict;
 use crate::report::Checks;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

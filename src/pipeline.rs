@@ -1,7 +1,7 @@
 //! One message through analyze → score → report. `serve` runs this after
 //! each delivery; `check` runs it on a file. Same code path, same report.
 
-use crate::analyze::Analyzer;
+use crate::checks::Analyzer;
 use crate::report::{Report, Subject};
 use crate::score::{self, RuleTable};
 use crate::smtp::Envelope;

@@ -2,7 +2,7 @@
 //! returns it as is and the HTML page is rendered from it, so the two views
 //! can never disagree.
 
-use crate::analyze::{
+use crate::checks::{
     Findings, arc, content, dkim, dmarc, dnsbl, helo, iprev, posture, smime, spamd, spf, tls,
 };
 use crate::score::{Deduction, Score};

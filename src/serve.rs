@@ -3,11 +3,11 @@
 //! the analyzer, in the background ([`crate::background`]), turns queued ids
 //! into reports; the web server reads them.
 
-use crate::analyze::Analyzer;
-use crate::analyze::dns::{DnsSetupError, resolver};
-use crate::analyze::smime::SmimeError;
 use crate::background::{Background, Lanes};
+use crate::checks::Analyzer;
+use crate::checks::smime::SmimeError;
 use crate::config::Config;
+use crate::dns::{DnsSetupError, resolver};
 use crate::metrics::Metrics;
 use crate::pipeline::{LiveRules, Pipeline};
 use crate::report::stored::{self, SavedTexts};

@@ -12,18 +12,18 @@
 mod support;
 
 use jsonschema::Validator;
-use mailscore::analyze::arc::ArcFinding;
-use mailscore::analyze::dkim::DkimFinding;
-use mailscore::analyze::dkim_key::KeyInfo;
-use mailscore::analyze::dmarc::{DmarcFinding, DmarcRecord, TreeWalkVerdict};
-use mailscore::analyze::dnsbl::{BlocklistFinding, BlocklistResult, Listing, ZoneError};
-use mailscore::analyze::helo::{HeloFinding, HeloResult};
-use mailscore::analyze::iprev::IprevFinding;
-use mailscore::analyze::posture::{PostureFinding, Presence, RecordStatus};
-use mailscore::analyze::smime::{SignerCert, SmimeFinding, SmimeResult};
-use mailscore::analyze::spf::{AllPolicy, SpfFinding, SpfIdentity, SpfProblem};
-use mailscore::analyze::tls::{TlsFinding, TlsResult};
-use mailscore::analyze::{Setup, Verdict};
+use mailscore::checks::arc::ArcFinding;
+use mailscore::checks::dkim::DkimFinding;
+use mailscore::checks::dkim::key::KeyInfo;
+use mailscore::checks::dmarc::{DmarcFinding, DmarcRecord, TreeWalkVerdict};
+use mailscore::checks::dnsbl::{BlocklistFinding, BlocklistResult, Listing, ZoneError};
+use mailscore::checks::helo::{HeloFinding, HeloResult};
+use mailscore::checks::iprev::IprevFinding;
+use mailscore::checks::posture::{PostureFinding, Presence, RecordStatus};
+use mailscore::checks::smime::{SignerCert, SmimeFinding, SmimeResult};
+use mailscore::checks::spf::{AllPolicy, SpfFinding, SpfIdentity, SpfProblem};
+use mailscore::checks::tls::{TlsFinding, TlsResult};
+use mailscore::checks::{Setup, Verdict};
 use mailscore::report::{Checks, EnvelopeView, MessageView, Report};
 use mailscore::score::{Deduction, Text};
 use serde::Serialize;
@@ -1031,9 +1031,9 @@ fn every_field_and_variant_of_the_report_is_in_the_document() {
 
 /// Content findings with every list non-empty (content and spamd are
 /// issue 4's; their enum words are checked in tests/content_api.rs).
-fn full_content() -> mailscore::analyze::content::ContentFinding {
-    use mailscore::analyze::content::attachments::{Attachment, AttachmentFinding};
-    use mailscore::analyze::content::{ContentFinding, Profile};
+fn full_content() -> mailscore::checks::content::ContentFinding {
+    use mailscore::checks::content::attachments::{Attachment, AttachmentFinding};
+    use mailscore::checks::content::{ContentFinding, Profile};
     let mut content = ContentFinding {
         profile: Profile::Fisc,
         ..ContentFinding::default()
@@ -1057,8 +1057,8 @@ fn full_content() -> mailscore::analyze::content::ContentFinding {
     content
 }
 
-fn full_spamassassin() -> mailscore::analyze::spamd::SpamdFinding {
-    use mailscore::analyze::spamd::{SpamRule, SpamdFinding, SpamdStatus};
+fn full_spamassassin() -> mailscore::checks::spamd::SpamdFinding {
+    use mailscore::checks::spamd::{SpamRule, SpamdFinding, SpamdStatus};
     SpamdFinding {
         status: SpamdStatus::Checked,
         server: Some("127.0.0.1:783".into()),

@@ -78,7 +78,7 @@ fn seal(dns: SocketAddr, raw: &[u8], hop: &Hop, sealer: &str) -> Vec<u8> {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let dns = mailscore::analyze::dns::resolver(Some(dns), Duration::from_secs(1)).unwrap();
+        let dns = mailscore::dns::resolver(Some(dns), Duration::from_secs(1)).unwrap();
         let resolver = dns.auth();
         let host = format!("mx.{sealer}");
         let message = AuthenticatedMessage::parse(raw).expect("a parseable message");

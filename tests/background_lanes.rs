@@ -5,8 +5,8 @@
 
 mod support;
 
-use mailscore::analyze::Verdict;
 use mailscore::background::Background;
+use mailscore::checks::Verdict;
 use mailscore::report::Subject;
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,14 +2,14 @@
 //! the ones the code emits (and the rule table may test): a word added to
 //! a finding fails here until the document lists it.
 
-use mailscore::analyze::content::Profile;
-use mailscore::analyze::content::body::{Charset, Size, Structure, TextRatio};
-use mailscore::analyze::content::bulk::{Precedence, Unsubscribe};
-use mailscore::analyze::content::headers::{
+use mailscore::checks::content::Profile;
+use mailscore::checks::content::body::{Charset, Size, Structure, TextRatio};
+use mailscore::checks::content::bulk::{Precedence, Unsubscribe};
+use mailscore::checks::content::headers::{
     DateState, DisplayName, FromState, MessageIdState, ReplyTo, ReturnPath, SubjectState,
 };
-use mailscore::analyze::content::lookalike::Lookalike;
-use mailscore::analyze::spamd::SpamdStatus;
+use mailscore::checks::content::lookalike::Lookalike;
+use mailscore::checks::spamd::SpamdStatus;
 use serde_json::Value;
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod support;
 
-use mailscore::analyze::spamd::{SpamRule, SpamdFinding, SpamdStatus};
+use mailscore::checks::spamd::{SpamRule, SpamdFinding, SpamdStatus};
 use mailscore::report::Report;
 use mailscore::web::render_report_page;
 use support::corpus::dir;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use mailscore::analyze::Verdict;
+use mailscore::checks::Verdict;
 use mailscore::report::Report;
 use support::dkim::{
     ed25519_key, rsa_key_record, rsa_signed, rsa1024_key_record, signed, split_255,

@@ -11,7 +11,7 @@
 
 mod support;
 
-use mailscore::analyze::Verdict;
+use mailscore::checks::Verdict;
 use mailscore::report::Report;
 use std::io::Write;
 use std::process::{Command, Stdio};

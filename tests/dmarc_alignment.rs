@@ -6,8 +6,8 @@
 
 mod support;
 
-use mailscore::analyze::Verdict;
-use mailscore::analyze::dmarc::DmarcFinding;
+use mailscore::checks::Verdict;
+use mailscore::checks::dmarc::DmarcFinding;
 use mailscore::report::Report;
 use mailscore::web::render_report_page;
 use support::dkim::{rsa_key_record, rsa_signed, split_255};

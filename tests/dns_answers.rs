@@ -1,4 +1,4 @@
-//! The replies the resolver keeps (`analyze::answers`): an answer, positive
+//! The replies the resolver keeps (`dns::answers`): an answer, positive
 //! or negative, is not asked again while its TTL lasts and is asked again
 //! once it has run out; a failure is never kept, so the next message asks.
 
@@ -6,9 +6,9 @@ mod support;
 
 use mail_auth::hickory_resolver::net::NetError;
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
-use mailscore::analyze::answers::Reply;
-use mailscore::analyze::dns::{Dns, resolver};
-use mailscore::analyze::iprev;
+use mailscore::checks::iprev;
+use mailscore::dns::answers::Reply;
+use mailscore::dns::{Dns, resolver};
 use std::time::Duration;
 use support::dns::{TestDns, Zone};
 

@@ -4,22 +4,22 @@
 
 mod support;
 
-use mailscore::analyze::dns::Dns;
-use mailscore::analyze::dnsbl::{
+use mailscore::checks::dnsbl::{
     BlocklistFinding, BlocklistResult, Listing, domain_listings, ip_listings,
 };
-use mailscore::analyze::posture::{Presence, RecordStatus, posture};
-use mailscore::analyze::zone_apex::ZoneApexes;
+use mailscore::checks::posture::{Presence, RecordStatus, posture};
+use mailscore::dns::Dns;
+use mailscore::dns::zone_apex::ZoneApexes;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 use support::dns::{TestDns, Zone, silent_dns};
 
 fn resolver(dns: &TestDns) -> Dns {
-    mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap()
+    mailscore::dns::resolver(Some(dns.addr), Duration::from_secs(1)).unwrap()
 }
 
 fn down_resolver() -> Dns {
-    mailscore::analyze::dns::resolver(Some(silent_dns()), Duration::from_millis(300)).unwrap()
+    mailscore::dns::resolver(Some(silent_dns()), Duration::from_millis(300)).unwrap()
 }
 
 fn zones(names: &[&str]) -> Vec<String> {
@@ -239,7 +239,7 @@ async fn private_and_loopback_clients_are_skipped_without_a_query() {
     );
     for resolver in [
         resolver(&dns),
-        mailscore::analyze::dns::resolver(Some(silent_dns()), Duration::from_secs(5)).unwrap(),
+        mailscore::dns::resolver(Some(silent_dns()), Duration::from_secs(5)).unwrap(),
     ] {
         for client in [
             "127.0.0.1",

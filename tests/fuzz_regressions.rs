@@ -35,7 +35,7 @@ fn fixtures(prefix: &str) -> Vec<PathBuf> {
 /// holding a `message/rfc822` part that itself holds a `message/rfc822` part
 /// reaches. Release builds compile it out and recover the message; with
 /// debug assertions on (`cargo test`, dev builds) it panicked inside
-/// `analyze::message::facts`, and under `serve` the analysis task died and
+/// `checks::message::facts`, and under `serve` the analysis task died and
 /// the message never got a report. Cargo.toml turns debug assertions off for
 /// mail-parser in the dev profile, so every build parses as release does.
 #[tokio::test]

@@ -9,8 +9,8 @@
 
 mod support;
 
-use mailscore::analyze::Analyzer;
-use mailscore::analyze::content::Profile;
+use mailscore::checks::Analyzer;
+use mailscore::checks::content::Profile;
 use mailscore::config::Lists;
 use mailscore::pipeline::Pipeline;
 use mailscore::report::{Report, Subject};
@@ -35,7 +35,7 @@ fn updating() -> bool {
 }
 
 fn pipeline(dns: &TestDns, profile: Profile) -> Pipeline {
-    let resolver = mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1))
+    let resolver = mailscore::dns::resolver(Some(dns.addr), Duration::from_secs(1))
         .expect("resolver for the test DNS server");
     let lists = Lists {
         content_profile: profile,

@@ -8,8 +8,8 @@
 
 mod support;
 
-use mailscore::analyze::message::facts;
-use mailscore::analyze::smime::{
+use mailscore::checks::message::facts;
+use mailscore::checks::smime::{
     MAX_SMIME_BYTES, SmimeError, SmimeFinding, SmimeResult, TrustStore, smime_verdict,
 };
 use std::path::{Path, PathBuf};

@@ -7,16 +7,16 @@
 //! `cargo test --test spf_suite -- --nocapture` shows one `FAIL` line per
 //! case that differs (with our error text) and the pass count. The test
 //! fails when fewer cases pass than [`FLOOR`]: all of them (185 with
-//! mail-auth's SPF, 203 with our own evaluator in src/analyze/spf/).
+//! mail-auth's SPF, 203 with our own evaluator in src/checks/spf/).
 //!
 //! Below the suite, the detail a sender reads: the term that decided, the
 //! lookup counts, the exact permerror problem and the rule it triggers.
 
 mod support;
 
-use mailscore::analyze::dns::Dns;
-use mailscore::analyze::dns::resolver;
-use mailscore::analyze::spf::mail_from_verdict;
+use mailscore::checks::spf::mail_from_verdict;
+use mailscore::dns::Dns;
+use mailscore::dns::resolver;
 use serde::Deserialize;
 use serde_norway::{Mapping, Value};
 use std::net::IpAddr;
@@ -295,7 +295,7 @@ fn detail_zone() -> Zone {
     zone.txt("l11.deep.example", &["v=spf1 +all"])
 }
 
-async fn detail(dns: &Dns, domain: &str) -> mailscore::analyze::spf::SpfFinding {
+async fn detail(dns: &Dns, domain: &str) -> mailscore::checks::spf::SpfFinding {
     let ip: IpAddr = "192.0.2.25".parse().unwrap();
     mail_from_verdict(
         dns,
@@ -309,8 +309,8 @@ async fn detail(dns: &Dns, domain: &str) -> mailscore::analyze::spf::SpfFinding 
 
 #[tokio::test]
 async fn findings_name_the_term_and_the_limits() {
-    use mailscore::analyze::Verdict;
-    use mailscore::analyze::spf::SpfProblem;
+    use mailscore::checks::Verdict;
+    use mailscore::checks::spf::SpfProblem;
     let server = TestDns::start(detail_zone());
     let dns = resolver(Some(server.addr), LOOKUP_TIMEOUT).expect("resolver");
 

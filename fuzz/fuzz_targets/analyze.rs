@@ -14,7 +14,7 @@
 use libfuzzer_sys::fuzz_target;
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
-use mailscore::analyze::Analyzer;
+use mailscore::checks::Analyzer;
 use mailscore::config::Lists;
 use mailscore::pipeline::Pipeline;
 use mailscore::report::Subject;

@@ -2,7 +2,7 @@
 
 use super::facts::{Facts, facts};
 use super::rules::{Rule, RuleTable, Text};
-use crate::analyze::Findings;
+use crate::checks::Findings;
 use serde::{Deserialize, Serialize};
 
 pub const MAX_SCORE: f64 = 10.0;

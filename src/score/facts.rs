@@ -2,19 +2,19 @@
 //! a rule may test and the values each field can take. Rules are validated
 //! against this at start-up, and findings are flattened into it for scoring.
 
-use crate::analyze::content::body::MANY_IMAGES;
-use crate::analyze::content::body::{Charset, Size, Structure, TextRatio};
-use crate::analyze::content::bulk::{Precedence, Unsubscribe};
-use crate::analyze::content::headers::{
+use crate::checks::content::body::MANY_IMAGES;
+use crate::checks::content::body::{Charset, Size, Structure, TextRatio};
+use crate::checks::content::bulk::{Precedence, Unsubscribe};
+use crate::checks::content::headers::{
     DateState, DisplayName, FromState, MessageIdState, ReplyTo, ReturnPath, SubjectState,
 };
-use crate::analyze::content::lookalike::Lookalike;
-use crate::analyze::content::{ContentFinding, Profile};
-use crate::analyze::dkim::{DkimFinding, covered_by_passing_signature};
-use crate::analyze::dnsbl::{BlocklistFinding, BlocklistResult};
-use crate::analyze::posture::{PostureFinding, Presence, RecordStatus};
-use crate::analyze::spamd::{SpamdFinding, SpamdStatus};
-use crate::analyze::{Findings, Verdict, dkim};
+use crate::checks::content::lookalike::Lookalike;
+use crate::checks::content::{ContentFinding, Profile};
+use crate::checks::dkim::{DkimFinding, covered_by_passing_signature};
+use crate::checks::dnsbl::{BlocklistFinding, BlocklistResult};
+use crate::checks::posture::{PostureFinding, Presence, RecordStatus};
+use crate::checks::spamd::{SpamdFinding, SpamdStatus};
+use crate::checks::{Findings, Verdict, dkim};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -475,7 +475,7 @@ mod tests {
 
     #[test]
     fn every_schema_field_has_a_fact() {
-        use crate::analyze::Findings;
+        use crate::checks::Findings;
         let findings: Findings =
             serde_json::from_str(include_str!("testdata/findings.json")).unwrap();
         let facts = facts(&findings);

@@ -298,8 +298,8 @@ impl Ui {
     }
 
     /// The label of a sender's setup.
-    pub fn setup(&self, setup: crate::analyze::Setup) -> &'static str {
-        use crate::analyze::Setup;
+    pub fn setup(&self, setup: crate::checks::Setup) -> &'static str {
+        use crate::checks::Setup;
         match setup {
             Setup::Configured => self.setup_configured,
             Setup::Missing => self.setup_missing,

@@ -5,11 +5,11 @@
 //! others in [`trust`](super::trust).
 
 use super::i18n::{Lang, Ui};
-use crate::analyze::arc::ArcFinding;
-use crate::analyze::dmarc::TreeWalkVerdict;
-use crate::analyze::helo::HeloResult;
-use crate::analyze::tls::TlsResult;
-use crate::analyze::{Setup, Verdict};
+use crate::checks::arc::ArcFinding;
+use crate::checks::dmarc::TreeWalkVerdict;
+use crate::checks::helo::HeloResult;
+use crate::checks::tls::TlsResult;
+use crate::checks::{Setup, Verdict};
 use crate::report::Report;
 use crate::score::Deduction;
 
@@ -188,7 +188,7 @@ pub fn join(parts: &[Option<String>]) -> String {
 /// What an SPF row says besides its result: the exact problem (or the
 /// domain's explanation), the term that decided, and the lookups used
 /// against RFC 7208's limits of 10 and 2 (shown once any were made).
-fn spf_detail(t: &super::i18n::Ui, spf: &crate::analyze::spf::SpfFinding) -> String {
+fn spf_detail(t: &super::i18n::Ui, spf: &crate::checks::spf::SpfFinding) -> String {
     let lookups = (spf.dns_lookups > 0 || spf.void_lookups > 0).then(|| {
         format!(
             "{} {}/10 · {} {}/2",
@@ -634,7 +634,7 @@ pub fn content(lang: Lang, report: &Report) -> Vec<Row> {
 
 /// SpamAssassin's verdict, one line per rule it hit.
 pub fn spamassassin(lang: Lang, report: &Report) -> Vec<Row> {
-    use crate::analyze::spamd::SpamdStatus;
+    use crate::checks::spamd::SpamdStatus;
     let t = lang.ui();
     let sa = &report.checks.spamassassin;
     let deductions = deductions_of(lang, report, "spamassassin");

@@ -3,10 +3,10 @@
 
 use super::i18n::Lang;
 use super::rows::{DeductionView, Row, Tone, attach_deductions, deductions_of, join};
-use crate::analyze::Setup;
-use crate::analyze::dnsbl::{BlocklistFinding, BlocklistResult};
-use crate::analyze::posture::{Presence, RecordStatus};
-use crate::analyze::smime::SmimeResult;
+use crate::checks::Setup;
+use crate::checks::dnsbl::{BlocklistFinding, BlocklistResult};
+use crate::checks::posture::{Presence, RecordStatus};
+use crate::checks::smime::SmimeResult;
 use crate::report::Report;
 
 /// The S/MIME row, and whether the trusted-signature badge is earned.

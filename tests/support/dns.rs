@@ -8,7 +8,7 @@
 //!         .txt("example.test", &["v=spf1 ip4:192.0.2.1 -all"])
 //!         .a("mail.example.test", Ipv4Addr::new(192, 0, 2, 1)),
 //! );
-//! let resolver = mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1))?;
+//! let resolver = mailscore::dns::resolver(Some(dns.addr), Duration::from_secs(1))?;
 //! ```
 //!
 //! The server runs on a thread of its own with its own tokio runtime, so it

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use super::dns::TestDns;
-use mailscore::analyze::Analyzer;
+use mailscore::checks::Analyzer;
 use mailscore::config::Lists;
 use mailscore::pipeline::Pipeline;
 use mailscore::report::{Report, Subject};
@@ -12,7 +12,7 @@ use mailscore::smtp::Envelope;
 use std::time::Duration;
 
 pub fn pipeline(dns: &TestDns) -> Pipeline {
-    let resolver = mailscore::analyze::dns::resolver(Some(dns.addr), Duration::from_secs(1))
+    let resolver = mailscore::dns::resolver(Some(dns.addr), Duration::from_secs(1))
         .expect("resolver for the test DNS server");
     Pipeline {
         analyzer: Analyzer::with_lists(resolver, "localhost", &Lists::none())

@@ -2,7 +2,7 @@
 //! by both policy discoveries: RFC 7489 wants the From domain and its
 //! organisational domain, RFC 9989 every name up to the top-level domain.
 
-use crate::analyze::dns::{Answer, Dns, answer, txt_strings};
+use crate::dns::{Answer, Dns, answer, txt_strings};
 use mail_auth::hickory_resolver::proto::rr::RecordType;
 
 /// What `_dmarc.<name>` holds.

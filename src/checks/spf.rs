@@ -12,7 +12,7 @@ mod macros;
 pub mod record;
 
 use super::verdict::{Setup, Verdict};
-use crate::analyze::dns::Dns;
+use crate::dns::Dns;
 use eval::{Decision, Evaluation, Identity, Problem, Stop};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;

@@ -5,7 +5,7 @@
 use super::lookup::{Found, Lookups, MX_NAME_LIMIT, dns_name};
 use super::macros::{MacroValues, expand_domain, expand_explanation, uses_validated_name};
 use super::record::{self, DualCidr, Mechanism, Qualifier, Record, SyntaxError};
-use crate::analyze::dns::Dns;
+use crate::dns::Dns;
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;

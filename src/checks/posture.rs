@@ -7,8 +7,8 @@
 //! Every part distinguishes "not published" (NXDOMAIN/NODATA) from "could
 //! not ask" (timeout, SERVFAIL): the latter is `unknown`, never `absent`.
 
-use super::dns::{Answer, Dns, answer, txt_strings};
-use super::zone_apex::ZoneApexes;
+use crate::dns::zone_apex::ZoneApexes;
+use crate::dns::{Answer, Dns, answer, txt_strings};
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};

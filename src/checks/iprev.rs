@@ -2,7 +2,7 @@
 //! back to it (forward-confirmed reverse DNS)?
 
 use super::verdict::{Setup, Verdict};
-use crate::analyze::dns::Dns;
+use crate::dns::Dns;
 use mail_auth::{DnsError, Error, IprevResult};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;

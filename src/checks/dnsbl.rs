@@ -15,7 +15,7 @@
 //! than "listed" (see [`refusal`]): Spamhaus answers 127.255.255.x to
 //! queries through public resolvers, and SURBL/URIBL answer 127.0.0.1.
 
-use super::dns::{Answer, Dns, answer, txt_strings};
+use crate::dns::{Answer, Dns, answer, txt_strings};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
 use std::future::Future;

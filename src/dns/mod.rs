@@ -1,9 +1,21 @@
 //! The one resolver every check shares. Which server it asks is configurable
 //! (`--dns HOST:PORT`) so tests, and operators with a local validating
 //! resolver, decide where answers come from.
+//!
+//! Plumbing under the checks, as mail-auth's `common/` is under its
+//! standards: the replies kept until their TTL ends ([`answers`]), the
+//! records mail-auth parsed ([`kept_records`]) over one bounded map
+//! ([`ttl_map`]), and the domain arithmetic DMARC and DNSSEC need
+//! ([`org_domain`], [`zone_apex`]).
 
-use super::answers::{Answers, Question, Reply};
-use super::kept_records::{KeptParameters, KeptRecords};
+pub mod answers;
+pub mod kept_records;
+pub mod org_domain;
+pub mod ttl_map;
+pub mod zone_apex;
+
+use self::answers::{Answers, Question, Reply};
+use self::kept_records::{KeptParameters, KeptRecords};
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::hickory_resolver::lookup::Lookup;

@@ -6,7 +6,7 @@
 /// it (`www.shop.example.co.jp` → `example.co.jp`). Lower-case, without a
 /// trailing dot.
 pub fn org_domain(domain: &str) -> String {
-    crate::analyze::org_domain::organisational_domain(domain.trim())
+    crate::dns::org_domain::organisational_domain(domain.trim())
 }
 
 /// The label a person reads as the name: `paypal` in `www.paypal.co.jp`.

@@ -94,7 +94,7 @@ mod tests {
     fn reads_rsa_2048_from_spki() {
         let record = format!(
             "v=DKIM1; k=rsa; p={}",
-            include_str!("../../tests/fixtures/dkim-rsa.pub.b64").trim()
+            include_str!("../../../tests/fixtures/dkim-rsa.pub.b64").trim()
         );
         assert_eq!(
             key_info(&record),

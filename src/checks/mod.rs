@@ -1,30 +1,24 @@
-//! Analysis: turns one stored message and its envelope into findings.
-//! Only facts here, no points: scoring is the next stage's business.
+//! The checks: each turns one stored message and its envelope into a
+//! finding. Only facts here, no points: scoring is the next stage's
+//! business. DNS plumbing lives below, in [`crate::dns`].
 
-pub mod answers;
 pub mod arc;
 pub mod content;
 pub mod dkim;
-pub mod dkim_key;
 pub mod dmarc;
-pub mod dns;
 pub mod dnsbl;
 pub mod helo;
 pub mod iprev;
-pub mod kept_records;
 pub mod message;
-pub mod org_domain;
 pub mod posture;
 pub mod smime;
 pub mod spamd;
 pub mod spf;
 pub mod tls;
-pub mod ttl_map;
 pub mod verdict;
-pub mod zone_apex;
 
-use crate::analyze::dns::Dns;
 use crate::config::Lists;
+use crate::dns::Dns;
 use crate::smtp::Envelope;
 use mail_auth::AuthenticatedMessage;
 use serde::{Deserialize, Serialize};
@@ -82,7 +76,7 @@ pub struct Analyzer {
     /// spamd to ask, if the operator runs one.
     pub spamd: Option<spamd::SpamdSettings>,
     /// Zone apexes found for the DNSSEC posture check, kept a while.
-    pub zone_apexes: zone_apex::ZoneApexes,
+    pub zone_apexes: crate::dns::zone_apex::ZoneApexes,
 }
 
 impl Analyzer {
@@ -101,7 +95,7 @@ impl Analyzer {
             domain_blocklists: lists.domain_blocklists.clone(),
             profile: lists.content_profile,
             spamd: lists.spamd.clone(),
-            zone_apexes: zone_apex::ZoneApexes::default(),
+            zone_apexes: crate::dns::zone_apex::ZoneApexes::default(),
         })
     }
 

@@ -1,9 +1,11 @@
 //! DKIM (RFC 6376): one finding per DKIM-Signature header, with the key
 //! record the selector points at.
 
-use super::dkim_key::{KeyInfo, key_info};
-use super::dns::{Dns, txt_records};
+pub mod key;
+
 use super::verdict::{Setup, Verdict};
+use crate::dns::{Dns, txt_records};
+use key::{KeyInfo, key_info};
 use mail_auth::common::crypto::Algorithm;
 use mail_auth::dkim::DkimError;
 use mail_auth::{AuthenticatedMessage, DkimOutput, DkimResult, Error};
@@ -139,7 +141,7 @@ async fn finding(dns: &Dns, output: &DkimOutput<'_>, from_domain: &str) -> DkimF
 /// `mail.brand.example` signs for `news.brand.example`, while `co.jp`, a
 /// public suffix, signs for nobody below it.
 fn author_signature(d: &str, from_domain: &str) -> bool {
-    crate::analyze::org_domain::aligned(d, from_domain, false)
+    crate::dns::org_domain::aligned(d, from_domain, false)
 }
 
 fn verdict(result: &DkimResult) -> (Verdict, Option<String>) {

@@ -3,7 +3,7 @@
 //! bound them.
 
 use super::eval::Problem;
-use crate::analyze::dns::{Answer, Dns, addresses, answer, txt_strings};
+use crate::dns::{Answer, Dns, addresses, answer, txt_strings};
 use mail_auth::hickory_resolver::proto::rr::{Name, RData, RecordType};
 use std::net::IpAddr;
 

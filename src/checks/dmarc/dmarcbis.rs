@@ -7,9 +7,9 @@
 use super::TreeWalkVerdict;
 use super::discovery::{Published, at};
 use super::rfc7489::Evaluation;
-use crate::analyze::dns::Dns;
-use crate::analyze::spf::SpfFinding;
-use crate::analyze::verdict::Verdict;
+use crate::checks::spf::SpfFinding;
+use crate::checks::verdict::Verdict;
+use crate::dns::Dns;
 use mail_auth::dmarc::verify::DmarcParameters;
 use mail_auth::{AuthenticatedMessage, DkimOutput, DmarcOutput, DmarcResult, SpfOutput, SpfResult};
 

@@ -5,10 +5,10 @@
 //! from discovery.rs, SPF and DKIM from their own findings.
 
 use super::discovery::{Published, at};
-use crate::analyze::dkim::DkimFinding;
-use crate::analyze::org_domain::aligned;
-use crate::analyze::spf::SpfFinding;
-use crate::analyze::verdict::Verdict;
+use crate::checks::dkim::DkimFinding;
+use crate::checks::spf::SpfFinding;
+use crate::checks::verdict::Verdict;
+use crate::dns::org_domain::aligned;
 use mail_auth::common::parse::TxtRecordParser;
 use mail_auth::dmarc::{Alignment, Dmarc, Policy};
 

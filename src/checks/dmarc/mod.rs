@@ -13,10 +13,10 @@ mod dmarcbis;
 mod rfc7489;
 
 use super::dkim::DkimFinding;
-use super::org_domain::organisational_domain;
 use super::spf::SpfFinding;
 use super::verdict::{Setup, Verdict};
-use crate::analyze::dns::Dns;
+use crate::dns::Dns;
+use crate::dns::org_domain::organisational_domain;
 use mail_auth::dmarc::{Alignment, Dmarc, Policy};
 use mail_auth::{AuthenticatedMessage, DkimOutput};
 use serde::{Deserialize, Serialize};

@@ -5,8 +5,8 @@
 //! message as received and every seal verifies.
 
 use super::dkim::tag_value;
-use super::dns::Dns;
 use super::verdict::Verdict;
+use crate::dns::Dns;
 use mail_auth::arc::ArcError;
 use mail_auth::{AuthenticatedMessage, DkimResult, Error};
 use serde::{Deserialize, Serialize};
@@ -149,9 +149,9 @@ mod tests {
     }
 
     /// A resolver nothing answers: these cases are decided before any lookup.
-    fn no_dns() -> crate::analyze::dns::Dns {
+    fn no_dns() -> crate::dns::Dns {
         let nowhere = "127.0.0.1:9".parse().ok();
-        crate::analyze::dns::resolver(nowhere, std::time::Duration::from_secs(1)).unwrap()
+        crate::dns::resolver(nowhere, std::time::Duration::from_secs(1)).unwrap()
     }
 
     #[tokio::test]

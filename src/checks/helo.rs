@@ -2,8 +2,8 @@
 //! qualified name (or an address literal), and receivers trust a name that
 //! resolves back to the connecting IP.
 
-use crate::analyze::answers::Reply;
-use crate::analyze::dns::{self, Dns};
+use crate::dns::answers::Reply;
+use crate::dns::{self, Dns};
 use mail_auth::hickory_resolver::proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
