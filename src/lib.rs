@@ -13,6 +13,7 @@ pub mod checks;
 pub mod config;
 pub mod config_check;
 pub mod dns;
+pub mod fnv;
 pub mod logs;
 pub mod metrics;
 pub mod pipeline;

@@ -23,7 +23,7 @@ use mailscore::checks::posture::{PostureFinding, Presence, RecordStatus};
 use mailscore::checks::smime::{SignerCert, SmimeFinding, SmimeResult};
 use mailscore::checks::spf::{AllPolicy, SpfFinding, SpfIdentity, SpfProblem};
 use mailscore::checks::tls::{TlsFinding, TlsResult};
-use mailscore::checks::{Setup, Verdict};
+use mailscore::checks::{CheckId, Setup, Verdict};
 use mailscore::report::{Checks, EnvelopeView, MessageView, Report};
 use mailscore::score::{Deduction, Text};
 use serde::Serialize;
@@ -840,7 +840,7 @@ fn full_report() -> Report {
         },
         deductions: vec![Deduction {
             rule: "SPF_FAIL".into(),
-            check: "spf".into(),
+            check: CheckId::Spf,
             points: 2.0,
             title: text("SPF fails"),
             advice: text("Fix SPF"),

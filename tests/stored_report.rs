@@ -122,7 +122,7 @@ async fn missing_texts_leave_the_rest_of_the_report_readable() {
     let rules = |r: &Report| {
         r.deductions
             .iter()
-            .map(|d| (d.rule.clone(), d.check.clone(), d.points))
+            .map(|d| (d.rule.clone(), d.check, d.points))
             .collect::<Vec<_>>()
     };
     assert_eq!(rules(&read), rules(&report));

@@ -4,7 +4,9 @@
 //! `i=`); the chain verifies when the newest message signature matches the
 //! message as received and every seal verifies.
 
+use super::CheckId;
 use super::dkim::tag_value;
+use super::facts::{Facts, Field};
 use super::verdict::Verdict;
 use crate::dns::Dns;
 use mail_auth::arc::ArcError;
@@ -130,6 +132,15 @@ fn sealers(message: &AuthenticatedMessage<'_>) -> Vec<String> {
         .collect();
     seals.sort_by_key(|(instance, _)| *instance);
     seals.into_iter().map(|(_, domain)| domain).collect()
+}
+
+/// The rule fields of `arc`.
+pub const FIELDS: &[Field] = &[("result", Verdict::WORDS)];
+
+impl ArcFinding {
+    pub fn facts(&self, facts: &mut Facts) {
+        facts.put(CheckId::Arc, "result", self.result.as_str());
+    }
 }
 
 #[cfg(test)]

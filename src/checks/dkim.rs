@@ -3,6 +3,8 @@
 
 pub mod key;
 
+use super::CheckId;
+use super::facts::{BOOLS, Facts, Field, yes};
 use super::verdict::{Setup, Verdict};
 use crate::dns::{Dns, txt_records};
 use key::{KeyInfo, key_info};
@@ -200,6 +202,57 @@ pub fn overall(findings: &[DkimFinding]) -> Verdict {
         .into_iter()
         .find(|v| findings.iter().any(|f| f.result == *v))
         .unwrap_or(Verdict::None)
+}
+
+const KEY_STRENGTHS: &[&str] = &["strong", "short", "weak", "unknown"];
+
+/// The rule fields of `dkim`: the message's signatures as a whole.
+pub const FIELDS: &[Field] = &[
+    ("result", Verdict::WORDS),
+    ("setup", Setup::WORDS),
+    ("key_strength", KEY_STRENGTHS),
+    ("sha1", BOOLS),
+    ("body_length", BOOLS),
+    ("author_signed", BOOLS),
+];
+
+/// The signatures' [`FIELDS`].
+pub fn facts(findings: &[DkimFinding], facts: &mut Facts) {
+    let check = CheckId::Dkim;
+    let result = overall(findings);
+    facts.put(check, "result", result.as_str());
+    facts.put(check, "setup", result.setup().as_str());
+    facts.put(check, "key_strength", key_strength(findings));
+    let any = |test: fn(&DkimFinding) -> bool| yes(findings.iter().any(test));
+    facts.put(check, "sha1", any(|d| d.algorithm == "rsa-sha1"));
+    facts.put(check, "body_length", any(|d| d.body_length_limited));
+    facts.put(
+        check,
+        "author_signed",
+        any(|d| d.result == Verdict::Pass && d.author_domain),
+    );
+}
+
+/// The weakest key among the signatures that have one (RFC 8301: RSA keys
+/// under 1024 bits must not be used, 2048 or more is expected).
+fn key_strength(findings: &[DkimFinding]) -> &'static str {
+    let bits = findings
+        .iter()
+        .filter_map(|d| d.key.as_ref())
+        .map(|k| {
+            if k.key_type == "rsa" {
+                k.bits
+            } else {
+                u32::MAX
+            }
+        })
+        .min();
+    match bits {
+        None => "unknown",
+        Some(bits) if bits < 1024 => "weak",
+        Some(bits) if bits < 2048 => "short",
+        Some(_) => "strong",
+    }
 }
 
 #[cfg(test)]

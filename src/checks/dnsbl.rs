@@ -15,6 +15,8 @@
 //! than "listed" (see [`refusal`]): Spamhaus answers 127.255.255.x to
 //! queries through public resolvers, and SURBL/URIBL answer 127.0.0.1.
 
+use super::CheckId;
+use super::facts::{Facts, Field};
 use crate::dns::{Answer, Dns, answer, txt_strings};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
@@ -367,6 +369,22 @@ async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
         .into_iter()
         .map(|output| output.expect("join_all: every future completed"))
         .collect()
+}
+
+/// The rule fields of `ip_blocklists` and of `domain_blocklists`.
+pub const FIELDS: &[Field] = &[("result", &["listed", "unknown", "clean", "skipped"])];
+
+impl BlocklistFinding {
+    /// This finding's [`FIELDS`], as `ip_blocklists` or `domain_blocklists`.
+    pub fn facts(&self, check: CheckId, facts: &mut Facts) {
+        let word = match self.result {
+            BlocklistResult::Listed => "listed",
+            BlocklistResult::Unknown => "unknown",
+            BlocklistResult::Clean => "clean",
+            BlocklistResult::Skipped => "skipped",
+        };
+        facts.put(check, "result", word);
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! qualified name (or an address literal), and receivers trust a name that
 //! resolves back to the connecting IP.
 
+use super::CheckId;
+use super::facts::{Facts, Field};
 use crate::dns::answers::Reply;
 use crate::dns::{self, Dns};
 use mail_auth::hickory_resolver::proto::rr::RecordType;
@@ -99,4 +101,16 @@ async fn a_or_aaaa(dns: &Dns, name: &str) -> Reply {
 fn address_literal(name: &str) -> Option<&str> {
     let inner = name.strip_prefix('[')?.strip_suffix(']')?;
     Some(inner.strip_prefix("ipv6:").unwrap_or(inner))
+}
+
+/// The rule fields of `helo`.
+pub const FIELDS: &[Field] = &[(
+    "result",
+    &["match", "mismatch", "unresolvable", "invalid", "unknown"],
+)];
+
+impl HeloFinding {
+    pub fn facts(&self, facts: &mut Facts) {
+        facts.put(CheckId::Helo, "result", self.result.as_str());
+    }
 }

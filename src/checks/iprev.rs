@@ -1,6 +1,8 @@
 //! iprev (RFC 8601 §3): does the client IP have a PTR name that resolves
 //! back to it (forward-confirmed reverse DNS)?
 
+use super::CheckId;
+use super::facts::{BOOLS, Facts, Field, yes};
 use super::verdict::{Setup, Verdict};
 use crate::dns::Dns;
 use mail_auth::{DnsError, Error, IprevResult};
@@ -116,6 +118,22 @@ fn looks_generic(name: &str, ip: IpAddr) -> bool {
             .split(|c: char| !c.is_ascii_alphabetic())
             .any(|word| GENERIC_WORDS.contains(&word))
     })
+}
+
+/// The rule fields of `iprev`.
+pub const FIELDS: &[Field] = &[
+    ("result", Verdict::WORDS),
+    ("setup", Setup::WORDS),
+    ("generic", BOOLS),
+];
+
+impl IprevFinding {
+    pub fn facts(&self, facts: &mut Facts) {
+        let check = CheckId::Iprev;
+        facts.put(check, "result", self.result.as_str());
+        facts.put(check, "setup", self.setup.as_str());
+        facts.put(check, "generic", yes(self.generic));
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ pub mod content;
 pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;
+pub mod facts;
 pub mod helo;
 pub mod iprev;
 pub mod message;
@@ -24,6 +25,134 @@ use mail_auth::AuthenticatedMessage;
 use serde::{Deserialize, Serialize};
 
 pub use verdict::{Setup, Verdict};
+
+/// Every check the rule table can name and the page shows, spelled as the
+/// JSON report and `scoring-rules/` spell them. Closed: a rule, deduction or
+/// page row names one of these, so a misspelt check is a compile error (or,
+/// in a rule file, a start-up error), never a silently empty row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    Spf,
+    SpfHelo,
+    Dkim,
+    Dmarc,
+    Arc,
+    Iprev,
+    Helo,
+    Tls,
+    Smime,
+    IpBlocklists,
+    DomainBlocklists,
+    Posture,
+    Headers,
+    Bulk,
+    Body,
+    Links,
+    Attachments,
+    Spamassassin,
+}
+
+impl CheckId {
+    /// In the order rules are listed and the schema is shown.
+    pub const ALL: [CheckId; 18] = [
+        CheckId::Spf,
+        CheckId::SpfHelo,
+        CheckId::Dkim,
+        CheckId::Dmarc,
+        CheckId::Arc,
+        CheckId::Iprev,
+        CheckId::Helo,
+        CheckId::Tls,
+        CheckId::Smime,
+        CheckId::IpBlocklists,
+        CheckId::DomainBlocklists,
+        CheckId::Posture,
+        CheckId::Headers,
+        CheckId::Bulk,
+        CheckId::Body,
+        CheckId::Links,
+        CheckId::Attachments,
+        CheckId::Spamassassin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::Spf => "spf",
+            CheckId::SpfHelo => "spf_helo",
+            CheckId::Dkim => "dkim",
+            CheckId::Dmarc => "dmarc",
+            CheckId::Arc => "arc",
+            CheckId::Iprev => "iprev",
+            CheckId::Helo => "helo",
+            CheckId::Tls => "tls",
+            CheckId::Smime => "smime",
+            CheckId::IpBlocklists => "ip_blocklists",
+            CheckId::DomainBlocklists => "domain_blocklists",
+            CheckId::Posture => "posture",
+            CheckId::Headers => "headers",
+            CheckId::Bulk => "bulk",
+            CheckId::Body => "body",
+            CheckId::Links => "links",
+            CheckId::Attachments => "attachments",
+            CheckId::Spamassassin => "spamassassin",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<CheckId> {
+        CheckId::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
+    /// The fields a rule on this check may test, with the values each can
+    /// take: what the check's own module declares.
+    pub fn fields(self) -> &'static [facts::Field] {
+        match self {
+            CheckId::Spf => spf::FIELDS,
+            CheckId::SpfHelo => spf::HELO_FIELDS,
+            CheckId::Dkim => dkim::FIELDS,
+            CheckId::Dmarc => dmarc::FIELDS,
+            CheckId::Arc => arc::FIELDS,
+            CheckId::Iprev => iprev::FIELDS,
+            CheckId::Helo => helo::FIELDS,
+            CheckId::Tls => tls::FIELDS,
+            CheckId::Smime => smime::FIELDS,
+            CheckId::IpBlocklists | CheckId::DomainBlocklists => dnsbl::FIELDS,
+            CheckId::Posture => posture::FIELDS,
+            CheckId::Headers => content::headers::FIELDS,
+            CheckId::Bulk => content::bulk::FIELDS,
+            CheckId::Body => content::body::FIELDS,
+            CheckId::Links => content::links::FIELDS,
+            CheckId::Attachments => content::attachments::FIELDS,
+            CheckId::Spamassassin => spamd::FIELDS,
+        }
+    }
+
+    /// The values `field` of this check may take, or None when it has no
+    /// such field.
+    pub fn values(self, field: &str) -> Option<&'static [&'static str]> {
+        self.fields()
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map(|(_, values)| *values)
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The vocabulary rule conditions are written in: (check, field, values),
+/// every check's own declaration in turn.
+pub fn schema() -> impl Iterator<Item = (CheckId, &'static str, &'static [&'static str])> {
+    CheckId::ALL.into_iter().flat_map(|check| {
+        check
+            .fields()
+            .iter()
+            .map(move |(field, values)| (check, *field, *values))
+    })
+}
 
 /// Everything analysis found about one message: the input of scoring.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +187,30 @@ pub struct Findings {
     /// SpamAssassin's verdict, when spamd is configured.
     #[serde(default)]
     pub spamassassin: spamd::SpamdFinding,
+}
+
+impl Findings {
+    /// Every check's facts, for scoring.
+    pub fn facts(&self) -> facts::Facts {
+        let mut facts =
+            facts::Facts::with_capacity(CheckId::ALL.iter().map(|c| c.fields().len()).sum());
+        self.spf.facts(CheckId::Spf, &mut facts);
+        self.spf_helo.facts(CheckId::SpfHelo, &mut facts);
+        dkim::facts(&self.dkim, &mut facts);
+        self.dmarc.facts(&mut facts);
+        self.arc.facts(&mut facts);
+        self.iprev.facts(&mut facts);
+        self.helo.facts(&mut facts);
+        self.tls.facts(&mut facts);
+        self.smime.facts(&mut facts);
+        self.ip_blocklists.facts(CheckId::IpBlocklists, &mut facts);
+        self.domain_blocklists
+            .facts(CheckId::DomainBlocklists, &mut facts);
+        self.posture.facts(&mut facts);
+        self.content.facts(&self.dkim, &mut facts);
+        self.spamassassin.facts(&mut facts);
+        facts
+    }
 }
 
 /// What analysis needs besides the message: the resolver every check
@@ -188,5 +341,47 @@ impl Analyzer {
             content,
             spamassassin,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_field_has_a_fact() {
+        let findings: Findings =
+            serde_json::from_str(include_str!("testdata/findings.json")).unwrap();
+        let facts = findings.facts();
+        for (check, field, allowed) in schema() {
+            let value = facts
+                .get(check, field)
+                .unwrap_or_else(|| panic!("{check}.{field}"));
+            assert!(allowed.contains(&value), "{check}.{field} = {value}");
+        }
+        assert_eq!(facts.len(), schema().count());
+        // The fixture: SPF with ptr and -all, a 2048-bit author signature,
+        // DMARC p=reject pct=50 with rua, FCrDNS, a HELO that matches.
+        let fact = |check, field| facts.get(check, field).unwrap();
+        assert_eq!(fact(CheckId::Spf, "all"), "fail");
+        assert_eq!(fact(CheckId::Spf, "uses_ptr"), "true");
+        assert_eq!(fact(CheckId::Dkim, "key_strength"), "strong");
+        assert_eq!(fact(CheckId::Dkim, "author_signed"), "true");
+        assert_eq!(fact(CheckId::Dmarc, "reporting"), "true");
+        assert_eq!(fact(CheckId::Dmarc, "pct_partial"), "true");
+        assert_eq!(fact(CheckId::Iprev, "generic"), "false");
+        assert_eq!(fact(CheckId::Helo, "result"), "match");
+        assert_eq!(fact(CheckId::Arc, "result"), "none");
+    }
+
+    #[test]
+    fn check_ids_read_as_they_are_written() {
+        for check in CheckId::ALL {
+            let json = serde_json::to_string(&check).unwrap();
+            assert_eq!(json, format!("\"{}\"", check.as_str()));
+            assert_eq!(serde_json::from_str::<CheckId>(&json).unwrap(), check);
+            assert_eq!(CheckId::parse(check.as_str()), Some(check));
+        }
+        assert_eq!(CheckId::parse("sfp"), None);
     }
 }

@@ -7,6 +7,8 @@
 //! Every part distinguishes "not published" (NXDOMAIN/NODATA) from "could
 //! not ask" (timeout, SERVFAIL): the latter is `unknown`, never `absent`.
 
+use super::CheckId;
+use super::facts::{Facts, Field};
 use crate::dns::zone_apex::ZoneApexes;
 use crate::dns::{Answer, Dns, answer, txt_strings};
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
@@ -447,6 +449,56 @@ fn trim_wsp(s: &str) -> &str {
 
 fn fqdn(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.'))
+}
+
+const RECORD_STATES: &[&str] = &["present", "absent", "invalid", "unknown"];
+
+/// The rule fields of `posture`.
+pub const FIELDS: &[Field] = &[
+    ("mx", &["present", "null", "absent", "unknown"]),
+    ("dnssec", &["present", "absent", "unknown"]),
+    ("mta_sts", RECORD_STATES),
+    ("tls_rpt", RECORD_STATES),
+    ("bimi", RECORD_STATES),
+];
+
+impl PostureFinding {
+    pub fn facts(&self, facts: &mut Facts) {
+        let check = CheckId::Posture;
+        facts.put(check, "mx", self.mx_state());
+        let dnssec = match self.dnssec {
+            Presence::Present { .. } => "present",
+            Presence::Absent { .. } => "absent",
+            Presence::Unknown { .. } => "unknown",
+        };
+        facts.put(check, "dnssec", dnssec);
+        facts.put(check, "mta_sts", self.mta_sts.word());
+        facts.put(check, "tls_rpt", self.tls_rpt.word());
+        facts.put(check, "bimi", self.bimi.word());
+    }
+
+    fn mx_state(&self) -> &'static str {
+        if self.null_mx {
+            "null"
+        } else if !self.mx.is_empty() {
+            "present"
+        } else if self.mx_error.is_some() {
+            "unknown"
+        } else {
+            "absent"
+        }
+    }
+}
+
+impl RecordStatus {
+    fn word(&self) -> &'static str {
+        match self {
+            RecordStatus::Present { .. } => "present",
+            RecordStatus::Absent => "absent",
+            RecordStatus::Invalid { .. } => "invalid",
+            RecordStatus::Unknown { .. } => "unknown",
+        }
+    }
 }
 
 #[cfg(test)]

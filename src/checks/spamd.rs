@@ -4,7 +4,9 @@
 //! mail-tester shows them. spamd down or slow is "not checked", with why;
 //! it never holds up or changes the rest of the report.
 
+use super::CheckId;
 use super::content::words;
+use super::facts::{Facts, Field};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -201,6 +203,40 @@ fn report_rules(body: &str) -> Vec<SpamRule> {
 
 fn describe(text: &str) -> String {
     text.trim().chars().take(MAX_DESCRIPTION_CHARS).collect()
+}
+
+/// SpamAssassin's score in bands, for rules that map it to our points.
+const SCORE_BANDS: &[&str] = &[
+    "unknown", "below_1", "1_to_3", "3_to_5", "5_to_10", "10_plus",
+];
+
+/// The rule fields of `spamassassin`.
+pub const FIELDS: &[Field] = &[
+    ("status", SpamdStatus::WORDS),
+    ("spam", &["true", "false", "unknown"]),
+    ("score", SCORE_BANDS),
+];
+
+impl SpamdFinding {
+    pub fn facts(&self, facts: &mut Facts) {
+        let check = CheckId::Spamassassin;
+        facts.put(check, "status", self.status.as_str());
+        let spam = match self.spam {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "unknown",
+        };
+        facts.put(check, "spam", spam);
+        let band = match self.score {
+            None => "unknown",
+            Some(s) if s < 1.0 => "below_1",
+            Some(s) if s < 3.0 => "1_to_3",
+            Some(s) if s < 5.0 => "3_to_5",
+            Some(s) if s < 10.0 => "5_to_10",
+            Some(_) => "10_plus",
+        };
+        facts.put(check, "score", band);
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ mod lookup;
 mod macros;
 pub mod record;
 
+use super::CheckId;
+use super::facts::{BOOLS, Facts, Field, yes};
 use super::verdict::{Setup, Verdict};
 use crate::dns::Dns;
 use eval::{Decision, Evaluation, Identity, Problem, Stop};
@@ -296,6 +298,65 @@ fn unchecked(identity: SpfIdentity, domain: &str) -> SpfFinding {
     SpfFinding {
         error: Some("not a fully qualified domain name, so there is no SPF policy to check".into()),
         ..base(identity, domain, Verdict::None)
+    }
+}
+
+/// `problem`: why SPF is a permerror (see [`SpfProblem`]), or none.
+const PROBLEMS: &[&str] = &[
+    "none",
+    "syntax",
+    "multiple_records",
+    "lookup_limit",
+    "void_lookup_limit",
+    "mx_limit",
+    "include_missing",
+    "redirect_missing",
+];
+/// `lookups`: DNS-querying terms the check used against the limit of 10.
+const LOOKUP_LEVELS: &[&str] = &["within", "near_limit", "over_limit"];
+const ALL_POLICIES: &[&str] = &[
+    "fail", "softfail", "neutral", "pass", "redirect", "none", "unknown",
+];
+
+/// The rule fields of `spf` (the MAIL FROM identity).
+pub const FIELDS: &[Field] = &[
+    ("result", Verdict::WORDS),
+    ("setup", Setup::WORDS),
+    ("all", ALL_POLICIES),
+    ("uses_ptr", BOOLS),
+    ("problem", PROBLEMS),
+    ("lookups", LOOKUP_LEVELS),
+];
+
+/// The rule fields of `spf_helo`.
+pub const HELO_FIELDS: &[Field] = &[("result", Verdict::WORDS), ("setup", Setup::WORDS)];
+
+impl SpfFinding {
+    /// This finding's [`FIELDS`] (as `spf`) or [`HELO_FIELDS`] (as `spf_helo`).
+    pub fn facts(&self, check: CheckId, facts: &mut Facts) {
+        facts.put(check, "result", self.result.as_str());
+        facts.put(check, "setup", self.setup.as_str());
+        if check == CheckId::SpfHelo {
+            return;
+        }
+        facts.put(check, "all", self.all.as_str());
+        facts.put(check, "uses_ptr", yes(self.uses_ptr));
+        facts.put(
+            check,
+            "problem",
+            self.problem.map_or("none", |p| p.as_str()),
+        );
+        facts.put(check, "lookups", lookup_level(self.dns_lookups));
+    }
+}
+
+/// 9 or 10 lookups still pass, but one more include breaks the record
+/// (RFC 7208 §4.6.4 allows 10).
+fn lookup_level(lookups: u32) -> &'static str {
+    match lookups {
+        0..=8 => "within",
+        9..=10 => "near_limit",
+        _ => "over_limit",
     }
 }
 

@@ -1,6 +1,8 @@
 //! TLS on receipt: did the sending host encrypt the hop to us? Gmail shows
 //! a red open lock for mail that arrived in plaintext.
 
+use super::CheckId;
+use super::facts::{Facts, Field};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
 
@@ -52,5 +54,14 @@ pub fn verdict(envelope: &Envelope) -> TlsFinding {
             version: None,
             cipher: None,
         },
+    }
+}
+
+/// The rule fields of `tls`.
+pub const FIELDS: &[Field] = &[("result", &["encrypted", "plaintext", "unknown"])];
+
+impl TlsFinding {
+    pub fn facts(&self, facts: &mut Facts) {
+        facts.put(CheckId::Tls, "result", self.result.as_str());
     }
 }

@@ -38,6 +38,17 @@ impl Verdict {
         Verdict::Temperror,
     ];
 
+    /// Every result as the rule table spells it.
+    pub const WORDS: &'static [&'static str] = &[
+        "pass",
+        "fail",
+        "softfail",
+        "neutral",
+        "none",
+        "permerror",
+        "temperror",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
@@ -63,6 +74,9 @@ impl Verdict {
 }
 
 impl Setup {
+    pub const WORDS: &'static [&'static str] =
+        &["configured", "missing", "misconfigured", "unknown"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Setup::Configured => "configured",
@@ -76,5 +90,16 @@ impl Setup {
 impl std::fmt::Display for Verdict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_every_verdict() {
+        let words: Vec<&str> = Verdict::ALL.iter().map(|v| v.as_str()).collect();
+        assert_eq!(words, Verdict::WORDS);
     }
 }

@@ -10,7 +10,8 @@
 //! JSON served is the report as [`Report`] serialises it.
 
 use super::Report;
-use crate::score::{Deduction, Fnv, Text};
+use crate::fnv::Fnv;
+use crate::score::{Deduction, Text};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};

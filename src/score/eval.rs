@@ -1,8 +1,8 @@
 //! Applies the rule table to one message's findings.
 
-use super::facts::{Facts, facts};
 use super::rules::{Rule, RuleTable, Text};
-use crate::checks::Findings;
+use crate::checks::facts::Facts;
+use crate::checks::{CheckId, Findings};
 use serde::{Deserialize, Serialize};
 
 pub const MAX_SCORE: f64 = 10.0;
@@ -11,7 +11,7 @@ pub const MAX_SCORE: f64 = 10.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Deduction {
     pub rule: String,
-    pub check: String,
+    pub check: CheckId,
     pub points: f64,
     pub title: Text,
     pub advice: Text,
@@ -27,14 +27,14 @@ pub struct Score {
 }
 
 pub fn score(table: &RuleTable, findings: &Findings) -> Score {
-    let facts = facts(findings);
+    let facts = findings.facts();
     let deductions: Vec<Deduction> = table
         .rules
         .iter()
         .filter(|rule| matches(rule, &facts))
         .map(|rule| Deduction {
             rule: rule.id.clone(),
-            check: rule.check.clone(),
+            check: rule.check,
             points: rule.points,
             title: rule.title.clone(),
             advice: rule.advice.clone(),
@@ -51,7 +51,7 @@ pub fn score(table: &RuleTable, findings: &Findings) -> Score {
 fn matches(rule: &Rule, facts: &Facts) -> bool {
     rule.when.iter().all(|(field, expected)| {
         facts
-            .get(&(rule.check.as_str(), field.as_str()))
+            .get(rule.check, field)
             .is_some_and(|value| expected.values().iter().any(|v| v == value))
     })
 }

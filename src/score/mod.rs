@@ -2,9 +2,7 @@
 //! Only this stage knows points.
 
 mod eval;
-mod facts;
 mod rules;
 
 pub use eval::{Deduction, MAX_SCORE, Score, score};
-pub use facts::{Fnv, SCHEMA};
 pub use rules::{OneOrMany, Rule, RuleTable, RulesError, Text};

@@ -2,7 +2,7 @@
 //! names an unknown check, field or value stops the service with a message
 //! naming the file and the rule, rather than silently never matching.
 
-use super::facts::{allowed_values, is_known_check};
+use crate::checks::CheckId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -40,18 +40,31 @@ impl OneOrMany {
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     pub id: String,
-    pub check: String,
+    pub check: CheckId,
     pub when: BTreeMap<String, OneOrMany>,
     pub points: f64,
     pub title: Text,
     pub advice: Text,
 }
 
+/// A rule as written, before its check is known to exist: an unknown check
+/// is reported with the file and the rule, not as a bare parse error.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    check: String,
+    when: BTreeMap<String, OneOrMany>,
+    points: f64,
+    title: Text,
+    advice: Text,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     #[serde(default)]
-    rule: Vec<Rule>,
+    rule: Vec<RuleSpec>,
 }
 
 /// A validated rule table.
@@ -124,10 +137,11 @@ impl RuleTable {
                 path: path.clone(),
                 message: e.to_string(),
             })?;
-            for rule in file.rule {
-                validate(&rule).map_err(|message| RulesError::Invalid {
+            for spec in file.rule {
+                let id = spec.id.clone();
+                let rule = validate(spec).map_err(|message| RulesError::Invalid {
                     path: path.clone(),
-                    rule: rule.id.clone(),
+                    rule: id,
                     message,
                 })?;
                 if !ids.insert(rule.id.clone()) {
@@ -144,7 +158,7 @@ impl RuleTable {
     }
 }
 
-fn validate(rule: &Rule) -> Result<(), String> {
+fn validate(rule: RuleSpec) -> Result<Rule, String> {
     let id_ok = !rule.id.is_empty()
         && rule
             .id
@@ -156,14 +170,14 @@ fn validate(rule: &Rule) -> Result<(), String> {
     if !rule.points.is_finite() || rule.points < 0.0 || rule.points > 10.0 {
         return Err(format!("points must be within 0..=10, got {}", rule.points));
     }
-    if !is_known_check(&rule.check) {
+    let Some(check) = CheckId::parse(&rule.check) else {
         return Err(format!("unknown check {:?}", rule.check));
-    }
+    };
     if rule.when.is_empty() {
         return Err("condition `when` is empty".into());
     }
     for (field, expected) in &rule.when {
-        let Some(allowed) = allowed_values(&rule.check, field) else {
+        let Some(allowed) = check.values(field) else {
             return Err(format!("check {:?} has no field {field:?}", rule.check));
         };
         if expected.values().is_empty() {
@@ -184,7 +198,14 @@ fn validate(rule: &Rule) -> Result<(), String> {
     if rule.advice.en.is_empty() || rule.advice.ja.is_empty() {
         return Err("advice needs both en and ja".into());
     }
-    Ok(())
+    Ok(Rule {
+        id: rule.id,
+        check,
+        when: rule.when,
+        points: rule.points,
+        title: rule.title,
+        advice: rule.advice,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! others in [`trust`](super::trust).
 
 use super::i18n::{Lang, Ui};
+use crate::checks::CheckId;
 use crate::checks::arc::ArcFinding;
 use crate::checks::dmarc::TreeWalkVerdict;
 use crate::checks::helo::HeloResult;
@@ -58,7 +59,7 @@ impl Tone {
 #[derive(Debug)]
 pub struct Row {
     /// The rule-table check whose deductions this row shows.
-    pub check: &'static str,
+    pub check: CheckId,
     pub tone: Tone,
     pub name: String,
     /// The result as the check words it (`pass`, `listed`, `present`…).
@@ -121,7 +122,7 @@ impl DeductionView {
 }
 
 /// The deductions of `check`, in the page's language.
-pub fn deductions_of(lang: Lang, report: &Report, check: &str) -> Vec<DeductionView> {
+pub fn deductions_of(lang: Lang, report: &Report, check: CheckId) -> Vec<DeductionView> {
     report
         .deductions
         .iter()
@@ -134,7 +135,7 @@ pub fn deductions_of(lang: Lang, report: &Report, check: &str) -> Vec<DeductionV
 /// (the first of equals). A check shown as several rows (one per DKIM
 /// signature) thus counts its points once.
 pub fn attach_deductions(lang: Lang, report: &Report, rows: &mut [Row]) {
-    let mut done: Vec<&'static str> = Vec::new();
+    let mut done: Vec<CheckId> = Vec::new();
     for i in 0..rows.len() {
         let check = rows[i].check;
         if done.contains(&check) {
@@ -210,7 +211,7 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
     let c = &report.checks;
     let mut rows = vec![
         Row {
-            check: "spf",
+            check: CheckId::Spf,
             tone: Tone::of(c.spf.result),
             name: format!("SPF ({})", c.spf.domain),
             word: c.spf.result.as_str(),
@@ -221,7 +222,7 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
             deductions: Vec::new(),
         },
         Row {
-            check: "spf_helo",
+            check: CheckId::SpfHelo,
             // No SPF for the HELO name is common and only a warning.
             tone: match c.spf_helo.result {
                 Verdict::None => Tone::Warn,
@@ -238,7 +239,7 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
     ];
     if c.dkim.is_empty() {
         rows.push(Row {
-            check: "dkim",
+            check: CheckId::Dkim,
             tone: Tone::Bad,
             name: "DKIM".into(),
             word: Verdict::None.as_str(),
@@ -251,7 +252,7 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
     }
     for sig in &c.dkim {
         rows.push(Row {
-            check: "dkim",
+            check: CheckId::Dkim,
             tone: Tone::of(sig.result),
             name: format!(
                 "DKIM (d={} s={} {}{})",
@@ -286,7 +287,7 @@ pub fn authentication(lang: Lang, report: &Report) -> Vec<Row> {
     }
     let dmarc = &c.dmarc;
     rows.push(Row {
-        check: "dmarc",
+        check: CheckId::Dmarc,
         tone: Tone::of(dmarc.result),
         name: format!(
             "DMARC ({}, p={})",
@@ -373,7 +374,7 @@ fn arc_row(lang: Lang, arc: &ArcFinding) -> Row {
     };
     let none = arc.result == Verdict::None;
     Row {
-        check: "arc",
+        check: CheckId::Arc,
         tone: if none {
             Tone::Info
         } else {
@@ -412,7 +413,7 @@ pub fn sending_host(lang: Lang, report: &Report) -> Vec<Row> {
     };
     let mut rows = vec![
         Row {
-            check: "iprev",
+            check: CheckId::Iprev,
             tone: Tone::of(iprev.result),
             name: format!("{} ({})", t.reverse_dns, iprev.ip),
             word: iprev.result.as_str(),
@@ -430,7 +431,7 @@ pub fn sending_host(lang: Lang, report: &Report) -> Vec<Row> {
             deductions: Vec::new(),
         },
         Row {
-            check: "helo",
+            check: CheckId::Helo,
             tone: helo_tone,
             name: format!("HELO ({})", c.helo.name),
             word: c.helo.result.as_str(),
@@ -447,7 +448,7 @@ pub fn sending_host(lang: Lang, report: &Report) -> Vec<Row> {
             deductions: Vec::new(),
         },
         Row {
-            check: "tls",
+            check: CheckId::Tls,
             tone: tls_tone,
             name: format!(
                 "TLS{}",
@@ -484,7 +485,7 @@ fn content_tone(deductions: &[DeductionView]) -> (Tone, &'static str) {
 fn content_row(
     lang: Lang,
     report: &Report,
-    check: &'static str,
+    check: CheckId,
     name: String,
     about: &'static str,
     detail: String,
@@ -583,7 +584,7 @@ pub fn content(lang: Lang, report: &Report) -> Vec<Row> {
         content_row(
             lang,
             report,
-            "headers",
+            CheckId::Headers,
             t.headers.into(),
             t.about_headers,
             header_detail,
@@ -592,7 +593,7 @@ pub fn content(lang: Lang, report: &Report) -> Vec<Row> {
         content_row(
             lang,
             report,
-            "bulk",
+            CheckId::Bulk,
             t.content_bulk.into(),
             t.about_bulk,
             bulk_detail,
@@ -601,7 +602,7 @@ pub fn content(lang: Lang, report: &Report) -> Vec<Row> {
         content_row(
             lang,
             report,
-            "body",
+            CheckId::Body,
             t.content_body.into(),
             t.about_body,
             body_detail,
@@ -610,7 +611,7 @@ pub fn content(lang: Lang, report: &Report) -> Vec<Row> {
         content_row(
             lang,
             report,
-            "links",
+            CheckId::Links,
             t.content_links.into(),
             t.about_links,
             format!("{}: {}", t.links_found, l.count),
@@ -619,7 +620,7 @@ pub fn content(lang: Lang, report: &Report) -> Vec<Row> {
         content_row(
             lang,
             report,
-            "attachments",
+            CheckId::Attachments,
             format!("{} ({})", t.content_attachments, a.count),
             t.about_attachments,
             if a.count == 0 {
@@ -637,7 +638,7 @@ pub fn spamassassin(lang: Lang, report: &Report) -> Vec<Row> {
     use crate::checks::spamd::SpamdStatus;
     let t = lang.ui();
     let sa = &report.checks.spamassassin;
-    let deductions = deductions_of(lang, report, "spamassassin");
+    let deductions = deductions_of(lang, report, CheckId::Spamassassin);
     let (tone, word, name, detail) = match sa.status {
         SpamdStatus::NotConfigured => (
             Tone::Info,
@@ -673,7 +674,7 @@ pub fn spamassassin(lang: Lang, report: &Report) -> Vec<Row> {
         .map(|r| format!("{:>6.1} {:<24} {}", r.points, r.name, r.description))
         .collect();
     vec![Row {
-        check: "spamassassin",
+        check: CheckId::Spamassassin,
         tone,
         name,
         word,

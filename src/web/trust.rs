@@ -3,6 +3,7 @@
 
 use super::i18n::Lang;
 use super::rows::{DeductionView, Row, Tone, attach_deductions, deductions_of, join};
+use crate::checks::CheckId;
 use crate::checks::Setup;
 use crate::checks::dnsbl::{BlocklistFinding, BlocklistResult};
 use crate::checks::posture::{Presence, RecordStatus};
@@ -36,7 +37,7 @@ pub fn smime(lang: Lang, report: &Report) -> (Vec<Row>, bool) {
         )
     });
     let mut rows = vec![Row {
-        check: "smime",
+        check: CheckId::Smime,
         tone,
         name: "S/MIME".into(),
         word: smime.result.as_str(),
@@ -57,14 +58,14 @@ pub fn blocklists(lang: Lang, report: &Report) -> Vec<Row> {
     let mut rows = vec![
         blocklist_row(
             lang,
-            "ip_blocklists",
+            CheckId::IpBlocklists,
             t.ip_blocklists,
             t.about_ip_blocklists,
             &checks.ip_blocklists,
         ),
         blocklist_row(
             lang,
-            "domain_blocklists",
+            CheckId::DomainBlocklists,
             t.domain_blocklists,
             t.about_domain_blocklists,
             &checks.domain_blocklists,
@@ -76,7 +77,7 @@ pub fn blocklists(lang: Lang, report: &Report) -> Vec<Row> {
 
 fn blocklist_row(
     lang: Lang,
-    check: &'static str,
+    check: CheckId,
     name: &str,
     about: &'static str,
     finding: &BlocklistFinding,
@@ -169,8 +170,8 @@ pub fn posture(lang: Lang, report: &Report) -> (Vec<Row>, Vec<DeductionView>) {
     let rows = found
         .into_iter()
         .map(|(name, about, (tone, word, detail, records))| Row {
-            // Not "posture": the posture rules are listed once, below.
-            check: "posture-row",
+            // Its rules are listed once for the section, below.
+            check: CheckId::Posture,
             tone,
             name: name.into(),
             word,
@@ -186,7 +187,7 @@ pub fn posture(lang: Lang, report: &Report) -> (Vec<Row>, Vec<DeductionView>) {
             deductions: Vec::new(),
         })
         .collect();
-    (rows, deductions_of(lang, report, "posture"))
+    (rows, deductions_of(lang, report, CheckId::Posture))
 }
 
 /// A posture row's marking, word, detail and the records found.

@@ -4,8 +4,11 @@
 //! password-protected ZIPs (PPAP) — read from names and the ZIP directory,
 //! never executed, decompressed or decrypted.
 
+use super::Profile;
 use super::zip;
 use super::{MAX_LISTED, bounded};
+use crate::checks::CheckId;
+use crate::checks::facts::{BOOLS, Facts, Field, yes};
 use mail_parser::{Message, MimeHeaders};
 use serde::{Deserialize, Serialize};
 
@@ -160,6 +163,37 @@ pub fn flags(name: &str, bytes: &[u8]) -> Vec<String> {
         }
     }
     flags.into_iter().map(String::from).collect()
+}
+
+/// The flags of [`Attachment::flags`] that rules test, one field each.
+const FLAGS: [&str; 5] = [
+    "executable",
+    "double_extension",
+    "macro",
+    "archive_executable",
+    "encrypted_archive",
+];
+
+/// The rule fields of `attachments`.
+pub const FIELDS: &[Field] = &[
+    ("profile", Profile::WORDS),
+    ("present", BOOLS),
+    ("executable", BOOLS),
+    ("double_extension", BOOLS),
+    ("macro", BOOLS),
+    ("archive_executable", BOOLS),
+    ("encrypted_archive", BOOLS),
+];
+
+impl AttachmentFinding {
+    pub fn facts(&self, profile: Profile, facts: &mut Facts) {
+        let check = CheckId::Attachments;
+        facts.put(check, "profile", profile.as_str());
+        facts.put(check, "present", yes(self.count > 0));
+        for flag in FLAGS {
+            facts.put(check, flag, yes(self.any(flag)));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,8 +2,11 @@
 //! alternative, images, forbidden and hidden HTML, charsets, size, and the
 //! GTUBE test string.
 
+use super::Profile;
 use super::html::Html;
 use super::{bounded, push_bounded, words};
+use crate::checks::CheckId;
+use crate::checks::facts::{AMOUNTS, BOOLS, Facts, Field, amount, yes};
 use mail_parser::{Message, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -209,4 +212,44 @@ fn charset(message: &Message<'_>, notes: &mut Vec<String>) -> Charset {
         }
     }
     Charset::Ok
+}
+
+/// The rule fields of `body`.
+pub const FIELDS: &[Field] = &[
+    ("profile", Profile::WORDS),
+    ("structure", Structure::WORDS),
+    ("html", BOOLS),
+    ("plain_alternative", BOOLS),
+    ("text_ratio", TextRatio::WORDS),
+    ("image_only", BOOLS),
+    ("images", AMOUNTS),
+    ("alt_missing", BOOLS),
+    ("forbidden_html", BOOLS),
+    ("hidden_text", BOOLS),
+    ("charset", Charset::WORDS),
+    ("size", Size::WORDS),
+    ("gtube", BOOLS),
+];
+
+impl BodyFinding {
+    pub fn facts(&self, profile: Profile, facts: &mut Facts) {
+        let check = CheckId::Body;
+        facts.put(check, "profile", profile.as_str());
+        facts.put(check, "structure", self.structure.as_str());
+        facts.put(check, "html", yes(self.html));
+        facts.put(check, "plain_alternative", yes(self.plain_alternative));
+        facts.put(check, "text_ratio", self.text_ratio.as_str());
+        facts.put(check, "image_only", yes(self.image_only));
+        facts.put(check, "images", amount(self.images, MANY_IMAGES));
+        facts.put(check, "alt_missing", yes(self.images_without_alt > 0));
+        facts.put(
+            check,
+            "forbidden_html",
+            yes(!self.forbidden_tags.is_empty()),
+        );
+        facts.put(check, "hidden_text", yes(self.hidden_text));
+        facts.put(check, "charset", self.charset.as_str());
+        facts.put(check, "size", self.size.as_str());
+        facts.put(check, "gtube", yes(self.gtube));
+    }
 }

@@ -2,7 +2,11 @@
 //! (RFC 8058), and Precedence. Gmail and Yahoo require one-click
 //! unsubscribe from bulk senders since February 2024.
 
+use super::Profile;
 use super::words;
+use crate::checks::CheckId;
+use crate::checks::dkim::{DkimFinding, covered_by_passing_signature};
+use crate::checks::facts::{BOOLS, Facts, Field, yes};
 use mail_parser::Message;
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +76,31 @@ fn unsubscribe(raw: Option<&str>) -> Unsubscribe {
         (true, false) => Unsubscribe::Mailto,
         (false, true) => Unsubscribe::Https,
         (false, false) => Unsubscribe::Invalid,
+    }
+}
+
+/// The rule fields of `bulk`.
+pub const FIELDS: &[Field] = &[
+    ("profile", Profile::WORDS),
+    ("list_unsubscribe", Unsubscribe::WORDS),
+    ("one_click", BOOLS),
+    // A passing DKIM signature covers List-Unsubscribe and
+    // List-Unsubscribe-Post (RFC 8058 §4); false without one-click.
+    ("one_click_signed", BOOLS),
+    ("precedence", Precedence::WORDS),
+];
+
+impl BulkFinding {
+    /// `dkim`: one-click counts only under a passing DKIM signature.
+    pub fn facts(&self, profile: Profile, dkim: &[DkimFinding], facts: &mut Facts) {
+        let check = CheckId::Bulk;
+        facts.put(check, "profile", profile.as_str());
+        facts.put(check, "list_unsubscribe", self.list_unsubscribe.as_str());
+        facts.put(check, "one_click", yes(self.one_click));
+        let signed = self.one_click
+            && covered_by_passing_signature(dkim, &["list-unsubscribe", "list-unsubscribe-post"]);
+        facts.put(check, "one_click_signed", yes(signed));
+        facts.put(check, "precedence", self.precedence.as_str());
     }
 }
 

@@ -2,9 +2,12 @@
 //! From, To, Subject) and the ones phishing bends (Reply-To, Return-Path,
 //! the From display name, look-alike From domains).
 
+use super::Profile;
 use super::domains::{as_domain, domain_of, related};
 use super::lookalike::{Lookalike, lookalike};
 use super::{Context, bounded, push_bounded, words};
+use crate::checks::CheckId;
+use crate::checks::facts::{BOOLS, Facts, Field, yes};
 use mail_parser::{HeaderName, Message};
 use serde::{Deserialize, Serialize};
 
@@ -236,6 +239,45 @@ fn display_name(
         }
     }
     verdict
+}
+
+/// The rule fields of `headers`.
+pub const FIELDS: &[Field] = &[
+    ("profile", Profile::WORDS),
+    ("date", DateState::WORDS),
+    ("message_id", MessageIdState::WORDS),
+    ("from", FromState::WORDS),
+    ("subject", SubjectState::WORDS),
+    ("subject_caps", BOOLS),
+    ("subject_shouting", BOOLS),
+    ("to", &["present", "missing"]),
+    ("reply_to", ReplyTo::WORDS),
+    ("return_path", ReturnPath::WORDS),
+    ("display_name", DisplayName::WORDS),
+    ("lookalike", Lookalike::WORDS),
+];
+
+impl HeaderFinding {
+    pub fn facts(&self, profile: Profile, facts: &mut Facts) {
+        let check = CheckId::Headers;
+        facts.put(check, "profile", profile.as_str());
+        facts.put(check, "date", self.date.as_str());
+        facts.put(check, "message_id", self.message_id.as_str());
+        facts.put(check, "from", self.from.as_str());
+        facts.put(check, "subject", self.subject.as_str());
+        facts.put(check, "subject_caps", yes(self.subject_caps));
+        facts.put(check, "subject_shouting", yes(self.subject_shouting));
+        let to = if self.to_present {
+            "present"
+        } else {
+            "missing"
+        };
+        facts.put(check, "to", to);
+        facts.put(check, "reply_to", self.reply_to.as_str());
+        facts.put(check, "return_path", self.return_path.as_str());
+        facts.put(check, "display_name", self.display_name.as_str());
+        facts.put(check, "lookalike", self.lookalike.as_str());
+    }
 }
 
 #[cfg(test)]

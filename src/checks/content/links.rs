@@ -2,9 +2,12 @@
 //! goes to another (the phishing classic), URL shorteners
 //! (`scoring-rules/shorteners.txt`), and links to bare IP addresses.
 
+use super::Profile;
 use super::domains::{as_domain, related};
 use super::html::Html;
 use super::{bounded, push_bounded};
+use crate::checks::CheckId;
+use crate::checks::facts::{AMOUNTS, BOOLS, Facts, Field, amount, yes};
 use mail_parser::{Message, PartType};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -112,6 +115,29 @@ fn is_shortener(host: &str) -> bool {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .any(|s| host == s || host.ends_with(&format!(".{s}")))
+}
+
+/// More links than this is "many".
+const MANY_LINKS: usize = 25;
+
+/// The rule fields of `links`.
+pub const FIELDS: &[Field] = &[
+    ("profile", Profile::WORDS),
+    ("count", AMOUNTS),
+    ("mismatch", BOOLS),
+    ("shortener", BOOLS),
+    ("raw_ip", BOOLS),
+];
+
+impl LinkFinding {
+    pub fn facts(&self, profile: Profile, facts: &mut Facts) {
+        let check = CheckId::Links;
+        facts.put(check, "profile", profile.as_str());
+        facts.put(check, "count", amount(self.count, MANY_LINKS));
+        facts.put(check, "mismatch", yes(!self.mismatched.is_empty()));
+        facts.put(check, "shortener", yes(!self.shorteners.is_empty()));
+        facts.put(check, "raw_ip", yes(!self.raw_ip.is_empty()));
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ pub mod links;
 pub mod lookalike;
 pub mod zip;
 
+use super::dkim::DkimFinding;
+use super::facts::Facts;
 use mail_parser::{Message, MessageParser};
 use serde::{Deserialize, Serialize};
 
@@ -126,6 +128,19 @@ pub fn bounded(text: &str) -> String {
 pub fn push_bounded(list: &mut Vec<String>, item: String) {
     if list.len() < MAX_LISTED && !list.contains(&item) {
         list.push(item);
+    }
+}
+
+impl ContentFinding {
+    /// The facts of `headers`, `bulk`, `body`, `links` and `attachments`.
+    /// Each carries the profile, so a profile's rules (FISC) are plain
+    /// rules that also test it. `dkim`: for the signed one-click header.
+    pub fn facts(&self, dkim: &[DkimFinding], facts: &mut Facts) {
+        self.headers.facts(self.profile, facts);
+        self.bulk.facts(self.profile, dkim, facts);
+        self.body.facts(self.profile, facts);
+        self.links.facts(self.profile, facts);
+        self.attachments.facts(self.profile, facts);
     }
 }
 

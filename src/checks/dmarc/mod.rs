@@ -12,7 +12,9 @@ mod discovery;
 mod dmarcbis;
 mod rfc7489;
 
+use super::CheckId;
 use super::dkim::DkimFinding;
+use super::facts::{BOOLS, Facts, Field, yes};
 use super::spf::SpfFinding;
 use super::verdict::{Setup, Verdict};
 use crate::dns::Dns;
@@ -20,6 +22,7 @@ use crate::dns::org_domain::organisational_domain;
 use mail_auth::dmarc::{Alignment, Dmarc, Policy};
 use mail_auth::{AuthenticatedMessage, DkimOutput};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DmarcFinding {
@@ -182,5 +185,42 @@ fn policy_name(policy: Policy) -> &'static str {
         Policy::None | Policy::Unspecified => "none",
         Policy::Quarantine => "quarantine",
         Policy::Reject => "reject",
+    }
+}
+
+const POLICIES: &[&str] = &["none", "quarantine", "reject", "absent"];
+
+/// The rule fields of `dmarc`.
+pub const FIELDS: &[Field] = &[
+    ("result", Verdict::WORDS),
+    ("setup", Setup::WORDS),
+    ("policy", POLICIES),
+    ("spf_aligned", BOOLS),
+    ("dkim_aligned", BOOLS),
+    ("reporting", BOOLS),
+    ("pct_partial", BOOLS),
+];
+
+impl DmarcFinding {
+    /// This finding's [`FIELDS`].
+    pub fn facts(&self, facts: &mut Facts) {
+        let check = CheckId::Dmarc;
+        facts.put(check, "result", self.result.as_str());
+        facts.put(check, "setup", self.setup.as_str());
+        let policy = self.policy.clone().map_or("absent".into(), Cow::Owned);
+        facts.put(check, "policy", policy);
+        facts.put(check, "spf_aligned", yes(self.spf_aligned));
+        facts.put(check, "dkim_aligned", yes(self.dkim_aligned));
+        let record = self.record.as_ref();
+        facts.put(
+            check,
+            "reporting",
+            yes(record.is_some_and(|r| !r.rua.is_empty())),
+        );
+        facts.put(
+            check,
+            "pct_partial",
+            yes(record.is_some_and(|r| r.pct < 100)),
+        );
     }
 }

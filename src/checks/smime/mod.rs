@@ -21,6 +21,8 @@ mod der;
 mod mime;
 mod verify;
 
+use super::CheckId;
+use super::facts::{Facts, Field};
 use openssl::error::ErrorStack;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
 use openssl::x509::{X509, X509PurposeId};
@@ -245,5 +247,25 @@ pub fn smime_verdict(raw: &[u8], from_address: Option<&str>, trust: &TrustStore)
         mime::Located::NotInspected(what) => {
             SmimeFinding::only(SmimeResult::None, Some(format!("{what} is not inspected")))
         }
+    }
+}
+
+/// The rule fields of `smime`.
+pub const FIELDS: &[Field] = &[(
+    "result",
+    &[
+        "none",
+        "trusted",
+        "untrusted",
+        "expired",
+        "mismatch",
+        "invalid",
+        "encrypted",
+    ],
+)];
+
+impl SmimeFinding {
+    pub fn facts(&self, facts: &mut Facts) {
+        facts.put(CheckId::Smime, "result", self.result.as_str());
     }
 }
