@@ -13,8 +13,6 @@
 //! `temperror` (DNS gave no answer). The resolver inside `mail-auth` does
 //! not expose a per-query hook.
 
-use crate::checks::Verdict;
-use crate::report::Checks;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -224,23 +222,14 @@ impl Metrics {
             .store(unix_now(), Ordering::Relaxed);
     }
 
-    /// One analysis done: its time, and its DNS-backed checks.
-    pub fn analysis_finished(&self, took: Duration, checks: &Checks) {
-        let dkim: Vec<Verdict> = checks.dkim.iter().map(|d| d.result).collect();
-        let verdicts: [&[Verdict]; DNS_CHECKS.len()] = [
-            &[checks.spf.result],
-            &[checks.spf_helo.result],
-            &dkim,
-            &[checks.dmarc.result],
-            &[checks.arc.result],
-            &[checks.iprev.result],
-        ];
-        self.analysis_took(took, verdicts);
-    }
-
-    /// The time of one analysis, and the verdicts of its DNS-backed checks
-    /// in the order of [`DNS_CHECKS`].
-    fn analysis_took(&self, took: Duration, verdicts: [&[Verdict]; DNS_CHECKS.len()]) {
+    /// One analysis done: its time, and its DNS-backed checks as the
+    /// checks tally them: (check, verdicts, of which DNS timeouts). A check
+    /// not in [`DNS_CHECKS`] is not counted.
+    pub fn analysis_finished(
+        &self,
+        took: Duration,
+        tallies: impl IntoIterator<Item = (&'static str, u64, u64)>,
+    ) {
         let seconds = took.as_secs_f64();
         let bucket = ANALYSIS_BUCKETS
             .iter()
@@ -249,10 +238,11 @@ impl Metrics {
         self.analysis_buckets[bucket].fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.analysis_micros.fetch_add(micros, Ordering::Relaxed);
-        for (i, verdicts) in verdicts.iter().enumerate() {
-            let timeouts = verdicts.iter().filter(|v| **v == Verdict::Temperror);
-            self.dns_lookups[i].fetch_add(verdicts.len() as u64, Ordering::Relaxed);
-            self.dns_timeouts[i].fetch_add(timeouts.count() as u64, Ordering::Relaxed);
+        for (check, verdicts, timeouts) in tallies {
+            if let Some(i) = DNS_CHECKS.iter().position(|c| *c == check) {
+                self.dns_lookups[i].fetch_add(verdicts, Ordering::Relaxed);
+                self.dns_timeouts[i].fetch_add(timeouts, Ordering::Relaxed);
+            }
         }
         self.analysis_progress_at
             .store(unix_now(), Ordering::Relaxed);
@@ -534,11 +524,17 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative_and_end_at_the_count() {
         let metrics = Metrics::default();
-        let pass: &[Verdict] = &[Verdict::Pass];
-        let two_dkim: &[Verdict] = &[Verdict::Pass, Verdict::Temperror];
-        let verdicts = [pass, pass, two_dkim, pass, pass, &[Verdict::Temperror][..]];
-        metrics.analysis_took(Duration::from_millis(30), verdicts);
-        metrics.analysis_took(Duration::from_secs(60), verdicts);
+        // Two DKIM signatures, one timed out; iprev timed out.
+        let tallies = [
+            ("spf", 1, 0),
+            ("spf_helo", 1, 0),
+            ("dkim", 2, 1),
+            ("dmarc", 1, 0),
+            ("arc", 1, 0),
+            ("iprev", 1, 1),
+        ];
+        metrics.analysis_finished(Duration::from_millis(30), tallies);
+        metrics.analysis_finished(Duration::from_secs(60), tallies);
         let text = metrics.render(Some(4096));
         assert!(
             text.contains("mailscore_analysis_seconds_bucket{le=\"0.01\"} 0\n"),

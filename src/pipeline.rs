@@ -40,11 +40,11 @@ impl From<RuleTable> for LiveRules {
 
 impl Pipeline {
     pub async fn report(&self, subject: Subject<'_>, envelope: &Envelope, raw: &[u8]) -> Report {
-        let findings = self.analyzer.analyze(envelope, raw).await;
+        let analysis = self.analyzer.analyze(envelope, raw).await;
         // Scoring and the report are CPU work too: in `serve`, SMTP
         // sessions waiting for a reply go first.
         tokio::task::yield_now().await;
-        let score = score::score(&self.rules.current(), &findings);
-        Report::new(subject, envelope, findings, score)
+        let score = score::score(&self.rules.current(), &analysis.findings);
+        Report::new(subject, envelope, analysis, score)
     }
 }

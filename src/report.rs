@@ -2,9 +2,8 @@
 //! returns it as is and the HTML page is rendered from it, so the two views
 //! can never disagree.
 
-use crate::checks::{
-    Findings, arc, content, dkim, dmarc, dnsbl, helo, iprev, posture, smime, spamd, spf, tls,
-};
+use crate::checks::message::MessageFacts;
+use crate::checks::{Analysis, Findings};
 use crate::score::{Deduction, Score};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
@@ -23,8 +22,9 @@ pub struct Report {
     /// RFC 3339, UTC.
     pub received_at: String,
     pub envelope: EnvelopeView,
-    pub message: MessageView,
-    pub checks: Checks,
+    pub message: MessageFacts,
+    /// What each check found, as the checks wrote it.
+    pub checks: Findings,
     /// The message's top-level header fields, for the page's raw view.
     pub headers: Vec<(String, String)>,
     /// Last: the stored form ([`stored`]) splices them back in at the end.
@@ -40,42 +40,6 @@ pub struct EnvelopeView {
     pub rcpt_to: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageView {
-    pub subject: Option<String>,
-    pub from: Option<String>,
-    pub from_address: Option<String>,
-    pub message_id: Option<String>,
-    pub date: Option<String>,
-    pub size: usize,
-    pub parsed: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Checks {
-    pub spf: spf::SpfFinding,
-    pub spf_helo: spf::SpfFinding,
-    pub dkim: Vec<dkim::DkimFinding>,
-    pub dmarc: dmarc::DmarcFinding,
-    /// Reports stored before ARC was checked have no `arc`; they read as none.
-    #[serde(default)]
-    pub arc: arc::ArcFinding,
-    pub iprev: iprev::IprevFinding,
-    pub helo: helo::HeloFinding,
-    pub tls: tls::TlsFinding,
-    pub smime: smime::SmimeFinding,
-    pub ip_blocklists: dnsbl::BlocklistFinding,
-    pub domain_blocklists: dnsbl::BlocklistFinding,
-    pub posture: posture::PostureFinding,
-    /// Content and format. Reports stored before it was checked read as
-    /// the empty default.
-    #[serde(default)]
-    pub content: content::ContentFinding,
-    /// SpamAssassin's score and rules (`not_configured` without spamd).
-    #[serde(default)]
-    pub spamassassin: spamd::SpamdFinding,
-}
-
 /// Who the report is for: the test id and the address it was sent to.
 pub struct Subject<'a> {
     pub id: &'a str,
@@ -86,26 +50,9 @@ impl Report {
     pub fn new(
         subject: Subject<'_>,
         envelope: &Envelope,
-        findings: Findings,
+        analysis: Analysis,
         score: Score,
     ) -> Self {
-        let Findings {
-            spf,
-            spf_helo,
-            dkim,
-            dmarc,
-            arc,
-            iprev,
-            helo,
-            tls,
-            smime,
-            ip_blocklists,
-            domain_blocklists,
-            posture,
-            message,
-            content,
-            spamassassin,
-        } = findings;
         Report {
             id: subject.id.to_string(),
             address: subject.address.to_string(),
@@ -120,32 +67,9 @@ impl Report {
                 mail_from: envelope.mail_from.clone(),
                 rcpt_to: envelope.rcpt_to.clone(),
             },
-            message: MessageView {
-                subject: message.subject,
-                from: message.from,
-                from_address: message.from_address,
-                message_id: message.message_id,
-                date: message.date,
-                size: message.size,
-                parsed: message.parsed,
-            },
-            checks: Checks {
-                spf,
-                spf_helo,
-                dkim,
-                dmarc,
-                arc,
-                iprev,
-                helo,
-                tls,
-                smime,
-                ip_blocklists,
-                domain_blocklists,
-                posture,
-                content,
-                spamassassin,
-            },
-            headers: message.headers,
+            message: analysis.message,
+            checks: analysis.findings,
+            headers: analysis.headers,
             deductions: score.deductions,
         }
     }

@@ -524,6 +524,6 @@ async fn analyze_one(
         )
         .await;
     tokio::task::yield_now().await;
-    metrics.analysis_finished(started.elapsed(), &report.checks);
+    metrics.analysis_finished(started.elapsed(), report.checks.dns_tallies());
     saving.save(id, message.seq, report).await
 }

@@ -12,6 +12,7 @@
 mod support;
 
 use jsonschema::Validator;
+use mailscore::checks::Findings;
 use mailscore::checks::arc::ArcFinding;
 use mailscore::checks::dkim::DkimFinding;
 use mailscore::checks::dkim::key::KeyInfo;
@@ -19,12 +20,13 @@ use mailscore::checks::dmarc::{DmarcFinding, DmarcRecord, TreeWalkVerdict};
 use mailscore::checks::dnsbl::{BlocklistFinding, BlocklistResult, Listing, ZoneError};
 use mailscore::checks::helo::{HeloFinding, HeloResult};
 use mailscore::checks::iprev::IprevFinding;
+use mailscore::checks::message::MessageFacts;
 use mailscore::checks::posture::{PostureFinding, Presence, RecordStatus};
 use mailscore::checks::smime::{SignerCert, SmimeFinding, SmimeResult};
 use mailscore::checks::spf::{AllPolicy, SpfFinding, SpfIdentity, SpfProblem};
 use mailscore::checks::tls::{TlsFinding, TlsResult};
 use mailscore::checks::{CheckId, Setup, Verdict};
-use mailscore::report::{Checks, EnvelopeView, MessageView, Report};
+use mailscore::report::{EnvelopeView, Report};
 use mailscore::score::{Deduction, Text};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -713,7 +715,7 @@ fn full_report() -> Report {
             mail_from: "a@example.com".into(),
             rcpt_to: vec!["full-report@localhost".into()],
         },
-        message: MessageView {
+        message: MessageFacts {
             subject: Some("Hello".into()),
             from: Some("A <a@example.com>".into()),
             from_address: Some("a@example.com".into()),
@@ -722,7 +724,7 @@ fn full_report() -> Report {
             size: 1234,
             parsed: true,
         },
-        checks: Checks {
+        checks: Findings {
             spf: spf(SpfIdentity::Mailfrom, AllPolicy::Fail),
             spf_helo: spf(SpfIdentity::Helo, AllPolicy::Redirect),
             dkim: vec![DkimFinding {

@@ -207,7 +207,7 @@ fn crlf(bytes: &[u8]) -> Vec<u8> {
 
 /// What the pipeline would do: the From address as the message facts read it.
 fn verdict(raw: &[u8], trust: &TrustStore) -> SmimeFinding {
-    let from = facts(raw).from_address;
+    let from = facts(raw).facts.from_address;
     smime_verdict(raw, from.as_deref(), trust)
 }
 

@@ -10,6 +10,7 @@ const MAX_HEADERS: usize = 200;
 /// Each kept string is cut to this many characters.
 const MAX_FIELD_CHARS: usize = 2000;
 
+/// What the message says about itself, as the report shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageFacts {
     pub subject: Option<String>,
@@ -22,10 +23,17 @@ pub struct MessageFacts {
     pub date: Option<String>,
     /// Size in bytes, as received.
     pub size: usize,
-    /// The top-level header fields in order, raw values (unfolded).
-    pub headers: Vec<(String, String)>,
     /// False when the bytes are not a parseable RFC 5322 message.
     pub parsed: bool,
+}
+
+/// One parse's facts, with what the report keeps apart from them (the
+/// header fields, shown raw) and what only the checks read (link domains).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadMessage {
+    pub facts: MessageFacts,
+    /// The top-level header fields in order, raw values (unfolded).
+    pub headers: Vec<(String, String)>,
     /// Host names of the http(s) links in the text and HTML bodies, for the
     /// domain blocklists; at most [`MAX_LINK_DOMAINS`], first seen first.
     pub link_domains: Vec<String>,
@@ -34,32 +42,38 @@ pub struct MessageFacts {
 /// At most this many link domains are looked up per message.
 pub const MAX_LINK_DOMAINS: usize = 20;
 
-pub fn facts(raw: &[u8]) -> MessageFacts {
+pub fn facts(raw: &[u8]) -> ReadMessage {
     facts_of(raw, MessageParser::default().parse(raw).as_ref())
 }
 
 /// [`facts`] from `raw` already parsed (`None`: it would not parse).
-pub fn facts_of(raw: &[u8], parsed: Option<&Message>) -> MessageFacts {
+pub fn facts_of(raw: &[u8], parsed: Option<&Message>) -> ReadMessage {
     let Some(message) = parsed else {
-        return MessageFacts {
-            size: raw.len(),
-            ..MessageFacts::default()
+        return ReadMessage {
+            facts: MessageFacts {
+                size: raw.len(),
+                ..MessageFacts::default()
+            },
+            ..ReadMessage::default()
         };
     };
     let from = message.from().and_then(|a| a.first());
-    MessageFacts {
+    let facts = MessageFacts {
         subject: message.subject().map(bounded),
         from: message.header_raw("From").map(|v| bounded(v.trim())),
         from_address: from.and_then(|a| a.address()).map(bounded),
         message_id: message.message_id().map(bounded),
         date: message.date().map(|d| d.to_rfc3339()),
         size: raw.len(),
+        parsed: true,
+    };
+    ReadMessage {
+        facts,
         headers: message
             .headers_raw()
             .take(MAX_HEADERS)
             .map(|(name, value)| (bounded(name), bounded(&unfold(value))))
             .collect(),
-        parsed: true,
         link_domains: link_domains(message),
     }
 }
@@ -117,13 +131,14 @@ mod tests {
     #[test]
     fn reads_the_headers_a_report_shows() {
         let raw = b"From: Alice <alice@example.com>\r\nSubject: Hello\r\n there\r\nMessage-ID: <a@b>\r\nDate: Tue, 1 Jul 2025 10:00:00 +0000\r\n\r\nbody\r\n";
-        let f = facts(raw);
+        let read = facts(raw);
+        let f = &read.facts;
         assert_eq!(f.subject.as_deref(), Some("Hello there"));
-        assert_eq!(f.headers[1], ("Subject".into(), "Hello there".into()));
+        assert_eq!(read.headers[1], ("Subject".into(), "Hello there".into()));
         assert_eq!(f.from_address.as_deref(), Some("alice@example.com"));
         assert_eq!(f.message_id.as_deref(), Some("a@b"));
         assert_eq!(f.date.as_deref(), Some("2025-07-01T10:00:00Z"));
-        assert!(f.link_domains.is_empty());
+        assert!(read.link_domains.is_empty());
     }
 
     #[test]
@@ -138,7 +153,7 @@ mod tests {
     #[test]
     fn bounds_hostile_header_length() {
         let raw = format!("Subject: {}\r\n\r\n", "x".repeat(100_000));
-        let f = facts(raw.as_bytes());
+        let f = facts(raw.as_bytes()).facts;
         assert!(f.subject.unwrap().chars().count() <= MAX_FIELD_CHARS + 1);
     }
 }

@@ -154,7 +154,8 @@ pub fn schema() -> impl Iterator<Item = (CheckId, &'static str, &'static [&'stat
     })
 }
 
-/// Everything analysis found about one message: the input of scoring.
+/// Everything the checks found about one message: the input of scoring,
+/// and the report's `checks` as it is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Findings {
     /// SPF for the MAIL FROM identity (HELO when MAIL FROM is empty).
@@ -164,7 +165,9 @@ pub struct Findings {
     /// One per DKIM-Signature header, in order.
     pub dkim: Vec<dkim::DkimFinding>,
     pub dmarc: dmarc::DmarcFinding,
-    /// The ARC chain forwarders and lists added (RFC 8617).
+    /// The ARC chain forwarders and lists added (RFC 8617). Reports stored
+    /// before ARC was checked have none; they read as none.
+    #[serde(default)]
     pub arc: arc::ArcFinding,
     pub iprev: iprev::IprevFinding,
     /// Whether the HELO name is a real name for the client IP.
@@ -179,17 +182,46 @@ pub struct Findings {
     /// What the From domain publishes besides authentication (MX, DNSSEC,
     /// MTA-STS, TLS-RPT, BIMI).
     pub posture: posture::PostureFinding,
-    pub message: message::MessageFacts,
     /// Content and format (headers, bulk mail, body, links, attachments).
-    /// Findings stored before content was checked have none.
+    /// Reports stored before content was checked read as the empty default.
     #[serde(default)]
     pub content: content::ContentFinding,
-    /// SpamAssassin's verdict, when spamd is configured.
+    /// SpamAssassin's score and rules (`not_configured` without spamd).
     #[serde(default)]
     pub spamassassin: spamd::SpamdFinding,
 }
 
+/// One message analysed: what it says about itself, its header fields as
+/// the page lists them, and what the checks found.
+pub struct Analysis {
+    pub message: message::MessageFacts,
+    pub headers: Vec<(String, String)>,
+    pub findings: Findings,
+}
+
 impl Findings {
+    /// The checks that ask DNS, for the metrics: (check, verdicts reached,
+    /// how many of them were DNS timeouts). DKIM has one a signature.
+    pub fn dns_tallies(&self) -> [(&'static str, u64, u64); 6] {
+        let tally = |check: CheckId, verdicts: &mut dyn Iterator<Item = Verdict>| {
+            let (mut all, mut temperrors) = (0, 0);
+            for verdict in verdicts {
+                all += 1;
+                temperrors += u64::from(verdict == Verdict::Temperror);
+            }
+            (check.as_str(), all, temperrors)
+        };
+        let one = |v: Verdict| std::iter::once(v);
+        [
+            tally(CheckId::Spf, &mut one(self.spf.result)),
+            tally(CheckId::SpfHelo, &mut one(self.spf_helo.result)),
+            tally(CheckId::Dkim, &mut self.dkim.iter().map(|d| d.result)),
+            tally(CheckId::Dmarc, &mut one(self.dmarc.result)),
+            tally(CheckId::Arc, &mut one(self.arc.result)),
+            tally(CheckId::Iprev, &mut one(self.iprev.result)),
+        ]
+    }
+
     /// Every check's facts, for scoring.
     pub fn facts(&self) -> facts::Facts {
         let mut facts =
@@ -255,7 +287,7 @@ impl Analyzer {
     /// Runs every check. DNS failures become temperror (or "not checked")
     /// findings; nothing here returns an error, so a message always gets a
     /// report.
-    pub async fn analyze(&self, envelope: &Envelope, raw: &[u8]) -> Findings {
+    pub async fn analyze(&self, envelope: &Envelope, raw: &[u8]) -> Analysis {
         let dns = &self.dns;
         let ip = envelope.client_ip;
         let helo = envelope.helo.as_str();
@@ -275,6 +307,7 @@ impl Analyzer {
         };
         let mail_from_domain = envelope.mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
         let from_domain = message
+            .facts
             .from_address
             .as_deref()
             .and_then(|a| a.rsplit_once('@'))
@@ -322,9 +355,9 @@ impl Analyzer {
             dnsbl::domain_listings(dns, &listed_domains, &self.domain_blocklists),
             posture::posture(dns, &self.zone_apexes, &posture_domain),
         );
-        let smime = smime::smime_verdict(raw, message.from_address.as_deref(), &self.trust);
+        let smime = smime::smime_verdict(raw, message.facts.from_address.as_deref(), &self.trust);
 
-        Findings {
+        let findings = Findings {
             spf,
             spf_helo,
             dkim,
@@ -337,9 +370,13 @@ impl Analyzer {
             ip_blocklists,
             domain_blocklists,
             posture,
-            message,
             content,
             spamassassin,
+        };
+        Analysis {
+            message: message.facts,
+            headers: message.headers,
+            findings,
         }
     }
 }
