@@ -14,6 +14,7 @@ pub mod config;
 pub mod config_check;
 pub mod dns;
 pub mod fnv;
+pub mod i18n;
 pub mod logs;
 pub mod metrics;
 pub mod pipeline;

@@ -7,8 +7,10 @@
 use super::CheckId;
 use super::dkim::tag_value;
 use super::facts::{Facts, Field};
+use super::row::{Row, Tone};
 use super::verdict::Verdict;
 use crate::dns::Dns;
+use crate::i18n::{Lang, phrases};
 use mail_auth::arc::ArcError;
 use mail_auth::{AuthenticatedMessage, DkimResult, Error};
 use serde::{Deserialize, Serialize};
@@ -140,6 +142,55 @@ pub const FIELDS: &[Field] = &[("result", Verdict::WORDS)];
 impl ArcFinding {
     pub fn facts(&self, facts: &mut Facts) {
         facts.put(CheckId::Arc, "result", self.result.as_str());
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    ArcWords {
+        about: "ARC records the authentication results that forwarders and mailing lists saw, so a receiver can still judge mail whose SPF or DKIM forwarding broke.",
+            "ARC は転送サーバーやメーリングリストが確認した認証結果を記録し、転送で SPF や DKIM が壊れたメールでも受信側が判断できるようにします。";
+        none: "No ARC headers: the message did not pass through a forwarder or mailing list that seals it.",
+            "ARC ヘッダーはありません（ARC 署名を付ける転送サーバーやメーリングリストを経由していません）。";
+        set: "set", "セット";
+        sets: "sets", "セット";
+    }
+}
+
+impl ArcFinding {
+    /// Most mail has no ARC, which is shown as information, not a failure.
+    pub fn row(&self, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), ArcWords::of(lang));
+        let name = if self.instances == 0 {
+            "ARC".to_string()
+        } else {
+            let unit = if self.instances == 1 { w.set } else { w.sets };
+            let sets = format!("{} {unit}", self.instances);
+            if self.sealers.is_empty() {
+                format!("ARC ({sets})")
+            } else {
+                format!("ARC ({sets}: {})", self.sealers.join(", "))
+            }
+        };
+        let none = self.result == Verdict::None;
+        Row {
+            check: CheckId::Arc,
+            tone: Some(if none {
+                Tone::Info
+            } else {
+                Tone::of(self.result)
+            }),
+            name,
+            word: Some(self.result.as_str()),
+            setup: self.result.setup().label(t),
+            about: w.about,
+            detail: if none {
+                w.none.to_string()
+            } else {
+                self.error.clone().unwrap_or_default()
+            },
+            records: Vec::new(),
+        }
     }
 }
 

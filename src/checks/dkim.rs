@@ -5,8 +5,10 @@ pub mod key;
 
 use super::CheckId;
 use super::facts::{BOOLS, Facts, Field, yes};
+use super::row::{Row, Tone, join};
 use super::verdict::{Setup, Verdict};
 use crate::dns::{Dns, txt_records};
+use crate::i18n::{Lang, Ui, phrases};
 use key::{KeyInfo, key_info};
 use mail_auth::common::crypto::Algorithm;
 use mail_auth::dkim::DkimError;
@@ -252,6 +254,68 @@ fn key_strength(findings: &[DkimFinding]) -> &'static str {
         Some(bits) if bits < 1024 => "weak",
         Some(bits) if bits < 2048 => "short",
         Some(_) => "strong",
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    DkimWords {
+        about: "DKIM signs the message with a key published in DNS, so receivers can tell it was not changed on the way and which domain vouches for it.",
+            "DKIM は DNS に公開した鍵でメールに署名し、途中で改ざんされていないことと、保証するドメインを受信側が確認できるようにします。";
+        no_signature: "No DKIM-Signature header.", "DKIM-Signature ヘッダーがありません。";
+        third_party: "third-party signature (not the From domain)",
+            "第三者署名（From ドメインではない）";
+        body_length_limited: "l=: only part of the body is signed", "l=：本文の一部のみ署名";
+        signed_headers: "Signed headers (h=)", "署名対象のヘッダー（h=）";
+    }
+}
+
+/// One row per signature, or one saying there is none.
+pub fn rows(findings: &[DkimFinding], lang: Lang) -> Vec<Row> {
+    let (t, w) = (lang.ui(), DkimWords::of(lang));
+    if findings.is_empty() {
+        return vec![Row {
+            check: CheckId::Dkim,
+            tone: Some(Tone::Bad),
+            name: "DKIM".into(),
+            word: Some(Verdict::None.as_str()),
+            setup: Setup::Missing.label(t),
+            about: w.about,
+            detail: w.no_signature.into(),
+            records: Vec::new(),
+        }];
+    }
+    findings.iter().map(|sig| sig.row(t, w)).collect()
+}
+
+impl DkimFinding {
+    fn row(&self, t: &Ui, w: &DkimWords) -> Row {
+        Row {
+            check: CheckId::Dkim,
+            tone: Some(Tone::of(self.result)),
+            name: format!(
+                "DKIM (d={} s={} {}{})",
+                self.domain,
+                self.selector,
+                self.algorithm,
+                self.key
+                    .as_ref()
+                    .map(|k| format!(", {} {} {}", k.key_type, k.bits, t.bits))
+                    .unwrap_or_default()
+            ),
+            word: Some(self.result.as_str()),
+            setup: self.setup.label(t),
+            about: w.about,
+            detail: join(&[
+                self.error.clone(),
+                (!self.author_domain && !self.domain.is_empty()).then(|| w.third_party.to_string()),
+                self.body_length_limited
+                    .then(|| w.body_length_limited.to_string()),
+                (!self.signed_headers.is_empty())
+                    .then(|| format!("{}: {}", w.signed_headers, self.signed_headers.join(", "))),
+            ]),
+            records: self.records.clone(),
+        }
     }
 }
 

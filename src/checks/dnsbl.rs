@@ -17,7 +17,9 @@
 
 use super::CheckId;
 use super::facts::{Facts, Field};
+use super::row::{Row, Tone, join};
 use crate::dns::{Answer, Dns, answer, txt_strings};
+use crate::i18n::{Lang, phrases};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
 use std::future::Future;
@@ -384,6 +386,74 @@ impl BlocklistFinding {
             BlocklistResult::Skipped => "skipped",
         };
         facts.put(check, "result", word);
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    BlocklistsWords {
+        about_ip: "DNS blocklists (DNSBL) list IP addresses known to send spam; a listing often means outright rejection.",
+            "DNS ブロックリスト（DNSBL）は迷惑メールを送信している IP アドレスを掲載しています。掲載されていると受信拒否されることがよくあります。";
+        about_domain: "Domain blocklists list domains seen in spam and phishing; the From domain, the DKIM signers and the domains of links are checked.",
+            "ドメインブロックリストは迷惑メールやフィッシングで使われたドメインを掲載しています。From ドメイン、DKIM 署名ドメイン、リンク先のドメインを確認します。";
+        ip: "IP blocklists", "IP ブロックリスト";
+        domain: "Domain blocklists", "ドメインブロックリスト";
+        listed_by: "listed by", "掲載:";
+        not_checked: "not checked", "未確認";
+        checked: "checked", "確認済み";
+    }
+}
+
+impl BlocklistFinding {
+    /// The row of `ip_blocklists` or of `domain_blocklists`.
+    pub fn row(&self, check: CheckId, lang: Lang) -> Row {
+        let w = BlocklistsWords::of(lang);
+        let (tone, word) = match self.result {
+            BlocklistResult::Listed => (Tone::Bad, "listed"),
+            BlocklistResult::Unknown => (Tone::Warn, "unknown"),
+            BlocklistResult::Clean => (Tone::Ok, "clean"),
+            BlocklistResult::Skipped => (Tone::Info, "skipped"),
+        };
+        let mut parts: Vec<Option<String>> = self
+            .listings
+            .iter()
+            .map(|l| {
+                Some(format!(
+                    "{} {} {} ({}){}",
+                    l.item,
+                    w.listed_by,
+                    l.zone,
+                    l.codes.join(", "),
+                    l.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
+                ))
+            })
+            .collect();
+        if !self.not_checked.is_empty() {
+            parts.push(Some(format!(
+                "{}: {}",
+                w.not_checked,
+                self.not_checked.join(", ")
+            )));
+        }
+        if !self.checked.is_empty() {
+            parts.push(Some(format!("{}: {}", w.checked, self.checked.join(", "))));
+        }
+        parts.push(self.note.clone());
+        let ip = check == CheckId::IpBlocklists;
+        Row {
+            check,
+            tone: Some(tone),
+            name: (if ip { w.ip } else { w.domain }).to_string(),
+            word: Some(word),
+            // Listing is about the sender's reputation, not its setup.
+            setup: "",
+            about: if ip { w.about_ip } else { w.about_domain },
+            detail: join(&parts),
+            records: Vec::new(),
+        }
     }
 }
 

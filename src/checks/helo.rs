@@ -3,9 +3,12 @@
 //! resolves back to the connecting IP.
 
 use super::CheckId;
+use super::Setup;
 use super::facts::{Facts, Field};
+use super::row::{Row, Tone};
 use crate::dns::answers::Reply;
 use crate::dns::{self, Dns};
+use crate::i18n::{Lang, phrases};
 use mail_auth::hickory_resolver::proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -112,5 +115,40 @@ pub const FIELDS: &[Field] = &[(
 impl HeloFinding {
     pub fn facts(&self, facts: &mut Facts) {
         facts.put(CheckId::Helo, "result", self.result.as_str());
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    HeloWords {
+        about: "The name the server introduced itself with (HELO/EHLO) should be a real host name that resolves to the sending IP.",
+            "送信サーバーが HELO/EHLO で名乗るホスト名は、送信元 IP に解決される実在のホスト名であるべきです。";
+    }
+}
+
+impl HeloFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let (tone, setup) = match self.result {
+            HeloResult::Match => (Tone::Ok, Setup::Configured),
+            HeloResult::Mismatch => (Tone::Warn, Setup::Configured),
+            HeloResult::Unresolvable => (Tone::Bad, Setup::Missing),
+            HeloResult::Invalid => (Tone::Bad, Setup::Misconfigured),
+            HeloResult::Unknown => (Tone::Warn, Setup::Unknown),
+        };
+        Row {
+            check: CheckId::Helo,
+            tone: Some(tone),
+            name: format!("HELO ({})", self.name),
+            word: Some(self.result.as_str()),
+            setup: setup.label(lang.ui()),
+            about: HeloWords::of(lang).about,
+            detail: self
+                .addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            records: Vec::new(),
+        }
     }
 }

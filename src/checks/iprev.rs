@@ -3,8 +3,10 @@
 
 use super::CheckId;
 use super::facts::{BOOLS, Facts, Field, yes};
+use super::row::{Row, Tone, join};
 use super::verdict::{Setup, Verdict};
 use crate::dns::Dns;
+use crate::i18n::{Lang, phrases};
 use mail_auth::{DnsError, Error, IprevResult};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
@@ -133,6 +135,39 @@ impl IprevFinding {
         facts.put(check, "result", self.result.as_str());
         facts.put(check, "setup", self.setup.as_str());
         facts.put(check, "generic", yes(self.generic));
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    IprevWords {
+        about: "The sending IP should have a reverse DNS (PTR) name that resolves back to the same IP and does not look like a home connection.",
+            "送信元 IP には逆引き（PTR）名があり、その名前が同じ IP に正引きでき、一般家庭向け回線のような名前でないことが求められます。";
+        name: "Reverse DNS", "逆引き DNS";
+        generic: "looks like a dynamic/end-user name", "動的・一般利用者向けの名前に見えます";
+    }
+}
+
+impl IprevFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), IprevWords::of(lang));
+        Row {
+            check: CheckId::Iprev,
+            tone: Some(Tone::of(self.result)),
+            name: format!("{} ({})", w.name, self.ip),
+            word: Some(self.result.as_str()),
+            setup: self.setup.label(t),
+            about: w.about,
+            detail: if self.ptr.is_empty() {
+                self.error.clone().unwrap_or_default()
+            } else {
+                join(&[
+                    Some(format!("PTR: {}", self.ptr.join(", "))),
+                    self.generic.then(|| w.generic.to_string()),
+                ])
+            },
+            records: Vec::new(),
+        }
     }
 }
 

@@ -12,6 +12,7 @@ pub mod helo;
 pub mod iprev;
 pub mod message;
 pub mod posture;
+pub mod row;
 pub mod smime;
 pub mod spamd;
 pub mod spf;
@@ -222,6 +223,32 @@ impl Findings {
         ]
     }
 
+    /// The page rows of `check`, in `lang`: what each check's own module
+    /// builds from its finding.
+    pub fn rows(&self, check: CheckId, lang: crate::i18n::Lang) -> Vec<row::Row> {
+        let content = &self.content;
+        match check {
+            CheckId::Spf => vec![self.spf.row(check, lang)],
+            CheckId::SpfHelo => vec![self.spf_helo.row(check, lang)],
+            CheckId::Dkim => dkim::rows(&self.dkim, lang),
+            CheckId::Dmarc => vec![self.dmarc.row(lang)],
+            CheckId::Arc => vec![self.arc.row(lang)],
+            CheckId::Iprev => vec![self.iprev.row(lang)],
+            CheckId::Helo => vec![self.helo.row(lang)],
+            CheckId::Tls => vec![self.tls.row(lang)],
+            CheckId::Smime => vec![self.smime.row(lang)],
+            CheckId::IpBlocklists => vec![self.ip_blocklists.row(check, lang)],
+            CheckId::DomainBlocklists => vec![self.domain_blocklists.row(check, lang)],
+            CheckId::Posture => self.posture.rows(lang),
+            CheckId::Headers => vec![content.headers.row(content.profile, lang)],
+            CheckId::Bulk => vec![content.bulk.row(lang)],
+            CheckId::Body => vec![content.body.row(lang)],
+            CheckId::Links => vec![content.links.row(lang)],
+            CheckId::Attachments => vec![content.attachments.row(lang)],
+            CheckId::Spamassassin => vec![self.spamassassin.row(lang)],
+        }
+    }
+
     /// Every check's facts, for scoring.
     pub fn facts(&self) -> facts::Facts {
         let mut facts =
@@ -409,6 +436,26 @@ mod tests {
         assert_eq!(fact(CheckId::Iprev, "generic"), "false");
         assert_eq!(fact(CheckId::Helo, "result"), "match");
         assert_eq!(fact(CheckId::Arc, "result"), "none");
+    }
+
+    #[test]
+    fn every_check_speaks_japanese() {
+        for pairs in [
+            spf::SpfWords::PAIRS,
+            dkim::DkimWords::PAIRS,
+            dmarc::DmarcWords::PAIRS,
+            arc::ArcWords::PAIRS,
+            iprev::IprevWords::PAIRS,
+            helo::HeloWords::PAIRS,
+            tls::TlsWords::PAIRS,
+            smime::SmimeWords::PAIRS,
+            dnsbl::BlocklistsWords::PAIRS,
+            posture::PostureWords::PAIRS,
+            content::ContentWords::PAIRS,
+            spamd::SpamassassinWords::PAIRS,
+        ] {
+            crate::i18n::assert_translated(pairs);
+        }
     }
 
     #[test]

@@ -8,9 +8,12 @@
 //! not ask" (timeout, SERVFAIL): the latter is `unknown`, never `absent`.
 
 use super::CheckId;
+use super::Setup;
 use super::facts::{Facts, Field};
+use super::row::{Row, Tone};
 use crate::dns::zone_apex::ZoneApexes;
 use crate::dns::{Answer, Dns, answer, txt_strings};
+use crate::i18n::{Lang, phrases};
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
@@ -497,6 +500,94 @@ impl RecordStatus {
             RecordStatus::Absent => "absent",
             RecordStatus::Invalid { .. } => "invalid",
             RecordStatus::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    PostureWords {
+        about_mx: "MX records say where the From domain receives mail; replies and bounces to a domain without them go nowhere.",
+            "MX レコードは From ドメインのメール受信先を示します。ない場合、返信やエラーメールが届きません。";
+        about_dnssec: "DNSSEC signs the domain's DNS records, so SPF, DKIM and DMARC answers cannot be forged on the way.",
+            "DNSSEC はドメインの DNS レコードに署名し、SPF・DKIM・DMARC の応答が途中で偽造されないようにします。";
+        about_mta_sts: "MTA-STS tells senders to deliver to this domain only over verified TLS.",
+            "MTA-STS は、このドメイン宛てのメールを検証済みの TLS でのみ配送するよう送信側に求めます。";
+        about_tls_rpt: "TLS-RPT asks senders to report failed TLS deliveries to the domain owner.",
+            "TLS-RPT は、TLS での配送失敗をドメイン管理者に報告するよう送信側に求めます。";
+        about_bimi: "BIMI publishes a brand logo that some mailboxes show next to authenticated mail; it needs an enforcing DMARC policy.",
+            "BIMI は、認証済みメールの横に表示されるブランドロゴを公開します。DMARC の強制ポリシーが必要です。";
+        null_mx: "null MX: accepts no mail", "null MX：メールを受信しません";
+    }
+}
+
+/// A posture row's marking, word, detail and the records found.
+type Found = (Tone, &'static str, String, Vec<String>);
+
+impl PostureFinding {
+    /// MX, DNSSEC, MTA-STS, TLS-RPT and BIMI. The posture rules concern
+    /// the section as a whole: the page lists them once, below the rows.
+    pub fn rows(&self, lang: Lang) -> Vec<Row> {
+        let (t, w) = (lang.ui(), PostureWords::of(lang));
+        let mx: Found = if self.null_mx {
+            (Tone::Bad, "null", w.null_mx.to_string(), Vec::new())
+        } else if !self.mx.is_empty() {
+            (Tone::Ok, "present", String::new(), self.mx.clone())
+        } else if let Some(error) = &self.mx_error {
+            (Tone::Warn, "unknown", error.clone(), Vec::new())
+        } else {
+            (Tone::Bad, "absent", String::new(), Vec::new())
+        };
+        let dnssec: Found = match &self.dnssec {
+            Presence::Present { zone, found } => (
+                Tone::Ok,
+                "present",
+                format!("{zone}: {}", found.join(", ")),
+                Vec::new(),
+            ),
+            Presence::Absent { zone } => (Tone::Info, "absent", zone.clone(), Vec::new()),
+            Presence::Unknown { error } => (Tone::Warn, "unknown", error.clone(), Vec::new()),
+        };
+        let found = [
+            ("MX", w.about_mx, mx),
+            ("DNSSEC", w.about_dnssec, dnssec),
+            ("MTA-STS", w.about_mta_sts, self.mta_sts.found()),
+            ("TLS-RPT", w.about_tls_rpt, self.tls_rpt.found()),
+            ("BIMI", w.about_bimi, self.bimi.found()),
+        ];
+        found
+            .into_iter()
+            .map(|(name, about, (tone, word, detail, records))| Row {
+                check: CheckId::Posture,
+                tone: Some(tone),
+                name: name.into(),
+                word: Some(word),
+                setup: match word {
+                    "present" => Setup::Configured,
+                    "invalid" | "null" => Setup::Misconfigured,
+                    "unknown" => Setup::Unknown,
+                    _ => Setup::Missing,
+                }
+                .label(t),
+                about,
+                detail,
+                records,
+            })
+            .collect()
+    }
+}
+
+impl RecordStatus {
+    fn found(&self) -> Found {
+        match self {
+            RecordStatus::Present { record } => {
+                (Tone::Ok, "present", String::new(), vec![record.clone()])
+            }
+            RecordStatus::Absent => (Tone::Info, "absent", String::new(), Vec::new()),
+            RecordStatus::Invalid { record, error } => {
+                (Tone::Bad, "invalid", error.clone(), vec![record.clone()])
+            }
+            RecordStatus::Unknown { error } => (Tone::Warn, "unknown", error.clone(), Vec::new()),
         }
     }
 }

@@ -7,6 +7,8 @@
 use super::CheckId;
 use super::content::words;
 use super::facts::{Facts, Field};
+use super::row::{Row, Tone};
+use crate::i18n::{Lang, phrases};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -236,6 +238,67 @@ impl SpamdFinding {
             Some(_) => "10_plus",
         };
         facts.put(check, "score", band);
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    SpamassassinWords {
+        about: "SpamAssassin, the filter many receivers run, scored the message; its threshold for spam is usually 5.",
+            "多くの受信側が使う迷惑メールフィルター SpamAssassin による評価です。通常、5 点以上で迷惑メールと判定されます。";
+        not_configured: "Not configured: this mailscore does not run SpamAssassin (spamd).",
+            "未設定：この mailscore では SpamAssassin（spamd）を使用していません。";
+        score_of: "score", "スコア";
+    }
+}
+
+impl SpamdFinding {
+    /// SpamAssassin's verdict, one record per rule it hit. A ham verdict
+    /// is marked by the points our rules took for its score.
+    pub fn row(&self, lang: Lang) -> Row {
+        let w = SpamassassinWords::of(lang);
+        let (tone, word, name, detail) = match self.status {
+            SpamdStatus::NotConfigured => (
+                Some(Tone::Info),
+                "not configured",
+                "SpamAssassin".to_string(),
+                w.not_configured.to_string(),
+            ),
+            SpamdStatus::NotChecked => (
+                Some(Tone::Warn),
+                "not checked",
+                "SpamAssassin".to_string(),
+                self.error.clone().unwrap_or_default(),
+            ),
+            SpamdStatus::Checked => {
+                let spam = self.spam == Some(true);
+                (
+                    spam.then_some(Tone::Bad),
+                    if spam { "spam" } else { "ham" },
+                    format!(
+                        "SpamAssassin ({} {:.1} / {:.1})",
+                        w.score_of,
+                        self.score.unwrap_or_default(),
+                        self.threshold.unwrap_or_default()
+                    ),
+                    self.server.clone().unwrap_or_default(),
+                )
+            }
+        };
+        Row {
+            check: CheckId::Spamassassin,
+            tone,
+            name,
+            word: Some(word),
+            setup: "",
+            about: w.about,
+            detail,
+            records: self
+                .rules
+                .iter()
+                .map(|r| format!("{:>6.1} {:<24} {}", r.points, r.name, r.description))
+                .collect(),
+        }
     }
 }
 

@@ -13,8 +13,10 @@ pub mod record;
 
 use super::CheckId;
 use super::facts::{BOOLS, Facts, Field, yes};
+use super::row::{Row, Tone, join};
 use super::verdict::{Setup, Verdict};
 use crate::dns::Dns;
+use crate::i18n::{Lang, phrases};
 use eval::{Decision, Evaluation, Identity, Problem, Stop};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -357,6 +359,62 @@ fn lookup_level(lookups: u32) -> &'static str {
         0..=8 => "within",
         9..=10 => "near_limit",
         _ => "over_limit",
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    SpfWords {
+        about: "SPF lets the MAIL FROM domain list the servers allowed to send its mail; receivers check the sending IP against that list.",
+            "SPF は、MAIL FROM のドメインがメール送信を許可するサーバーを公開する仕組みです。受信側は送信元 IP をこの一覧と照合します。";
+        about_helo: "The same SPF check for the name the server gave in HELO/EHLO; receivers use it for bounces, whose MAIL FROM is empty.",
+            "HELO/EHLO で名乗ったホスト名に対する同じ SPF 検査です。MAIL FROM が空のエラーメールで使われます。";
+        matched: "Matched", "一致した項目";
+        dns_lookups: "DNS lookups", "DNS 参照";
+        void_lookups: "void lookups", "空の参照";
+    }
+}
+
+impl SpfFinding {
+    /// The row of `spf` or of `spf_helo`.
+    pub fn row(&self, check: CheckId, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), SpfWords::of(lang));
+        let helo = check == CheckId::SpfHelo;
+        Row {
+            check,
+            tone: Some(match self.result {
+                // No SPF for the HELO name is common and only a warning.
+                Verdict::None if helo => Tone::Warn,
+                result => Tone::of(result),
+            }),
+            name: if helo {
+                format!("SPF HELO ({})", self.domain)
+            } else {
+                format!("SPF ({})", self.domain)
+            },
+            word: Some(self.result.as_str()),
+            setup: self.setup.label(t),
+            about: if helo { w.about_helo } else { w.about },
+            detail: self.detail(w),
+            records: self.records.clone(),
+        }
+    }
+
+    /// What a row says besides the result: the exact problem (or the
+    /// domain's explanation), the term that decided, and the lookups used
+    /// against RFC 7208's limits of 10 and 2 (shown once any were made).
+    fn detail(&self, w: &SpfWords) -> String {
+        let lookups = (self.dns_lookups > 0 || self.void_lookups > 0).then(|| {
+            format!(
+                "{} {}/10 · {} {}/2",
+                w.dns_lookups, self.dns_lookups, w.void_lookups, self.void_lookups
+            )
+        });
+        join(&[
+            self.error.clone().or(self.explanation.clone()),
+            self.matched.as_ref().map(|m| format!("{}: {m}", w.matched)),
+            lookups,
+        ])
     }
 }
 

@@ -2,7 +2,10 @@
 //! a red open lock for mail that arrived in plaintext.
 
 use super::CheckId;
+use super::Setup;
 use super::facts::{Facts, Field};
+use super::row::{Row, Tone};
+use crate::i18n::{Lang, phrases};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
 
@@ -63,5 +66,39 @@ pub const FIELDS: &[Field] = &[("result", &["encrypted", "plaintext", "unknown"]
 impl TlsFinding {
     pub fn facts(&self, facts: &mut Facts) {
         facts.put(CheckId::Tls, "result", self.result.as_str());
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    TlsWords {
+        about: "Whether the message reached us over an encrypted connection (STARTTLS); receivers increasingly expect it.",
+            "メールが暗号化された接続（STARTTLS）で届いたかどうかです。受信側は暗号化を前提とすることが増えています。";
+    }
+}
+
+impl TlsFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let (tone, setup) = match self.result {
+            TlsResult::Encrypted => (Tone::Ok, Setup::Configured),
+            TlsResult::Plaintext => (Tone::Bad, Setup::Missing),
+            TlsResult::Unknown => (Tone::Warn, Setup::Unknown),
+        };
+        Row {
+            check: CheckId::Tls,
+            tone: Some(tone),
+            name: format!(
+                "TLS{}",
+                self.version
+                    .as_ref()
+                    .map(|v| format!(" ({v}, {})", self.cipher.as_deref().unwrap_or("")))
+                    .unwrap_or_default()
+            ),
+            word: Some(self.result.as_str()),
+            setup: setup.label(lang.ui()),
+            about: TlsWords::of(lang).about,
+            detail: String::new(),
+            records: Vec::new(),
+        }
     }
 }

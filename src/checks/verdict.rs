@@ -1,5 +1,6 @@
 //! The result words of RFC 8601, and what each says about the sender's setup.
 
+use crate::i18n::Ui;
 use serde::{Deserialize, Serialize};
 
 /// An authentication result, spelled as in RFC 8601 (Authentication-Results).
@@ -76,6 +77,16 @@ impl Verdict {
 impl Setup {
     pub const WORDS: &'static [&'static str] =
         &["configured", "missing", "misconfigured", "unknown"];
+
+    /// The label the page shows (設定あり, 設定なし…).
+    pub fn label(self, t: &Ui) -> &'static str {
+        match self {
+            Setup::Configured => t.setup_configured,
+            Setup::Missing => t.setup_missing,
+            Setup::Misconfigured => t.setup_misconfigured,
+            Setup::Unknown => t.setup_unknown,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -5,7 +5,6 @@ mod api;
 mod assets;
 mod badge;
 mod html;
-mod i18n;
 mod openapi;
 mod ops;
 mod page;
@@ -13,7 +12,6 @@ mod ratelimit;
 mod raw;
 mod reports;
 mod rows;
-mod trust;
 mod wait;
 
 use crate::metrics::{Metrics, ReportFormat};
@@ -131,5 +129,5 @@ async fn not_found(_: warp::Rejection) -> Result<warp::reply::Response, Infallib
 /// The score page of `report` as HTML, in `lang` ("en" or "ja"; anything
 /// else is English): what `GET /tests/{id}` serves once the report exists.
 pub fn render_report_page(report: &crate::report::Report, lang: &str) -> String {
-    page::render_report(i18n::Lang::from_code(lang), report)
+    page::render_report(crate::i18n::Lang::from_code(lang), report)
 }

@@ -1,14 +1,17 @@
 //! The HTML views: the score page of one test (or its pending page) and the
 //! landing page. Markup lives in `src/web/templates/` (askama, escaping on);
 //! this file gathers what the templates show. Every phrase comes from
-//! [`i18n`](super::i18n); rule titles and advice come from the rule table.
+//! [`i18n`](crate::i18n) or from a check's own words; rule titles and
+//! advice come from the rule table.
 
 use super::WebState;
 use super::assets;
 use super::html;
-use super::i18n::{Lang, Ui};
-use super::rows::{self, DeductionView, Row, Tone};
-use crate::report::Report;
+use super::rows::{self, DeductionView, Shown};
+use crate::checks::CheckId;
+use crate::checks::row::Tone;
+use crate::i18n::{Lang, Ui};
+use crate::report::{Band, Report};
 use crate::test_id;
 use askama::Template;
 use serde::Deserialize;
@@ -107,7 +110,7 @@ pub struct Section {
     pub title: &'static str,
     /// Shown after the title in parentheses (the From domain), if not empty.
     pub subtitle: String,
-    pub rows: Vec<Row>,
+    pub rows: Vec<Shown>,
     pub rules: Vec<DeductionView>,
     /// The trusted S/MIME signature badge.
     pub badge: bool,
@@ -195,44 +198,80 @@ pub fn landing(query: PageQuery, accept_language: Option<String>, state: WebStat
     html::render(&page, StatusCode::OK)
 }
 
+/// The sections of the score page, in order, and the checks each shows.
+struct SectionSpec {
+    id: &'static str,
+    title: fn(&Ui) -> &'static str,
+    checks: &'static [CheckId],
+    /// The section's rules concern all its rows: listed once, below them.
+    rules_below: bool,
+}
+
+const SECTIONS: &[SectionSpec] = &[
+    SectionSpec {
+        id: "auth",
+        title: |t| t.section_auth,
+        checks: &[
+            CheckId::Spf,
+            CheckId::SpfHelo,
+            CheckId::Dkim,
+            CheckId::Dmarc,
+            CheckId::Arc,
+        ],
+        rules_below: false,
+    },
+    SectionSpec {
+        id: "host",
+        title: |t| t.section_host,
+        checks: &[CheckId::Iprev, CheckId::Helo, CheckId::Tls],
+        rules_below: false,
+    },
+    SectionSpec {
+        id: "smime",
+        title: |t| t.section_smime,
+        checks: &[CheckId::Smime],
+        rules_below: false,
+    },
+    SectionSpec {
+        id: "blocklists",
+        title: |t| t.section_blocklists,
+        checks: &[CheckId::IpBlocklists, CheckId::DomainBlocklists],
+        rules_below: false,
+    },
+    SectionSpec {
+        id: "posture",
+        title: |t| t.section_posture,
+        checks: &[CheckId::Posture],
+        rules_below: true,
+    },
+    SectionSpec {
+        id: "content",
+        title: |t| t.section_content,
+        checks: &[
+            CheckId::Headers,
+            CheckId::Bulk,
+            CheckId::Body,
+            CheckId::Links,
+            CheckId::Attachments,
+        ],
+        rules_below: false,
+    },
+    SectionSpec {
+        id: "spamassassin",
+        title: |t| t.section_spamassassin,
+        checks: &[CheckId::Spamassassin],
+        rules_below: false,
+    },
+];
+
 /// The whole score page of `report`.
 pub fn render_report(lang: Lang, report: &Report) -> String {
     let t = lang.ui();
     let band = report.band();
-    let (smime_rows, trusted) = super::trust::smime(lang, report);
-    let (posture_rows, posture_rules) = super::trust::posture(lang, report);
-    let section = |id, title, rows| Section {
-        id,
-        title,
-        subtitle: String::new(),
-        rows,
-        rules: Vec::new(),
-        badge: false,
-    };
-    let sections = vec![
-        section("auth", t.section_auth, rows::authentication(lang, report)),
-        section("host", t.section_host, rows::sending_host(lang, report)),
-        Section {
-            badge: trusted,
-            ..section("smime", t.section_smime, smime_rows)
-        },
-        section(
-            "blocklists",
-            t.section_blocklists,
-            super::trust::blocklists(lang, report),
-        ),
-        Section {
-            subtitle: report.checks.posture.domain.clone(),
-            rules: posture_rules,
-            ..section("posture", t.section_posture, posture_rows)
-        },
-        section("content", t.section_content, rows::content(lang, report)),
-        section(
-            "spamassassin",
-            t.section_spamassassin,
-            rows::spamassassin(lang, report),
-        ),
-    ];
+    let sections = SECTIONS
+        .iter()
+        .map(|spec| section(lang, report, spec))
+        .collect();
     let page = ReportPage {
         frame: Frame::new(lang, format!("mailscore {:.1}/10", report.score)),
         t,
@@ -240,11 +279,46 @@ pub fn render_report(lang: Lang, report: &Report) -> String {
         band: band.as_str(),
         score: format!("{:.1}", report.score),
         max_score: report.max_score.to_string(),
-        verdict: t.verdict(band),
+        verdict: verdict(t, band),
         sections,
         envelope: envelope_rows(t, report),
     };
     html::render_string(&page)
+}
+
+fn section(lang: Lang, report: &Report, spec: &SectionSpec) -> Section {
+    let rules = if spec.rules_below {
+        spec.checks
+            .iter()
+            .flat_map(|check| rows::deductions_of(lang, report, *check))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let checks = &report.checks;
+    Section {
+        id: spec.id,
+        title: (spec.title)(lang.ui()),
+        subtitle: match spec.id {
+            "posture" => checks.posture.domain.clone(),
+            _ => String::new(),
+        },
+        rows: rows::shown(lang, report, spec.checks, !spec.rules_below),
+        rules,
+        badge: spec.id == "smime"
+            && checks.smime.result == crate::checks::smime::SmimeResult::Trusted,
+    }
+}
+
+/// The verdict line of a score band.
+fn verdict(t: &Ui, band: Band) -> &'static str {
+    match band {
+        Band::Excellent => t.verdict_excellent,
+        Band::Good => t.verdict_good,
+        Band::Fair => t.verdict_fair,
+        Band::Poor => t.verdict_poor,
+        Band::Bad => t.verdict_bad,
+    }
 }
 
 fn envelope_rows(t: &Ui, report: &Report) -> Vec<(&'static str, String)> {

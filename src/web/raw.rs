@@ -20,7 +20,7 @@ pub const RAW_VIEW_LIMIT: usize = 256 * 1024;
 #[template(path = "raw.html")]
 struct RawPage {
     frame: Frame,
-    t: &'static super::i18n::Ui,
+    t: &'static crate::i18n::Ui,
     id: String,
     address: String,
     /// Set when the message is longer than the page shows.

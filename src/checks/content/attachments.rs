@@ -4,11 +4,14 @@
 //! password-protected ZIPs (PPAP) — read from names and the ZIP directory,
 //! never executed, decompressed or decrypted.
 
+use super::ContentWords;
 use super::Profile;
 use super::zip;
 use super::{MAX_LISTED, bounded};
 use crate::checks::CheckId;
 use crate::checks::facts::{BOOLS, Facts, Field, yes};
+use crate::checks::row::Row;
+use crate::i18n::Lang;
 use mail_parser::{Message, MimeHeaders};
 use serde::{Deserialize, Serialize};
 
@@ -192,6 +195,41 @@ impl AttachmentFinding {
         facts.put(check, "present", yes(self.count > 0));
         for flag in FLAGS {
             facts.put(check, flag, yes(self.any(flag)));
+        }
+    }
+}
+
+impl AttachmentFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), ContentWords::of(lang));
+        let files = self
+            .files
+            .iter()
+            .map(|f| {
+                let flags = if f.flags.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", f.flags.join(", "))
+                };
+                format!(
+                    "{} ({}, {} {}){flags}",
+                    f.name, f.content_type, f.size, t.bytes
+                )
+            })
+            .collect();
+        Row {
+            check: CheckId::Attachments,
+            tone: None,
+            name: format!("{} ({})", w.attachments, self.count),
+            word: None,
+            setup: "",
+            about: w.about_attachments,
+            detail: if self.count == 0 {
+                w.no_attachments.into()
+            } else {
+                String::new()
+            },
+            records: files,
         }
     }
 }

@@ -2,11 +2,14 @@
 //! alternative, images, forbidden and hidden HTML, charsets, size, and the
 //! GTUBE test string.
 
+use super::ContentWords;
 use super::Profile;
 use super::html::Html;
 use super::{bounded, push_bounded, words};
 use crate::checks::CheckId;
 use crate::checks::facts::{AMOUNTS, BOOLS, Facts, Field, amount, yes};
+use crate::checks::row::{Row, join};
+use crate::i18n::Lang;
 use mail_parser::{Message, MimeHeaders, PartType};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -251,5 +254,43 @@ impl BodyFinding {
         facts.put(check, "charset", self.charset.as_str());
         facts.put(check, "size", self.size.as_str());
         facts.put(check, "gtube", yes(self.gtube));
+    }
+}
+
+impl BodyFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), ContentWords::of(lang));
+        let detail = join(&[
+            Some(format!(
+                "MIME: {} · HTML: {} · {}: {} · {}: {} ({} {}) · {} {}",
+                self.structure.as_str(),
+                t.yes_no(self.html),
+                w.text_alternative,
+                t.yes_no(self.plain_alternative),
+                w.images,
+                self.images,
+                self.images_without_alt,
+                w.without_alt,
+                self.size_bytes,
+                t.bytes,
+            )),
+            (!self.forbidden_tags.is_empty()).then(|| {
+                self.forbidden_tags
+                    .iter()
+                    .map(|tag| format!("<{tag}>"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+        ]);
+        Row {
+            check: CheckId::Body,
+            tone: None,
+            name: w.body.into(),
+            word: None,
+            setup: "",
+            about: w.about_body,
+            detail,
+            records: self.notes.clone(),
+        }
     }
 }

@@ -2,11 +2,14 @@
 //! (RFC 8058), and Precedence. Gmail and Yahoo require one-click
 //! unsubscribe from bulk senders since February 2024.
 
+use super::ContentWords;
 use super::Profile;
 use super::words;
 use crate::checks::CheckId;
 use crate::checks::dkim::{DkimFinding, covered_by_passing_signature};
 use crate::checks::facts::{BOOLS, Facts, Field, yes};
+use crate::checks::row::Row;
+use crate::i18n::Lang;
 use mail_parser::Message;
 use serde::{Deserialize, Serialize};
 
@@ -101,6 +104,27 @@ impl BulkFinding {
             && covered_by_passing_signature(dkim, &["list-unsubscribe", "list-unsubscribe-post"]);
         facts.put(check, "one_click_signed", yes(signed));
         facts.put(check, "precedence", self.precedence.as_str());
+    }
+}
+
+impl BulkFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), ContentWords::of(lang));
+        Row {
+            check: CheckId::Bulk,
+            tone: None,
+            name: w.bulk.into(),
+            word: None,
+            setup: "",
+            about: w.about_bulk,
+            detail: format!(
+                "List-Unsubscribe: {} · One-Click: {} · Precedence: {}",
+                self.list_unsubscribe.as_str(),
+                t.yes_no(self.one_click),
+                self.precedence.as_str()
+            ),
+            records: Vec::new(),
+        }
     }
 }
 

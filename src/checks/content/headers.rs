@@ -2,12 +2,15 @@
 //! From, To, Subject) and the ones phishing bends (Reply-To, Return-Path,
 //! the From display name, look-alike From domains).
 
+use super::ContentWords;
 use super::Profile;
 use super::domains::{as_domain, domain_of, related};
 use super::lookalike::{Lookalike, lookalike};
 use super::{Context, bounded, push_bounded, words};
 use crate::checks::CheckId;
 use crate::checks::facts::{BOOLS, Facts, Field, yes};
+use crate::checks::row::{Row, join};
+use crate::i18n::Lang;
 use mail_parser::{HeaderName, Message};
 use serde::{Deserialize, Serialize};
 
@@ -277,6 +280,42 @@ impl HeaderFinding {
         facts.put(check, "return_path", self.return_path.as_str());
         facts.put(check, "display_name", self.display_name.as_str());
         facts.put(check, "lookalike", self.lookalike.as_str());
+    }
+}
+
+impl HeaderFinding {
+    /// Marked by the points its rules took, as every content row.
+    pub fn row(&self, profile: Profile, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), ContentWords::of(lang));
+        let detail = join(&[
+            Some(format!(
+                "Date: {} · Message-ID: {} · From: {} · Subject: {} · To: {}",
+                self.date.as_str(),
+                self.message_id.as_str(),
+                self.from.as_str(),
+                self.subject.as_str(),
+                t.yes_no(self.to_present),
+            )),
+            Some(format!(
+                "Reply-To: {} · Return-Path: {} · {}: {}",
+                self.reply_to.as_str(),
+                self.return_path.as_str(),
+                w.display_name,
+                self.display_name.as_str(),
+            )),
+            (self.lookalike.as_str() != "none").then(|| self.lookalike.as_str().to_string()),
+            (profile.as_str() != "default").then(|| format!("{}: {}", w.profile, profile.as_str())),
+        ]);
+        Row {
+            check: CheckId::Headers,
+            tone: None,
+            name: t.headers.into(),
+            word: None,
+            setup: "",
+            about: w.about_headers,
+            detail,
+            records: self.notes.clone(),
+        }
     }
 }
 

@@ -2,12 +2,15 @@
 //! goes to another (the phishing classic), URL shorteners
 //! (`scoring-rules/shorteners.txt`), and links to bare IP addresses.
 
+use super::ContentWords;
 use super::Profile;
 use super::domains::{as_domain, related};
 use super::html::Html;
 use super::{bounded, push_bounded};
 use crate::checks::CheckId;
 use crate::checks::facts::{AMOUNTS, BOOLS, Facts, Field, amount, yes};
+use crate::checks::row::Row;
+use crate::i18n::Lang;
 use mail_parser::{Message, PartType};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
@@ -137,6 +140,25 @@ impl LinkFinding {
         facts.put(check, "mismatch", yes(!self.mismatched.is_empty()));
         facts.put(check, "shortener", yes(!self.shorteners.is_empty()));
         facts.put(check, "raw_ip", yes(!self.raw_ip.is_empty()));
+    }
+}
+
+impl LinkFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let w = ContentWords::of(lang);
+        let mut records = self.mismatched.clone();
+        records.extend(self.shorteners.iter().map(|h| format!("shortener: {h}")));
+        records.extend(self.raw_ip.iter().map(|h| format!("IP: {h}")));
+        Row {
+            check: CheckId::Links,
+            tone: None,
+            name: w.links.into(),
+            word: None,
+            setup: "",
+            about: w.about_links,
+            detail: format!("{}: {}", w.links_found, self.count),
+            records,
+        }
     }
 }
 

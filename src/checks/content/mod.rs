@@ -16,6 +16,7 @@ pub mod zip;
 
 use super::dkim::DkimFinding;
 use super::facts::Facts;
+use crate::i18n::phrases;
 use mail_parser::{Message, MessageParser};
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +142,33 @@ impl ContentFinding {
         self.body.facts(self.profile, facts);
         self.links.facts(self.profile, facts);
         self.attachments.facts(self.profile, facts);
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    ContentWords {
+        bulk: "Bulk-mail headers", "一括送信用ヘッダー";
+        body: "Body and HTML", "本文と HTML";
+        links: "Links", "リンク";
+        attachments: "Attachments", "添付ファイル";
+        about_headers: "The fields every message should carry (Date, Message-ID, From, To, Subject) and the ones phishing bends: Reply-To, Return-Path, the sender's display name and look-alike domains.",
+            "すべてのメールに必要なヘッダー（Date、Message-ID、From、To、Subject）と、フィッシングが悪用するヘッダー（Reply-To、Return-Path、差出人名、類似ドメイン）を確認します。";
+        about_bulk: "Bulk senders must offer List-Unsubscribe with one-click unsubscribe (RFC 8058), as Gmail and Yahoo require since 2024.",
+            "一括送信者は、2024 年から Gmail と Yahoo が求めるとおり、ワンクリック配信停止（RFC 8058）付きの List-Unsubscribe を提供する必要があります。";
+        about_body: "How the body is built: MIME structure, HTML with a text alternative, the share of text, images, hidden text and elements mail clients refuse.",
+            "本文の構成（MIME 構造、テキスト版を伴う HTML、テキストの割合、画像、隠しテキスト、メールアプリが拒否する要素）を確認します。";
+        about_links: "Links whose text shows another domain than they open, URL shorteners and links to bare IP addresses are phishing signs. mailscore never opens them.",
+            "表示と異なるドメインへのリンク、短縮 URL、IP アドレスへのリンクはフィッシングの兆候です。mailscore はリンクを開きません。";
+        about_attachments: "Attachment names and ZIP directories are read (never run, unpacked or decrypted) for executables, double extensions, macros and password-protected archives (PPAP).",
+            "添付ファイル名と ZIP の目録を読み取り（実行・展開・復号はしません）、実行ファイル、二重拡張子、マクロ、パスワード付き圧縮ファイル（PPAP）を確認します。";
+        profile: "profile", "プロファイル";
+        display_name: "display name", "差出人名";
+        links_found: "links", "リンク数";
+        images: "images", "画像";
+        without_alt: "without alt", "alt なし";
+        text_alternative: "text alternative", "テキスト版";
+        no_attachments: "No attachments.", "添付ファイルはありません。";
     }
 }
 

@@ -15,10 +15,12 @@ mod rfc7489;
 use super::CheckId;
 use super::dkim::DkimFinding;
 use super::facts::{BOOLS, Facts, Field, yes};
+use super::row::{Row, Tone, join};
 use super::spf::SpfFinding;
 use super::verdict::{Setup, Verdict};
 use crate::dns::Dns;
 use crate::dns::org_domain::organisational_domain;
+use crate::i18n::{Lang, Ui, phrases};
 use mail_auth::dmarc::{Alignment, Dmarc, Policy};
 use mail_auth::{AuthenticatedMessage, DkimOutput};
 use serde::{Deserialize, Serialize};
@@ -222,5 +224,89 @@ impl DmarcFinding {
             "pct_partial",
             yes(record.is_some_and(|r| r.pct < 100)),
         );
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    DmarcWords {
+        about: "DMARC ties SPF and DKIM to the From address people see, and tells receivers what to do with mail that fails (p=none, quarantine or reject).",
+            "DMARC は SPF と DKIM の結果を受信者に見える From アドレスと結び付け、認証に失敗したメールの扱い（p=none / quarantine / reject）を受信側に伝えます。";
+        aligned: "aligned", "アライメント";
+        policy_from: "policy from", "適用レコード";
+        /// DMARC by RFC 9989's tree walk, when it differs from the RFC 7489 verdict.
+        dmarcbis_differs: "DMARCbis (RFC 9989, DNS tree walk) would say",
+            "DMARCbis（RFC 9989、DNS ツリーウォーク）では";
+        dmarcbis_today: "receivers today follow the verdict above (RFC 7489, Public Suffix List)",
+            "現在の受信側は上の判定（RFC 7489、Public Suffix List）に従います";
+    }
+}
+
+impl DmarcFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), DmarcWords::of(lang));
+        Row {
+            check: CheckId::Dmarc,
+            tone: Some(Tone::of(self.result)),
+            name: format!(
+                "DMARC ({}, p={})",
+                self.from_domain,
+                self.policy.as_deref().unwrap_or("-")
+            ),
+            word: Some(self.result.as_str()),
+            setup: self.setup.label(t),
+            about: w.about,
+            detail: join(&[
+                Some(format!(
+                    "SPF {}: {} · DKIM {}: {}",
+                    w.aligned,
+                    t.yes_no(self.spf_aligned),
+                    w.aligned,
+                    t.yes_no(self.dkim_aligned),
+                )),
+                self.record.as_ref().map(|r| {
+                    format!(
+                        "p={} sp={} pct={} adkim={} aspf={} rua={}",
+                        r.p,
+                        r.sp,
+                        r.pct,
+                        r.adkim,
+                        r.aspf,
+                        if r.rua.is_empty() {
+                            "-".to_string()
+                        } else {
+                            r.rua.join(",")
+                        }
+                    )
+                }),
+                self.record_domain
+                    .as_ref()
+                    .filter(|d| **d != self.from_domain)
+                    .map(|d| format!("{} _dmarc.{d}", w.policy_from)),
+                self.error.clone(),
+                self.dmarcbis.as_ref().map(|bis| bis.note(t, w)),
+            ]),
+            records: self.records.clone(),
+        }
+    }
+}
+
+impl TreeWalkVerdict {
+    /// What an RFC 9989 receiver would conclude, beside today's verdict.
+    fn note(&self, t: &Ui, w: &DmarcWords) -> String {
+        format!(
+            "{} {} (SPF {}: {} · DKIM {}: {}{}); {}",
+            w.dmarcbis_differs,
+            self.result.as_str(),
+            w.aligned,
+            t.yes_no(self.spf_aligned),
+            w.aligned,
+            t.yes_no(self.dkim_aligned),
+            self.record_domain
+                .as_ref()
+                .map(|d| format!(" · {} _dmarc.{d}", w.policy_from))
+                .unwrap_or_default(),
+            w.dmarcbis_today,
+        )
     }
 }

@@ -22,7 +22,10 @@ mod mime;
 mod verify;
 
 use super::CheckId;
+use super::Setup;
 use super::facts::{Facts, Field};
+use super::row::{Row, Tone, join};
+use crate::i18n::{Lang, phrases};
 use openssl::error::ErrorStack;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
 use openssl::x509::{X509, X509PurposeId};
@@ -267,5 +270,53 @@ pub const FIELDS: &[Field] = &[(
 impl SmimeFinding {
     pub fn facts(&self, facts: &mut Facts) {
         facts.put(CheckId::Smime, "result", self.result.as_str());
+    }
+}
+
+phrases! {
+    /// The page's words for this check, in English and Japanese.
+    SmimeWords {
+        about: "S/MIME signs the message with a personal certificate from a certificate authority, proving end to end who sent it.",
+            "S/MIME は認証局が発行した個人証明書でメールに署名し、送信者をエンドツーエンドで証明します。";
+        issuer: "issuer", "発行者";
+        valid: "valid", "有効期間";
+    }
+}
+
+impl SmimeFinding {
+    pub fn row(&self, lang: Lang) -> Row {
+        let (t, w) = (lang.ui(), SmimeWords::of(lang));
+        let (tone, setup) = match self.result {
+            SmimeResult::Trusted => (Tone::Ok, Setup::Configured),
+            SmimeResult::None => (Tone::Info, Setup::Missing),
+            SmimeResult::Encrypted => (Tone::Info, Setup::Configured),
+            SmimeResult::Untrusted => (Tone::Warn, Setup::Configured),
+            _ => (Tone::Bad, Setup::Misconfigured),
+        };
+        let signer = self.signer.as_ref().map(|cert| {
+            format!(
+                "{} · {} {} · {} {} {} · {} {} {} · {}",
+                cert.subject,
+                w.issuer,
+                cert.issuer,
+                w.valid,
+                cert.not_before,
+                cert.not_after,
+                cert.key_algorithm,
+                cert.key_bits,
+                t.bits,
+                cert.emails.join(", "),
+            )
+        });
+        Row {
+            check: CheckId::Smime,
+            tone: Some(tone),
+            name: "S/MIME".into(),
+            word: Some(self.result.as_str()),
+            setup: setup.label(t),
+            about: w.about,
+            detail: join(&[signer, self.digest.clone(), self.error.clone()]),
+            records: Vec::new(),
+        }
     }
 }

@@ -1,0 +1,267 @@
+//! Every phrase the pages show, in English and Japanese, side by side.
+//!
+//! The pages never spell a phrase themselves: they take a [`Ui`] (the
+//! language's whole set of phrases) and read its fields. A phrase is added
+//! once, below, with both languages on the same line, so one language cannot
+//! be forgotten. A check's own phrases (what it means, the words of its
+//! detail line) are declared the same way in the check's module, keyed by
+//! the check. Rule titles and advice are not here: they come from the rule
+//! table, which carries both languages too. Result words (`pass`, `fail`,
+//! `listed`…) are the RFC's and stay as they are in both languages.
+
+/// The language of a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ja,
+}
+
+impl Lang {
+    /// `?lang=` first, then the first supported language in Accept-Language,
+    /// then English.
+    pub fn choose(query: Option<&str>, accept_language: Option<&str>) -> Lang {
+        match query {
+            Some("ja") => return Lang::Ja,
+            Some("en") => return Lang::En,
+            _ => {}
+        }
+        let accept = accept_language.unwrap_or("").to_ascii_lowercase();
+        for tag in accept.split(',') {
+            let tag = tag.split(';').next().unwrap_or("").trim();
+            if tag.starts_with("ja") {
+                return Lang::Ja;
+            }
+            if tag.starts_with("en") {
+                return Lang::En;
+            }
+        }
+        Lang::En
+    }
+
+    /// "ja" is Japanese; anything else is English.
+    pub fn from_code(code: &str) -> Lang {
+        if code.eq_ignore_ascii_case("ja") {
+            Lang::Ja
+        } else {
+            Lang::En
+        }
+    }
+
+    /// The BCP 47 tag, for `<html lang>` and `?lang=`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ja => "ja",
+        }
+    }
+
+    /// The language a page offers to switch to.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::En => Lang::Ja,
+            Lang::Ja => Lang::En,
+        }
+    }
+
+    /// This language's page phrases.
+    pub fn ui(self) -> &'static Ui {
+        Ui::of(self)
+    }
+}
+
+/// Declares a phrase struct from one list of `field: "English", "日本語";`
+/// lines, with `of(lang)` to pick a language's instance. The pages (the
+/// [`Ui`] here) and each check (its `…Words` in its own module) declare
+/// theirs alike.
+macro_rules! phrases {
+    ($(#[$meta:meta])* $name:ident { $($(#[$doc:meta])* $field:ident: $en:expr, $ja:expr;)* }) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name {
+            $($(#[$doc])* pub $field: &'static str,)*
+        }
+
+        impl $name {
+            /// This language's phrases.
+            pub fn of(lang: $crate::i18n::Lang) -> &'static $name {
+                static EN: $name = $name { $($field: $en,)* };
+                static JA: $name = $name { $($field: $ja,)* };
+                match lang {
+                    $crate::i18n::Lang::En => &EN,
+                    $crate::i18n::Lang::Ja => &JA,
+                }
+            }
+
+            /// (field, English, Japanese), for the tests.
+            #[cfg(test)]
+            pub const PAIRS: &'static [(&'static str, &'static str, &'static str)] =
+                &[$((stringify!($field), $en, $ja),)*];
+        }
+    };
+}
+pub(crate) use phrases;
+
+phrases! {
+    /// The phrases of the pages themselves; each check's own are in its
+    /// module.
+    Ui {
+        /// The name of this language, shown on the other language's pages.
+        language_name: "English", "日本語";
+        /// `<nav>` label of the language switch.
+        language_switch: "Language", "言語";
+
+        // Landing page.
+        landing_send: "Send a message to this address from the system you want to test:",
+            "テストしたいシステムから、このアドレスにメールを送ってください：";
+        landing_then: "Then open your score. The address stays valid; mail it again to re-test.",
+            "送信後、スコアを確認してください。アドレスはそのまま使えます。再送すると再テストします。";
+        check_score: "Then check your score", "スコアを確認する";
+        address_label: "Test address", "テスト用アドレス";
+        copy: "Copy", "コピー";
+        copied: "Copied", "コピーしました";
+        api_heading: "From a script or CI", "スクリプト・CI から";
+        api_create: "returns a fresh address as JSON.", "新しいアドレスを JSON で返します。";
+        api_wait: "waits up to 30 seconds for the report, then returns it (or \"pending\").",
+            "レポートができるまで最大 30 秒待ってから返します（未着なら \"pending\"）。";
+        api_badge: "is a score badge for a README or a dashboard.",
+            "README やダッシュボードに貼れるスコアバッジです。";
+
+        // Pending page.
+        pending_title: "Waiting for your message", "メールの到着を待っています";
+        pending_refresh: "This page refreshes itself every few seconds until the message arrives.",
+            "メールが届くまで、このページは数秒ごとに自動で更新されます。";
+        pending_received: "The message has arrived and is being analysed.",
+            "メールを受信しました。分析しています。";
+        invalid_id: "Invalid test id.", "テスト ID が正しくありません。";
+
+        // Score and verdicts, by band.
+        verdict_excellent: "Excellent: this message is well authenticated.",
+            "優秀：このメールは正しく認証されています。";
+        verdict_good: "Good, with a few things to fix.", "良好：いくつか改善点があります。";
+        verdict_fair: "Fair: receivers may treat this as suspicious.",
+            "普通：受信側で不審なメールと扱われる可能性があります。";
+        verdict_poor: "Poor: this message is likely to land in spam.",
+            "不良：迷惑メールと判定される可能性が高いです。";
+        verdict_bad: "Bad: this message looks spoofed or will be rejected.",
+            "危険：なりすましと判定されるか、拒否されます。";
+        score_label: "Score", "スコア";
+        contents: "Contents", "目次";
+
+        // Section headings, in page order.
+        section_auth: "Authentication", "送信ドメイン認証";
+        section_host: "Sending host and TLS", "送信サーバーと TLS";
+        section_smime: "S/MIME", "S/MIME";
+        section_blocklists: "Blocklists", "ブロックリスト";
+        section_posture: "From-domain posture", "From ドメインの設定状況";
+        section_message: "Message", "メッセージ";
+        section_raw: "Raw message", "メッセージのソース";
+
+        // Inside a check row.
+        what_it_means: "What it means:", "概要：";
+        record_found: "Record found:", "見つかったレコード：";
+        how_to_fix: "How to fix:", "対処方法：";
+        points_lost: "Points lost", "減点";
+        section_rules: "Rules for this section", "このセクションのルール";
+
+        // Setup labels.
+        setup_configured: "set up", "設定あり";
+        setup_missing: "not set up", "設定なし";
+        setup_misconfigured: "misconfigured", "設定誤り";
+        setup_unknown: "could not check", "確認不可";
+        yes: "yes", "あり";
+        no: "no", "なし";
+
+        // What each check is, one sentence each.
+
+        // Details of the authentication and host rows.
+        // SPF detail: the term that decided, and the lookups against RFC 7208's limits.
+        bits: "bits", "ビット";
+
+        // S/MIME, blocklists and posture rows.
+        smime_trusted_badge: "Signed with a trusted S/MIME certificate",
+            "信頼された S/MIME 証明書で署名されています";
+
+        // Message table.
+        received: "Received", "受信日時";
+        client: "Client", "送信元";
+        helo: "HELO", "HELO";
+        mail_from: "MAIL FROM", "MAIL FROM";
+        rcpt_to: "RCPT TO", "RCPT TO";
+        from: "From", "From";
+        subject: "Subject", "件名";
+        message_id: "Message-ID", "Message-ID";
+        size: "Size", "サイズ";
+        bytes: "bytes", "バイト";
+
+        // Raw message.
+        headers: "Headers", "ヘッダー";
+        view_raw: "View the raw message", "メッセージのソースを表示";
+        download_eml: "Download (.eml)", "ダウンロード（.eml）";
+        links_not_fetched: "mailscore never opens the links in your message: it only looks their domains up in DNS blocklists.", "mailscore はメール内のリンクを開きません。リンク先のドメインを DNS ブロックリストで照会するだけです。";
+        back_to_report: "Back to the report", "レポートに戻る";
+        /// `{shown}` and `{total}` are byte counts.
+        raw_truncated: "Showing the first {shown} of {total} bytes; download the message to see all of it.",
+            "全 {total} バイトのうち先頭 {shown} バイトを表示しています。全体はダウンロードして確認してください。";
+
+        // Footer.
+        json_report: "JSON report", "JSON レポート";
+        score_badge: "Score badge", "スコアバッジ";
+
+        // Content and format section, and SpamAssassin.
+        section_content: "Content and format", "内容と形式";
+        section_spamassassin: "SpamAssassin", "SpamAssassin（迷惑メール判定）";
+    }
+}
+
+impl Ui {
+    pub fn yes_no(&self, value: bool) -> &'static str {
+        if value { self.yes } else { self.no }
+    }
+}
+
+/// A phrase left in English on the Japanese side is the usual slip;
+/// protocol names are the same in both.
+#[cfg(test)]
+pub fn assert_translated(pairs: &[(&str, &str, &str)]) {
+    {
+        const SAME_IN_BOTH: &[&str] = &["message_id"];
+        let untranslated: Vec<&str> = pairs
+            .iter()
+            .filter(|(field, en, ja)| {
+                en == ja
+                    && !SAME_IN_BOTH.contains(field)
+                    && en.chars().filter(char::is_ascii_lowercase).count() > 3
+            })
+            .map(|(field, _, _)| *field)
+            .collect();
+        assert!(untranslated.is_empty(), "untranslated: {untranslated:?}");
+        assert!(
+            pairs
+                .iter()
+                .all(|(_, en, ja)| !en.is_empty() && !ja.is_empty())
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_wins_over_accept_language() {
+        assert_eq!(Lang::choose(Some("en"), Some("ja")), Lang::En);
+        assert_eq!(Lang::choose(Some("ja"), None), Lang::Ja);
+    }
+
+    #[test]
+    fn first_supported_accept_language_wins() {
+        assert_eq!(Lang::choose(None, Some("fr, ja-JP;q=0.8, en")), Lang::Ja);
+        assert_eq!(Lang::choose(Some("de"), Some("en-GB,ja")), Lang::En);
+        assert_eq!(Lang::choose(None, None), Lang::En);
+    }
+
+    #[test]
+    fn japanese_phrases_are_translated() {
+        assert_translated(Ui::PAIRS);
+    }
+}
