@@ -2,8 +2,8 @@
 //! Developers use it in scripts; tests use it for conformance suites.
 
 use crate::checks::Analyzer;
+use crate::checks::CheckId;
 use crate::checks::smime::SmimeError;
-use crate::checks::spamd::{SpamdFinding, SpamdStatus};
 use crate::config::{FileLists, ListArgs, parse_dns_server};
 use crate::dns::{DnsSetupError, resolver};
 use crate::pipeline::Pipeline;
@@ -114,97 +114,14 @@ fn read_message(path: &PathBuf) -> Result<Vec<u8>, CheckError> {
     }
 }
 
-/// A terminal summary: the score, each check, each deduction.
+/// A terminal summary: the score, each check's line, each deduction.
 pub fn text(report: &Report) -> String {
-    let checks = &report.checks;
     let mut out = format!("score: {:.1}/{}\n", report.score, report.max_score);
-    let line = |name: &str, result: &str, setup: &str, detail: &str| {
-        format!("{name:<9} {result:<10} {setup:<14} {detail}\n")
-    };
-    out += &line(
-        "spf",
-        checks.spf.result.as_str(),
-        checks.spf.setup.as_str(),
-        &checks.spf.domain,
-    );
-    out += &line(
-        "spf-helo",
-        checks.spf_helo.result.as_str(),
-        checks.spf_helo.setup.as_str(),
-        &checks.spf_helo.domain,
-    );
-    if checks.dkim.is_empty() {
-        out += &line("dkim", "none", "missing", "no signature");
+    for check in CheckId::ALL {
+        out += &report.checks.text(check);
     }
-    for sig in &checks.dkim {
-        let detail = format!("d={} s={} a={}", sig.domain, sig.selector, sig.algorithm);
-        out += &line("dkim", sig.result.as_str(), sig.setup.as_str(), &detail);
-    }
-    let dmarc = &checks.dmarc;
-    let detail = format!(
-        "{} p={}",
-        dmarc.from_domain,
-        dmarc.policy.as_deref().unwrap_or("-")
-    );
-    out += &line(
-        "dmarc",
-        dmarc.result.as_str(),
-        dmarc.setup.as_str(),
-        &detail,
-    );
-    let arc = &checks.arc;
-    let detail = if arc.instances == 0 {
-        "no ARC headers".to_string()
-    } else {
-        let sets = if arc.instances == 1 { "set" } else { "sets" };
-        format!("{} {sets}: {}", arc.instances, arc.sealers.join(", "))
-    };
-    out += &line(
-        "arc",
-        arc.result.as_str(),
-        arc.result.setup().as_str(),
-        &detail,
-    );
-    let iprev = &checks.iprev;
-    let detail = format!("{} -> {}", iprev.ip, iprev.ptr.join(", "));
-    out += &line(
-        "iprev",
-        iprev.result.as_str(),
-        iprev.setup.as_str(),
-        &detail,
-    );
-    out += &spamassassin_lines(&checks.spamassassin);
     for d in &report.deductions {
         out += &format!("-{:<4} {:<20} {}\n", d.points, d.rule, d.title.en);
     }
     out
-}
-
-/// SpamAssassin's verdict and each rule it hit, when spamd was asked.
-fn spamassassin_lines(sa: &SpamdFinding) -> String {
-    match sa.status {
-        SpamdStatus::NotConfigured => String::new(),
-        SpamdStatus::NotChecked => format!(
-            "{:<9} {:<10} {}\n",
-            "spamassn",
-            "unchecked",
-            sa.error.as_deref().unwrap_or("no answer")
-        ),
-        SpamdStatus::Checked => {
-            let mut out = format!(
-                "{:<9} {:<10} score {} / threshold {}\n",
-                "spamassn",
-                if sa.spam == Some(true) { "spam" } else { "ham" },
-                sa.score.map_or("-".to_string(), |s| format!("{s:.1}")),
-                sa.threshold.map_or("-".to_string(), |t| format!("{t:.1}")),
-            );
-            for rule in &sa.rules {
-                out += &format!(
-                    "          {:>5.1} {:<24} {}\n",
-                    rule.points, rule.name, rule.description
-                );
-            }
-            out
-        }
-    }
 }

@@ -1,6 +1,6 @@
-//! Golden reports: the JSON report and the English and Japanese pages of
-//! every message in both corpora and of a few end-to-end scenarios, byte
-//! for byte as committed under `tests/golden/`. They pin what users see
+//! Golden reports: the JSON report, the English and Japanese pages and the
+//! `mailscore check` summary of every message in both corpora and of a few
+//! end-to-end scenarios, byte for byte as committed under `tests/golden/`. They pin what users see
 //! while the code under them moves (issue 19): a change in any byte fails
 //! here with the first line that differs.
 //!
@@ -73,7 +73,7 @@ async fn report_of(pipeline: &Pipeline, envelope: &Envelope, raw: &[u8]) -> Repo
 }
 
 /// The three renderings of `report`, each compared with (or written to)
-/// `tests/golden/<name>.{json,en.html,ja.html}`. Returns the names that
+/// `tests/golden/<name>.{json,en.html,ja.html,txt}`. Returns the names that
 /// differ.
 fn compare(name: &str, report: &Report) -> Vec<String> {
     let json = serde_json::to_string_pretty(report).expect("report serialises") + "\n";
@@ -81,6 +81,7 @@ fn compare(name: &str, report: &Report) -> Vec<String> {
         ("json", json),
         ("en.html", mailscore::web::render_report_page(report, "en")),
         ("ja.html", mailscore::web::render_report_page(report, "ja")),
+        ("txt", mailscore::check::text(report)),
     ];
     let mut differ = Vec::new();
     for (ext, text) in renderings {
@@ -147,7 +148,7 @@ async fn mime_corpus_reports_match_golden() {
         for path in emls(&root.join(dir)) {
             let report = report_of(&pipeline, &envelope, &std::fs::read(&path).unwrap()).await;
             differ.extend(compare(&format!("mime/{dir}/{}", stem(&path)), &report));
-            count += 3;
+            count += 4;
         }
     }
     assert_none_differ(differ, count);
@@ -186,7 +187,7 @@ async fn content_corpus_reports_match_golden() {
         };
         let report = report_of(pipeline, &envelope, &std::fs::read(&path).unwrap()).await;
         differ.extend(compare(&format!("corpus/{name}"), &report));
-        count += 3;
+        count += 4;
     }
     assert_none_differ(differ, count);
 }
@@ -319,7 +320,7 @@ async fn scenario_reports_match_golden() {
         let pipeline = pipeline(&dns, Profile::Default);
         let report = report_of(&pipeline, &scenario.envelope, &raw).await;
         differ.extend(compare(&format!("scenarios/{}", scenario.name), &report));
-        count += 3;
+        count += 4;
         stored_fixture_reads_as(scenario.name, &report);
     }
     assert_none_differ(differ, count);

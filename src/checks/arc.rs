@@ -7,6 +7,7 @@
 use super::CheckId;
 use super::dkim::tag_value;
 use super::facts::{Facts, Field};
+use super::row::text_line;
 use super::row::{Row, Tone};
 use super::verdict::Verdict;
 use crate::dns::Dns;
@@ -191,6 +192,20 @@ impl ArcFinding {
             },
             records: Vec::new(),
         }
+    }
+}
+
+impl ArcFinding {
+    /// The `mailscore check` line.
+    pub fn text(&self) -> String {
+        let detail = if self.instances == 0 {
+            "no ARC headers".to_string()
+        } else {
+            let sets = if self.instances == 1 { "set" } else { "sets" };
+            format!("{} {sets}: {}", self.instances, self.sealers.join(", "))
+        };
+        let (result, setup) = (self.result.as_str(), self.result.setup().as_str());
+        text_line("arc", result, setup, &detail)
     }
 }
 

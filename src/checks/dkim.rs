@@ -5,6 +5,7 @@ pub mod key;
 
 use super::CheckId;
 use super::facts::{BOOLS, Facts, Field, yes};
+use super::row::text_line;
 use super::row::{Row, Tone, join};
 use super::verdict::{Setup, Verdict};
 use crate::dns::{Dns, txt_records};
@@ -317,6 +318,20 @@ impl DkimFinding {
             records: self.records.clone(),
         }
     }
+}
+
+/// The `mailscore check` lines: one a signature, or one saying none.
+pub fn text(findings: &[DkimFinding]) -> String {
+    if findings.is_empty() {
+        return text_line("dkim", "none", "missing", "no signature");
+    }
+    findings
+        .iter()
+        .map(|sig| {
+            let detail = format!("d={} s={} a={}", sig.domain, sig.selector, sig.algorithm);
+            text_line("dkim", sig.result.as_str(), sig.setup.as_str(), &detail)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use super::CheckId;
 use super::facts::{BOOLS, Facts, Field, yes};
+use super::row::text_line;
 use super::row::{Row, Tone, join};
 use super::verdict::{Setup, Verdict};
 use crate::dns::Dns;
@@ -168,6 +169,14 @@ impl IprevFinding {
             },
             records: Vec::new(),
         }
+    }
+}
+
+impl IprevFinding {
+    /// The `mailscore check` line.
+    pub fn text(&self) -> String {
+        let detail = format!("{} -> {}", self.ip, self.ptr.join(", "));
+        text_line("iprev", self.result.as_str(), self.setup.as_str(), &detail)
     }
 }
 

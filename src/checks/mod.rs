@@ -249,6 +249,27 @@ impl Findings {
         }
     }
 
+    /// The `mailscore check` summary line(s) of `check`; empty for the
+    /// checks the summary leaves to the JSON.
+    pub fn text(&self, check: CheckId) -> String {
+        match check {
+            CheckId::Spf | CheckId::SpfHelo => {
+                let spf = if check == CheckId::Spf {
+                    &self.spf
+                } else {
+                    &self.spf_helo
+                };
+                spf.text(check)
+            }
+            CheckId::Dkim => dkim::text(&self.dkim),
+            CheckId::Dmarc => self.dmarc.text(),
+            CheckId::Arc => self.arc.text(),
+            CheckId::Iprev => self.iprev.text(),
+            CheckId::Spamassassin => self.spamassassin.text(),
+            _ => String::new(),
+        }
+    }
+
     /// Every check's facts, for scoring.
     pub fn facts(&self) -> facts::Facts {
         let mut facts =

@@ -57,6 +57,11 @@ pub fn join(parts: &[Option<String>]) -> String {
         .join(" · ")
 }
 
+/// One line of `mailscore check`'s summary: name, result, setup, detail.
+pub fn text_line(name: &str, result: &str, setup: &str, detail: &str) -> String {
+    format!("{name:<9} {result:<10} {setup:<14} {detail}\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -302,6 +302,43 @@ impl SpamdFinding {
     }
 }
 
+impl SpamdFinding {
+    /// The `mailscore check` lines, when spamd was asked: its verdict and
+    /// each rule it hit.
+    pub fn text(&self) -> String {
+        match self.status {
+            SpamdStatus::NotConfigured => String::new(),
+            SpamdStatus::NotChecked => format!(
+                "{:<9} {:<10} {}\n",
+                "spamassn",
+                "unchecked",
+                self.error.as_deref().unwrap_or("no answer")
+            ),
+            SpamdStatus::Checked => {
+                let mut out = format!(
+                    "{:<9} {:<10} score {} / threshold {}\n",
+                    "spamassn",
+                    if self.spam == Some(true) {
+                        "spam"
+                    } else {
+                        "ham"
+                    },
+                    self.score.map_or("-".to_string(), |s| format!("{s:.1}")),
+                    self.threshold
+                        .map_or("-".to_string(), |t| format!("{t:.1}")),
+                );
+                for rule in &self.rules {
+                    out += &format!(
+                        "          {:>5.1} {:<24} {}\n",
+                        rule.points, rule.name, rule.description
+                    );
+                }
+                out
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ pub mod record;
 
 use super::CheckId;
 use super::facts::{BOOLS, Facts, Field, yes};
+use super::row::text_line;
 use super::row::{Row, Tone, join};
 use super::verdict::{Setup, Verdict};
 use crate::dns::Dns;
@@ -415,6 +416,23 @@ impl SpfFinding {
             self.matched.as_ref().map(|m| format!("{}: {m}", w.matched)),
             lookups,
         ])
+    }
+}
+
+impl SpfFinding {
+    /// The `mailscore check` line of `spf` or `spf_helo`.
+    pub fn text(&self, check: CheckId) -> String {
+        let name = if check == CheckId::SpfHelo {
+            "spf-helo"
+        } else {
+            "spf"
+        };
+        text_line(
+            name,
+            self.result.as_str(),
+            self.setup.as_str(),
+            &self.domain,
+        )
     }
 }
 

@@ -15,6 +15,7 @@ mod rfc7489;
 use super::CheckId;
 use super::dkim::DkimFinding;
 use super::facts::{BOOLS, Facts, Field, yes};
+use super::row::text_line;
 use super::row::{Row, Tone, join};
 use super::spf::SpfFinding;
 use super::verdict::{Setup, Verdict};
@@ -308,5 +309,17 @@ impl TreeWalkVerdict {
                 .unwrap_or_default(),
             w.dmarcbis_today,
         )
+    }
+}
+
+impl DmarcFinding {
+    /// The `mailscore check` line.
+    pub fn text(&self) -> String {
+        let detail = format!(
+            "{} p={}",
+            self.from_domain,
+            self.policy.as_deref().unwrap_or("-")
+        );
+        text_line("dmarc", self.result.as_str(), self.setup.as_str(), &detail)
     }
 }
