@@ -18,7 +18,7 @@
 mod support;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mailscore::pipeline::Pipeline;
+use mailscore::analysis::pipeline::Pipeline;
 use mailscore::report::Subject;
 use mailscore::smtp::Envelope;
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,12 +1,12 @@
 //! `mailscore check`: the whole analysis on one message file, no server.
 //! Developers use it in scripts; tests use it for conformance suites.
 
+use crate::analysis::pipeline::Pipeline;
 use crate::checks::Analyzer;
 use crate::checks::CheckId;
 use crate::checks::smime::SmimeError;
 use crate::config::{FileLists, ListArgs, parse_dns_server};
 use crate::dns::{DnsSetupError, resolver};
-use crate::pipeline::Pipeline;
 use crate::report::{Report, Subject};
 use crate::score::RulesError;
 use crate::serve::load_rules;
@@ -75,7 +75,7 @@ pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
     let dns = resolver(args.dns, Duration::from_secs(args.dns_timeout.max(1)))?;
     let lists = args.lists.resolve(FileLists::default());
     let pipeline = Pipeline {
-        analyzer: Analyzer::with_lists(dns, &args.hostname, &lists)?,
+        analyzer: Analyzer::new(dns, &args.hostname, &lists)?,
         rules: load_rules(args.rules.as_deref())?.into(),
     };
     let envelope = Envelope {

@@ -2,6 +2,7 @@
 //! environment variables, and command-line flags. Flags win over the
 //! environment, the environment over the file, the file over the defaults.
 
+use crate::checks::Settings;
 use crate::checks::content::Profile;
 use crate::checks::dnsbl;
 use crate::checks::spamd::SpamdSettings;
@@ -35,7 +36,7 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Blocklists and trust anchors the checks use.
-    pub lists: Lists,
+    pub lists: Settings,
     /// Messages and reports are deleted this long after receipt.
     pub retention: Duration,
     /// Where tests are stored: None for sled in `data_dir` (one node), or
@@ -66,31 +67,6 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
-}
-
-/// DNS blocklists to ask and extra S/MIME trust anchors.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Lists {
-    pub ip_blocklists: Vec<String>,
-    pub domain_blocklists: Vec<String>,
-    pub smime_ca_files: Vec<PathBuf>,
-    /// Content rules switched on beyond the default set (`fisc`).
-    pub content_profile: Profile,
-    /// spamd to score each message with, if the operator runs one.
-    pub spamd: Option<SpamdSettings>,
-}
-
-impl Lists {
-    /// No blocklists and no extra trust anchors.
-    pub fn none() -> Lists {
-        Lists {
-            ip_blocklists: Vec::new(),
-            domain_blocklists: Vec::new(),
-            smime_ca_files: Vec::new(),
-            content_profile: Profile::Default,
-            spamd: None,
-        }
-    }
 }
 
 /// The list flags, shared by `serve` and `check`.
@@ -125,7 +101,7 @@ fn parse_profile(text: &str) -> Result<Profile, String> {
 
 impl ListArgs {
     /// Flags (or env) over the file's values over the defaults.
-    pub fn resolve(&self, file: FileLists) -> Lists {
+    pub fn resolve(&self, file: FileLists) -> Settings {
         let zones = |given: &Option<Vec<String>>, file: Option<Vec<String>>, default: &[&str]| {
             given
                 .clone()
@@ -136,7 +112,7 @@ impl ListArgs {
                 .filter(|z| !z.is_empty())
                 .collect()
         };
-        Lists {
+        Settings {
             ip_blocklists: zones(&self.dnsbl, file.dnsbl, dnsbl::DEFAULT_IP_ZONES),
             domain_blocklists: zones(
                 &self.domain_blocklists,

@@ -7,7 +7,7 @@
 //! [`score`] applies the rule table in `scoring-rules/`, [`report`] assembles
 //! the one document that [`web`] renders as JSON and HTML.
 
-pub mod background;
+pub mod analysis;
 pub mod check;
 pub mod checks;
 pub mod config;
@@ -15,9 +15,9 @@ pub mod config_check;
 pub mod dns;
 pub mod fnv;
 pub mod i18n;
+pub mod inbox;
 pub mod logs;
 pub mod metrics;
-pub mod pipeline;
 pub mod report;
 pub mod score;
 pub mod serve;

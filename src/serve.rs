@@ -1,25 +1,22 @@
 //! `mailscore serve`: wires the stages together. SMTP hands each message to
 //! the [`Inbox`], which stores it (durably, before 250) and queues its id;
-//! the analyzer, in the background ([`crate::background`]), turns queued ids
+//! the analyzer, in the background ([`crate::analysis::background`]), turns queued ids
 //! into reports; the web server reads them.
 
-use crate::background::{Background, Lanes};
+use crate::analysis::background::{Background, Lanes};
+use crate::analysis::pipeline::{LiveRules, Pipeline};
+use crate::analysis::{LanePipelines, Queued, Saving, analyze_queued};
 use crate::checks::Analyzer;
 use crate::checks::smime::SmimeError;
 use crate::config::Config;
 use crate::dns::{DnsSetupError, resolver};
+use crate::inbox::Inbox;
 use crate::metrics::Metrics;
-use crate::pipeline::{LiveRules, Pipeline};
-use crate::report::stored::{self, SavedTexts};
-use crate::report::{Report, Subject};
 use crate::score::{RuleTable, RulesError};
-use crate::smtp::{
-    Delivery, DeliveryError, DeliveryFuture, Envelope, Listener, SmtpLimits, SmtpSettings,
-};
+use crate::smtp::{Listener, SmtpLimits, SmtpSettings};
 use crate::store::{Store, StoreError, Writer};
 use crate::web;
 use std::sync::Arc;
-use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// At most this many messages are analysed at once on each of the two
@@ -74,7 +71,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // out (tests/background_lanes.rs).
     let analyzer = || -> Result<Analyzer, ServeError> {
         let dns = resolver(config.dns, config.dns_timeout)?;
-        Ok(Analyzer::with_lists(dns, &config.hostname, &config.lists)?)
+        Ok(Analyzer::new(dns, &config.hostname, &config.lists)?)
     };
     let pipeline = Arc::new(Pipeline {
         analyzer: analyzer()?,
@@ -340,190 +337,4 @@ impl ShutdownSignal {
         #[cfg(not(unix))]
         let _ = ctrl_c.await;
     }
-}
-
-/// The listener's delivery target: one stored copy per recipient id.
-struct Inbox {
-    store: Store,
-    /// Batches the sessions' writes under one flush.
-    writer: Writer,
-    domain: String,
-    queue: mpsc::UnboundedSender<Queued>,
-    metrics: Arc<Metrics>,
-}
-
-impl Inbox {
-    /// The test ids among the recipients: the local parts at our domain.
-    fn ids(&self, envelope: &Envelope) -> Vec<String> {
-        envelope
-            .rcpt_to
-            .iter()
-            .filter_map(|rcpt| rcpt.rsplit_once('@'))
-            .filter(|(_, domain)| domain.eq_ignore_ascii_case(&self.domain))
-            .map(|(local, _)| local.to_string())
-            .collect()
-    }
-
-    /// Queues stored ids for analysis.
-    fn queue_analysis(&self, ids: Vec<String>) {
-        for id in ids {
-            // Counted before sending: the analyzer may take the id (and count
-            // it down) before `send` returns, and the gauge saturates at 0.
-            self.metrics.analysis_queued();
-            // The analyzer only stops at shutdown; the message is on disk and
-            // will be picked up as pending at the next start.
-            if self.queue.send(Queued::now(id)).is_err() {
-                self.metrics.analysis_started();
-                self.metrics.analysis_ended();
-            }
-        }
-    }
-}
-
-impl Delivery for Inbox {
-    fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError> {
-        let ids = self.ids(envelope);
-        for id in &ids {
-            self.store
-                .put_message(id, envelope, message)
-                .map_err(|e| DeliveryError(e.to_string()))?;
-        }
-        self.queue_analysis(ids);
-        Ok(())
-    }
-
-    fn submit(self: Arc<Self>, envelope: Envelope, message: Vec<u8>) -> DeliveryFuture {
-        Box::pin(async move {
-            let ids = self.ids(&envelope);
-            if ids.is_empty() {
-                return Ok(());
-            }
-            self.writer
-                .write(ids.clone(), envelope, message)
-                .await
-                .map_err(DeliveryError)?;
-            self.queue_analysis(ids);
-            Ok(())
-        })
-    }
-}
-
-/// Where finished reports go (the writer), and where their messages are
-/// read from.
-#[derive(Clone)]
-struct Saving {
-    writer: Writer,
-    store: Store,
-    texts: Arc<SavedTexts>,
-}
-
-impl Saving {
-    /// Stores the report for message `seq` of `id`, and before it the
-    /// texts it names that the store may lack.
-    async fn save(&self, id: &str, seq: u64, report: Report) -> Result<(), StoreError> {
-        let stored = stored::encode(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let texts = self.texts.unsaved(&stored);
-        let hashes: Vec<u64> = texts.iter().map(|(hash, _)| *hash).collect();
-        // Through the writer thread: sled then takes every write from one
-        // thread, which measured ~6 % more messages/s than writing here.
-        self.writer
-            .put_report(id.to_string(), seq, stored.bytes, texts)
-            .await
-            .map_err(StoreError::Writer)?;
-        self.texts.saved(hashes);
-        Ok(())
-    }
-}
-
-/// The pipeline of each lane: the same rules, a resolver each.
-struct LanePipelines {
-    background: Arc<Pipeline>,
-    normal: Arc<Pipeline>,
-}
-
-/// A message id owed an analysis, and since when.
-struct Queued {
-    id: String,
-    at: Instant,
-}
-
-impl Queued {
-    fn now(id: String) -> Queued {
-        Queued {
-            id,
-            at: Instant::now(),
-        }
-    }
-}
-
-/// Hands each queued message to a slot in [`Lanes`]: in the background
-/// while it keeps up, at normal priority when it does not.
-async fn analyze_queued(
-    saving: Saving,
-    pipelines: LanePipelines,
-    domain: String,
-    mut queued: mpsc::UnboundedReceiver<Queued>,
-    metrics: Arc<Metrics>,
-    lanes: Lanes,
-) {
-    while let Some(Queued { id, at }) = queued.recv().await {
-        let slot = lanes.slot(at).await;
-        metrics.analysis_started();
-        let pipeline = if slot.in_background() {
-            pipelines.background.clone()
-        } else {
-            metrics.analysis_promoted();
-            pipelines.normal.clone()
-        };
-        let (saving, domain, metrics) = (saving.clone(), domain.clone(), metrics.clone());
-        slot.spawn(async move {
-            // Counts the analysis as ended however the task ends, a panic
-            // included, so backpressure cannot wedge on a lost count.
-            let _ended = AnalysisEnded(metrics.clone());
-            if let Err(e) = analyze_one(&saving, &pipeline, &domain, &id, &metrics).await {
-                metrics.analysis_failed();
-                tracing::error!(test_id = %id, error = %e, "analysis failed");
-            }
-        });
-    }
-}
-
-/// Tells the metrics an analysis ended when dropped.
-struct AnalysisEnded(Arc<Metrics>);
-
-impl Drop for AnalysisEnded {
-    fn drop(&mut self) {
-        self.0.analysis_ended();
-    }
-}
-
-async fn analyze_one(
-    saving: &Saving,
-    pipeline: &Pipeline,
-    domain: &str,
-    id: &str,
-    metrics: &Metrics,
-) -> Result<(), StoreError> {
-    // Analysis is CPU work between the sessions' short steps. Spawned from
-    // a session's wake-up it would run next on that worker, ahead of every
-    // session waiting for its reply; yielding puts it behind them.
-    tokio::task::yield_now().await;
-    let Some(message) = saving.store.message(id)? else {
-        return Ok(());
-    };
-    let address = format!("{id}@{domain}");
-    let started = std::time::Instant::now();
-    let report = pipeline
-        .report(
-            Subject {
-                id,
-                address: &address,
-            },
-            &message.envelope,
-            &message.raw,
-        )
-        .await;
-    tokio::task::yield_now().await;
-    metrics.analysis_finished(started.elapsed(), report.checks.dns_tallies());
-    saving.save(id, message.seq, report).await
 }

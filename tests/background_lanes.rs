@@ -5,7 +5,7 @@
 
 mod support;
 
-use mailscore::background::Background;
+use mailscore::analysis::background::Background;
 use mailscore::checks::Verdict;
 use mailscore::report::Subject;
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use support::pipeline::{envelope, pipeline};
 
 const MESSAGE: &[u8] = b"From: <news@a.example>\r\nSubject: hi\r\n\r\nhello\r\n";
 
-async fn spf_of(pipeline: &mailscore::pipeline::Pipeline, domain: &str) -> Verdict {
+async fn spf_of(pipeline: &mailscore::analysis::pipeline::Pipeline, domain: &str) -> Verdict {
     let subject = Subject {
         id: "box",
         address: "box@localhost",

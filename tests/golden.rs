@@ -9,10 +9,10 @@
 
 mod support;
 
+use mailscore::analysis::pipeline::Pipeline;
 use mailscore::checks::Analyzer;
+use mailscore::checks::Settings;
 use mailscore::checks::content::Profile;
-use mailscore::config::Lists;
-use mailscore::pipeline::Pipeline;
 use mailscore::report::{Report, Subject};
 use mailscore::score::RuleTable;
 use mailscore::smtp::{Envelope, TlsInfo};
@@ -37,12 +37,12 @@ fn updating() -> bool {
 fn pipeline(dns: &TestDns, profile: Profile) -> Pipeline {
     let resolver = mailscore::dns::resolver(Some(dns.addr), Duration::from_secs(1))
         .expect("resolver for the test DNS server");
-    let lists = Lists {
+    let lists = Settings {
         content_profile: profile,
-        ..Lists::none()
+        ..Settings::none()
     };
     Pipeline {
-        analyzer: Analyzer::with_lists(resolver, "localhost", &lists).expect("trust store"),
+        analyzer: Analyzer::new(resolver, "localhost", &lists).expect("trust store"),
         rules: RuleTable::embedded().expect("embedded rule table").into(),
     }
 }

@@ -7,7 +7,7 @@
 //! `analyze::dns::resolver` asks, it would not: hickory sends from
 //! unconnected sockets, which never see the ICMP port-unreachable, so each
 //! query waits out its whole timeout (about 12 s a message at 1 s). No
-//! blocklists are asked (`Lists::none()`).
+//! blocklists are asked (`Settings::none()`).
 
 #![no_main]
 
@@ -15,8 +15,8 @@ use libfuzzer_sys::fuzz_target;
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mailscore::checks::Analyzer;
-use mailscore::config::Lists;
-use mailscore::pipeline::Pipeline;
+use mailscore::checks::Settings;
+use mailscore::analysis::pipeline::Pipeline;
 use mailscore::report::Subject;
 use mailscore::score::RuleTable;
 use mailscore::smtp::Envelope;
@@ -47,7 +47,7 @@ static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     let dns = MessageAuthenticator::new(ResolverConfig::from_name_servers(vec![server]), opts)
         .expect("resolver");
     Pipeline {
-        analyzer: Analyzer::with_lists(dns, "mx.test.example", &Lists::none()).expect("analyzer"),
+        analyzer: Analyzer::new(dns, "mx.test.example", &Settings::none()).expect("analyzer"),
         rules: RuleTable::embedded()
             .expect("the embedded rule table loads")
             .into(),

@@ -19,11 +19,11 @@ pub mod spf;
 pub mod tls;
 pub mod verdict;
 
-use crate::config::Lists;
 use crate::dns::Dns;
 use crate::smtp::Envelope;
 use mail_auth::AuthenticatedMessage;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 pub use verdict::{Setup, Verdict};
 
@@ -293,6 +293,33 @@ impl Findings {
     }
 }
 
+/// What the checks are given besides DNS: the blocklists to ask, extra
+/// S/MIME trust anchors, the content profile, spamd. Their own settings
+/// type: the configuration fills it, tests build it directly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub ip_blocklists: Vec<String>,
+    pub domain_blocklists: Vec<String>,
+    pub smime_ca_files: Vec<PathBuf>,
+    /// Content rules switched on beyond the default set (`fisc`).
+    pub content_profile: content::Profile,
+    /// spamd to score each message with, if the operator runs one.
+    pub spamd: Option<spamd::SpamdSettings>,
+}
+
+impl Settings {
+    /// No blocklists and no extra trust anchors.
+    pub fn none() -> Settings {
+        Settings {
+            ip_blocklists: Vec::new(),
+            domain_blocklists: Vec::new(),
+            smime_ca_files: Vec::new(),
+            content_profile: content::Profile::Default,
+            spamd: None,
+        }
+    }
+}
+
 /// What analysis needs besides the message: the resolver every check
 /// shares, our host name (SPF's `%{r}`), S/MIME trust anchors, and the DNS
 /// blocklists to ask.
@@ -315,11 +342,7 @@ pub struct Analyzer {
 impl Analyzer {
     /// An analyzer asking the configured blocklists and trusting the
     /// system roots plus the configured S/MIME CA files.
-    pub fn with_lists(
-        dns: Dns,
-        hostname: &str,
-        lists: &Lists,
-    ) -> Result<Analyzer, smime::SmimeError> {
+    pub fn new(dns: Dns, hostname: &str, lists: &Settings) -> Result<Analyzer, smime::SmimeError> {
         Ok(Analyzer {
             dns,
             hostname: hostname.to_string(),

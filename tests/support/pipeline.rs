@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 use super::dns::TestDns;
+use mailscore::analysis::pipeline::Pipeline;
 use mailscore::checks::Analyzer;
-use mailscore::config::Lists;
-use mailscore::pipeline::Pipeline;
+use mailscore::checks::Settings;
 use mailscore::report::{Report, Subject};
 use mailscore::score::RuleTable;
 use mailscore::smtp::Envelope;
@@ -15,7 +15,7 @@ pub fn pipeline(dns: &TestDns) -> Pipeline {
     let resolver = mailscore::dns::resolver(Some(dns.addr), Duration::from_secs(1))
         .expect("resolver for the test DNS server");
     Pipeline {
-        analyzer: Analyzer::with_lists(resolver, "localhost", &Lists::none())
+        analyzer: Analyzer::new(resolver, "localhost", &Settings::none())
             .expect("system trust store"),
         rules: RuleTable::embedded().expect("embedded rule table").into(),
     }
