@@ -8,8 +8,7 @@ use crate::checks::smime::SmimeError;
 use crate::config::{FileLists, ListArgs, parse_dns_server};
 use crate::dns::{DnsSetupError, resolver};
 use crate::report::{Report, Subject};
-use crate::score::RulesError;
-use crate::serve::load_rules;
+use crate::score::{RuleTable, RulesError};
 use crate::smtp::Envelope;
 use clap::{Args, ValueEnum};
 use std::io::Read;
@@ -76,7 +75,7 @@ pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
     let lists = args.lists.resolve(FileLists::default());
     let pipeline = Pipeline {
         analyzer: Analyzer::new(dns, &args.hostname, &lists)?,
-        rules: load_rules(args.rules.as_deref())?.into(),
+        rules: RuleTable::load(args.rules.as_deref())?.into(),
     };
     let envelope = Envelope {
         client_ip: args.ip,

@@ -9,8 +9,7 @@
 
 use crate::checks::smime::{SmimeError, TrustStore};
 use crate::config::{Config, ConfigArgs, ConfigError};
-use crate::score::RulesError;
-use crate::serve::load_rules;
+use crate::score::{RuleTable, RulesError};
 use crate::smtp::tls::{self, TlsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +27,7 @@ pub enum ConfigCheckError {
 /// The one-line summary of a valid configuration, or the first problem.
 pub fn config_check(args: &ConfigArgs) -> Result<String, ConfigCheckError> {
     let config = Config::load(args)?;
-    let rules = load_rules(config.rules.as_deref())?;
+    let rules = RuleTable::load(config.rules.as_deref())?;
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         // With both files given this only reads them: the pair must load
         // and match. (Without, serve generates one: nothing to check.)

@@ -53,15 +53,8 @@ pub enum ServeError {
     },
 }
 
-pub fn load_rules(dir: Option<&std::path::Path>) -> Result<RuleTable, RulesError> {
-    match dir {
-        Some(dir) => RuleTable::load_dir(dir),
-        None => RuleTable::embedded(),
-    }
-}
-
 pub async fn serve(config: Config) -> Result<(), ServeError> {
-    let rules = load_rules(config.rules.as_deref())?;
+    let rules = RuleTable::load(config.rules.as_deref())?;
     let store = Store::open_location(config.store.as_deref(), &config.data_dir, config.retention)?;
     let rules: LiveRules = rules.into();
     // One analyzer, so one resolver, per lane (see `background`): hickory
@@ -245,7 +238,7 @@ async fn reload_rules_on_hangup(
 ) {
     while hangups.recv().await.is_some() {
         let to_load = dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || load_rules(to_load.as_deref())).await;
+        let loaded = tokio::task::spawn_blocking(move || RuleTable::load(to_load.as_deref())).await;
         let source = dir
             .as_deref()
             .map_or("embedded".to_string(), |d| d.display().to_string());

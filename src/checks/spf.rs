@@ -9,6 +9,7 @@
 mod eval;
 mod lookup;
 mod macros;
+mod problem;
 pub mod record;
 
 use super::CheckId;

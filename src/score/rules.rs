@@ -101,6 +101,14 @@ impl RuleTable {
         )])
     }
 
+    /// The table in `dir` when one is given, else the embedded one.
+    pub fn load(dir: Option<&Path>) -> Result<RuleTable, RulesError> {
+        match dir {
+            Some(dir) => RuleTable::load_dir(dir),
+            None => RuleTable::embedded(),
+        }
+    }
+
     /// Every `*.toml` file in `dir`, in name order, as one table.
     pub fn load_dir(dir: &Path) -> Result<RuleTable, RulesError> {
         let read_err = |source| RulesError::Read {

@@ -2,7 +2,7 @@
 //! mechanisms make, and the processing limits of RFC 7208 §4.6.4 that
 //! bound them.
 
-use super::eval::Problem;
+use super::problem::Problem;
 use crate::dns::{Answer, Dns, addresses, answer, txt_strings};
 use mail_auth::hickory_resolver::proto::rr::{Name, RData, RecordType};
 use std::net::IpAddr;

@@ -1,0 +1,120 @@
+//! The arrows between the crate's top-level modules point down: each module
+//! has a rank, and code may name (`use crate::x`, `crate::x::…`) only
+//! modules of a lower rank. A stage thus knows the stages before it and
+//! never one after it, and no two modules import each other. Read from the
+//! source, comments left out; a new module must be given its rank here.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Lower ranks first. Within a rank nothing may import another.
+const RANKS: &[(&str, u8)] = &[
+    // Leaves: plain helpers and counters every stage may use.
+    ("fnv", 0),
+    ("i18n", 0),
+    ("metrics", 0),
+    ("test_id", 0),
+    // The pipeline, in the order one message meets it.
+    ("dns", 1),
+    ("smtp", 1),
+    ("store", 2),
+    ("checks", 3),
+    ("score", 4),
+    ("report", 5),
+    ("analysis", 6),
+    ("inbox", 7),
+    ("web", 7),
+    // Wiring and the commands.
+    ("config", 8),
+    ("check", 9),
+    ("config_check", 9),
+    ("logs", 9),
+    ("wait", 9),
+    ("serve", 10),
+];
+
+fn rank(module: &str) -> u8 {
+    RANKS
+        .iter()
+        .find(|(name, _)| *name == module)
+        .map(|(_, rank)| *rank)
+        .unwrap_or_else(|| panic!("src/{module}: give it a rank in tests/layers.rs"))
+}
+
+/// Every `crate::<module>` a file's code names (comments left out).
+fn named_modules(source: &str) -> Vec<String> {
+    let mut named = Vec::new();
+    for line in source.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                named.push(name);
+            }
+        }
+    }
+    named
+}
+
+fn visit(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            visit(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+#[test]
+fn imports_point_to_lower_stages_only() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    visit(&src, &mut files);
+    let mut upward: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut edges = 0;
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let top = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if top == "main" || top == "lib" {
+            continue;
+        }
+        let source = std::fs::read_to_string(file).unwrap();
+        for named in named_modules(&source) {
+            if named == top {
+                continue;
+            }
+            edges += 1;
+            if rank(&named) >= rank(&top) {
+                upward
+                    .entry(relative.display().to_string())
+                    .or_default()
+                    .push(named);
+            }
+        }
+    }
+    assert!(edges > 50, "read only {edges} imports: is src/ there?");
+    assert!(
+        upward.is_empty(),
+        "imports of a module of the same or a higher rank: {upward:?}"
+    );
+}
+
+#[test]
+fn the_reader_sees_imports_and_skips_comments() {
+    let source = "use crate::checks::CheckId;\n// see crate::serve\nlet x = crate::dns::answers::Reply; // crate::web";
+    assert_eq!(named_modules(source), ["checks", "dns"]);
+}
