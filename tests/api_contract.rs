@@ -21,6 +21,7 @@ use mailscore::checks::dnsbl::{BlocklistFinding, BlocklistResult, Listing, ZoneE
 use mailscore::checks::helo::{HeloFinding, HeloResult};
 use mailscore::checks::iprev::IprevFinding;
 use mailscore::checks::message::MessageFacts;
+use mailscore::checks::message_id_domain::{MessageIdDomain, MessageIdDomainFinding};
 use mailscore::checks::posture::{PostureFinding, Presence, RecordStatus};
 use mailscore::checks::smime::{SignerCert, SmimeFinding, SmimeResult};
 use mailscore::checks::spf::{AllPolicy, SpfFinding, SpfIdentity, SpfProblem};
@@ -409,10 +410,11 @@ fn every_object_in_the_document_is_closed_and_fully_required() {
             .map(|r| r.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         for property in properties {
-            // Reports stored before ARC (content, SpamAssassin) was checked
-            // have no `arc` (`content`, `spamassassin`).
+            // Reports stored before ARC (content, SpamAssassin, the
+            // Message-ID domain) was checked have no `arc` (`content`…).
             let optional = pointer == "/schemas/Checks"
-                && ["arc", "content", "spamassassin"].contains(&property.as_str());
+                && ["arc", "content", "spamassassin", "message_id_domain"]
+                    .contains(&property.as_str());
             assert_eq!(
                 required.contains(&property.as_str()),
                 !optional,
@@ -839,6 +841,11 @@ fn full_report() -> Report {
             },
             content: full_content(),
             spamassassin: full_spamassassin(),
+            message_id_domain: MessageIdDomainFinding {
+                result: MessageIdDomain::Foreign,
+                message_id_domain: Some("esp.example".into()),
+                from_domain: Some("example.com".into()),
+            },
         },
         deductions: vec![Deduction {
             rule: "SPF_FAIL".into(),

@@ -46,6 +46,20 @@ fn save(store: &Store, envelope: &Envelope, report: &Report, saved: &SavedTexts)
     texts.len()
 }
 
+/// The store at `dir` opened again. sled lets go of its lock when its
+/// flusher thread, which wakes every 500 ms, drops the last handle: until
+/// then a second open fails (seen when the machine is loaded).
+fn reopen(dir: &std::path::Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Store::open(dir) {
+            Ok(store) => return store,
+            Err(e) if std::time::Instant::now() > deadline => panic!("reopen: {e}"),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
+        }
+    }
+}
+
 /// A new store holding `bytes` as the report for "box", and no texts.
 fn store_with_report(name: &str, envelope: &Envelope, bytes: &[u8]) -> Store {
     let store = Store::open(&store_dir(name)).unwrap();
@@ -85,7 +99,7 @@ async fn a_stored_report_reads_back_as_the_same_json() {
     assert_eq!(reports.report("box").unwrap().unwrap(), report);
     drop((reports, store));
     // A new process has an empty cache: the texts come from the store.
-    let reports = Reports::new(Store::open(&dir).unwrap());
+    let reports = Reports::new(reopen(&dir));
     assert_eq!(reports.json("box").unwrap().unwrap(), full);
     let _ = std::fs::remove_dir_all(&dir);
 }

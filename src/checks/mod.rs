@@ -11,6 +11,7 @@ pub mod facts;
 pub mod helo;
 pub mod iprev;
 pub mod message;
+pub mod message_id_domain;
 pub mod posture;
 pub mod row;
 pub mod smime;
@@ -27,79 +28,58 @@ use std::path::PathBuf;
 
 pub use verdict::{Setup, Verdict};
 
-/// Every check the rule table can name and the page shows, spelled as the
-/// JSON report and `scoring-rules/` spell them. Closed: a rule, deduction or
-/// page row names one of these, so a misspelt check is a compile error (or,
-/// in a rule file, a start-up error), never a silently empty row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckId {
-    Spf,
-    SpfHelo,
-    Dkim,
-    Dmarc,
-    Arc,
-    Iprev,
-    Helo,
-    Tls,
-    Smime,
-    IpBlocklists,
-    DomainBlocklists,
-    Posture,
-    Headers,
-    Bulk,
-    Body,
-    Links,
-    Attachments,
-    Spamassassin,
+/// Declares [`CheckId`], `CheckId::ALL` and `as_str` from one list of
+/// `Variant => "name",` lines, so a check's name is written once.
+macro_rules! check_ids {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every check the rule table can name and the page shows, spelled
+        /// as the JSON report and `scoring-rules/` spell them. Closed: a
+        /// rule, deduction or page row names one of these, so a misspelt
+        /// check is a compile error (or, in a rule file, a start-up error),
+        /// never a silently empty row.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        pub enum CheckId {
+            $(#[serde(rename = $name)] $variant,)*
+        }
+
+        impl CheckId {
+            /// In the order rules are listed and the schema is shown.
+            pub const ALL: [CheckId; [$($name),*].len()] = [$(CheckId::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(CheckId::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+check_ids! {
+    Spf => "spf",
+    SpfHelo => "spf_helo",
+    Dkim => "dkim",
+    Dmarc => "dmarc",
+    Arc => "arc",
+    Iprev => "iprev",
+    Helo => "helo",
+    Tls => "tls",
+    Smime => "smime",
+    IpBlocklists => "ip_blocklists",
+    DomainBlocklists => "domain_blocklists",
+    Posture => "posture",
+    Headers => "headers",
+    Bulk => "bulk",
+    Body => "body",
+    Links => "links",
+    Attachments => "attachments",
+    Spamassassin => "spamassassin",
+    MessageIdDomain => "message_id_domain",
 }
 
 impl CheckId {
-    /// In the order rules are listed and the schema is shown.
-    pub const ALL: [CheckId; 18] = [
-        CheckId::Spf,
-        CheckId::SpfHelo,
-        CheckId::Dkim,
-        CheckId::Dmarc,
-        CheckId::Arc,
-        CheckId::Iprev,
-        CheckId::Helo,
-        CheckId::Tls,
-        CheckId::Smime,
-        CheckId::IpBlocklists,
-        CheckId::DomainBlocklists,
-        CheckId::Posture,
-        CheckId::Headers,
-        CheckId::Bulk,
-        CheckId::Body,
-        CheckId::Links,
-        CheckId::Attachments,
-        CheckId::Spamassassin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckId::Spf => "spf",
-            CheckId::SpfHelo => "spf_helo",
-            CheckId::Dkim => "dkim",
-            CheckId::Dmarc => "dmarc",
-            CheckId::Arc => "arc",
-            CheckId::Iprev => "iprev",
-            CheckId::Helo => "helo",
-            CheckId::Tls => "tls",
-            CheckId::Smime => "smime",
-            CheckId::IpBlocklists => "ip_blocklists",
-            CheckId::DomainBlocklists => "domain_blocklists",
-            CheckId::Posture => "posture",
-            CheckId::Headers => "headers",
-            CheckId::Bulk => "bulk",
-            CheckId::Body => "body",
-            CheckId::Links => "links",
-            CheckId::Attachments => "attachments",
-            CheckId::Spamassassin => "spamassassin",
-        }
-    }
-
     pub fn parse(name: &str) -> Option<CheckId> {
         CheckId::ALL.into_iter().find(|c| c.as_str() == name)
     }
@@ -125,6 +105,7 @@ impl CheckId {
             CheckId::Links => content::links::FIELDS,
             CheckId::Attachments => content::attachments::FIELDS,
             CheckId::Spamassassin => spamd::FIELDS,
+            CheckId::MessageIdDomain => message_id_domain::FIELDS,
         }
     }
 
@@ -190,6 +171,10 @@ pub struct Findings {
     /// SpamAssassin's score and rules (`not_configured` without spamd).
     #[serde(default)]
     pub spamassassin: spamd::SpamdFinding,
+    /// The Message-ID's domain against the From domain. Reports stored
+    /// before it was checked read as unknown.
+    #[serde(default)]
+    pub message_id_domain: message_id_domain::MessageIdDomainFinding,
 }
 
 /// One message analysed: what it says about itself, its header fields as
@@ -246,6 +231,7 @@ impl Findings {
             CheckId::Links => vec![content.links.row(lang)],
             CheckId::Attachments => vec![content.attachments.row(lang)],
             CheckId::Spamassassin => vec![self.spamassassin.row(lang)],
+            CheckId::MessageIdDomain => vec![self.message_id_domain.row(lang)],
         }
     }
 
@@ -289,6 +275,7 @@ impl Findings {
         self.posture.facts(&mut facts);
         self.content.facts(&self.dkim, &mut facts);
         self.spamassassin.facts(&mut facts);
+        self.message_id_domain.facts(&mut facts);
         facts
     }
 }
@@ -443,6 +430,7 @@ impl Analyzer {
             posture,
             content,
             spamassassin,
+            message_id_domain: message_id_domain::verdict(&message.facts),
         };
         Analysis {
             message: message.facts,
@@ -497,6 +485,7 @@ mod tests {
             posture::PostureWords::PAIRS,
             content::ContentWords::PAIRS,
             spamd::SpamassassinWords::PAIRS,
+            message_id_domain::MessageIdDomainWords::PAIRS,
         ] {
             crate::i18n::assert_translated(pairs);
         }

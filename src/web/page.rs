@@ -249,6 +249,7 @@ const SECTIONS: &[SectionSpec] = &[
         title: |t| t.section_content,
         checks: &[
             CheckId::Headers,
+            CheckId::MessageIdDomain,
             CheckId::Bulk,
             CheckId::Body,
             CheckId::Links,
