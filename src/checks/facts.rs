@@ -10,6 +10,34 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
+/// Declares a finding's word enum: the Rust variant, the word the report
+/// and the rule table use for it, and `WORDS` (every word, first = default)
+/// for the rule fields the check declares (`FIELDS`).
+macro_rules! words {
+    ($(#[$meta:meta])* $name:ident { $first:ident => $first_word:literal $(, $variant:ident => $word:literal)* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            #[default]
+            #[serde(rename = $first_word)]
+            $first,
+            $(#[serde(rename = $word)] $variant,)*
+        }
+
+        impl $name {
+            pub const WORDS: &'static [&'static str] = &[$first_word $(, $word)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    Self::$first => $first_word,
+                    $(Self::$variant => $word,)*
+                }
+            }
+        }
+    };
+}
+pub(crate) use words;
+
 /// A rule field and the values it can take.
 pub type Field = (&'static str, &'static [&'static str]);
 

@@ -7,8 +7,7 @@
 //! Presence and syntax are the `headers` check's business.
 
 use super::CheckId;
-use super::content::words;
-use super::facts::{Facts, Field};
+use super::facts::{Facts, Field, words};
 use super::message::MessageFacts;
 use super::row::{Row, Tone};
 use crate::dns::org_domain::aligned;

@@ -5,7 +5,7 @@
 //! it never holds up or changes the rest of the report.
 
 use super::CheckId;
-use super::content::words;
+use super::facts::words;
 use super::facts::{Facts, Field};
 use super::row::{Row, Tone};
 use crate::i18n::{Lang, phrases};

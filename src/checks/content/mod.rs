@@ -20,33 +20,7 @@ use crate::i18n::phrases;
 use mail_parser::{Message, MessageParser};
 use serde::{Deserialize, Serialize};
 
-/// Declares a finding's word enum: the Rust variant, the word the report
-/// and the rule table use for it, and `WORDS` (every word, first = default)
-/// for the rule schema in `score::facts`.
-macro_rules! words {
-    ($(#[$meta:meta])* $name:ident { $first:ident => $first_word:literal $(, $variant:ident => $word:literal)* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-        pub enum $name {
-            #[default]
-            #[serde(rename = $first_word)]
-            $first,
-            $(#[serde(rename = $word)] $variant,)*
-        }
-
-        impl $name {
-            pub const WORDS: &'static [&'static str] = &[$first_word $(, $word)*];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    Self::$first => $first_word,
-                    $(Self::$variant => $word,)*
-                }
-            }
-        }
-    };
-}
-pub(crate) use words;
+pub(crate) use super::facts::words;
 
 words! {
     /// A set of rules an operator switches on for a kind of sender. `fisc`:
