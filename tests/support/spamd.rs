@@ -68,7 +68,7 @@ impl Spamd {
     fn wait_until_listening(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
-            if TcpStream::connect(self.addr).is_ok() {
+            if self.answers_ping() {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -77,6 +77,20 @@ impl Spamd {
             std::thread::sleep(Duration::from_millis(200));
         }
         panic!("spamd never listened on {}: {}", self.addr, self.log());
+    }
+
+    /// Whether our spamd answers on its port: a bare connect could reach
+    /// another test's listener that took the port first.
+    fn answers_ping(&self) -> bool {
+        use std::io::{Read, Write};
+        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2)) else {
+            return false;
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok();
+        let mut reply = Vec::new();
+        stream.write_all(b"PING SPAMC/1.5\r\n\r\n").is_ok()
+            && stream.read_to_end(&mut reply).is_ok()
+            && reply.starts_with(b"SPAMD/1.5 0 PONG")
     }
 
     pub fn log(&self) -> String {
