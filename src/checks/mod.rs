@@ -235,6 +235,21 @@ impl Findings {
         }
     }
 
+    /// What `check` judged when that is not the message itself, for its
+    /// section's heading: the From domain whose posture was read.
+    pub fn subject(&self, check: CheckId) -> Option<String> {
+        match check {
+            CheckId::Posture => Some(self.posture.domain.clone()),
+            _ => None,
+        }
+    }
+
+    /// Whether `check` vouches for the sender outright, for its section's
+    /// badge: a trusted S/MIME signature.
+    pub fn trusted(&self, check: CheckId) -> bool {
+        check == CheckId::Smime && self.smime.result == smime::SmimeResult::Trusted
+    }
+
     /// The `mailscore check` summary line(s) of `check`; empty for the
     /// checks the summary leaves to the JSON.
     pub fn text(&self, check: CheckId) -> String {

@@ -300,14 +300,14 @@ fn section(lang: Lang, report: &Report, spec: &SectionSpec) -> Section {
     Section {
         id: spec.id,
         title: (spec.title)(lang.ui()),
-        subtitle: match spec.id {
-            "posture" => checks.posture.domain.clone(),
-            _ => String::new(),
-        },
+        subtitle: spec
+            .checks
+            .iter()
+            .find_map(|check| checks.subject(*check))
+            .unwrap_or_default(),
         rows: rows::shown(lang, report, spec.checks, !spec.rules_below),
         rules,
-        badge: spec.id == "smime"
-            && checks.smime.result == crate::checks::smime::SmimeResult::Trusted,
+        badge: spec.checks.iter().any(|check| checks.trusted(*check)),
     }
 }
 
