@@ -7,6 +7,7 @@
 //! Presence and syntax are the `headers` check's business.
 
 use super::CheckId;
+use super::content::domains::domain_of;
 use super::facts::{Facts, Field, words};
 use super::message::MessageFacts;
 use super::row::{Row, Tone};
@@ -31,15 +32,15 @@ pub struct MessageIdDomainFinding {
 /// The Message-ID's domain against the From domain, by organisational
 /// domain (RFC 7489 §3.2, as DMARC's relaxed alignment).
 pub fn verdict(message: &MessageFacts) -> MessageIdDomainFinding {
-    let domain_of = |value: &Option<String>| {
+    // A name without a dot (`localhost`) is no domain to compare.
+    let domain = |value: &Option<String>| {
         value
             .as_deref()
-            .and_then(|v| v.rsplit_once('@'))
-            .map(|(_, d)| d.trim_end_matches('>').to_ascii_lowercase())
+            .and_then(domain_of)
             .filter(|d| d.contains('.'))
     };
-    let message_id_domain = domain_of(&message.message_id);
-    let from_domain = domain_of(&message.from_address);
+    let message_id_domain = domain(&message.message_id);
+    let from_domain = domain(&message.from_address);
     let result = match (&message_id_domain, &from_domain) {
         (Some(id), Some(from)) if aligned(id, from, false) => MessageIdDomain::Aligned,
         (Some(_), Some(_)) => MessageIdDomain::Foreign,

@@ -189,22 +189,23 @@ impl Findings {
     /// The checks that ask DNS, for the metrics: (check, verdicts reached,
     /// how many of them were DNS timeouts). DKIM has one a signature.
     pub fn dns_tallies(&self) -> [(&'static str, u64, u64); 6] {
-        let tally = |check: CheckId, verdicts: &mut dyn Iterator<Item = Verdict>| {
-            let (mut all, mut temperrors) = (0, 0);
-            for verdict in verdicts {
-                all += 1;
-                temperrors += u64::from(verdict == Verdict::Temperror);
-            }
-            (check.as_str(), all, temperrors)
-        };
-        let one = |v: Verdict| std::iter::once(v);
+        fn tally(
+            check: CheckId,
+            verdicts: impl IntoIterator<Item = Verdict>,
+        ) -> (&'static str, u64, u64) {
+            verdicts
+                .into_iter()
+                .fold((check.as_str(), 0, 0), |(c, all, timeouts), v| {
+                    (c, all + 1, timeouts + u64::from(v == Verdict::Temperror))
+                })
+        }
         [
-            tally(CheckId::Spf, &mut one(self.spf.result)),
-            tally(CheckId::SpfHelo, &mut one(self.spf_helo.result)),
-            tally(CheckId::Dkim, &mut self.dkim.iter().map(|d| d.result)),
-            tally(CheckId::Dmarc, &mut one(self.dmarc.result)),
-            tally(CheckId::Arc, &mut one(self.arc.result)),
-            tally(CheckId::Iprev, &mut one(self.iprev.result)),
+            tally(CheckId::Spf, [self.spf.result]),
+            tally(CheckId::SpfHelo, [self.spf_helo.result]),
+            tally(CheckId::Dkim, self.dkim.iter().map(|d| d.result)),
+            tally(CheckId::Dmarc, [self.dmarc.result]),
+            tally(CheckId::Arc, [self.arc.result]),
+            tally(CheckId::Iprev, [self.iprev.result]),
         ]
     }
 
@@ -254,14 +255,8 @@ impl Findings {
     /// checks the summary leaves to the JSON.
     pub fn text(&self, check: CheckId) -> String {
         match check {
-            CheckId::Spf | CheckId::SpfHelo => {
-                let spf = if check == CheckId::Spf {
-                    &self.spf
-                } else {
-                    &self.spf_helo
-                };
-                spf.text(check)
-            }
+            CheckId::Spf => self.spf.text(check),
+            CheckId::SpfHelo => self.spf_helo.text(check),
             CheckId::Dkim => dkim::text(&self.dkim),
             CheckId::Dmarc => self.dmarc.text(),
             CheckId::Arc => self.arc.text(),
