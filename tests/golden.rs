@@ -154,38 +154,24 @@ async fn mime_corpus_reports_match_golden() {
     assert_none_differ(differ, count);
 }
 
-/// The content corpus (`tests/corpus`), each message under the profile
-/// its entry in `expected.toml` names, as `mailscore check` delivers it.
+/// The content corpus (`tests/corpus`): every entry of `expected.toml`,
+/// under the profile it names, as `mailscore check` delivers it. Two
+/// entries read a message of another under the FISC profile.
 #[tokio::test]
 async fn content_corpus_reports_match_golden() {
     let dns = TestDns::start(Zone::new());
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let expected: toml::Table =
-        toml::from_str(&std::fs::read_to_string(dir.join("expected.toml")).unwrap()).unwrap();
-    let profile_of = |name: &str| {
-        expected
-            .values()
-            .filter_map(|entry| entry.as_table())
-            .find(|entry| {
-                entry.get("file").and_then(|f| f.as_str()) == Some(&format!("{name}.eml"))
-            })
-            .or_else(|| expected.get(name).and_then(|e| e.as_table()))
-            .and_then(|entry| entry.get("profile"))
-            .and_then(|p| p.as_str())
-            .and_then(Profile::parse)
-            .unwrap_or(Profile::Default)
-    };
     let plain = pipeline(&dns, Profile::Default);
     let fisc = pipeline(&dns, Profile::Fisc);
     let envelope = envelope("192.0.2.25", "mail.example.com", "");
     let (mut differ, mut count) = (Vec::new(), 0);
-    for path in emls(&dir) {
-        let name = stem(&path);
-        let pipeline = match profile_of(&name) {
+    for (name, entry) in support::corpus::expected() {
+        let profile = entry.profile.as_deref().and_then(Profile::parse);
+        let pipeline = match profile.unwrap_or(Profile::Default) {
             Profile::Fisc => &fisc,
             Profile::Default => &plain,
         };
-        let report = report_of(pipeline, &envelope, &std::fs::read(&path).unwrap()).await;
+        let raw = std::fs::read(entry.path(&name)).unwrap();
+        let report = report_of(pipeline, &envelope, &raw).await;
         differ.extend(compare(&format!("corpus/{name}"), &report));
         count += 4;
     }
@@ -228,19 +214,16 @@ fn spoofed_message() -> Vec<u8> {
         .to_vec()
 }
 
-fn plain_message(from: &'static str) -> fn() -> Vec<u8> {
-    match from {
-        "slow" => || {
-            b"From: <info@slow.example>\r\nTo: golden@localhost\r\nSubject: hi\r\n\
-              Date: Sun, 15 Jun 2025 15:00:00 +0000\r\nMessage-ID: <1@slow.example>\r\n\r\nhi\r\n"
-                .to_vec()
-        },
-        _ => || {
-            b"From: <info@broken.example>\r\nTo: golden@localhost\r\nSubject: hi\r\n\
-              Date: Sun, 15 Jun 2025 15:00:00 +0000\r\nMessage-ID: <1@broken.example>\r\n\r\nhi\r\n"
-                .to_vec()
-        },
-    }
+fn slow_message() -> Vec<u8> {
+    b"From: <info@slow.example>\r\nTo: golden@localhost\r\nSubject: hi\r\n\
+      Date: Sun, 15 Jun 2025 15:00:00 +0000\r\nMessage-ID: <1@slow.example>\r\n\r\nhi\r\n"
+        .to_vec()
+}
+
+fn broken_message() -> Vec<u8> {
+    b"From: <info@broken.example>\r\nTo: golden@localhost\r\nSubject: hi\r\n\
+      Date: Sun, 15 Jun 2025 15:00:00 +0000\r\nMessage-ID: <1@broken.example>\r\n\r\nhi\r\n"
+        .to_vec()
 }
 
 /// `good.example` as `support::zones::good_example` publishes it, sending
@@ -288,7 +271,7 @@ fn scenarios() -> Vec<Scenario> {
             name: "dns_timeout",
             zone: Zone::new().timeout("slow.example"),
             envelope: envelope("192.0.2.25", "mail.slow.example", "info@slow.example"),
-            message: plain_message("slow"),
+            message: slow_message,
         },
         Scenario {
             name: "broken_spf_partial_dmarc",
@@ -300,7 +283,7 @@ fn scenarios() -> Vec<Scenario> {
                 .txt("_dmarc.broken.example", &["v=DMARC1; p=quarantine; pct=50"])
                 .a("mail.broken.example", Ipv4Addr::new(192, 0, 2, 25)),
             envelope: envelope("192.0.2.25", "mail.broken.example", "info@broken.example"),
-            message: plain_message("broken"),
+            message: broken_message,
         },
     ]
 }
