@@ -28,6 +28,8 @@ enum Command {
     /// Wait for the report of a test address on a running server, print a
     /// summary, and exit 0 when its score is at least --min-score.
     Wait(WaitArgs),
+    /// Print the OpenAPI 3.1 document that `GET /api/openapi.json` serves.
+    Openapi,
     /// Work with the configuration without starting the server.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -51,6 +53,11 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
             .map_err(|e| e.to_string()),
+        Command::Openapi => {
+            let document = mailscore::web::openapi::document();
+            println!("{document:#}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::Check(args)) => config_check(&args)
             .map(|summary| {
                 print!("{summary}");

@@ -11,15 +11,26 @@ use std::net::IpAddr;
 
 pub mod stored;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The report of one test address: what `GET /api/tests/{id}` returns once a
+/// message was analysed. The HTML page is rendered from the same document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Report {
+    /// The test id.
+    #[schemars(regex(pattern = crate::test_id::PATTERN))]
     pub id: String,
+    /// The address the message was sent to.
     pub address: String,
     /// Always "done": a report exists only once analysis finished.
+    #[schemars(extend("const" = "done"))]
     pub status: String,
+    /// `max_score` minus the deductions' points, clamped to [0, max_score],
+    /// one decimal.
+    #[schemars(range(min = 0))]
     pub score: f64,
+    /// The most a message can score: 10.
     pub max_score: f64,
-    /// RFC 3339, UTC.
+    /// When the message was received: RFC 3339, UTC.
+    #[schemars(extend("format" = "date-time"))]
     pub received_at: String,
     pub envelope: EnvelopeView,
     pub message: MessageFacts,
@@ -27,16 +38,25 @@ pub struct Report {
     pub checks: Findings,
     /// The message's top-level header fields, for the page's raw view.
     pub headers: Vec<(String, String)>,
-    /// Last: the stored form ([`stored`]) splices them back in at the end.
+    /// Every rule that matched, zero-point ones included (they inform).
+    // Last: the stored form ([`stored`]) splices them back in at the end.
     pub deductions: Vec<Deduction>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The SMTP envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "Envelope")]
 pub struct EnvelopeView {
+    /// The connecting client's IP address.
     pub client_ip: IpAddr,
+    /// Its TCP source port (0 for a message that did not come over the
+    /// network).
     pub client_port: u16,
+    /// The EHLO/HELO name as given.
     pub helo: String,
+    /// The MAIL FROM address; empty for the null sender.
     pub mail_from: String,
+    /// The RCPT TO addresses.
     pub rcpt_to: Vec<String>,
 }
 

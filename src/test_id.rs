@@ -1,5 +1,8 @@
 //! Test ids: the local part of a throwaway address, and the key of its report.
 
+/// [`is_valid`] as a regular expression, for the API document.
+pub const PATTERN: &str = "^[a-z0-9-]{3,64}$";
+
 /// A test id is 3–64 of `[a-z0-9-]`. SMTP (RCPT) and the web API (URLs) both
 /// check with this, so an address that receives mail always has a page.
 pub fn is_valid(id: &str) -> bool {

@@ -2,7 +2,7 @@
 //! and `/metrics` (Prometheus text format) as real SMTP traffic goes
 //! through, and the log with one event per SMTP transaction, as JSON lines
 //! (`--log-format json`) or text. The JSON answers are validated against
-//! the schemas `src/web/openapi.json` documents for them.
+//! the schemas the served OpenAPI document gives them.
 
 mod ops_support;
 mod support;
@@ -20,7 +20,7 @@ const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// Panics unless `body` is what the document gives for `GET path status`,
 /// in the media type `content_type` names.
 fn assert_documented(path: &str, status: u16, content_type: &str, body: &str) {
-    let doc: Value = serde_json::from_str(include_str!("../src/web/openapi.json")).unwrap();
+    let doc = mailscore::web::openapi::document();
     let response = &doc["paths"][path]["get"]["responses"][status.to_string()];
     assert!(
         response.is_object(),

@@ -16,7 +16,8 @@ use mail_auth::arc::ArcError;
 use mail_auth::{AuthenticatedMessage, DkimResult, Error};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The ARC chain (RFC 8617).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ArcFinding {
     /// `none` when the message has no ARC headers (mail straight from the
     /// sender has none).

@@ -16,13 +16,16 @@ use mail_auth::dkim::DkimError;
 use mail_auth::{AuthenticatedMessage, DkimOutput, DkimResult, Error};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One DKIM-Signature header (RFC 6376).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DkimFinding {
     pub result: Verdict,
     pub setup: Setup,
     /// The signing domain (`d=`); empty when the header could not be parsed.
     pub domain: String,
+    /// `s=`.
     pub selector: String,
+    /// `a=`, e.g. `rsa-sha256`.
     pub algorithm: String,
     /// Why it did not pass, in mail-auth's words.
     pub error: Option<String>,

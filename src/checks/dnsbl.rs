@@ -39,7 +39,7 @@ pub const DEFAULT_DOMAIN_ZONES: &[&str] = &["dbl.spamhaus.org", "multi.surbl.org
 
 /// What the lists say about one IP, or about a set of domains, taken
 /// together.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlocklistFinding {
     pub result: BlocklistResult,
     /// One per zone that lists an item (for domains: per zone and domain).
@@ -58,7 +58,7 @@ pub struct BlocklistFinding {
 
 /// The overall word, worst first: any listing makes the result `listed`,
 /// whatever else failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BlocklistResult {
     /// At least one zone lists an item.
@@ -69,13 +69,13 @@ pub enum BlocklistResult {
     /// Every zone answered, and none lists anything.
     Clean,
     /// Nothing was asked: the IP is not a public address (loopback,
-    /// private, link-local: [`ip_listings`] lists the ranges), or there was
+    /// private, link-local; `ip_listings` lists the ranges), or there was
     /// nothing to ask about or no zone to ask. `note` says which.
     Skipped,
 }
 
 /// One zone listing one item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Listing {
     pub zone: String,
     /// The IP or domain that is listed.
@@ -87,7 +87,7 @@ pub struct Listing {
 }
 
 /// One lookup that did not give an answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ZoneError {
     pub zone: String,
     pub item: String,

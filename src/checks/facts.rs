@@ -16,7 +16,7 @@ use std::hash::BuildHasherDefault;
 macro_rules! words {
     ($(#[$meta:meta])* $name:ident { $first:ident => $first_word:literal $(, $variant:ident => $word:literal)* $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         pub enum $name {
             #[default]
             #[serde(rename = $first_word)]

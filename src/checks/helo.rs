@@ -13,7 +13,7 @@ use mail_auth::hickory_resolver::proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HeloResult {
     /// The name resolves to the client IP (or is its address literal).
@@ -41,9 +41,11 @@ impl HeloResult {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The HELO/EHLO name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HeloFinding {
     pub result: HeloResult,
+    /// The HELO name, lower-case.
     pub name: String,
     /// What the name resolved to.
     pub addresses: Vec<IpAddr>,

@@ -13,10 +13,12 @@ use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Reverse DNS (iprev, RFC 8601 §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IprevFinding {
     pub result: Verdict,
     pub setup: Setup,
+    /// The client IP.
     pub ip: IpAddr,
     /// The PTR names found for `ip`.
     pub ptr: Vec<String>,

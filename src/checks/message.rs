@@ -11,13 +11,16 @@ const MAX_HEADERS: usize = 200;
 const MAX_FIELD_CHARS: usize = 2000;
 
 /// What the message says about itself, as the report shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "MessageSummary")]
 pub struct MessageFacts {
+    /// The Subject header.
     pub subject: Option<String>,
     /// The From header as written, display name included.
     pub from: Option<String>,
     /// The From address alone.
     pub from_address: Option<String>,
+    /// The Message-ID header.
     pub message_id: Option<String>,
     /// The Date header, normalised to RFC 3339 when it parses.
     pub date: Option<String>,

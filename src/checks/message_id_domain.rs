@@ -20,8 +20,11 @@ words! {
     MessageIdDomain { Unknown => "unknown", Aligned => "aligned", Foreign => "foreign" }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Whose domain the Message-ID is in, against the From domain's organisation
+/// (Public Suffix List).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageIdDomainFinding {
+    /// `unknown`: no Message-ID domain or From domain to compare.
     pub result: MessageIdDomain,
     /// The right-hand side of the Message-ID, lower-cased.
     pub message_id_domain: Option<String>,

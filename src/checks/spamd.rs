@@ -35,22 +35,32 @@ words! {
 }
 
 /// One SpamAssassin rule that matched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SpamRule {
+    /// The rule name, e.g. MISSING_HEADERS.
     pub name: String,
+    /// Its points (may be negative).
     pub points: f64,
+    /// SpamAssassin's description of the rule.
     pub description: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// SpamAssassin's verdict from spamd (SPAMC/1.5 REPORT), when the operator
+/// configures one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SpamdFinding {
+    /// `not_checked`: spamd unreachable, slow, refusing, or the message above
+    /// 500 KB; `error` says which.
     pub status: SpamdStatus,
     /// The spamd address asked, when one is configured.
     pub server: Option<String>,
     /// SpamAssassin's verdict: the score reached the threshold.
     pub spam: Option<bool>,
+    /// SpamAssassin's score.
     pub score: Option<f64>,
+    /// SpamAssassin's spam threshold (usually 5).
     pub threshold: Option<f64>,
+    /// Every rule SpamAssassin hit, as its report lists them.
     pub rules: Vec<SpamRule>,
     /// Why it was not checked.
     pub error: Option<String>,

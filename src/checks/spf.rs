@@ -24,17 +24,19 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// Which identity an SPF check judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SpfIdentity {
     Mailfrom,
     Helo,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// SPF (RFC 7208) for one identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SpfFinding {
     pub result: Verdict,
     pub setup: Setup,
+    /// Which identity was judged.
     pub identity: SpfIdentity,
     /// The domain whose policy was evaluated.
     pub domain: String,
@@ -71,7 +73,7 @@ pub struct SpfFinding {
 }
 
 /// Why an SPF check is a permerror, in the rule table's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SpfProblem {
     /// A syntax error in a record (the domain's own or an included one).
@@ -119,7 +121,7 @@ impl SpfProblem {
 /// The record's catch-all: `-all` (hard fail), `~all`, `?all`, `+all` (anyone
 /// may send: no protection at all), `redirect=` (decided elsewhere), none
 /// (no `all`: unlisted hosts get neutral), or unknown (no single record).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AllPolicy {
     Fail,

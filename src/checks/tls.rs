@@ -9,7 +9,7 @@ use crate::i18n::{Lang, phrases};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsResult {
     /// STARTTLS was used.
@@ -20,8 +20,10 @@ pub enum TlsResult {
     Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// TLS on receipt (STARTTLS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TlsFinding {
+    /// `unknown`: not received over the network.
     pub result: TlsResult,
     /// "TLSv1.3", "TLSv1.2".
     pub version: Option<String>,

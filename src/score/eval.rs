@@ -8,16 +8,19 @@ use serde::{Deserialize, Serialize};
 pub const MAX_SCORE: f64 = 10.0;
 
 /// Points taken by one rule, with the text that explains them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Deduction {
+    /// The rule id, e.g. `SPF_FAIL`.
     pub rule: String,
+    /// The check the rule is about, e.g. `spf`.
     pub check: CheckId,
+    /// Points taken (0 for an informational rule).
     pub points: f64,
     pub title: Text,
     pub advice: Text,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Score {
     /// 10 − the sum of deductions, clamped to [0, 10], one decimal.
     pub score: f64,

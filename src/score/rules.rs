@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 const EMBEDDED: &str = include_str!("../../scoring-rules/default.toml");
 
 /// Text in both languages the page is offered in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Text {
     pub en: String,

@@ -4,7 +4,7 @@
 use super::WebState;
 use super::ratelimit::RateLimited;
 use crate::test_id;
-use serde_json::json;
+use serde::Serialize;
 use std::time::Duration;
 use warp::Rejection;
 use warp::http::StatusCode;
@@ -12,16 +12,59 @@ use warp::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use warp::reject::{InvalidQuery, MethodNotAllowed};
 use warp::reply::{Reply, Response};
 
+/// A fresh, unguessable test address. Nothing is stored: the address
+/// receives mail the moment it is handed out.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct CreatedTest {
+    /// The test id: the local part of the address, 3-64 of `[a-z0-9-]`.
+    #[schemars(regex(pattern = test_id::PATTERN))]
+    pub id: String,
+    /// Where to send the message: `{id}@{domain}`.
+    pub address: String,
+    /// The HTML score page for this address.
+    #[schemars(url)]
+    pub report_url: String,
+    /// `GET` this for the status and, once a message arrived, the report.
+    #[schemars(url)]
+    pub json_url: String,
+}
+
+/// The status of an address with no report yet.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Pending {
+    /// The test id.
+    #[schemars(regex(pattern = test_id::PATTERN))]
+    pub id: String,
+    /// The address to send the message to.
+    pub address: String,
+    /// No report yet.
+    #[schemars(extend("const" = "pending"))]
+    pub status: &'static str,
+    /// A message has arrived and is being analysed.
+    pub message_received: bool,
+}
+
+/// Every error answer of the JSON API (and of the download endpoints).
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct ApiError<'a> {
+    /// What went wrong, in English.
+    pub error: &'a str,
+    /// The HTTP status code, repeated.
+    #[schemars(range(min = 400, max = 599))]
+    pub status: u16,
+}
+
 /// `POST /api/tests`: a fresh unguessable address. Nothing is stored: any
 /// valid id receives mail, so the address works the moment it is handed out.
 pub fn create(state: WebState) -> Response {
     let id = test_id::generate();
-    let body = json!({
-        "id": id,
-        "address": format!("{id}@{}", state.domain),
-        "report_url": format!("{}/tests/{id}", state.public_url),
-        "json_url": format!("{}/api/tests/{id}", state.public_url),
-    });
+    let body = CreatedTest {
+        address: format!("{id}@{}", state.domain),
+        report_url: format!("{}/tests/{id}", state.public_url),
+        json_url: format!("{}/api/tests/{id}", state.public_url),
+        id,
+    };
     warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response()
 }
 
@@ -45,12 +88,12 @@ pub async fn status(id: String, wait: super::wait::WaitQuery, state: WebState) -
         // again (that was most of this endpoint's time).
         Ok(Some(report)) => json_bytes(report),
         Ok(None) => {
-            let body = json!({
-                "id": id,
-                "address": format!("{id}@{}", state.domain),
-                "status": "pending",
-                "message_received": state.store.is_pending(&id).unwrap_or(false),
-            });
+            let body = Pending {
+                address: format!("{id}@{}", state.domain),
+                status: "pending",
+                message_received: state.store.is_pending(&id).unwrap_or(false),
+                id,
+            };
             warp::reply::json(&body).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -68,7 +111,10 @@ fn json_bytes(body: Vec<u8>) -> Response {
 }
 
 pub fn error(status: StatusCode, message: &str) -> Response {
-    let body = json!({ "error": message, "status": status.as_u16() });
+    let body = ApiError {
+        error: message,
+        status: status.as_u16(),
+    };
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 

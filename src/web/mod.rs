@@ -5,7 +5,7 @@ mod api;
 mod assets;
 mod badge;
 mod html;
-mod openapi;
+pub mod openapi;
 mod ops;
 mod page;
 mod ratelimit;
@@ -85,7 +85,7 @@ pub fn routes(
         .map(assets::copy_js);
     let openapi = warp::path!("api" / "openapi.json")
         .and(warp::get())
-        .map(openapi::document);
+        .map(openapi::serve);
     let healthz = warp::path!("healthz").and(warp::get()).map(ops::healthz);
     let readyz = warp::path!("readyz")
         .and(warp::get())

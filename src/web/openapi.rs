@@ -1,37 +1,106 @@
 //! `GET /api/openapi.json`: the OpenAPI 3.1 description of every endpoint
 //! and of the report, for client generators and for people.
 //!
-//! The document is written by hand in `openapi.json` beside this file and
-//! built into the binary. Its schemas are JSON Schema 2020-12 with
-//! `additionalProperties: false` on every object and every field required
-//! (but `checks.arc`, which reports stored before ARC was checked lack), and
-//! `tests/api_contract.rs` validates real responses of the real binary
-//! against it, so a field added to, renamed in or removed from a finding
-//! struct fails that test until the document says the same.
+//! Two halves. The endpoints (paths, parameters, shared responses) are
+//! written by hand in `openapi.paths.json` beside this file: they are
+//! prose about routes. Every schema is generated from the Rust types the
+//! endpoints serialise ([`Report`] and all it holds, the status, error and
+//! health bodies) with `schemars`, whose JSON Schema 2020-12 is what
+//! OpenAPI 3.1 uses; field docs become descriptions. So a field added to a
+//! finding is in the document by construction, and `tests/api_contract.rs`
+//! validates real answers of the real binary against it.
+//!
+//! Schemas describe what a client may *read*, old stored reports included:
+//! a field with `#[serde(default)]` (added after reports were first stored)
+//! is optional, every other field required, and every object is closed
+//! (`additionalProperties: false`), so an answer that carries a field its
+//! type does not declare fails validation.
 
+use super::api::{ApiError, CreatedTest, Pending};
+use super::ops::{Health, NotReady};
+use crate::report::Report;
+use schemars::Schema;
+use schemars::generate::SchemaSettings;
+use schemars::transform::RecursiveTransform;
+use serde_json::Value;
+use std::sync::OnceLock;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
-use warp::reply::{Reply, Response};
+use warp::reply::Response;
 
-/// The document, as served.
-pub const DOCUMENT: &str = include_str!("openapi.json");
+/// The hand-written half: info, paths, shared responses and parameters.
+const ENDPOINTS: &str = include_str!("openapi.paths.json");
 
-pub fn document() -> Response {
-    let mut response = DOCUMENT.into_response();
+/// The whole document: the endpoints with the generated schemas.
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(build)
+}
+
+/// `GET /api/openapi.json`.
+pub fn serve() -> Response {
+    static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
+    let bytes = BYTES.get_or_init(|| serde_json::to_vec(document()).expect("a Value serialises"));
+    let mut response = Response::new(bytes.clone().into());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
+fn build() -> Value {
+    let mut document: Value =
+        serde_json::from_str(ENDPOINTS).expect("openapi.paths.json is JSON (a unit test reads it)");
+    document["info"]["version"] = env!("CARGO_PKG_VERSION").into();
+    document["components"]["schemas"] = Value::Object(schemas());
+    document
+}
+
+/// A schema for every type an endpoint answers with, and for every type
+/// those hold, keyed by type name under `#/components/schemas/`.
+fn schemas() -> serde_json::Map<String, Value> {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|settings| {
+            settings.definitions_path = "/components/schemas".into();
+            settings.meta_schema = None;
+        })
+        .with_transform(RecursiveTransform(close_objects))
+        .into_generator();
+    // The roots the paths refer to; `subschema_for` files each under its name.
+    generator.subschema_for::<Report>();
+    generator.subschema_for::<Pending>();
+    generator.subschema_for::<CreatedTest>();
+    generator.subschema_for::<ApiError>();
+    generator.subschema_for::<Health>();
+    generator.subschema_for::<NotReady>();
+    generator.take_definitions(true)
+}
+
+/// Serde ignores unknown fields when reading, so schemars leaves objects
+/// open; the API promises exactly the declared fields, so close them.
+fn close_objects(schema: &mut Schema) {
+    if schema.get("properties").is_some() && schema.get("additionalProperties").is_none() {
+        schema.insert("additionalProperties".into(), false.into());
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::DOCUMENT;
-    use serde_json::Value;
+    use super::*;
 
     #[test]
     fn document_is_openapi_3_1_for_this_version() {
-        let document: Value = serde_json::from_str(DOCUMENT).expect("openapi.json is JSON");
+        let document = document();
         assert_eq!(document["openapi"], "3.1.0");
         assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn every_schema_a_path_refers_to_is_generated() {
+        let text = serde_json::to_string(document()).unwrap();
+        let schemas = document()["components"]["schemas"].as_object().unwrap();
+        for piece in text.split("\"#/components/schemas/").skip(1) {
+            let name = piece.split('"').next().unwrap();
+            assert!(schemas.contains_key(name), "dangling $ref to {name}");
+        }
     }
 }

@@ -6,7 +6,7 @@
 
 use super::WebState;
 use crate::metrics::{Metrics, ReportFormat};
-use serde_json::json;
+use serde::Serialize;
 use warp::http::StatusCode;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use warp::reply::{Reply, Response};
@@ -14,9 +14,27 @@ use warp::reply::{Reply, Response};
 /// A key no test id can be (ids are lowercase), read to probe the store.
 const STORE_PROBE: &str = "READYZ-PROBE";
 
+/// A liveness or readiness answer that is good news.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Health {
+    /// `ok` from /healthz, `ready` from /readyz.
+    #[schemars(extend("enum" = ["ok", "ready"]))]
+    pub status: &'static str,
+}
+
+/// Why /readyz says not ready.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct NotReady {
+    #[schemars(extend("const" = "not ready"))]
+    pub status: &'static str,
+    /// The first failing condition, in English (the store's error, `SMTP
+    /// listener not bound`, `analyzer queue stuck`).
+    pub reason: String,
+}
+
 /// `GET /healthz`: answering at all is the whole check.
 pub fn healthz() -> Response {
-    no_cache(warp::reply::json(&json!({ "status": "ok" })).into_response())
+    no_cache(warp::reply::json(&Health { status: "ok" }).into_response())
 }
 
 /// `GET /readyz`: 200 when mail can be taken and reported on, else 503
@@ -27,9 +45,12 @@ pub fn readyz(state: WebState) -> Response {
         Ok(_) => state.metrics.not_ready().map(str::to_string),
     };
     let response = match reason {
-        None => warp::reply::json(&json!({ "status": "ready" })).into_response(),
+        None => warp::reply::json(&Health { status: "ready" }).into_response(),
         Some(reason) => {
-            let body = json!({ "status": "not ready", "reason": reason });
+            let body = NotReady {
+                status: "not ready",
+                reason,
+            };
             warp::reply::with_status(warp::reply::json(&body), StatusCode::SERVICE_UNAVAILABLE)
                 .into_response()
         }

@@ -65,17 +65,22 @@ const VBA_PART: &str = "vbaproject.bin";
 const RTL_OVERRIDE: char = '\u{202E}';
 
 /// One attachment and what it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attachment {
+    /// The file name given, cut to 200 characters.
     pub name: String,
+    /// type/subtype as declared.
     pub content_type: String,
+    /// Decoded size in bytes.
     pub size: usize,
     /// Of executable, double_extension, macro, archive_executable,
     /// encrypted_archive.
     pub flags: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Attachments, from their names and ZIP directories (never run, unpacked or
+/// decrypted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AttachmentFinding {
     /// At most 20 attachments, in order.
     pub files: Vec<Attachment>,

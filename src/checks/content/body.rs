@@ -44,23 +44,37 @@ words! {
     Size { Normal => "normal", Large => "large", Huge => "huge" }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The MIME structure and the body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BodyFinding {
+    /// `broken`: an undecodable part, a multipart without boundary, or a
+    /// boundary never closed.
     pub structure: Structure,
+    /// The message has a text/html part.
     pub html: bool,
     /// A text/plain part exists besides the HTML.
     pub plain_alternative: bool,
+    /// Visible text against HTML size; `none` without HTML, `low` under 5% of 2
+    /// KB or more.
     pub text_ratio: TextRatio,
     /// Images with (almost) no text beside them.
     pub image_only: bool,
+    /// `<img>` elements.
     pub images: usize,
+    /// `<img>` elements without an alt attribute.
     pub images_without_alt: usize,
     /// script, iframe, embed, object, form… found in the HTML.
     pub forbidden_tags: Vec<String>,
+    /// Text inside elements styled invisible (display:none, visibility:hidden,
+    /// 0–1 px fonts, opacity 0, `hidden`).
     pub hidden_text: bool,
+    /// `missing`: a text part with non-ASCII text and no charset.
     pub charset: Charset,
+    /// `large` above 1 MiB, `huge` above 8 MiB.
     pub size: Size,
+    /// The message size in bytes.
     pub size_bytes: usize,
+    /// The GTUBE spam test string is in a body.
     pub gtube: bool,
     /// What was seen, for the page.
     pub notes: Vec<String>,

@@ -24,11 +24,14 @@ words! {
     Precedence { None => "none", Bulk => "bulk", List => "list", Junk => "junk", Other => "other" }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Bulk-mail headers (RFC 2369, RFC 8058).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BulkFinding {
+    /// Which usable ways out List-Unsubscribe offers.
     pub list_unsubscribe: Unsubscribe,
     /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` is present.
     pub one_click: bool,
+    /// The Precedence header.
     pub precedence: Precedence,
 }
 

@@ -45,20 +45,33 @@ words! {
     DisplayName { Clean => "clean", OtherAddress => "other_address", OtherDomain => "other_domain" }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The fields every message should carry, and the ones phishing bends.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HeaderFinding {
+    /// Date against the topmost Received header's time (else receipt): `future`
+    /// more than 24 h ahead, `past` more than 96 h behind.
     pub date: DateState,
+    /// `malformed`: not `<left@right>` without spaces.
     pub message_id: MessageIdState,
+    /// `unparseable`: a From header without an address with a domain.
     pub from: FromState,
+    /// The Subject header.
     pub subject: SubjectState,
     /// The Subject is in capitals (at least 10 letters, none lower-case).
     pub subject_caps: bool,
     /// The Subject has three or more `!` or `$`.
     pub subject_shouting: bool,
+    /// A To header is present.
     pub to_present: bool,
+    /// Reply-To's organisational domain against From's.
     pub reply_to: ReplyTo,
+    /// Return-Path (or the envelope sender) against the From domain.
     pub return_path: ReturnPath,
+    /// What the From display name shows beyond a name.
     pub display_name: DisplayName,
+    /// How the From domain imitates another: an IDN, mixed
+    /// Latin/Cyrillic/Greek, or one edit from a brand in scoring-
+    /// rules/brands.txt.
     pub lookalike: Lookalike,
     /// What was seen, for the page: the domains and names behind the words.
     pub notes: Vec<String>,

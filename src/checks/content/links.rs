@@ -19,7 +19,8 @@ const SHORTENERS: &str = include_str!("../../../scoring-rules/shorteners.txt");
 /// Distinct URLs counted per message.
 const MAX_URLS: usize = 1000;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Links in the text and HTML bodies; never opened.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LinkFinding {
     /// Distinct http(s) URLs in the text and HTML bodies (at most 1000).
     pub count: usize,

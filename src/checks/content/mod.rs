@@ -40,7 +40,7 @@ impl Profile {
 }
 
 /// Everything the content checks found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ContentFinding {
     /// The rule profile in force, so profile rules can test it.
     pub profile: Profile,

@@ -5,7 +5,9 @@
 use mail_parser::decoders::base64::base64_decode;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a DKIM key record publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "DkimKey")]
 pub struct KeyInfo {
     /// "rsa" or "ed25519" (the record's `k=`, RSA by default).
     pub key_type: String,

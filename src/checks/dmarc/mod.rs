@@ -27,7 +27,8 @@ use mail_auth::{AuthenticatedMessage, DkimOutput};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// DMARC (RFC 7489).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DmarcFinding {
     pub result: Verdict,
     pub setup: Setup,
@@ -61,7 +62,8 @@ pub struct DmarcFinding {
 /// when the two disagree: a record that only the walk finds (at an
 /// intermediate name or above the organisational domain), or a subdomain
 /// that aligns by the Public Suffix List but not by the walk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "DmarcTreeWalk")]
 pub struct TreeWalkVerdict {
     pub result: Verdict,
     /// Where the walk takes its policy from.
@@ -71,7 +73,7 @@ pub struct TreeWalkVerdict {
 }
 
 /// The tags of a DMARC record, as a reader needs them to judge it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DmarcRecord {
     /// `p=` as published.
     pub p: String,
@@ -84,6 +86,7 @@ pub struct DmarcRecord {
     pub testing: bool,
     /// Aggregate (`rua=`) and failure (`ruf=`) report addresses.
     pub rua: Vec<String>,
+    /// Failure report addresses.
     pub ruf: Vec<String>,
     /// `adkim=` and `aspf=`: "relaxed" or "strict".
     pub adkim: String,
