@@ -5,16 +5,16 @@ use crate::analysis::pipeline::Pipeline;
 use crate::checks::Analyzer;
 use crate::checks::CheckId;
 use crate::checks::smime::SmimeError;
-use crate::config::{FileLists, ListArgs, parse_dns_server};
+use crate::config::{Config, ConfigError, Options};
 use crate::dns::{DnsSetupError, resolver};
 use crate::report::{Report, Subject};
 use crate::score::{RuleTable, RulesError};
 use crate::smtp::Envelope;
 use clap::{Args, ValueEnum};
 use std::io::Read;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
@@ -29,22 +29,15 @@ pub struct CheckArgs {
     /// The envelope sender (MAIL FROM); empty for a null sender.
     #[arg(long, default_value = "")]
     pub mail_from: String,
-    /// DNS server to ask, HOST:PORT or an IP [default: system resolver]
-    #[arg(long, env = "MAILSCORE_DNS", value_parser = parse_dns_server)]
-    pub dns: Option<SocketAddr>,
-    /// Seconds before a DNS query counts as a temperror.
-    #[arg(long, default_value_t = 3)]
-    pub dns_timeout: u64,
-    /// Directory of rule tables [default: the embedded table]
-    #[arg(long, env = "MAILSCORE_RULES")]
-    pub rules: Option<PathBuf>,
-    /// Our host name, for SPF's %{r} macro.
-    #[arg(long, default_value = "localhost")]
-    pub hostname: String,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    #[command(flatten)]
-    pub lists: ListArgs,
+    /// The settings `serve` takes (its config file too): `check` uses the
+    /// DNS, rule, blocklist, S/MIME, content and spamd ones.
+    #[command(
+        flatten,
+        next_help_heading = "Settings, as for serve (check uses those of the analysis)"
+    )]
+    pub options: Options,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -61,6 +54,8 @@ pub enum CheckError {
         source: std::io::Error,
     },
     #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
     Rules(#[from] RulesError),
     #[error(transparent)]
     Dns(#[from] DnsSetupError),
@@ -70,12 +65,12 @@ pub enum CheckError {
 
 /// Runs the check and returns the report, rendered as asked.
 pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
+    let config = Config::load(&args.options)?;
     let raw = read_message(&args.file)?;
-    let dns = resolver(args.dns, Duration::from_secs(args.dns_timeout.max(1)))?;
-    let lists = args.lists.resolve(FileLists::default());
+    let dns = resolver(config.dns, config.dns_timeout)?;
     let pipeline = Pipeline {
-        analyzer: Analyzer::new(dns, &args.hostname, &lists)?,
-        rules: RuleTable::load(args.rules.as_deref())?.into(),
+        analyzer: Analyzer::new(dns, &config.hostname, &config.lists)?,
+        rules: RuleTable::load(config.rules.as_deref())?.into(),
     };
     let envelope = Envelope {
         client_ip: args.ip,

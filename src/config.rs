@@ -1,6 +1,9 @@
-//! One `Config`, from three sources: a TOML file (`--config`), `MAILSCORE_*`
-//! environment variables, and command-line flags. Flags win over the
-//! environment, the environment over the file, the file over the defaults.
+//! Every setting `mailscore serve` (and `check`) takes, declared once in
+//! [`Options`]: clap reads each field from its flag and `MAILSCORE_*`
+//! environment variable, serde from the TOML file (`--config`, the same
+//! snake_case names). Flags win over the environment, the environment over
+//! the file, the file over the defaults; [`Config`] is the result, with the
+//! defaults filled in and checked.
 
 use crate::checks::Settings;
 use crate::checks::content::Profile;
@@ -8,7 +11,7 @@ use crate::checks::dnsbl;
 use crate::checks::spamd::SpamdSettings;
 use clap::Args;
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -61,7 +64,7 @@ pub struct Config {
 }
 
 /// Log lines as human-readable text or as one JSON object per line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]
@@ -69,9 +72,52 @@ pub enum LogFormat {
     Json,
 }
 
-/// The list flags, shared by `serve` and `check`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ListArgs {
+/// Every setting, as given: a flag (or its environment variable) or a key
+/// of the config file. `None` is "not given here".
+#[derive(Debug, Clone, Default, PartialEq, Args, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "MAILSCORE_CONFIG")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Directory for the sled database [default: ./data]
+    #[arg(long, env = "MAILSCORE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// SMTP listen address [default: 127.0.0.1:2525]
+    #[arg(long, env = "MAILSCORE_SMTP_LISTEN")]
+    pub smtp_listen: Option<SocketAddr>,
+    /// HTTP listen address [default: 127.0.0.1:8080]
+    #[arg(long, env = "MAILSCORE_HTTP_LISTEN")]
+    pub http_listen: Option<SocketAddr>,
+    /// Mail domain of the test addresses [default: localhost]
+    #[arg(long, env = "MAILSCORE_DOMAIN")]
+    pub domain: Option<String>,
+    /// Host name in the SMTP banner and SPF's %{r} [default: the domain]
+    #[arg(long, env = "MAILSCORE_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// DNS server to ask, HOST:PORT or an IP (port 53) [default: system resolver]
+    #[arg(long, env = "MAILSCORE_DNS", value_parser = parse_dns_server)]
+    #[serde(default, deserialize_with = "dns_server")]
+    pub dns: Option<SocketAddr>,
+    /// Seconds before a DNS query counts as a temperror [default: 3]
+    #[arg(long, env = "MAILSCORE_DNS_TIMEOUT")]
+    pub dns_timeout: Option<u64>,
+    /// Directory of rule tables (*.toml) [default: the embedded table]
+    #[arg(long, env = "MAILSCORE_RULES")]
+    pub rules: Option<PathBuf>,
+    /// Largest message accepted, in bytes [default: 10485760]
+    #[arg(long, env = "MAILSCORE_MAX_MESSAGE_SIZE")]
+    pub max_message_size: Option<usize>,
+    /// Base URL for links in API answers [default: http://<http_listen>]
+    #[arg(long, env = "MAILSCORE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// PEM certificate chain for STARTTLS [default: self-signed, in the data dir]
+    #[arg(long, env = "MAILSCORE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for STARTTLS
+    #[arg(long, env = "MAILSCORE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// DNSBL zones for the client IP, comma-separated; "" for none
     /// [default: zen.spamhaus.org,bl.spamcop.net,b.barracudacentral.org]
     #[arg(long, env = "MAILSCORE_DNSBL", value_delimiter = ',')]
@@ -93,105 +139,6 @@ pub struct ListArgs {
     /// Seconds spamd may take per message before it counts as not checked [default: 10]
     #[arg(long, env = "MAILSCORE_SPAMD_TIMEOUT")]
     pub spamd_timeout: Option<u64>,
-}
-
-fn parse_profile(text: &str) -> Result<Profile, String> {
-    Profile::parse(text).ok_or_else(|| format!("{text:?} is not a profile (default, fisc)"))
-}
-
-impl ListArgs {
-    /// Flags (or env) over the file's values over the defaults.
-    pub fn resolve(&self, file: FileLists) -> Settings {
-        let zones = |given: &Option<Vec<String>>, file: Option<Vec<String>>, default: &[&str]| {
-            given
-                .clone()
-                .or(file)
-                .unwrap_or_else(|| default.iter().map(|z| z.to_string()).collect())
-                .into_iter()
-                .map(|z| z.trim().trim_end_matches('.').to_ascii_lowercase())
-                .filter(|z| !z.is_empty())
-                .collect()
-        };
-        Settings {
-            ip_blocklists: zones(&self.dnsbl, file.dnsbl, dnsbl::DEFAULT_IP_ZONES),
-            domain_blocklists: zones(
-                &self.domain_blocklists,
-                file.domain_blocklists,
-                dnsbl::DEFAULT_DOMAIN_ZONES,
-            ),
-            smime_ca_files: self.smime_ca.clone().or(file.smime_ca).unwrap_or_default(),
-            content_profile: self
-                .content_profile
-                .or(file.content_profile)
-                .unwrap_or_default(),
-            spamd: self.spamd.or(file.spamd).map(|addr| SpamdSettings {
-                addr,
-                timeout: Duration::from_secs(
-                    self.spamd_timeout
-                        .or(file.spamd_timeout)
-                        .unwrap_or(10)
-                        .max(1),
-                ),
-            }),
-        }
-    }
-}
-
-/// The list settings a config file gave, if any.
-#[derive(Debug, Default)]
-pub struct FileLists {
-    pub dnsbl: Option<Vec<String>>,
-    pub domain_blocklists: Option<Vec<String>>,
-    pub smime_ca: Option<Vec<PathBuf>>,
-    pub content_profile: Option<Profile>,
-    pub spamd: Option<SocketAddr>,
-    pub spamd_timeout: Option<u64>,
-}
-
-/// Flags shared by `serve`; each also reads `MAILSCORE_<NAME>`.
-#[derive(Debug, Clone, Default, Args)]
-pub struct ConfigArgs {
-    /// TOML file with any of the settings below (snake_case keys).
-    #[arg(long, env = "MAILSCORE_CONFIG")]
-    pub config: Option<PathBuf>,
-    /// Directory for the sled database [default: ./data]
-    #[arg(long, env = "MAILSCORE_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// SMTP listen address [default: 127.0.0.1:2525]
-    #[arg(long, env = "MAILSCORE_SMTP_LISTEN")]
-    pub smtp_listen: Option<SocketAddr>,
-    /// HTTP listen address [default: 127.0.0.1:8080]
-    #[arg(long, env = "MAILSCORE_HTTP_LISTEN")]
-    pub http_listen: Option<SocketAddr>,
-    /// Mail domain of the test addresses [default: localhost]
-    #[arg(long, env = "MAILSCORE_DOMAIN")]
-    pub domain: Option<String>,
-    /// Host name in the SMTP banner [default: the domain]
-    #[arg(long, env = "MAILSCORE_HOSTNAME")]
-    pub hostname: Option<String>,
-    /// DNS server to ask, HOST:PORT or an IP (port 53) [default: system resolver]
-    #[arg(long, env = "MAILSCORE_DNS", value_parser = parse_dns_server)]
-    pub dns: Option<SocketAddr>,
-    /// Seconds before a DNS query counts as a temperror [default: 3]
-    #[arg(long, env = "MAILSCORE_DNS_TIMEOUT")]
-    pub dns_timeout: Option<u64>,
-    /// Directory of rule tables (*.toml) [default: the embedded table]
-    #[arg(long, env = "MAILSCORE_RULES")]
-    pub rules: Option<PathBuf>,
-    /// Largest message accepted, in bytes [default: 10485760]
-    #[arg(long, env = "MAILSCORE_MAX_MESSAGE_SIZE")]
-    pub max_message_size: Option<usize>,
-    /// Base URL for links in API answers [default: http://<http_listen>]
-    #[arg(long, env = "MAILSCORE_PUBLIC_URL")]
-    pub public_url: Option<String>,
-    /// PEM certificate chain for STARTTLS [default: self-signed, in the data dir]
-    #[arg(long, env = "MAILSCORE_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// PEM private key for STARTTLS
-    #[arg(long, env = "MAILSCORE_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    #[command(flatten)]
-    pub lists: ListArgs,
     /// Days a message and its report are kept [default: 7]
     #[arg(long, env = "MAILSCORE_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
@@ -222,40 +169,72 @@ pub struct ConfigArgs {
     /// must open each SMTP connection with a PROXY protocol header
     /// [default: none]
     #[arg(long, env = "MAILSCORE_PROXY_TRUSTED", value_delimiter = ',', value_parser = parse_trusted_net)]
+    #[serde(default, deserialize_with = "trusted_nets")]
     pub proxy_trusted: Option<Vec<IpNet>>,
 }
 
-/// The config file: the same settings, all optional, unknown keys refused.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    data_dir: Option<PathBuf>,
-    smtp_listen: Option<SocketAddr>,
-    http_listen: Option<SocketAddr>,
-    domain: Option<String>,
-    hostname: Option<String>,
-    dns: Option<String>,
-    dns_timeout: Option<u64>,
-    rules: Option<PathBuf>,
-    max_message_size: Option<usize>,
-    public_url: Option<String>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    dnsbl: Option<Vec<String>>,
-    domain_blocklists: Option<Vec<String>>,
-    smime_ca: Option<Vec<PathBuf>>,
-    content_profile: Option<Profile>,
-    spamd: Option<SocketAddr>,
-    spamd_timeout: Option<u64>,
-    retention_days: Option<u64>,
-    store: Option<String>,
-    smtp_command_timeout: Option<u64>,
-    smtp_data_timeout: Option<u64>,
-    max_connections_per_ip: Option<usize>,
-    messages_per_ip_per_minute: Option<u32>,
-    max_analysis_backlog: Option<u64>,
-    log_format: Option<LogFormat>,
-    proxy_trusted: Option<Vec<String>>,
+fn parse_profile(text: &str) -> Result<Profile, String> {
+    Profile::parse(text).ok_or_else(|| format!("{text:?} is not a profile (default, fisc)"))
+}
+
+/// A file's `dns`: like the flag, a bare IP means port 53.
+fn dns_server<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| parse_dns_server(&text).map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// A file's `proxy_trusted`: like the flag, a bare IP is a one-address block.
+fn trusted_nets<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<IpNet>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d)?
+        .map(|nets| {
+            nets.iter()
+                .map(|net| parse_trusted_net(net).map_err(serde::de::Error::custom))
+                .collect()
+        })
+        .transpose()
+}
+
+impl Options {
+    /// These options over `file`'s: each one given here replaces the
+    /// file's. Field by field through their serde form, so a new setting
+    /// needs no line here.
+    fn over(&self, file: Options) -> Result<Options, String> {
+        let mut merged = serde_json::to_value(file).map_err(|e| e.to_string())?;
+        let given = serde_json::to_value(self).map_err(|e| e.to_string())?;
+        for (key, value) in given.as_object().into_iter().flatten() {
+            if !value.is_null() {
+                merged[key] = value.clone();
+            }
+        }
+        let mut options: Options = serde_json::from_value(merged).map_err(|e| e.to_string())?;
+        options.config = self.config.clone();
+        Ok(options)
+    }
+
+    /// The analysis' settings: given or default blocklists, trust anchors,
+    /// content profile and spamd.
+    fn settings(&self) -> Settings {
+        let zones = |given: &Option<Vec<String>>, default: &[&str]| {
+            given
+                .clone()
+                .unwrap_or_else(|| default.iter().map(|z| z.to_string()).collect())
+                .into_iter()
+                .map(|z| z.trim().trim_end_matches('.').to_ascii_lowercase())
+                .filter(|z| !z.is_empty())
+                .collect()
+        };
+        Settings {
+            ip_blocklists: zones(&self.dnsbl, dnsbl::DEFAULT_IP_ZONES),
+            domain_blocklists: zones(&self.domain_blocklists, dnsbl::DEFAULT_DOMAIN_ZONES),
+            smime_ca_files: self.smime_ca.clone().unwrap_or_default(),
+            content_profile: self.content_profile.unwrap_or_default(),
+            spamd: self.spamd.map(|addr| SpamdSettings {
+                addr,
+                timeout: Duration::from_secs(self.spamd_timeout.unwrap_or(10).max(1)),
+            }),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -272,110 +251,70 @@ pub enum ConfigError {
 }
 
 impl Config {
-    pub fn load(args: &ConfigArgs) -> Result<Config, ConfigError> {
-        let file = match &args.config {
-            Some(path) => read_file(path)?,
-            None => FileConfig::default(),
-        };
-        let file_dns = match file.dns.as_deref() {
-            Some(text) => Some(
-                parse_dns_server(text).map_err(|message| ConfigError::Invalid {
-                    name: "dns",
+    /// `args` (flags and environment) over the file it names, over the
+    /// defaults, checked.
+    pub fn load(args: &Options) -> Result<Config, ConfigError> {
+        let options = match &args.config {
+            Some(path) => args
+                .over(read_file(path)?)
+                .map_err(|message| ConfigError::Parse {
+                    path: path.clone(),
                     message,
                 })?,
-            ),
-            None => None,
+            None => args.clone(),
         };
-        let file_proxy_trusted = match &file.proxy_trusted {
-            Some(nets) => Some(
-                nets.iter()
-                    .map(|net| parse_trusted_net(net))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|message| ConfigError::Invalid {
-                        name: "proxy_trusted",
-                        message,
-                    })?,
-            ),
-            None => None,
-        };
-        let http_listen = pick(
-            args.http_listen,
-            file.http_listen,
-            "127.0.0.1:8080".parse().unwrap(),
-        );
-        let domain =
-            pick(args.domain.clone(), file.domain, "localhost".into()).to_ascii_lowercase();
-        let config = Config {
-            data_dir: pick(args.data_dir.clone(), file.data_dir, "./data".into()),
-            smtp_listen: pick(
-                args.smtp_listen,
-                file.smtp_listen,
-                "127.0.0.1:2525".parse().unwrap(),
-            ),
-            http_listen,
-            hostname: pick(args.hostname.clone(), file.hostname, domain.clone()),
-            domain,
-            dns: args.dns.or(file_dns),
-            dns_timeout: Duration::from_secs(pick(args.dns_timeout, file.dns_timeout, 3)),
-            rules: args.rules.clone().or(file.rules),
-            max_message_size: pick(
-                args.max_message_size,
-                file.max_message_size,
-                10 * 1024 * 1024,
-            ),
-            public_url: pick(
-                args.public_url.clone(),
-                file.public_url,
-                format!("http://{http_listen}"),
-            )
-            .trim_end_matches('/')
-            .to_string(),
-            tls_cert: args.tls_cert.clone().or(file.tls_cert),
-            tls_key: args.tls_key.clone().or(file.tls_key),
-            retention: Duration::from_secs(
-                86_400 * pick(args.retention_days, file.retention_days, 7),
-            ),
-            store: args
-                .store
-                .clone()
-                .or(file.store)
-                .filter(|store| store != "sled"),
-            smtp_command_timeout: Duration::from_secs(pick(
-                args.smtp_command_timeout,
-                file.smtp_command_timeout,
-                300,
-            )),
-            smtp_data_timeout: Duration::from_secs(pick(
-                args.smtp_data_timeout,
-                file.smtp_data_timeout,
-                600,
-            )),
-            max_connections_per_ip: pick(
-                args.max_connections_per_ip,
-                file.max_connections_per_ip,
-                20,
-            ),
-            messages_per_ip_per_minute: pick(
-                args.messages_per_ip_per_minute,
-                file.messages_per_ip_per_minute,
-                60,
-            ),
-            max_analysis_backlog: pick(args.max_analysis_backlog, file.max_analysis_backlog, 2000),
-            log_format: pick(args.log_format, file.log_format, LogFormat::Text),
-            proxy_trusted: pick(args.proxy_trusted.clone(), file_proxy_trusted, Vec::new()),
-            lists: args.lists.resolve(FileLists {
-                dnsbl: file.dnsbl,
-                domain_blocklists: file.domain_blocklists,
-                smime_ca: file.smime_ca,
-                content_profile: file.content_profile,
-                spamd: file.spamd,
-                spamd_timeout: file.spamd_timeout,
-            }),
-        };
+        let config = Config::from(options);
         config.validate()?;
         Ok(config)
     }
+}
 
+/// The defaults, for what no source gave.
+impl From<Options> for Config {
+    fn from(given: Options) -> Config {
+        let http_listen = given
+            .http_listen
+            .unwrap_or_else(|| "127.0.0.1:8080".parse().unwrap());
+        let domain = given
+            .domain
+            .clone()
+            .unwrap_or("localhost".into())
+            .to_ascii_lowercase();
+        let seconds = |given: Option<u64>, default| Duration::from_secs(given.unwrap_or(default));
+        Config {
+            lists: given.settings(),
+            data_dir: given.data_dir.unwrap_or("./data".into()),
+            smtp_listen: given
+                .smtp_listen
+                .unwrap_or_else(|| "127.0.0.1:2525".parse().unwrap()),
+            http_listen,
+            hostname: given.hostname.unwrap_or(domain.clone()),
+            domain,
+            dns: given.dns,
+            dns_timeout: seconds(given.dns_timeout, 3),
+            rules: given.rules,
+            max_message_size: given.max_message_size.unwrap_or(10 * 1024 * 1024),
+            public_url: given
+                .public_url
+                .unwrap_or(format!("http://{http_listen}"))
+                .trim_end_matches('/')
+                .to_string(),
+            tls_cert: given.tls_cert,
+            tls_key: given.tls_key,
+            retention: Duration::from_secs(86_400 * given.retention_days.unwrap_or(7)),
+            store: given.store.filter(|store| store != "sled"),
+            smtp_command_timeout: seconds(given.smtp_command_timeout, 300),
+            smtp_data_timeout: seconds(given.smtp_data_timeout, 600),
+            max_connections_per_ip: given.max_connections_per_ip.unwrap_or(20),
+            messages_per_ip_per_minute: given.messages_per_ip_per_minute.unwrap_or(60),
+            max_analysis_backlog: given.max_analysis_backlog.unwrap_or(2000),
+            log_format: given.log_format.unwrap_or_default(),
+            proxy_trusted: given.proxy_trusted.unwrap_or_default(),
+        }
+    }
+}
+
+impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |name, message: &str| ConfigError::Invalid {
             name,
@@ -421,11 +360,7 @@ impl Config {
     }
 }
 
-fn pick<T>(flag_or_env: Option<T>, file: Option<T>, default: T) -> T {
-    flag_or_env.or(file).unwrap_or(default)
-}
-
-fn read_file(path: &PathBuf) -> Result<FileConfig, ConfigError> {
+fn read_file(path: &PathBuf) -> Result<Options, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.clone(),
         source,
@@ -460,8 +395,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_setting_is_one_flag_one_env_var_and_one_file_key() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Serve {
+            #[command(flatten)]
+            options: Options,
+        }
+        let command = Serve::command();
+        let keys = serde_json::to_value(Options::default()).unwrap();
+        let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 27, "{keys:?}");
+        for key in keys {
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_id() == key.as_str())
+                .unwrap_or_else(|| panic!("file key {key} has no flag"));
+            assert_eq!(arg.get_long(), Some(key.replace('_', "-").as_str()));
+            let env = format!("MAILSCORE_{}", key.to_ascii_uppercase());
+            assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new(&env)), "{key}");
+        }
+        // The file takes what the flags take, bare IPs included.
+        let file: Options = toml::from_str(
+            "dns = \"192.0.2.53\"\nproxy_trusted = [\"192.0.2.1\"]\nsmime_ca = [\"ca.pem\"]\n",
+        )
+        .unwrap();
+        assert_eq!(file.dns, Some("192.0.2.53:53".parse().unwrap()));
+        assert_eq!(file.proxy_trusted.unwrap()[0].to_string(), "192.0.2.1/32");
+        assert!(toml::from_str::<Options>("config = \"x.toml\"\n").is_err());
+    }
+
+    #[test]
     fn defaults_match_the_readme() {
-        let config = Config::load(&ConfigArgs::default()).unwrap();
+        let config = Config::load(&Options::default()).unwrap();
         assert_eq!(config.smtp_listen, "127.0.0.1:2525".parse().unwrap());
         assert_eq!(config.http_listen, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(config.domain, "localhost");
@@ -473,7 +439,7 @@ mod tests {
 
     #[test]
     fn smtp_limit_defaults_match_the_listener() {
-        let config = Config::load(&ConfigArgs::default()).unwrap();
+        let config = Config::load(&Options::default()).unwrap();
         let limits = crate::smtp::SmtpLimits::default();
         assert_eq!(config.smtp_command_timeout, limits.command_timeout);
         assert_eq!(config.smtp_data_timeout, limits.data_timeout);
@@ -494,14 +460,14 @@ mod tests {
             "smtp_command_timeout = 30\nsmtp_data_timeout = 90\nmax_connections_per_ip = 4\n",
         )
         .unwrap();
-        let args = ConfigArgs {
+        let args = Options {
             config: Some(path.clone()),
             max_connections_per_ip: Some(7),
             messages_per_ip_per_minute: Some(5),
-            ..ConfigArgs::default()
+            ..Options::default()
         };
         let config = Config::load(&args);
-        let zero = Config::load(&ConfigArgs {
+        let zero = Config::load(&Options {
             smtp_data_timeout: Some(0),
             ..args.clone()
         });
@@ -520,10 +486,10 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
         std::fs::write(&path, "domain = \"file.example\"\ndns = \"127.0.0.1:5353\"\nsmtp_listen = \"127.0.0.1:2626\"\n").unwrap();
-        let args = ConfigArgs {
+        let args = Options {
             config: Some(path.clone()),
             domain: Some("Flag.Example".into()),
-            ..ConfigArgs::default()
+            ..Options::default()
         };
         let config = Config::load(&args).unwrap();
         std::fs::remove_file(path).ok();
@@ -538,9 +504,9 @@ mod tests {
         let path =
             std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
         std::fs::write(&path, "domian = \"typo.example\"\n").unwrap();
-        let err = Config::load(&ConfigArgs {
+        let err = Config::load(&Options {
             config: Some(path.clone()),
-            ..ConfigArgs::default()
+            ..Options::default()
         })
         .unwrap_err()
         .to_string();
@@ -551,9 +517,9 @@ mod tests {
     #[test]
     fn example_config_in_deploy_is_valid() {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/mailscore.toml");
-        let config = Config::load(&ConfigArgs {
+        let config = Config::load(&Options {
             config: Some(path),
-            ..ConfigArgs::default()
+            ..Options::default()
         })
         .unwrap();
         assert_eq!(config.domain, "test.example.com");
@@ -564,14 +530,11 @@ mod tests {
 
     #[test]
     fn list_flags_override_and_empty_disables() {
-        let args = ConfigArgs {
-            lists: ListArgs {
-                dnsbl: Some(vec!["BL.Example.".into()]),
-                domain_blocklists: Some(vec![String::new()]),
-                smime_ca: None,
-                ..ListArgs::default()
-            },
-            ..ConfigArgs::default()
+        let args = Options {
+            dnsbl: Some(vec!["BL.Example.".into()]),
+            domain_blocklists: Some(vec![String::new()]),
+            smime_ca: None,
+            ..Options::default()
         };
         let lists = Config::load(&args).unwrap().lists;
         assert_eq!(lists.ip_blocklists, vec!["bl.example".to_string()]);
@@ -587,9 +550,9 @@ mod tests {
             "proxy_trusted = [\"10.1.2.3/8\", \"::1\"]\nlog_format = \"json\"\n",
         )
         .unwrap();
-        let args = ConfigArgs {
+        let args = Options {
             config: Some(path.clone()),
-            ..ConfigArgs::default()
+            ..Options::default()
         };
         let config = Config::load(&args);
         std::fs::write(&path, "proxy_trusted = [\"10.0.0.0/33\"]\n").unwrap();
@@ -604,7 +567,7 @@ mod tests {
             err.contains("proxy_trusted") && err.contains("10.0.0.0/33"),
             "{err}"
         );
-        let default = Config::load(&ConfigArgs::default()).unwrap();
+        let default = Config::load(&Options::default()).unwrap();
         assert!(default.proxy_trusted.is_empty());
     }
 
@@ -617,17 +580,14 @@ mod tests {
             "spamd = \"127.0.0.1:783\"\nspamd_timeout = 4\ncontent_profile = \"fisc\"\n",
         )
         .unwrap();
-        let args = ConfigArgs {
+        let args = Options {
             config: Some(path.clone()),
-            ..ConfigArgs::default()
+            ..Options::default()
         };
         let from_file = Config::load(&args).map(|c| c.lists);
-        let flagged = Config::load(&ConfigArgs {
-            lists: ListArgs {
-                spamd: Some("127.0.0.1:7830".parse().unwrap()),
-                content_profile: Some(Profile::Default),
-                ..ListArgs::default()
-            },
+        let flagged = Config::load(&Options {
+            spamd: Some("127.0.0.1:7830".parse().unwrap()),
+            content_profile: Some(Profile::Default),
             ..args
         })
         .map(|c| c.lists);
@@ -640,7 +600,7 @@ mod tests {
         let flagged = flagged.unwrap();
         assert_eq!(flagged.spamd.unwrap().addr.port(), 7830);
         assert_eq!(flagged.content_profile, Profile::Default);
-        let default = Config::load(&ConfigArgs::default()).unwrap();
+        let default = Config::load(&Options::default()).unwrap();
         assert!(default.lists.spamd.is_none());
         assert!(parse_profile("banks").is_err());
     }
@@ -653,11 +613,11 @@ mod tests {
 
     #[test]
     fn store_is_sled_by_default_or_a_redis_url_and_tls_is_refused() {
-        assert_eq!(Config::load(&ConfigArgs::default()).unwrap().store, None);
+        assert_eq!(Config::load(&Options::default()).unwrap().store, None);
         let store = |value: &str| {
-            Config::load(&ConfigArgs {
+            Config::load(&Options {
                 store: Some(value.into()),
-                ..ConfigArgs::default()
+                ..Options::default()
             })
         };
         assert_eq!(store("sled").unwrap().store, None);

@@ -8,7 +8,7 @@
 //! files.
 
 use crate::checks::smime::{SmimeError, TrustStore};
-use crate::config::{Config, ConfigArgs, ConfigError};
+use crate::config::{Config, ConfigError, Options};
 use crate::score::{RuleTable, RulesError};
 use crate::smtp::tls::{self, TlsError};
 
@@ -25,7 +25,7 @@ pub enum ConfigCheckError {
 }
 
 /// The one-line summary of a valid configuration, or the first problem.
-pub fn config_check(args: &ConfigArgs) -> Result<String, ConfigCheckError> {
+pub fn config_check(args: &Options) -> Result<String, ConfigCheckError> {
     let config = Config::load(args)?;
     let rules = RuleTable::load(config.rules.as_deref())?;
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {

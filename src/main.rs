@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use mailscore::check::{CheckArgs, check};
-use mailscore::config::{Config, ConfigArgs};
+use mailscore::config::{Config, Options};
 use mailscore::config_check::config_check;
 use mailscore::wait::{WaitArgs, wait};
 use std::process::ExitCode;
@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the SMTP listener and the web server.
-    Serve(Box<ConfigArgs>),
+    Serve(Box<Options>),
     /// Analyse one message file and print its report.
     Check(Box<CheckArgs>),
     /// Wait for the report of a test address on a running server, print a
@@ -39,7 +39,7 @@ enum Command {
 enum ConfigCommand {
     /// Load and validate the configuration and the rule table (same flags
     /// as serve); exit 0 with a summary, or 2 naming the file and problem.
-    Check(Box<ConfigArgs>),
+    Check(Box<Options>),
 }
 
 #[tokio::main]
@@ -83,7 +83,7 @@ async fn main() -> ExitCode {
 
 /// `serve`: once the config is loaded, errors go to the configured log
 /// (one JSON line with `--log-format json`), not as a bare line.
-async fn serve(args: &ConfigArgs) -> Result<ExitCode, String> {
+async fn serve(args: &Options) -> Result<ExitCode, String> {
     let config = Config::load(args).map_err(|e| e.to_string())?;
     mailscore::logs::init(config.log_format);
     match mailscore::serve::serve(config).await {
