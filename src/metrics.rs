@@ -8,10 +8,10 @@
 //! update for what is here a fixed set of numbers.
 //!
 //! DNS is counted at the analysis level: each DNS-backed check of each
-//! message (SPF for MAIL FROM and HELO, each DKIM signature, DMARC, ARC,
-//! iprev) counts as one lookup, and as a timeout when its verdict is
-//! `temperror` (DNS gave no answer). The resolver inside `mail-auth` does
-//! not expose a per-query hook.
+//! message counts as one lookup, and as a timeout when its verdict is
+//! `temperror` (DNS gave no answer). Which checks those are, and their
+//! label, is the checks' business ([`Metrics::new`] is handed the list);
+//! the resolver inside `mail-auth` does not expose a per-query hook.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -97,9 +97,6 @@ pub enum ReportFormat {
     Html,
 }
 
-/// The DNS-backed checks counted as lookups (see the module docs).
-const DNS_CHECKS: [&str; 6] = ["spf", "spf_helo", "dkim", "dmarc", "arc", "iprev"];
-
 /// Upper bounds (seconds) of the analysis time histogram: most messages
 /// finish in well under a second; DNS timeouts push them to seconds.
 const ANALYSIS_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -120,8 +117,8 @@ pub struct Metrics {
     analysis_failures: AtomicU64,
     /// Analyses the background thread had no slot for in time.
     analysis_promoted: AtomicU64,
-    dns_lookups: [AtomicU64; DNS_CHECKS.len()],
-    dns_timeouts: [AtomicU64; DNS_CHECKS.len()],
+    /// One per DNS-backed check, in the order [`Metrics::new`] was given.
+    dns: Vec<DnsCounters>,
     reports_json: AtomicU64,
     reports_html: AtomicU64,
     rule_reloads: AtomicU64,
@@ -137,8 +134,26 @@ pub struct Metrics {
     analysis_progress_at: AtomicU64,
 }
 
-impl Default for Metrics {
-    fn default() -> Metrics {
+/// The lookups and timeouts of one DNS-backed check.
+#[derive(Debug)]
+struct DnsCounters {
+    check: &'static str,
+    lookups: AtomicU64,
+    timeouts: AtomicU64,
+}
+
+impl Metrics {
+    /// Counters for a process whose DNS-backed checks are `dns_checks`
+    /// (their labels): each is rendered from the start, at 0.
+    pub fn new(dns_checks: impl IntoIterator<Item = &'static str>) -> Metrics {
+        let dns = dns_checks
+            .into_iter()
+            .map(|check| DnsCounters {
+                check,
+                lookups: AtomicU64::new(0),
+                timeouts: AtomicU64::new(0),
+            })
+            .collect();
         Metrics {
             messages_received: AtomicU64::new(0),
             refused: Default::default(),
@@ -147,8 +162,7 @@ impl Default for Metrics {
             analysis_micros: AtomicU64::new(0),
             analysis_failures: AtomicU64::new(0),
             analysis_promoted: AtomicU64::new(0),
-            dns_lookups: Default::default(),
-            dns_timeouts: Default::default(),
+            dns,
             reports_json: AtomicU64::new(0),
             reports_html: AtomicU64::new(0),
             rule_reloads: AtomicU64::new(0),
@@ -158,6 +172,14 @@ impl Default for Metrics {
             unanalysed: AtomicU64::new(0),
             analysis_progress_at: AtomicU64::new(unix_now()),
         }
+    }
+}
+
+/// Counters that count no DNS-backed check: for an SMTP listener or
+/// session on its own (benchmarks, tests).
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new([])
     }
 }
 
@@ -224,7 +246,7 @@ impl Metrics {
 
     /// One analysis done: its time, and its DNS-backed checks as the
     /// checks tally them: (check, verdicts, of which DNS timeouts). A check
-    /// not in [`DNS_CHECKS`] is not counted.
+    /// [`Metrics::new`] was not given is not counted.
     pub fn analysis_finished(
         &self,
         took: Duration,
@@ -239,9 +261,9 @@ impl Metrics {
         let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
         self.analysis_micros.fetch_add(micros, Ordering::Relaxed);
         for (check, verdicts, timeouts) in tallies {
-            if let Some(i) = DNS_CHECKS.iter().position(|c| *c == check) {
-                self.dns_lookups[i].fetch_add(verdicts, Ordering::Relaxed);
-                self.dns_timeouts[i].fetch_add(timeouts, Ordering::Relaxed);
+            if let Some(counters) = self.dns.iter().find(|c| c.check == check) {
+                counters.lookups.fetch_add(verdicts, Ordering::Relaxed);
+                counters.timeouts.fetch_add(timeouts, Ordering::Relaxed);
             }
         }
         self.analysis_progress_at
@@ -340,12 +362,12 @@ impl Metrics {
             "counter",
             "DNS-backed checks run, by check (one per check per message).",
         );
-        for (i, check) in DNS_CHECKS.iter().enumerate() {
+        for counters in &self.dns {
             sample(
                 &mut out,
                 "mailscore_dns_lookups_total",
-                &format!("check=\"{check}\""),
-                load(&self.dns_lookups[i]),
+                &format!("check=\"{}\"", counters.check),
+                load(&counters.lookups),
             );
         }
         family(
@@ -354,12 +376,12 @@ impl Metrics {
             "counter",
             "DNS-backed checks that ended in temperror (no DNS answer), by check.",
         );
-        for (i, check) in DNS_CHECKS.iter().enumerate() {
+        for counters in &self.dns {
             sample(
                 &mut out,
                 "mailscore_dns_timeouts_total",
-                &format!("check=\"{check}\""),
-                load(&self.dns_timeouts[i]),
+                &format!("check=\"{}\"", counters.check),
+                load(&counters.timeouts),
             );
         }
         family(
@@ -505,6 +527,11 @@ fn unix_now() -> u64 {
 mod tests {
     use super::*;
 
+    /// The labels the checks hand over in `serve`.
+    fn metrics() -> Metrics {
+        Metrics::new(["spf", "spf_helo", "dkim", "dmarc", "arc", "iprev"])
+    }
+
     #[test]
     fn analyzer_is_stuck_only_with_work_waiting_and_no_progress() {
         let limit = ANALYZER_STUCK_AFTER.as_secs();
@@ -515,7 +542,7 @@ mod tests {
 
     #[test]
     fn not_ready_until_the_listener_is_bound() {
-        let metrics = Metrics::default();
+        let metrics = metrics();
         assert_eq!(metrics.not_ready(), Some("SMTP listener not bound"));
         metrics.smtp_listening(true);
         assert_eq!(metrics.not_ready(), None);
@@ -523,7 +550,7 @@ mod tests {
 
     #[test]
     fn histogram_buckets_are_cumulative_and_end_at_the_count() {
-        let metrics = Metrics::default();
+        let metrics = metrics();
         // Two DKIM signatures, one timed out; iprev timed out.
         let tallies = [
             ("spf", 1, 0),
@@ -585,7 +612,7 @@ mod tests {
 
     #[test]
     fn open_connections_go_down_when_the_guard_drops() {
-        let metrics = Metrics::default();
+        let metrics = metrics();
         let first = metrics.connection_opened();
         let second = metrics.connection_opened();
         drop(first);

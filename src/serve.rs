@@ -6,8 +6,8 @@
 use crate::analysis::background::{Background, Lanes};
 use crate::analysis::pipeline::{LiveRules, Pipeline};
 use crate::analysis::{LanePipelines, Queued, Saving, analyze_queued};
-use crate::checks::Analyzer;
 use crate::checks::smime::SmimeError;
+use crate::checks::{Analyzer, CheckId, Findings};
 use crate::config::Config;
 use crate::dns::{DnsSetupError, resolver};
 use crate::inbox::Inbox;
@@ -74,7 +74,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         analyzer: analyzer()?,
         rules,
     });
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(Findings::DNS_CHECKS.map(CheckId::as_str)));
 
     // Expire first, so start-up does not analyse what is due for deletion.
     store.remove_received_before(unix_now().saturating_sub(config.retention.as_secs()))?;

@@ -187,27 +187,37 @@ pub struct Analysis {
 }
 
 impl Findings {
+    /// The checks that ask DNS and end in a verdict, whose `temperror`
+    /// is a DNS timeout: what the metrics count, in [`Self::dns_tallies`]' order.
+    pub const DNS_CHECKS: [CheckId; 6] = [
+        CheckId::Spf,
+        CheckId::SpfHelo,
+        CheckId::Dkim,
+        CheckId::Dmarc,
+        CheckId::Arc,
+        CheckId::Iprev,
+    ];
+
     /// The checks that ask DNS, for the metrics: (check, verdicts reached,
     /// how many of them were DNS timeouts). DKIM has one a signature.
     pub fn dns_tallies(&self) -> [(&'static str, u64, u64); 6] {
-        fn tally(
-            check: CheckId,
-            verdicts: impl IntoIterator<Item = Verdict>,
-        ) -> (&'static str, u64, u64) {
-            verdicts
-                .into_iter()
-                .fold((check.as_str(), 0, 0), |(c, all, timeouts), v| {
-                    (c, all + 1, timeouts + u64::from(v == Verdict::Temperror))
-                })
+        fn tally(verdicts: impl IntoIterator<Item = Verdict>) -> (u64, u64) {
+            verdicts.into_iter().fold((0, 0), |(all, timeouts), v| {
+                (all + 1, timeouts + u64::from(v == Verdict::Temperror))
+            })
         }
-        [
-            tally(CheckId::Spf, [self.spf.result]),
-            tally(CheckId::SpfHelo, [self.spf_helo.result]),
-            tally(CheckId::Dkim, self.dkim.iter().map(|d| d.result)),
-            tally(CheckId::Dmarc, [self.dmarc.result]),
-            tally(CheckId::Arc, [self.arc.result]),
-            tally(CheckId::Iprev, [self.iprev.result]),
-        ]
+        Self::DNS_CHECKS.map(|check| {
+            let (all, timeouts) = match check {
+                CheckId::Spf => tally([self.spf.result]),
+                CheckId::SpfHelo => tally([self.spf_helo.result]),
+                CheckId::Dkim => tally(self.dkim.iter().map(|d| d.result)),
+                CheckId::Dmarc => tally([self.dmarc.result]),
+                CheckId::Arc => tally([self.arc.result]),
+                CheckId::Iprev => tally([self.iprev.result]),
+                _ => (0, 0),
+            };
+            (check.as_str(), all, timeouts)
+        })
     }
 
     /// The page rows of `check`, in `lang`: what each check's own module
@@ -325,14 +335,8 @@ pub struct Analyzer {
     pub dns: Dns,
     pub hostname: String,
     pub trust: smime::TrustStore,
-    /// DNSBL zones for the client IP (RFC 5782).
-    pub ip_blocklists: Vec<String>,
-    /// Domain blocklist zones for the From, DKIM and link domains.
-    pub domain_blocklists: Vec<String>,
-    /// The content rule profile switched on (`fisc`).
-    pub profile: content::Profile,
-    /// spamd to ask, if the operator runs one.
-    pub spamd: Option<spamd::SpamdSettings>,
+    /// Blocklists, content profile and spamd, as configured.
+    pub settings: Settings,
     /// Zone apexes found for the DNSSEC posture check, kept a while.
     pub zone_apexes: crate::dns::zone_apex::ZoneApexes,
 }
@@ -340,15 +344,16 @@ pub struct Analyzer {
 impl Analyzer {
     /// An analyzer asking the configured blocklists and trusting the
     /// system roots plus the configured S/MIME CA files.
-    pub fn new(dns: Dns, hostname: &str, lists: &Settings) -> Result<Analyzer, smime::SmimeError> {
+    pub fn new(
+        dns: Dns,
+        hostname: &str,
+        settings: &Settings,
+    ) -> Result<Analyzer, smime::SmimeError> {
         Ok(Analyzer {
             dns,
             hostname: hostname.to_string(),
-            trust: smime::TrustStore::system_with(&lists.smime_ca_files)?,
-            ip_blocklists: lists.ip_blocklists.clone(),
-            domain_blocklists: lists.domain_blocklists.clone(),
-            profile: lists.content_profile,
-            spamd: lists.spamd.clone(),
+            trust: smime::TrustStore::system_with(&settings.smime_ca_files)?,
+            settings: settings.clone(),
             zone_apexes: crate::dns::zone_apex::ZoneApexes::default(),
         })
     }
@@ -367,7 +372,7 @@ impl Analyzer {
             let context = content::Context {
                 mail_from: &envelope.mail_from,
                 received_at: envelope.received_at,
-                profile: self.profile,
+                profile: self.settings.content_profile,
             };
             (
                 message::facts_of(raw, parsed.as_ref()),
@@ -388,8 +393,8 @@ impl Analyzer {
             spf::helo_verdict(dns, ip, helo, &self.hostname),
             iprev::verdict(dns, ip),
             helo::verdict(dns, helo, ip),
-            dnsbl::ip_listings(dns, ip, &self.ip_blocklists),
-            spamd::spamd_verdict(self.spamd.as_ref(), raw),
+            dnsbl::ip_listings(dns, ip, &self.settings.ip_blocklists),
+            spamd::spamd_verdict(self.settings.spamd.as_ref(), raw),
         );
 
         // mail-auth's parser wants at least one header; an unparseable
@@ -421,7 +426,7 @@ impl Analyzer {
         listed_domains.extend(message.link_domains.iter().cloned());
         let posture_domain = from_domain.unwrap_or_default();
         let (domain_blocklists, posture) = tokio::join!(
-            dnsbl::domain_listings(dns, &listed_domains, &self.domain_blocklists),
+            dnsbl::domain_listings(dns, &listed_domains, &self.settings.domain_blocklists),
             posture::posture(dns, &self.zone_apexes, &posture_domain),
         );
         let smime = smime::smime_verdict(raw, message.facts.from_address.as_deref(), &self.trust);
