@@ -54,8 +54,7 @@ async fn main() -> ExitCode {
             })
             .map_err(|e| e.to_string()),
         Command::Openapi => {
-            let document = mailscore::web::openapi::document();
-            println!("{document:#}");
+            print!("{}", mailscore::web::openapi::DOCUMENT);
             Ok(ExitCode::SUCCESS)
         }
         Command::Config(ConfigCommand::Check(args)) => config_check(&args)

@@ -13,24 +13,25 @@ pub mod stored;
 
 /// The report of one test address: what `GET /api/tests/{id}` returns once a
 /// message was analysed. The HTML page is rendered from the same document.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Report {
     /// The test id.
-    #[schemars(regex(pattern = crate::test_id::PATTERN))]
+    #[cfg_attr(feature = "openapi", schemars(regex(pattern = crate::test_id::PATTERN)))]
     pub id: String,
     /// The address the message was sent to.
     pub address: String,
     /// Always "done": a report exists only once analysis finished.
-    #[schemars(extend("const" = "done"))]
+    #[cfg_attr(feature = "openapi", schemars(extend("const" = "done")))]
     pub status: String,
     /// `max_score` minus the deductions' points, clamped to [0, max_score],
     /// one decimal.
-    #[schemars(range(min = 0))]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 0)))]
     pub score: f64,
     /// The most a message can score: 10.
     pub max_score: f64,
     /// When the message was received: RFC 3339, UTC.
-    #[schemars(extend("format" = "date-time"))]
+    #[cfg_attr(feature = "openapi", schemars(extend("format" = "date-time")))]
     pub received_at: String,
     pub envelope: EnvelopeView,
     pub message: MessageFacts,
@@ -44,8 +45,9 @@ pub struct Report {
 }
 
 /// The SMTP envelope.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "Envelope")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "Envelope"))]
 pub struct EnvelopeView {
     /// The connecting client's IP address.
     pub client_ip: IpAddr,

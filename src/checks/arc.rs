@@ -17,7 +17,8 @@ use mail_auth::{AuthenticatedMessage, DkimResult, Error};
 use serde::{Deserialize, Serialize};
 
 /// The ARC chain (RFC 8617).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ArcFinding {
     /// `none` when the message has no ARC headers (mail straight from the
     /// sender has none).

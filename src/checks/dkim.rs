@@ -17,7 +17,8 @@ use mail_auth::{AuthenticatedMessage, DkimOutput, DkimResult, Error};
 use serde::{Deserialize, Serialize};
 
 /// One DKIM-Signature header (RFC 6376).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct DkimFinding {
     pub result: Verdict,
     pub setup: Setup,

@@ -39,7 +39,8 @@ pub const DEFAULT_DOMAIN_ZONES: &[&str] = &["dbl.spamhaus.org", "multi.surbl.org
 
 /// What the lists say about one IP, or about a set of domains, taken
 /// together.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct BlocklistFinding {
     pub result: BlocklistResult,
     /// One per zone that lists an item (for domains: per zone and domain).
@@ -58,7 +59,8 @@ pub struct BlocklistFinding {
 
 /// The overall word, worst first: any listing makes the result `listed`,
 /// whatever else failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum BlocklistResult {
     /// At least one zone lists an item.
@@ -75,7 +77,8 @@ pub enum BlocklistResult {
 }
 
 /// One zone listing one item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Listing {
     pub zone: String,
     /// The IP or domain that is listed.
@@ -87,7 +90,8 @@ pub struct Listing {
 }
 
 /// One lookup that did not give an answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ZoneError {
     pub zone: String,
     pub item: String,

@@ -13,7 +13,8 @@ use mail_auth::hickory_resolver::proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum HeloResult {
     /// The name resolves to the client IP (or is its address literal).
@@ -42,7 +43,8 @@ impl HeloResult {
 }
 
 /// The HELO/EHLO name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct HeloFinding {
     pub result: HeloResult,
     /// The HELO name, lower-case.

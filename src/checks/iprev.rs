@@ -14,7 +14,8 @@ use std::fmt::Write;
 use std::net::IpAddr;
 
 /// Reverse DNS (iprev, RFC 8601 §3).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct IprevFinding {
     pub result: Verdict,
     pub setup: Setup,

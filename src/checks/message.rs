@@ -11,8 +11,9 @@ const MAX_HEADERS: usize = 200;
 const MAX_FIELD_CHARS: usize = 2000;
 
 /// What the message says about itself, as the report shows it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "MessageSummary")]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "MessageSummary"))]
 pub struct MessageFacts {
     /// The Subject header.
     pub subject: Option<String>,

@@ -22,7 +22,8 @@ words! {
 
 /// Whose domain the Message-ID is in, against the From domain's organisation
 /// (Public Suffix List).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct MessageIdDomainFinding {
     /// `unknown`: no Message-ID domain or From domain to compare.
     pub result: MessageIdDomain,

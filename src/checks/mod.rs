@@ -37,9 +37,8 @@ macro_rules! check_ids {
         /// rule, deduction or page row names one of these, so a misspelt
         /// check is a compile error (or, in a rule file, a start-up error),
         /// never a silently empty row.
-        #[derive(
-            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
-        )]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
         pub enum CheckId {
             $(#[serde(rename = $name)] $variant,)*
         }
@@ -138,8 +137,9 @@ pub fn schema() -> impl Iterator<Item = (CheckId, &'static str, &'static [&'stat
 
 /// Everything the checks found about one message: the input of scoring,
 /// and the report's `checks` as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "Checks")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "Checks"))]
 pub struct Findings {
     /// SPF for the MAIL FROM identity (HELO when MAIL FROM is empty).
     pub spf: spf::SpfFinding,

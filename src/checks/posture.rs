@@ -19,7 +19,8 @@ use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use serde::{Deserialize, Serialize};
 
 /// What the From domain publishes, one field per record family.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct PostureFinding {
     /// The domain asked about, lower-case, without a trailing dot.
     pub domain: String,
@@ -44,9 +45,10 @@ pub struct PostureFinding {
 }
 
 /// Whether DNSSEC keys are published for the domain's zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "lowercase")]
-#[schemars(rename = "DnssecPresence")]
+#[cfg_attr(feature = "openapi", schemars(rename = "DnssecPresence"))]
 pub enum Presence {
     /// `zone` (the domain, or the zone it lies in) has the record types in
     /// `found`: "DNSKEY" at the apex and/or "DS" at the parent.
@@ -58,9 +60,10 @@ pub enum Presence {
 }
 
 /// One TXT-published policy record, as found and checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(tag = "status", rename_all = "lowercase")]
-#[schemars(rename = "PolicyRecord")]
+#[cfg_attr(feature = "openapi", schemars(rename = "PolicyRecord"))]
 pub enum RecordStatus {
     /// Exactly one record of this kind, and it is well-formed. (For BIMI
     /// this includes the declination "v=BIMI1; l=; a=;".)

@@ -35,7 +35,8 @@ words! {
 }
 
 /// One SpamAssassin rule that matched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SpamRule {
     /// The rule name, e.g. MISSING_HEADERS.
     pub name: String,
@@ -47,7 +48,8 @@ pub struct SpamRule {
 
 /// SpamAssassin's verdict from spamd (SPAMC/1.5 REPORT), when the operator
 /// configures one.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SpamdFinding {
     /// `not_checked`: spamd unreachable, slow, refusing, or the message above
     /// 500 KB; `error` says which.

@@ -24,7 +24,8 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 /// Which identity an SPF check judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SpfIdentity {
     Mailfrom,
@@ -32,7 +33,8 @@ pub enum SpfIdentity {
 }
 
 /// SPF (RFC 7208) for one identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SpfFinding {
     pub result: Verdict,
     pub setup: Setup,
@@ -73,7 +75,8 @@ pub struct SpfFinding {
 }
 
 /// Why an SPF check is a permerror, in the rule table's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SpfProblem {
     /// A syntax error in a record (the domain's own or an included one).
@@ -121,7 +124,8 @@ impl SpfProblem {
 /// The record's catch-all: `-all` (hard fail), `~all`, `?all`, `+all` (anyone
 /// may send: no protection at all), `redirect=` (decided elsewhere), none
 /// (no `all`: unlisted hosts get neutral), or unknown (no single record).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AllPolicy {
     Fail,

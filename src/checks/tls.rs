@@ -9,7 +9,8 @@ use crate::i18n::{Lang, phrases};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TlsResult {
     /// STARTTLS was used.
@@ -21,7 +22,8 @@ pub enum TlsResult {
 }
 
 /// TLS on receipt (STARTTLS).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct TlsFinding {
     /// `unknown`: not received over the network.
     pub result: TlsResult,

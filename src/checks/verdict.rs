@@ -4,7 +4,8 @@ use crate::i18n::Ui;
 use serde::{Deserialize, Serialize};
 
 /// An authentication result, spelled as in RFC 8601 (Authentication-Results).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
@@ -19,7 +20,8 @@ pub enum Verdict {
 /// How a sender's setup looks, in the words Japanese anti-spoofing surveys
 /// count per address: set up (設定あり), not set up (設定なし), set up wrongly
 /// (設定誤り), or unknown because we could not ask DNS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Setup {
     Configured,

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 pub const MAX_SCORE: f64 = 10.0;
 
 /// Points taken by one rule, with the text that explains them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Deduction {
     /// The rule id, e.g. `SPF_FAIL`.
     pub rule: String,
@@ -20,7 +21,8 @@ pub struct Deduction {
     pub advice: Text,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Score {
     /// 10 − the sum of deductions, clamped to [0, 10], one decimal.
     pub score: f64,

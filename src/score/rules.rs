@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 const EMBEDDED: &str = include_str!("../../scoring-rules/default.toml");
 
 /// Text in both languages the page is offered in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Text {
     pub en: String,

@@ -14,44 +14,47 @@ use warp::reply::{Reply, Response};
 
 /// A fresh, unguessable test address. Nothing is stored: the address
 /// receives mail the moment it is handed out.
-#[derive(Serialize, schemars::JsonSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct CreatedTest {
     /// The test id: the local part of the address, 3-64 of `[a-z0-9-]`.
-    #[schemars(regex(pattern = test_id::PATTERN))]
+    #[cfg_attr(feature = "openapi", schemars(regex(pattern = test_id::PATTERN)))]
     pub id: String,
     /// Where to send the message: `{id}@{domain}`.
     pub address: String,
     /// The HTML score page for this address.
-    #[schemars(url)]
+    #[cfg_attr(feature = "openapi", schemars(url))]
     pub report_url: String,
     /// `GET` this for the status and, once a message arrived, the report.
-    #[schemars(url)]
+    #[cfg_attr(feature = "openapi", schemars(url))]
     pub json_url: String,
 }
 
 /// The status of an address with no report yet.
-#[derive(Serialize, schemars::JsonSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Pending {
     /// The test id.
-    #[schemars(regex(pattern = test_id::PATTERN))]
+    #[cfg_attr(feature = "openapi", schemars(regex(pattern = test_id::PATTERN)))]
     pub id: String,
     /// The address to send the message to.
     pub address: String,
     /// No report yet.
-    #[schemars(extend("const" = "pending"))]
+    #[cfg_attr(feature = "openapi", schemars(extend("const" = "pending")))]
     pub status: &'static str,
     /// A message has arrived and is being analysed.
     pub message_received: bool,
 }
 
 /// Every error answer of the JSON API (and of the download endpoints).
-#[derive(Serialize, schemars::JsonSchema)]
-#[schemars(rename = "Error")]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "Error"))]
 pub struct ApiError<'a> {
     /// What went wrong, in English.
     pub error: &'a str,
     /// The HTTP status code, repeated.
-    #[schemars(range(min = 400, max = 599))]
+    #[cfg_attr(feature = "openapi", schemars(range(min = 400, max = 599)))]
     pub status: u16,
 }
 

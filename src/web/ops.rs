@@ -15,17 +15,19 @@ use warp::reply::{Reply, Response};
 const STORE_PROBE: &str = "READYZ-PROBE";
 
 /// A liveness or readiness answer that is good news.
-#[derive(Serialize, schemars::JsonSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Health {
     /// `ok` from /healthz, `ready` from /readyz.
-    #[schemars(extend("enum" = ["ok", "ready"]))]
+    #[cfg_attr(feature = "openapi", schemars(extend("enum" = ["ok", "ready"])))]
     pub status: &'static str,
 }
 
 /// Why /readyz says not ready.
-#[derive(Serialize, schemars::JsonSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct NotReady {
-    #[schemars(extend("const" = "not ready"))]
+    #[cfg_attr(feature = "openapi", schemars(extend("const" = "not ready")))]
     pub status: &'static str,
     /// The first failing condition, in English (the store's error, `SMTP
     /// listener not bound`, `analyzer queue stuck`).

@@ -65,7 +65,8 @@ const VBA_PART: &str = "vbaproject.bin";
 const RTL_OVERRIDE: char = '\u{202E}';
 
 /// One attachment and what it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Attachment {
     /// The file name given, cut to 200 characters.
     pub name: String,
@@ -80,7 +81,8 @@ pub struct Attachment {
 
 /// Attachments, from their names and ZIP directories (never run, unpacked or
 /// decrypted).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct AttachmentFinding {
     /// At most 20 attachments, in order.
     pub files: Vec<Attachment>,

@@ -45,7 +45,8 @@ words! {
 }
 
 /// The MIME structure and the body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct BodyFinding {
     /// `broken`: an undecodable part, a multipart without boundary, or a
     /// boundary never closed.

@@ -25,7 +25,8 @@ words! {
 }
 
 /// Bulk-mail headers (RFC 2369, RFC 8058).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct BulkFinding {
     /// Which usable ways out List-Unsubscribe offers.
     pub list_unsubscribe: Unsubscribe,

@@ -46,7 +46,8 @@ words! {
 }
 
 /// The fields every message should carry, and the ones phishing bends.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct HeaderFinding {
     /// Date against the topmost Received header's time (else receipt): `future`
     /// more than 24 h ahead, `past` more than 96 h behind.

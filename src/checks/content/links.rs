@@ -20,7 +20,8 @@ const SHORTENERS: &str = include_str!("../../../scoring-rules/shorteners.txt");
 const MAX_URLS: usize = 1000;
 
 /// Links in the text and HTML bodies; never opened.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct LinkFinding {
     /// Distinct http(s) URLs in the text and HTML bodies (at most 1000).
     pub count: usize,

@@ -40,7 +40,8 @@ impl Profile {
 }
 
 /// Everything the content checks found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct ContentFinding {
     /// The rule profile in force, so profile rules can test it.
     pub profile: Profile,

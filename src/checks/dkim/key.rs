@@ -6,8 +6,9 @@ use mail_parser::decoders::base64::base64_decode;
 use serde::{Deserialize, Serialize};
 
 /// What a DKIM key record publishes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "DkimKey")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "DkimKey"))]
 pub struct KeyInfo {
     /// "rsa" or "ed25519" (the record's `k=`, RSA by default).
     pub key_type: String,

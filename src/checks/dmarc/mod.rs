@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
 /// DMARC (RFC 7489).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct DmarcFinding {
     pub result: Verdict,
     pub setup: Setup,
@@ -62,8 +63,9 @@ pub struct DmarcFinding {
 /// when the two disagree: a record that only the walk finds (at an
 /// intermediate name or above the organisational domain), or a subdomain
 /// that aligns by the Public Suffix List but not by the walk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "DmarcTreeWalk")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "DmarcTreeWalk"))]
 pub struct TreeWalkVerdict {
     pub result: Verdict,
     /// Where the walk takes its policy from.
@@ -73,7 +75,8 @@ pub struct TreeWalkVerdict {
 }
 
 /// The tags of a DMARC record, as a reader needs them to judge it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct DmarcRecord {
     /// `p=` as published.
     pub p: String,

@@ -38,7 +38,8 @@ use std::path::{Path, PathBuf};
 pub const MAX_SMIME_BYTES: usize = 4 * 1024 * 1024;
 
 /// What S/MIME verification found in one message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct SmimeFinding {
     pub result: SmimeResult,
     /// The judged signer's certificate, when the signature carries it. With
@@ -58,7 +59,8 @@ pub struct SmimeFinding {
 /// (A broken signature says nothing about its certificate, an expired
 /// certificate is a problem however it chains, and an address check on a
 /// certificate nobody vouches for proves nothing.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SmimeResult {
     /// No S/MIME in the message.
@@ -113,8 +115,9 @@ impl std::fmt::Display for SmimeResult {
 }
 
 /// The signer's certificate, as a report shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[schemars(rename = "SignerCertificate")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "openapi", schemars(rename = "SignerCertificate"))]
 pub struct SignerCert {
     /// e.g. `CN=Alice, emailAddress=alice@example.com`
     pub subject: String,
