@@ -53,6 +53,8 @@ pub enum CheckError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("not an RFC 5322 message: {0}")]
+    NotAMessage(&'static str),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -67,6 +69,9 @@ pub enum CheckError {
 pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
     let config = Config::load(&args.options)?;
     let raw = read_message(&args.file)?;
+    if let Some(reason) = not_a_message(&raw) {
+        return Err(CheckError::NotAMessage(reason));
+    }
     let dns = resolver(config.dns, config.dns_timeout)?;
     let pipeline = Pipeline {
         analyzer: Analyzer::new(dns, &config.hostname, &config.lists)?,
@@ -92,6 +97,25 @@ pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
         Format::Json => serde_json::to_string_pretty(&report).expect("a report always serialises"),
         Format::Text => text(&report),
     })
+}
+
+/// Why `raw` is not a message, if it is not: scoring an empty file or
+/// random bytes would print a score for nothing. A message starts with a
+/// header field, `name:` (RFC 5322 §2.2: printable ASCII but the colon),
+/// after at most one mbox `From ` line.
+fn not_a_message(raw: &[u8]) -> Option<&'static str> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Some("the input is empty");
+    }
+    let mut lines = raw.split(|b| *b == b'\n');
+    let mut first = lines.next().unwrap_or_default();
+    if first.starts_with(b"From ") {
+        first = lines.next().unwrap_or_default();
+    }
+    let name = first.split(|b| *b == b':').next().unwrap_or_default();
+    let is_field =
+        name.len() < first.len() && !name.is_empty() && name.iter().all(|b| (33..=126).contains(b));
+    (!is_field).then_some("it does not start with a header field (Name: value)")
 }
 
 fn read_message(path: &PathBuf) -> Result<Vec<u8>, CheckError> {

@@ -1,7 +1,7 @@
 //! The `mailscore` command: parse arguments, hand over to the library.
 
 use clap::{Parser, Subcommand};
-use mailscore::check::{CheckArgs, check};
+use mailscore::check::{CheckArgs, Format, check};
 use mailscore::config::{Config, Options};
 use mailscore::config_check::config_check;
 use mailscore::wait::{WaitArgs, wait};
@@ -46,13 +46,18 @@ enum ConfigCommand {
 async fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(&args).await,
-        Command::Check(args) => check(&args)
-            .await
-            .map(|out| {
+        Command::Check(args) => match check(&args).await {
+            Ok(out) => {
                 print!("{out}");
-                ExitCode::SUCCESS
-            })
-            .map_err(|e| e.to_string()),
+                Ok(ExitCode::SUCCESS)
+            }
+            // A script reading JSON gets JSON, whatever went wrong.
+            Err(e) if args.format == Format::Json => {
+                println!("{}", serde_json::json!({ "error": e.to_string() }));
+                Err(e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        },
         Command::Openapi => {
             print!("{}", mailscore::web::openapi::DOCUMENT);
             Ok(ExitCode::SUCCESS)

@@ -15,7 +15,7 @@ use mailscore::checks::Findings;
 use mailscore::checks::arc::ArcFinding;
 use mailscore::checks::dkim::DkimFinding;
 use mailscore::checks::dkim::key::KeyInfo;
-use mailscore::checks::dmarc::{DmarcFinding, DmarcRecord, TreeWalkVerdict};
+use mailscore::checks::dmarc::{DmarcFinding, DmarcMode, DmarcRecord, TreeWalkVerdict};
 use mailscore::checks::dnsbl::{BlocklistFinding, BlocklistResult, Listing, ZoneError};
 use mailscore::checks::helo::{HeloFinding, HeloResult};
 use mailscore::checks::iprev::IprevFinding;
@@ -788,6 +788,8 @@ fn full_report() -> Report {
                     spf_aligned: false,
                     dkim_aligned: false,
                 }),
+                record_problems: vec!["pct=150: must be an integer from 0 to 100".into()],
+                mode: DmarcMode::Enforcing,
             },
             arc: ArcFinding {
                 result: Verdict::Pass,

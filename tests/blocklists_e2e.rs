@@ -122,7 +122,7 @@ fn from_domain_with_a_null_mx_is_flagged() {
 }
 
 fn check_ip(dns: &TestDns, ip: &str, zones: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_mailscore"))
+    let mut out = Command::new(env!("CARGO_BIN_EXE_mailscore"))
         .args([
             "check",
             "-",
@@ -143,9 +143,16 @@ fn check_ip(dns: &TestDns, ip: &str, zones: &str) -> Value {
             "--format",
             "json",
         ])
-        .stdin(std::process::Stdio::null())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    let message = "From: a@sender.example\r\nSubject: blocklists\r\n\r\nbody\r\n";
+    let mut stdin = out.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, message.as_bytes()).unwrap();
+    drop(stdin);
+    let out = out.wait_with_output().unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -172,7 +172,7 @@ fn serve_refuses_to_start_with_an_invalid_rule_table() {
 #[test]
 fn two_spf_records_are_misconfigured() {
     let dns = TestDns::start(zone());
-    let out = Command::new(env!("CARGO_BIN_EXE_mailscore"))
+    let mut out = Command::new(env!("CARGO_BIN_EXE_mailscore"))
         .args([
             "check",
             "-",
@@ -188,13 +188,99 @@ fn two_spf_records_are_misconfigured() {
             &dns.addr.to_string(),
         ])
         .args(["--format", "json"])
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap();
+    let message = "From: a@twospf.example\r\nSubject: two\r\n\r\nbody\r\n";
+    let mut stdin = out.stdin.take().unwrap();
+    stdin.write_all(message.as_bytes()).unwrap();
+    drop(stdin);
+    let out = out.wait_with_output().unwrap();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let spf = &report["checks"]["spf"];
     assert_eq!(spf["result"], "permerror", "{report:#}");
     assert_eq!(spf["setup"], "misconfigured");
     assert_eq!(spf["records"].as_array().unwrap().len(), 2);
     assert!(spf["error"].as_str().unwrap().contains("2 SPF records"));
+}
+
+#[test]
+fn what_is_not_a_message_is_refused_with_exit_2() {
+    let dns = TestDns::start(zone());
+    let random: String = (0..400u32)
+        .map(|i| char::from(b"\x01\x7f#%&()*+ "[(i * 7 % 10) as usize]))
+        .collect();
+    for (input, reason) in [
+        ("", "the input is empty"),
+        ("\r\n\r\n", "the input is empty"),
+        (random.as_str(), "does not start with a header field"),
+        (
+            "Hello, this is just a body.\r\nNo headers.\r\n",
+            "does not start with a header field",
+        ),
+        (
+            "\r\nFrom: a@iprev.example\r\n",
+            "does not start with a header field",
+        ),
+    ] {
+        let out = check(&dns, "192.0.2.25", &[], input);
+        assert_eq!(out.status.code(), Some(2), "{input:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("not an RFC 5322 message") && stderr.contains(reason),
+            "{input:?}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "no score printed for {input:?}");
+        let json = check(&dns, "192.0.2.25", &["--format", "json"], input);
+        assert_eq!(json.status.code(), Some(2));
+        let error: Value = serde_json::from_slice(&json.stdout).expect("a JSON error object");
+        assert!(
+            error["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("not an RFC 5322 message: "),
+            "{error}"
+        );
+    }
+    // An mbox "From " line before the headers is still a message.
+    let mbox = format!("From a@iprev.example Tue Nov 25 10:00:00 2025\n{MESSAGE}");
+    assert!(check(&dns, "192.0.2.25", &[], &mbox).status.success());
+}
+
+/// A name this machine's /etc/hosts gives an address, other than localhost
+/// (which the resolver answers itself, RFC 6761).
+fn name_in_etc_hosts() -> Option<String> {
+    let hosts = std::fs::read_to_string("/etc/hosts").ok()?;
+    hosts
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default())
+        .flat_map(|line| line.split_whitespace().skip(1))
+        .find(|name| !name.starts_with("localhost") && !name.contains("localhost"))
+        .map(str::to_string)
+}
+
+#[test]
+fn iprev_asks_the_configured_dns_server_not_etc_hosts() {
+    // 192.0.2.31's PTR is a name /etc/hosts also lists (with another
+    // address): forward-confirmed only if the A lookup asks --dns.
+    let Some(name) = name_in_etc_hosts() else {
+        eprintln!("no non-localhost name in /etc/hosts: nothing to shadow, nothing to test");
+        return;
+    };
+    let zone = zone()
+        .ptr("192.0.2.31".parse().unwrap(), &name)
+        .a(&name, Ipv4Addr::new(192, 0, 2, 31));
+    let dns = TestDns::start(zone);
+    let out = check(&dns, "192.0.2.31", &["--format", "json"], MESSAGE);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let iprev = &report["checks"]["iprev"];
+    assert_eq!(iprev["ptr"][0], name.as_str(), "{iprev:#}");
+    assert_eq!(iprev["forward_confirmed"], true, "{iprev:#}");
+    assert_eq!(iprev["result"], "pass", "{iprev:#}");
 }

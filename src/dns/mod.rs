@@ -17,7 +17,9 @@ pub mod zone_apex;
 use self::answers::{Answers, Question, Reply};
 use self::kept_records::{KeptParameters, KeptRecords};
 use mail_auth::MessageAuthenticator;
-use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use mail_auth::hickory_resolver::config::{
+    NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
 use mail_auth::hickory_resolver::lookup::Lookup;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{IntoName, Name, RData, RecordType};
@@ -115,6 +117,10 @@ fn authenticator(
     let mut opts = ResolverOpts::default();
     opts.timeout = timeout;
     opts.attempts = 1;
+    // Every answer of a report comes from the server the operator named:
+    // /etc/hosts would answer for this machine's names (a PTR pointing at
+    // one would be "confirmed" by our own hosts file, or not).
+    opts.use_hosts_file = ResolveHosts::Never;
     MessageAuthenticator::new(ResolverConfig::from_name_servers(vec![ns]), opts)
         .map_err(|e| DnsSetupError(e.to_string()))
 }

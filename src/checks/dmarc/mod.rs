@@ -10,11 +10,13 @@
 
 mod discovery;
 mod dmarcbis;
+mod reports;
 mod rfc7489;
+mod tags;
 
 use super::CheckId;
 use super::dkim::DkimFinding;
-use super::facts::{BOOLS, Facts, Field, yes};
+use super::facts::{BOOLS, Facts, Field, words, yes};
 use super::row::text_line;
 use super::row::{Row, Tone, join};
 use super::spf::SpfFinding;
@@ -26,6 +28,13 @@ use mail_auth::dmarc::{Alignment, Dmarc, Policy};
 use mail_auth::{AuthenticatedMessage, DkimOutput};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
+
+words! {
+    /// What the policy that applies does: `monitoring` (p=none: reports
+    /// only, spoofed mail is delivered), `enforcing` (quarantine or
+    /// reject), or `absent` (no usable policy).
+    DmarcMode { Absent => "absent", Monitoring => "monitoring", Enforcing => "enforcing" }
+}
 
 /// DMARC (RFC 7489).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +66,15 @@ pub struct DmarcFinding {
     /// differs from the verdict above; none when it agrees.
     #[serde(default)]
     pub dmarcbis: Option<TreeWalkVerdict>,
+    /// What is wrong with the record: each tag that is not as RFC 7489
+    /// §6.3 spells it (`pct=150`, a `rua=` that is not `mailto:`), and each
+    /// report destination in another domain that does not accept the
+    /// reports (§7.1). Any makes `setup` misconfigured.
+    #[serde(default)]
+    pub record_problems: Vec<String>,
+    /// Monitoring (p=none) or enforcing (quarantine, reject).
+    #[serde(default)]
+    pub mode: DmarcMode,
 }
 
 /// DMARC by RFC 9989's DNS tree walk, shown beside the RFC 7489 verdict
@@ -118,9 +136,20 @@ pub async fn verdict(
     let walk = discovery::walk(dns, &from_domain, &org_domain).await;
     let evaluation = rfc7489::evaluate(&from_domain, &org_domain, &walk, spf, dkim);
     let dmarcbis = dmarcbis::differing(&tree_walk, &walk, &evaluation);
+    let record_problems = record_problems(dns, &evaluation).await;
+    let setup = match evaluation.result.setup() {
+        Setup::Configured if !record_problems.is_empty() => Setup::Misconfigured,
+        setup => setup,
+    };
     DmarcFinding {
+        mode: match evaluation.policy {
+            None => DmarcMode::Absent,
+            Some(Policy::None | Policy::Unspecified) => DmarcMode::Monitoring,
+            Some(Policy::Quarantine | Policy::Reject) => DmarcMode::Enforcing,
+        },
+        record_problems,
         result: evaluation.result,
-        setup: evaluation.result.setup(),
+        setup,
         from_domain,
         policy: evaluation.policy.map(|p| policy_name(p).to_string()),
         spf_aligned: evaluation.spf_aligned,
@@ -135,6 +164,20 @@ pub async fn verdict(
         org_domain: Some(org_domain),
         dmarcbis,
     }
+}
+
+/// The one record's bad tags and refused report destinations. Several
+/// records are a problem of their own (permerror), not listed here.
+async fn record_problems(dns: &Dns, evaluation: &rfc7489::Evaluation) -> Vec<String> {
+    let ([record], Some(record_domain)) = (
+        evaluation.records.as_slice(),
+        evaluation.record_domain.as_deref(),
+    ) else {
+        return Vec::new();
+    };
+    let mut problems = tags::problems(record);
+    problems.extend(reports::refused(dns, record_domain, record).await);
+    problems
 }
 
 /// A message without one From domain is exempt (RFC 7489 §6.6.1).
@@ -152,6 +195,8 @@ fn no_from_domain() -> DmarcFinding {
         record: None,
         org_domain: None,
         dmarcbis: None,
+        record_problems: Vec::new(),
+        mode: DmarcMode::Absent,
     }
 }
 
@@ -208,6 +253,7 @@ pub const FIELDS: &[Field] = &[
     ("dkim_aligned", BOOLS),
     ("reporting", BOOLS),
     ("pct_partial", BOOLS),
+    ("record_valid", BOOLS),
 ];
 
 impl DmarcFinding {
@@ -231,6 +277,7 @@ impl DmarcFinding {
             "pct_partial",
             yes(record.is_some_and(|r| r.pct < 100)),
         );
+        facts.put(check, "record_valid", yes(self.record_problems.is_empty()));
     }
 }
 
@@ -246,6 +293,9 @@ phrases! {
             "DMARCbis（RFC 9989、DNS ツリーウォーク）では";
         dmarcbis_today: "receivers today follow the verdict above (RFC 7489, Public Suffix List)",
             "現在の受信側は上の判定（RFC 7489、Public Suffix List）に従います";
+        /// The setup label of a p=none policy that is otherwise right.
+        monitoring_only: "set up (monitoring only: p=none)", "設定あり（監視のみ：p=none）";
+        record_problems: "record problems", "レコードの誤り";
     }
 }
 
@@ -261,7 +311,10 @@ impl DmarcFinding {
                 self.policy.as_deref().unwrap_or("-")
             ),
             word: Some(self.result.as_str()),
-            setup: self.setup.label(t),
+            setup: match (self.setup, self.mode) {
+                (Setup::Configured, DmarcMode::Monitoring) => w.monitoring_only,
+                (setup, _) => setup.label(t),
+            },
             about: w.about,
             detail: join(&[
                 Some(format!(
@@ -291,6 +344,8 @@ impl DmarcFinding {
                     .filter(|d| **d != self.from_domain)
                     .map(|d| format!("{} _dmarc.{d}", w.policy_from)),
                 self.error.clone(),
+                (!self.record_problems.is_empty())
+                    .then(|| format!("{}: {}", w.record_problems, self.record_problems.join("; "))),
                 self.dmarcbis.as_ref().map(|bis| bis.note(t, w)),
             ]),
             records: self.records.clone(),
