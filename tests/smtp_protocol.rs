@@ -183,6 +183,7 @@ async fn full_transaction_delivers_exact_bytes_and_envelope() {
             "250-PIPELINING",
             "250-SIZE 10485760",
             "250-8BITMIME",
+            "250-SMTPUTF8",
             "250 ENHANCEDSTATUSCODES"
         ]
     );
@@ -494,4 +495,99 @@ async fn disconnect_mid_data_delivers_nothing_and_server_keeps_serving() {
     let messages = server.recorder.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].1, b"whole\r\n");
+}
+
+#[tokio::test]
+async fn parameters_of_extensions_not_offered_get_555() {
+    let server = start_default().await;
+    let mut client = Client::connect(&server).await;
+    client.expect("EHLO client.example", "250").await;
+    for mail in [
+        "MAIL FROM:<a@other.example> RET=HDRS",
+        "MAIL FROM:<a@other.example> ENVID=QQ314159",
+        "MAIL FROM:<a@other.example> BODY=BINARYMIME",
+        "MAIL FROM:<a@other.example> REQUIRETLS",
+        "MAIL FROM:<a@other.example> AUTH=<>",
+    ] {
+        client.expect(mail, "555 5.5.4").await;
+    }
+    // What is offered is taken: SIZE, BODY=7BIT/8BITMIME, SMTPUTF8.
+    client
+        .expect(
+            "MAIL FROM:<a@other.example> SIZE=100 BODY=7BIT SMTPUTF8",
+            "250 2.1.0",
+        )
+        .await;
+    for rcpt in [
+        "RCPT TO:<box@test.example> NOTIFY=SUCCESS,FAILURE",
+        "RCPT TO:<box@test.example> ORCPT=rfc822;box@test.example",
+    ] {
+        client.expect(rcpt, "555 5.5.4").await;
+    }
+    client
+        .expect("RCPT TO:<box@test.example>", "250 2.1.5")
+        .await;
+}
+
+#[tokio::test]
+async fn utf8_addresses_need_smtputf8() {
+    let server = start_default().await;
+    let mut client = Client::connect(&server).await;
+    client.expect("EHLO client.example", "250").await;
+    client
+        .expect("MAIL FROM:<送信者@例え.jp>", "553 5.6.7")
+        .await;
+    client.expect("MAIL FROM:<a@other.example>", "250").await;
+    client
+        .expect("RCPT TO:<受信者@test.example>", "553 5.6.7")
+        .await;
+    client.expect("RSET", "250").await;
+    client
+        .expect("MAIL FROM:<送信者@例え.jp> SMTPUTF8", "250 2.1.0")
+        .await;
+    client
+        .expect("RCPT TO:<utf8-box@test.example>", "250 2.1.5")
+        .await;
+    client.expect("DATA", "354").await;
+    let body = "From: 送信者 <送信者@例え.jp>\r\nSubject: 日本語の件名\r\n\r\nこんにちは\r\n";
+    client.send(format!("{body}.\r\n").as_bytes()).await;
+    assert_eq!(client.reply().await, "250 2.0.0 Message accepted");
+    let messages = server.recorder.messages();
+    assert_eq!(messages[0].0.mail_from, "送信者@例え.jp");
+    assert_eq!(messages[0].1, body.as_bytes());
+}
+
+#[tokio::test]
+async fn postmaster_is_accepted_for_the_operator_not_as_a_test() {
+    let server = start_default().await;
+    let mut client = Client::connect(&server).await;
+    client.expect("EHLO client.example", "250").await;
+    for postmaster in ["postmaster", "PostMaster@Test.Example"] {
+        client.expect("MAIL FROM:<a@other.example>", "250").await;
+        client
+            .expect(&format!("RCPT TO:<{postmaster}>"), "250 2.1.5")
+            .await;
+        client.expect("DATA", "354").await;
+        client
+            .send(b"Subject: abuse report\r\n\r\nHello.\r\n.\r\n")
+            .await;
+        assert_eq!(client.reply().await, "250 2.0.0 Kept for the operator");
+    }
+    // Not delivered as a test (it would be the test "postmaster").
+    assert!(server.recorder.messages().is_empty());
+    // Beside a test address, the test gets the message as usual.
+    client.expect("MAIL FROM:<a@other.example>", "250").await;
+    client.expect("RCPT TO:<postmaster>", "250").await;
+    client.expect("RCPT TO:<box@test.example>", "250").await;
+    client.expect("DATA", "354").await;
+    client.send(b"Subject: both\r\n\r\nHello.\r\n.\r\n").await;
+    assert_eq!(client.reply().await, "250 2.0.0 Message accepted");
+    let messages = server.recorder.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].0.rcpt_to, ["box@test.example"]);
+    // postmaster at another domain is still relaying.
+    client.expect("MAIL FROM:<a@other.example>", "250").await;
+    client
+        .expect("RCPT TO:<postmaster@elsewhere.example>", "550 5.7.1")
+        .await;
 }

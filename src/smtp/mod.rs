@@ -19,6 +19,7 @@
 
 mod data;
 mod envelope;
+mod extensions;
 mod listener;
 mod peers;
 pub mod proxy;

@@ -24,6 +24,7 @@
 //! reaches a session comes from a peer that may not choose its address.
 
 use super::data::{Body, DataReader};
+use super::extensions::{self, NEEDS_SMTPUTF8};
 use super::peers::{PeerConnection, Peers};
 use super::{Delivery, DeliveryError, Envelope, SmtpLimits, SmtpSettings, TlsInfo, proxy, tls};
 use crate::metrics::{Metrics, Refusal};
@@ -163,6 +164,11 @@ enum Security {
 struct Transaction {
     mail_from: String,
     rcpt_to: Vec<String>,
+    /// MAIL said SMTPUTF8: UTF-8 addresses are allowed (RFC 6531).
+    smtputf8: bool,
+    /// `postmaster` was a recipient: the message is for the operator, kept
+    /// in the log, not a test (RFC 5321 §4.5.1).
+    postmaster: bool,
 }
 
 /// One connection's protocol state, over plaintext TCP or over TLS.
@@ -329,6 +335,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             }
             _ if whole_line_too_long => self.reply("500 5.5.2 Line too long"),
             Ok(Request::StartTls) => return self.starttls(&[&earlier[..], consumed].concat()),
+            // smtp-proto reads `<postmaster>` as the empty address (as `<>`).
+            Ok(Request::Rcpt { mut to })
+                if to.address.is_empty()
+                    && extensions::is_bare_postmaster_rcpt(&[&earlier[..], consumed].concat()) =>
+            {
+                to.address = "postmaster".into();
+                return self.handle(Request::Rcpt { to });
+            }
             Ok(request) => return self.handle(request),
             Err(err) => self.reply(&parse_error_reply(&err)),
         }
@@ -382,10 +396,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Security::Plain { starttls: true } => "250-STARTTLS\r\n",
             _ => "",
         };
-        let reply = format!(
-            "250-{}\r\n250-PIPELINING\r\n250-SIZE {}\r\n250-8BITMIME\r\n{starttls}250 ENHANCEDSTATUSCODES",
-            settings.hostname, settings.max_message_size
-        );
+        let mut reply = format!("250-{}\r\n", settings.hostname);
+        for extension in extensions::EHLO_EXTENSIONS {
+            reply += &match extension {
+                "SIZE" => format!("250-SIZE {}\r\n", settings.max_message_size),
+                _ => format!("250-{extension}\r\n"),
+            };
+        }
+        reply += starttls;
+        reply += "250 ENHANCEDSTATUSCODES";
         self.reply(&reply);
         self.helo = Some(host);
         self.transaction = None;
@@ -419,6 +438,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.reply("503 5.5.1 Send EHLO or HELO first");
         } else if self.transaction.is_some() {
             self.reply("503 5.5.1 Nested MAIL command");
+        } else if extensions::unoffered_mail_parameter(&from) {
+            self.reply("555 5.5.4 Unsupported parameter (see EHLO for what is offered)");
+        } else if !from.address.is_ascii() && !extensions::smtputf8(&from) {
+            self.reply(NEEDS_SMTPUTF8);
         } else if from.size > self.client.settings.max_message_size {
             let reply = "552 5.3.4 Message size exceeds fixed maximum message size";
             self.refuse(Refusal::MessageTooBig, reply);
@@ -430,14 +453,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.refuse(Refusal::RateLimited, reply);
         } else {
             self.transaction = Some(Transaction {
+                smtputf8: extensions::smtputf8(&from),
                 mail_from: from.address,
                 rcpt_to: Vec::new(),
+                postmaster: false,
             });
             self.reply("250 2.1.0 OK");
         }
     }
 
     fn rcpt(&mut self, to: RcptTo<String>) {
+        let Some(tx) = self.transaction.as_mut() else {
+            return self.reply("503 5.5.1 Send MAIL first");
+        };
+        if extensions::unoffered_rcpt_parameter(&to) {
+            return self.reply("555 5.5.4 Unsupported parameter (see EHLO for what is offered)");
+        }
+        if !to.address.is_ascii() && !tx.smtputf8 {
+            return self.reply(NEEDS_SMTPUTF8);
+        }
+        if extensions::is_postmaster(&to.address, &self.client.settings.domain) {
+            tx.postmaster = true;
+            return self.reply("250 2.1.5 OK (postmaster: for the operator, not a test)");
+        }
         let max = self.client.settings.max_recipients;
         let (reply, refusal) = match (
             self.transaction.as_mut(),
@@ -464,7 +502,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn data(&mut self) {
         match &self.transaction {
             None => self.reply("503 5.5.1 Send MAIL first"),
-            Some(tx) if tx.rcpt_to.is_empty() => self.reply("503 5.5.1 Send RCPT first"),
+            Some(tx) if tx.rcpt_to.is_empty() && !tx.postmaster => {
+                self.reply("503 5.5.1 Send RCPT first");
+            }
             Some(_) => {
                 let (settings, limits) = (&self.client.settings, &self.client.limits);
                 let reader = DataReader::new(settings.max_message_size, limits.max_header_lines);
@@ -491,6 +531,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return;
         };
         let peer = self.client.peer;
+        if tx.postmaster {
+            log_for_postmaster(peer, &tx.mail_from, &message);
+            if tx.rcpt_to.is_empty() {
+                self.reply("250 2.0.0 Kept for the operator");
+                self.transaction = None;
+                return;
+            }
+        }
         let envelope = Envelope {
             client_ip: peer.ip().to_canonical(),
             client_port: peer.port(),
@@ -591,6 +639,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.replies.clear();
         Ok(())
     }
+}
+
+/// Mail to postmaster goes to the operator through the log: who sent it
+/// and its header section (bounded), at warn so it is seen. It is not
+/// stored as a test and not scored.
+fn log_for_postmaster(peer: SocketAddr, mail_from: &str, message: &[u8]) {
+    const MAX_LOGGED: usize = 8 * 1024;
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or(message.len())
+        .min(MAX_LOGGED);
+    tracing::warn!(
+        client_ip = %peer.ip().to_canonical(),
+        mail_from = %mail_from,
+        size = message.len(),
+        headers = %String::from_utf8_lossy(&message[..end]),
+        "mail for postmaster"
+    );
 }
 
 /// The test ids of `recipients` (their local parts), comma-separated.
