@@ -132,6 +132,8 @@ phrases! {
             "メールが届くまで、このページは数秒ごとに自動で更新されます。";
         pending_received: "The message has arrived and is being analysed.",
             "メールを受信しました。分析しています。";
+        pending_nothing: "No message has arrived at this address yet. Send one to",
+            "このアドレスにはまだメールが届いていません。送信先:";
         invalid_id: "Invalid test id.", "テスト ID が正しくありません。";
 
         // Score and verdicts, by band.

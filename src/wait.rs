@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The longest one long-poll request asks the server to hold (it caps at 60).
+/// The longest one long-poll request asks the server to hold (at most 60).
 pub const LONG_POLL: Duration = Duration::from_secs(30);
 /// Between polls when the server answers `pending` at once.
 pub const POLL_EVERY: Duration = Duration::from_secs(1);

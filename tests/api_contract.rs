@@ -740,6 +740,7 @@ fn full_report() -> Report {
             date: Some("2025-11-25T10:00:00Z".into()),
             size: 1234,
             parsed: true,
+            from_name: Some("A".into()),
         },
         checks: Findings {
             spf: spf(SpfIdentity::Mailfrom, AllPolicy::Fail),

@@ -6,6 +6,7 @@
 use mailscore::checks::content::Profile;
 use mailscore::checks::content::body::{Charset, Size, Structure, TextRatio};
 use mailscore::checks::content::bulk::{Precedence, Unsubscribe};
+use mailscore::checks::content::encoding::HeaderEncoding;
 use mailscore::checks::content::headers::{
     DateState, DisplayName, FromState, MessageIdState, ReplyTo, ReturnPath, SubjectState,
 };
@@ -37,6 +38,7 @@ fn document_enums_match_the_finding_words() {
         ("HeaderFinding", "return_path", ReturnPath::WORDS),
         ("HeaderFinding", "display_name", DisplayName::WORDS),
         ("HeaderFinding", "lookalike", Lookalike::WORDS),
+        ("HeaderFinding", "encoding", HeaderEncoding::WORDS),
         ("BulkFinding", "list_unsubscribe", Unsubscribe::WORDS),
         ("BulkFinding", "precedence", Precedence::WORDS),
         ("BodyFinding", "structure", Structure::WORDS),

@@ -184,6 +184,7 @@ async fn full_transaction_delivers_exact_bytes_and_envelope() {
             "250-SIZE 10485760",
             "250-8BITMIME",
             "250-SMTPUTF8",
+            "250-CHUNKING",
             "250 ENHANCEDSTATUSCODES"
         ]
     );
@@ -590,4 +591,83 @@ async fn postmaster_is_accepted_for_the_operator_not_as_a_test() {
     client
         .expect("RCPT TO:<postmaster@elsewhere.example>", "550 5.7.1")
         .await;
+}
+
+#[tokio::test]
+async fn bdat_chunks_deliver_the_exact_bytes() {
+    let server = start_default().await;
+    let mut client = Client::connect(&server).await;
+    client.expect("EHLO client.example", "250").await;
+    client
+        .expect("MAIL FROM:<a@other.example> BODY=8BITMIME", "250")
+        .await;
+    client
+        .expect("RCPT TO:<bdat-box@test.example>", "250")
+        .await;
+    // No dot-stuffing in BDAT: a line of one dot is content, and so is a
+    // chunk boundary in the middle of a line.
+    let first = "Subject: chunked\r\n\r\n.\r\n..lead";
+    let second = "ing dots stay\r\n";
+    client
+        .send(format!("BDAT {}\r\n{first}", first.len()).as_bytes())
+        .await;
+    assert_eq!(client.reply().await, "250 2.0.0 Chunk received");
+    // The last chunk and QUIT pipelined in one write.
+    client
+        .send(format!("BDAT {} LAST\r\n{second}QUIT\r\n", second.len()).as_bytes())
+        .await;
+    assert_eq!(client.reply().await, "250 2.0.0 Message accepted");
+    assert_starts(&client.reply().await, "221");
+    let messages = server.recorder.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].1, format!("{first}{second}").as_bytes());
+    assert_eq!(messages[0].0.rcpt_to, ["bdat-box@test.example"]);
+}
+
+#[tokio::test]
+async fn bdat_in_the_wrong_state_is_read_and_refused() {
+    let server = start_default().await;
+    let mut client = Client::connect(&server).await;
+    client.expect("EHLO client.example", "250").await;
+    // Refused, but its octets are read (these six are not a RSET): the
+    // next command is understood.
+    client.send(b"BDAT 6 LAST\r\nRSET\r\n").await;
+    assert_starts(&client.reply().await, "503 5.5.1 Send MAIL first");
+    client.expect("NOOP", "250").await;
+    client.expect("MAIL FROM:<a@other.example>", "250").await;
+    client.send(b"BDAT 4\r\nabcd").await;
+    assert_starts(&client.reply().await, "503 5.5.1 Send RCPT first");
+    client.expect("RCPT TO:<box@test.example>", "250").await;
+    client.send(b"BDAT 3\r\nA: ").await;
+    assert_eq!(client.reply().await, "250 2.0.0 Chunk received");
+    client.expect("DATA", "503 5.5.1 BDAT in progress").await;
+    // An empty LAST chunk ends the message.
+    client.send(b"BDAT 0 LAST\r\n").await;
+    assert_eq!(client.reply().await, "250 2.0.0 Message accepted");
+    assert_eq!(server.recorder.messages()[0].1, b"A: ");
+}
+
+#[tokio::test]
+async fn bdat_over_the_size_limit_is_refused_and_not_kept() {
+    let mut limits = settings();
+    limits.max_message_size = 1024;
+    let server = start(limits, Recorder::default()).await;
+    let mut client = Client::connect(&server).await;
+    client.expect("EHLO client.example", "250").await;
+    client.expect("MAIL FROM:<a@other.example>", "250").await;
+    client.expect("RCPT TO:<box@test.example>", "250").await;
+    let chunk = "x".repeat(1000);
+    client
+        .send(format!("BDAT 1000\r\n{chunk}").as_bytes())
+        .await;
+    assert_eq!(client.reply().await, "250 2.0.0 Chunk received");
+    client
+        .send(format!("BDAT 1000 LAST\r\n{chunk}").as_bytes())
+        .await;
+    assert_starts(&client.reply().await, "552 5.3.4");
+    // The transaction is over; the connection is still in step.
+    client.send(b"BDAT 2 LAST\r\nab").await;
+    assert_starts(&client.reply().await, "503");
+    client.expect("NOOP", "250").await;
+    assert!(server.recorder.messages().is_empty());
 }

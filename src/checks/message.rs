@@ -2,6 +2,7 @@
 //! is attacker-controlled: each string is bounded so a hostile message cannot
 //! blow up the report, and the page escapes it.
 
+use super::content::encoding;
 use mail_parser::{Message, MessageParser};
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +30,11 @@ pub struct MessageFacts {
     pub size: usize,
     /// False when the bytes are not a parseable RFC 5322 message.
     pub parsed: bool,
+    /// The From display name, decoded for display: RFC 2047 encoded words
+    /// in ISO-2022-JP, Shift_JIS, EUC-JP, UTF-8… (`=?ISO-2022-JP?B?…?=`
+    /// shows as 山田太郎). None without a display name.
+    #[serde(default)]
+    pub from_name: Option<String>,
 }
 
 /// One parse's facts, with what the report keeps apart from them (the
@@ -63,13 +69,18 @@ pub fn facts_of(raw: &[u8], parsed: Option<&Message>) -> ReadMessage {
     };
     let from = message.from().and_then(|a| a.first());
     let facts = MessageFacts {
-        subject: message.subject().map(bounded),
+        subject: subject(raw, message).map(|s| bounded(&s)),
         from: message.header_raw("From").map(|v| bounded(v.trim())),
         from_address: from.and_then(|a| a.address()).map(bounded),
         message_id: message.message_id().map(bounded),
         date: message.date().map(|d| d.to_rfc3339()),
         size: raw.len(),
         parsed: true,
+        from_name: from
+            .and_then(|a| a.name())
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(bounded),
     };
     ReadMessage {
         facts,
@@ -113,6 +124,18 @@ fn link_domains(message: &mail_parser::Message<'_>) -> Vec<String> {
         }
     }
     domains
+}
+
+/// The Subject for display: decoded by mail-parser, unless it was written
+/// raw in a legacy charset (Shift_JIS bytes), which mail-parser can only
+/// read as mojibake: then decoded best effort from the raw bytes.
+fn subject(raw: &[u8], message: &Message<'_>) -> Option<String> {
+    let parsed = message.subject()?;
+    if encoding::header_encoding(raw) != encoding::HeaderEncoding::Unencoded {
+        return Some(parsed.to_string());
+    }
+    let raw_value = encoding::raw_field(raw, "subject")?;
+    Some(encoding::best_effort(&raw_value))
 }
 
 /// RFC 5322 §2.2.3: unfolding removes the line breaks, not the whitespace

@@ -37,7 +37,7 @@ pub(super) enum Body {
 
 /// Counts header lines (folded continuations included) as the body streams
 /// in, until the empty line that ends the header.
-struct HeaderLines {
+pub(super) struct HeaderLines {
     max: usize,
     counted: usize,
     /// No byte but `\r` seen on the current line yet.
@@ -46,8 +46,23 @@ struct HeaderLines {
 }
 
 impl HeaderLines {
+    /// A count that refuses more than `max` lines.
+    pub(super) fn new(max: usize) -> HeaderLines {
+        HeaderLines {
+            max,
+            counted: 0,
+            line_empty: true,
+            ended: false,
+        }
+    }
+
+    /// The empty line that ends the header has been seen.
+    pub(super) fn ended(&self) -> bool {
+        self.ended
+    }
+
     /// Counts the lines in `bytes`; true once there are more than `max`.
-    fn scan(&mut self, bytes: &[u8]) -> bool {
+    pub(super) fn scan(&mut self, bytes: &[u8]) -> bool {
         for &byte in bytes {
             if self.ended {
                 break;
@@ -81,12 +96,7 @@ impl DataReader {
             receiver,
             message: Vec::new(),
             max_size,
-            header: HeaderLines {
-                max: max_header_lines,
-                counted: 0,
-                line_empty: true,
-                ended: false,
-            },
+            header: HeaderLines::new(max_header_lines),
             refused: None,
         }
     }

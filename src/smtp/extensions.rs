@@ -1,15 +1,15 @@
 //! What EHLO offers, and the rule that goes with it: a parameter of an
 //! extension we do not offer is refused (`555 5.5.4`, RFC 5321 §4.1.1.11),
 //! not silently accepted. Offered: SIZE (RFC 1870), 8BITMIME (RFC 6152)
-//! and SMTPUTF8 (RFC 6531); PIPELINING, ENHANCEDSTATUSCODES and STARTTLS
-//! take no parameters. Not offered: DSN (RET, ENVID, NOTIFY, ORCPT: we
+//! and SMTPUTF8 (RFC 6531); PIPELINING, CHUNKING (RFC 3030, BDAT),
+//! ENHANCEDSTATUSCODES and STARTTLS take no parameters. Not offered: DSN (RET, ENVID, NOTIFY, ORCPT: we
 //! never send a DSN), BINARYMIME, REQUIRETLS, DELIVERBY, AUTH and the rest.
 
 use smtp_proto::{MAIL_BODY_7BIT, MAIL_BODY_8BITMIME, MAIL_SMTPUTF8, MailFrom, RcptTo};
 
 /// The extension lines of our EHLO reply after the greeting line, but
 /// STARTTLS (offered only on a plaintext connection) and the last line.
-pub const EHLO_EXTENSIONS: [&str; 4] = ["PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8"];
+pub const EHLO_EXTENSIONS: [&str; 5] = ["PIPELINING", "SIZE", "8BITMIME", "SMTPUTF8", "CHUNKING"];
 
 /// The MAIL parameters of the extensions we offer (SIZE is its own field).
 const OFFERED_MAIL_FLAGS: u64 = MAIL_BODY_7BIT | MAIL_BODY_8BITMIME | MAIL_SMTPUTF8;

@@ -17,6 +17,7 @@
 //! connections and messages per address, error replies, header lines), so a
 //! public test mailbox stays up for everyone while a hostile one misbehaves.
 
+mod chunking;
 mod data;
 mod envelope;
 mod extensions;

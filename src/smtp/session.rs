@@ -23,6 +23,7 @@
 //! starts: a trusted proxy's was already read by the listener, so one that
 //! reaches a session comes from a peer that may not choose its address.
 
+use super::chunking::{Chunk, Chunks};
 use super::data::{Body, DataReader};
 use super::extensions::{self, NEEDS_SMTPUTF8};
 use super::peers::{PeerConnection, Peers};
@@ -188,6 +189,10 @@ struct Session<S> {
     transaction: Option<Transaction>,
     /// Present between `354` and the terminating dot.
     body: Option<DataReader>,
+    /// The BDAT chunk whose octets are being read.
+    chunk: Option<Chunk>,
+    /// The message's BDAT chunks so far, from the first to LAST.
+    chunks: Option<Chunks>,
     /// When the body in progress must be complete (`data_timeout` after
     /// `354`).
     body_deadline: Option<Instant>,
@@ -211,6 +216,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             helo: None,
             transaction: None,
             body: None,
+            chunk: None,
+            chunks: None,
             body_deadline: None,
             replies: Vec::new(),
             first_read,
@@ -283,8 +290,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             return Flow::Abort;
         }
         let mut bytes = input.iter();
-        while !bytes.as_slice().is_empty() {
-            if let Some(reader) = &mut self.body {
+        while !bytes.as_slice().is_empty() || self.chunk_done() {
+            if let Some(chunk) = &mut self.chunk {
+                let rest = bytes.as_slice();
+                let (octets, after) = rest.split_at(chunk.remaining.min(rest.len()));
+                chunk.remaining -= octets.len();
+                if chunk.refused.is_none()
+                    && let Some(chunks) = &mut self.chunks
+                {
+                    chunks.push(octets);
+                }
+                bytes = after.iter();
+                if self.chunk_done() {
+                    self.end_chunk().await;
+                }
+            } else if let Some(reader) = &mut self.body {
                 if let Some(body) = reader.ingest(&mut bytes) {
                     self.body = None;
                     self.body_deadline = None;
@@ -372,8 +392,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             Request::Mail { from } => self.mail(from),
             Request::Rcpt { to } => self.rcpt(to),
             Request::Data => self.data(),
+            Request::Bdat {
+                chunk_size,
+                is_last,
+            } => self.bdat(chunk_size, is_last),
             Request::Rset => {
                 self.transaction = None;
+                self.chunks = None;
                 self.reply("250 2.0.0 OK");
             }
             Request::Noop { .. } => self.reply("250 2.0.0 OK"),
@@ -408,6 +433,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.reply(&reply);
         self.helo = Some(host);
         self.transaction = None;
+        self.chunks = None;
     }
 
     /// STARTTLS (RFC 3207): `220`, after which the caller runs the handshake.
@@ -431,6 +457,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         self.reply(&format!("250 {}", self.client.settings.hostname));
         self.helo = Some(host);
         self.transaction = None;
+        self.chunks = None;
     }
 
     fn mail(&mut self, from: MailFrom<String>) {
@@ -502,6 +529,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     fn data(&mut self) {
         match &self.transaction {
             None => self.reply("503 5.5.1 Send MAIL first"),
+            Some(_) if self.chunks.is_some() => {
+                self.reply("503 5.5.1 BDAT in progress: end it with BDAT LAST");
+            }
             Some(tx) if tx.rcpt_to.is_empty() && !tx.postmaster => {
                 self.reply("503 5.5.1 Send RCPT first");
             }
@@ -513,6 +543,59 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 self.reply("354 Start mail input; end with <CRLF>.<CRLF>");
             }
         }
+    }
+
+    /// `BDAT <size> [LAST]` (RFC 3030): its octets follow at once, and are
+    /// read whatever the answer; the answer comes once they are in.
+    fn bdat(&mut self, size: usize, last: bool) {
+        let refused = match &self.transaction {
+            None => Some("503 5.5.1 Send MAIL first"),
+            Some(tx) if tx.rcpt_to.is_empty() && !tx.postmaster => {
+                Some("503 5.5.1 Send RCPT first")
+            }
+            Some(_) => None,
+        };
+        if refused.is_none() && self.chunks.is_none() {
+            let (settings, limits) = (&self.client.settings, &self.client.limits);
+            self.chunks = Some(Chunks::new(
+                settings.max_message_size,
+                limits.max_header_lines,
+            ));
+            self.body_deadline = Some(Instant::now() + limits.data_timeout);
+        }
+        self.chunk = Some(Chunk {
+            remaining: size,
+            last,
+            refused,
+        });
+    }
+
+    /// The chunk being read has all its octets.
+    fn chunk_done(&self) -> bool {
+        self.chunk
+            .as_ref()
+            .is_some_and(|chunk| chunk.remaining == 0)
+    }
+
+    /// Answers the chunk just read: its refusal, the refusal of a message
+    /// past a limit, `250` for a middle chunk, or delivery after LAST.
+    async fn end_chunk(&mut self) {
+        let Some(chunk) = self.chunk.take() else {
+            return;
+        };
+        if let Some(reply) = chunk.refused {
+            return self.reply(reply);
+        }
+        let refused = self.chunks.as_ref().is_some_and(Chunks::is_refused);
+        if chunk.last || refused {
+            let Some(chunks) = self.chunks.take() else {
+                return;
+            };
+            self.body_deadline = None;
+            return self.end_data(chunks.finish()).await;
+        }
+        let received = "250 2.0.0 Chunk received";
+        self.reply(received);
     }
 
     /// The body is in: deliver it (or not), answer, and close the transaction.

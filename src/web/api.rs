@@ -4,13 +4,14 @@
 use super::WebState;
 use super::ratelimit::RateLimited;
 use crate::test_id;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
-use warp::Rejection;
 use warp::http::StatusCode;
 use warp::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use warp::hyper::body::Bytes;
 use warp::reject::{InvalidQuery, MethodNotAllowed};
 use warp::reply::{Reply, Response};
+use warp::{Filter, Rejection};
 
 /// A fresh, unguessable test address. Nothing is stored: the address
 /// receives mail the moment it is handed out.
@@ -58,10 +59,23 @@ pub struct ApiError<'a> {
     pub status: u16,
 }
 
-/// `POST /api/tests`: a fresh unguessable address. Nothing is stored: any
+/// What `POST /api/tests` may carry: nothing (a fresh id), or the id the
+/// client wants. Anything else is refused, never silently ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    id: String,
+}
+
+/// `POST /api/tests`: a fresh unguessable address, or the one asked for
+/// (`{"id": "ci-build-42"}`, 3-64 of `[a-z0-9-]`). Nothing is stored: any
 /// valid id receives mail, so the address works the moment it is handed out.
-pub fn create(state: WebState) -> Response {
-    let id = test_id::generate();
+pub fn create(body: Bytes, state: WebState) -> Response {
+    let id = match chosen_id(&body) {
+        Ok(Some(id)) => id,
+        Ok(None) => test_id::generate(),
+        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+    };
     let body = CreatedTest {
         address: format!("{id}@{}", state.domain),
         report_url: format!("{}/tests/{id}", state.public_url),
@@ -69,6 +83,50 @@ pub fn create(state: WebState) -> Response {
         id,
     };
     warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response()
+}
+
+/// The largest `POST /api/tests` body: `{"id": …}` fits many times over.
+const MAX_CREATE_BODY: u64 = 4096;
+
+/// The body of `POST /api/tests`: at most [`MAX_CREATE_BODY`] bytes with a
+/// Content-Length, or none at all (`curl -X POST` sends no length).
+pub fn create_body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(MAX_CREATE_BODY)
+        .and(warp::body::bytes())
+        .or(warp::header::optional::<u64>("content-length")
+            .and(warp::header::optional::<String>("transfer-encoding"))
+            .and_then(|length: Option<u64>, encoding: Option<String>| async move {
+                match (length, encoding) {
+                    (None, None) => Ok(Bytes::new()),
+                    (Some(_), _) => Err(warp::reject::custom(BodyTooLarge)),
+                    (None, Some(_)) => Err(warp::reject::custom(BodyWithoutLength)),
+                }
+            }))
+        .unify()
+}
+
+/// A `POST /api/tests` body over [`MAX_CREATE_BODY`].
+#[derive(Debug)]
+struct BodyTooLarge;
+impl warp::reject::Reject for BodyTooLarge {}
+
+/// A chunked `POST /api/tests` body: its size is not known up front.
+#[derive(Debug)]
+struct BodyWithoutLength;
+impl warp::reject::Reject for BodyWithoutLength {}
+
+/// The id a request body asks for, if it asks; the 400's text if the body
+/// is not `{"id": "<valid id>"}`.
+fn chosen_id(body: &[u8]) -> Result<Option<String>, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let request: CreateRequest = serde_json::from_slice(body)
+        .map_err(|e| format!("invalid body: want {{\"id\": \"...\"}} or nothing ({e})"))?;
+    if !test_id::is_valid(&request.id) {
+        return Err("invalid test id: use 3-64 of [a-z0-9-]".into());
+    }
+    Ok(Some(request.id))
 }
 
 /// `GET /api/tests/{id}`: `pending` until a report exists, then the report.
@@ -131,6 +189,16 @@ pub async fn rejection(rejection: Rejection) -> Result<Response, Rejection> {
     }
     if let Some(invalid) = rejection.find::<InvalidQuery>() {
         return Ok(error(StatusCode::BAD_REQUEST, &invalid.to_string()));
+    }
+    if rejection.find::<BodyTooLarge>().is_some() {
+        let message = format!("body too large: at most {MAX_CREATE_BODY} bytes");
+        return Ok(error(StatusCode::PAYLOAD_TOO_LARGE, &message));
+    }
+    if rejection.find::<BodyWithoutLength>().is_some() {
+        return Ok(error(
+            StatusCode::LENGTH_REQUIRED,
+            "a body needs a Content-Length",
+        ));
     }
     if rejection.find::<MethodNotAllowed>().is_some() {
         return Ok(error(

@@ -45,6 +45,7 @@ pub fn routes(
     let create = warp::path!("api" / "tests")
         .and(warp::post())
         .and(ratelimit::admit(creation_limit))
+        .and(api::create_body())
         .and(with_state.clone())
         .map(api::create);
     let status = warp::path!("api" / "tests" / String)

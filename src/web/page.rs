@@ -9,6 +9,7 @@ use super::assets;
 use super::html;
 use super::rows::{self, DeductionView, Shown};
 use crate::checks::CheckId;
+use crate::checks::message::MessageFacts;
 use crate::checks::row::Tone;
 use crate::i18n::{Lang, Ui};
 use crate::report::{Band, Report};
@@ -322,6 +323,15 @@ fn verdict(t: &Ui, band: Band) -> &'static str {
     }
 }
 
+/// The From line as people read it: the decoded display name and the
+/// address; the header as written when it has no usable address.
+fn from_shown(m: &MessageFacts) -> Option<String> {
+    match (&m.from_name, &m.from_address) {
+        (Some(name), Some(address)) => Some(format!("{name} <{address}>")),
+        _ => m.from.clone(),
+    }
+}
+
 fn envelope_rows(t: &Ui, report: &Report) -> Vec<(&'static str, String)> {
     let e = &report.envelope;
     let m = &report.message;
@@ -332,7 +342,7 @@ fn envelope_rows(t: &Ui, report: &Report) -> Vec<(&'static str, String)> {
         (t.helo, e.helo.clone()),
         (t.mail_from, format!("<{}>", e.mail_from)),
         (t.rcpt_to, e.rcpt_to.join(", ")),
-        (t.from, or_dash(&m.from)),
+        (t.from, from_shown(m).unwrap_or_else(|| "—".to_string())),
         (t.subject, or_dash(&m.subject)),
         (t.message_id, or_dash(&m.message_id)),
         (t.size, format!("{} {}", m.size, t.bytes)),

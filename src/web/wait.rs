@@ -12,7 +12,8 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The longest a request may wait; larger `wait` values are capped.
+/// The longest a request may wait; a larger `wait` is a 400, like any
+/// query value out of its range.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// How often a waiting request looks for the report.
 pub const POLL_EVERY: Duration = Duration::from_millis(100);
@@ -25,7 +26,7 @@ pub struct WaitQuery {
 }
 
 impl WaitQuery {
-    /// How long to wait: zero without `wait`, whole seconds capped at
+    /// How long to wait: zero without `wait`, whole seconds up to
     /// [`MAX_WAIT`], or the error to answer with.
     pub fn duration(&self) -> Result<Duration, &'static str> {
         match self.wait.as_deref() {
@@ -33,8 +34,10 @@ impl WaitQuery {
             Some(text) => text
                 .trim()
                 .parse::<u64>()
-                .map(|seconds| Duration::from_secs(seconds).min(MAX_WAIT))
-                .map_err(|_| "invalid wait: use whole seconds, at most 60"),
+                .ok()
+                .map(Duration::from_secs)
+                .filter(|wait| *wait <= MAX_WAIT)
+                .ok_or("invalid wait: use whole seconds from 0 to 60"),
         }
     }
 }
@@ -66,10 +69,12 @@ mod tests {
     }
 
     #[test]
-    fn wait_is_capped_at_sixty_seconds() {
+    fn wait_is_zero_to_sixty_seconds_and_anything_else_is_refused() {
         assert_eq!(query(None).duration(), Ok(Duration::ZERO));
         assert_eq!(query(Some("5")).duration(), Ok(Duration::from_secs(5)));
-        assert_eq!(query(Some("3600")).duration(), Ok(MAX_WAIT));
+        assert_eq!(query(Some("60")).duration(), Ok(MAX_WAIT));
+        assert!(query(Some("61")).duration().is_err());
+        assert!(query(Some("99999")).duration().is_err());
         assert!(query(Some("soon")).duration().is_err());
         assert!(query(Some("-1")).duration().is_err());
     }

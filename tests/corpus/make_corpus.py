@@ -222,6 +222,10 @@ def corpus():
     m["mime_unclosed_boundary"] = message(std("Alice Sato <alice@example.com>", "The file", extra=['Content-Type: multipart/mixed; boundary="mix-broken"']), body)
     m["missing_charset"] = message(std("佐藤 <sato@example.co.jp>".replace("佐藤", "Sato"), "Meeting notes",
         extra=["Content-Type: text/plain", "Content-Transfer-Encoding: 8bit"]), "会議のメモを送ります。\n移行は1日に開始します。\n")
+    # A Subject in raw Shift_JIS bytes, as old Japanese systems send it.
+    raw = message(std("Sato <sato@example.co.jp>", "SUBJECT-PLACEHOLDER",
+        extra=["Content-Type: text/plain; charset=UTF-8", "Content-Transfer-Encoding: 8bit"]), "会議のメモを送ります。\n")
+    m["subject_raw_shift_jis"] = raw.encode("utf-8").replace(b"SUBJECT-PLACEHOLDER", "会議のメモ".encode("shift_jis"))
 
     # Bulk headers.
     ct, body = alternative(NEWSLETTER_TEXT, NEWSLETTER_HTML)
@@ -250,5 +254,5 @@ def corpus():
 if __name__ == "__main__":
     for name, text in corpus().items():
         with open(os.path.join(HERE, name + ".eml"), "wb") as f:
-            f.write(text.encode("utf-8"))
+            f.write(text if isinstance(text, bytes) else text.encode("utf-8"))
     print(len(corpus()), "messages")

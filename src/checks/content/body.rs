@@ -224,7 +224,8 @@ fn charset(message: &Message<'_>, notes: &mut Vec<String>) -> Charset {
         let declared = part
             .content_type()
             .is_some_and(|ct| ct.attribute("charset").is_some());
-        if !declared && !text.is_ascii() {
+        // ISO-2022-JP is 7-bit: its escapes, not high bytes, give it away.
+        if !declared && (!text.is_ascii() || text.contains('\u{1b}')) {
             push_bounded(notes, "non-ASCII text without a charset".into());
             return Charset::Missing;
         }

@@ -5,6 +5,7 @@
 use super::ContentWords;
 use super::Profile;
 use super::domains::{as_domain, domain_of, related};
+use super::encoding::{HeaderEncoding, header_encoding, raw_field};
 use super::lookalike::{Lookalike, lookalike};
 use super::{Context, bounded, push_bounded, words};
 use crate::checks::CheckId;
@@ -76,6 +77,10 @@ pub struct HeaderFinding {
     pub lookalike: Lookalike,
     /// What was seen, for the page: the domains and names behind the words.
     pub notes: Vec<String>,
+    /// Text beyond ASCII in the header section: RFC 2047 encoded (`ok`),
+    /// raw UTF-8 (`utf8`, RFC 6532), or raw legacy bytes (`unencoded`).
+    #[serde(default)]
+    pub encoding: HeaderEncoding,
 }
 
 /// The finding for bytes that are not a message at all.
@@ -99,9 +104,11 @@ pub fn headers(message: &Message<'_>, context: &Context<'_>) -> HeaderFinding {
         (Some(_), None) => FromState::Unparseable,
         (Some(_), Some(_)) => FromState::Ok,
     };
-    let subject = message
-        .header_raw("Subject")
-        .map(|_| message.subject().unwrap_or(""));
+    // A Subject of raw legacy bytes is not UTF-8, so mail-parser gives no
+    // raw value for it: it is there all the same.
+    let subject = (message.header_raw("Subject").is_some()
+        || raw_field(message.raw_message(), "subject").is_some())
+    .then(|| message.subject().unwrap_or(""));
     let (lookalike, brand) = from_domain
         .as_deref()
         .map_or((Lookalike::None, None), lookalike);
@@ -116,7 +123,12 @@ pub fn headers(message: &Message<'_>, context: &Context<'_>) -> HeaderFinding {
         from_domain.as_deref(),
         &mut notes,
     );
+    let encoding = header_encoding(message.raw_message());
+    if encoding == HeaderEncoding::Unencoded {
+        push_bounded(&mut notes, "header text not encoded (RFC 2047)".into());
+    }
     HeaderFinding {
+        encoding,
         date: date(message, context),
         message_id: message_id(message.header_raw("Message-ID")),
         from: from_state,
@@ -272,6 +284,7 @@ pub const FIELDS: &[Field] = &[
     ("return_path", ReturnPath::WORDS),
     ("display_name", DisplayName::WORDS),
     ("lookalike", Lookalike::WORDS),
+    ("encoding", HeaderEncoding::WORDS),
 ];
 
 impl HeaderFinding {
@@ -294,6 +307,7 @@ impl HeaderFinding {
         facts.put(check, "return_path", self.return_path.as_str());
         facts.put(check, "display_name", self.display_name.as_str());
         facts.put(check, "lookalike", self.lookalike.as_str());
+        facts.put(check, "encoding", self.encoding.as_str());
     }
 }
 
@@ -318,6 +332,8 @@ impl HeaderFinding {
                 self.display_name.as_str(),
             )),
             (self.lookalike.as_str() != "none").then(|| self.lookalike.as_str().to_string()),
+            (self.encoding != HeaderEncoding::Ok)
+                .then(|| format!("{}: {}", w.header_encoding, self.encoding.as_str())),
             (profile.as_str() != "default").then(|| format!("{}: {}", w.profile, profile.as_str())),
         ]);
         Row {

@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod body;
 pub mod bulk;
 pub mod domains;
+pub mod encoding;
 pub mod headers;
 pub mod html;
 pub mod links;
@@ -139,6 +140,7 @@ phrases! {
             "添付ファイル名と ZIP の目録を読み取り（実行・展開・復号はしません）、実行ファイル、二重拡張子、マクロ、パスワード付き圧縮ファイル（PPAP）を確認します。";
         profile: "profile", "プロファイル";
         display_name: "display name", "差出人名";
+        header_encoding: "header text", "ヘッダーの文字";
         links_found: "links", "リンク数";
         images: "images", "画像";
         without_alt: "without alt", "alt なし";
