@@ -379,17 +379,20 @@ impl Analyzer {
                 content::content_of(raw, parsed.as_ref(), &context),
             )
         };
-        let mail_from_domain = envelope.mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
+        // Looked up and aligned as A-labels (an SMTPUTF8 sender may write
+        // `例え.jp`); the report keeps the addresses as written.
+        let mail_from = crate::dns::idn::a_label_address(&envelope.mail_from);
+        let mail_from_domain = mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
         let from_domain = message
             .facts
             .from_address
             .as_deref()
             .and_then(|a| a.rsplit_once('@'))
-            .map(|(_, d)| d.to_ascii_lowercase());
+            .map(|(_, d)| crate::dns::idn::a_label(d));
 
         // spamd scans while DNS answers: its timeout runs alongside theirs.
         let (spf, spf_helo, iprev, helo_finding, ip_blocklists, spamassassin) = tokio::join!(
-            spf::mail_from_verdict(dns, ip, helo, &self.hostname, &envelope.mail_from),
+            spf::mail_from_verdict(dns, ip, helo, &self.hostname, &mail_from),
             spf::helo_verdict(dns, ip, helo, &self.hostname),
             iprev::verdict(dns, ip),
             helo::verdict(dns, helo, ip),

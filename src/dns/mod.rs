@@ -9,6 +9,7 @@
 //! ([`org_domain`], [`zone_apex`]).
 
 pub mod answers;
+pub mod idn;
 pub mod kept_records;
 pub mod org_domain;
 pub mod ttl_map;

@@ -20,7 +20,8 @@ pub fn organisational_domain(domain: &str) -> String {
 }
 
 /// RFC 7489 §3.1: relaxed alignment is the same organisational domain,
-/// strict alignment the identical name. Case and a trailing dot do not count.
+/// strict alignment the identical name. Case, a trailing dot and the IDN
+/// spelling (U-label or A-label) do not count.
 pub fn aligned(identifier: &str, from_domain: &str, strict: bool) -> bool {
     let (id, from) = (normalise(identifier), normalise(from_domain));
     if id.is_empty() || from.is_empty() {
@@ -29,8 +30,10 @@ pub fn aligned(identifier: &str, from_domain: &str, strict: bool) -> bool {
     id == from || (!strict && organisational_domain(&id) == organisational_domain(&from))
 }
 
+/// Lowercase, no trailing dot, and an IDN as its A-label: `例え.jp` and
+/// `xn--r8jz45g.jp` are one domain.
 fn normalise(domain: &str) -> String {
-    domain.trim_end_matches('.').to_ascii_lowercase()
+    super::idn::a_label(domain.trim_end_matches('.'))
 }
 
 #[cfg(test)]
