@@ -5,6 +5,7 @@ pub mod corpus;
 pub mod dkim;
 pub mod dns;
 pub mod pipeline;
+pub mod postfix;
 pub mod redis;
 pub mod server;
 pub mod smtp_reply;
