@@ -163,6 +163,10 @@ phrases! {
         record_found: "Record found:", "見つかったレコード：";
         how_to_fix: "How to fix:", "対処方法：";
         points_lost: "Points lost", "減点";
+        fix_first: "Fix these first", "まず直すこと";
+        fix_nothing: "Nothing to fix: no rule took points.", "直すことはありません：減点はありません。";
+        deductions_total: "Deductions total", "減点の合計";
+        score_stops_at_zero: "the score stops at 0", "スコアは 0 で止まります";
         section_rules: "Rules for this section", "このセクションのルール";
 
         // Setup labels.

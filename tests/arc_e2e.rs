@@ -239,12 +239,12 @@ fn the_page_shows_no_arc_as_information_and_names_the_sealers() {
     let (status, none) = server.get("/tests/arc-page-none");
     assert_eq!(status, 200);
     assert!(
-        none.contains("<details class=\"check info\"><summary><span class=\"icon\" aria-hidden=\"true\">i</span> <strong>ARC</strong> <span class=\"result\">none</span>"),
+        none.contains("<details id=\"arc\" class=\"check info\"><summary><span class=\"icon\" aria-hidden=\"true\">i</span> <strong>ARC</strong> <span class=\"result\">none</span>"),
         "{none}"
     );
     let (_, pass) = server.get("/tests/arc-page-pass?lang=ja");
     assert!(
-        pass.contains("<details class=\"check ok\"><summary><span class=\"icon\" aria-hidden=\"true\">✔</span> <strong>ARC (1 セット: list.example)</strong> <span class=\"result\">pass</span>"),
+        pass.contains("<details id=\"arc\" class=\"check ok\"><summary><span class=\"icon\" aria-hidden=\"true\">✔</span> <strong>ARC (1 セット: list.example)</strong> <span class=\"result\">pass</span>"),
         "{pass}"
     );
 }

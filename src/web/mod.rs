@@ -4,6 +4,7 @@
 mod api;
 mod assets;
 mod badge;
+mod fix_first;
 mod html;
 pub mod openapi;
 mod ops;

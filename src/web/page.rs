@@ -6,6 +6,7 @@
 
 use super::WebState;
 use super::assets;
+use super::fix_first::{self, Fix};
 use super::html;
 use super::rows::{self, DeductionView, Shown};
 use crate::checks::CheckId;
@@ -76,6 +77,9 @@ struct ReportPage<'a> {
     verdict: &'static str,
     sections: Vec<Section>,
     envelope: Vec<(&'static str, String)>,
+    fixes: Vec<Fix>,
+    /// "Deductions total 29.6; the score stops at 0" (or without the stop).
+    total: String,
 }
 
 #[derive(Template)]
@@ -270,11 +274,24 @@ const SECTIONS: &[SectionSpec] = &[
 pub fn render_report(lang: Lang, report: &Report) -> String {
     let t = lang.ui();
     let band = report.band();
-    let sections = SECTIONS
+    let sections: Vec<Section> = SECTIONS
         .iter()
         .map(|spec| section(lang, report, spec))
         .collect();
+    let order: Vec<CheckId> = SECTIONS.iter().flat_map(|s| s.checks).copied().collect();
+    let fixes = fix_first::fixes(lang, report, &order, |check| anchor_of(&sections, check));
+    let total = fix_first::total(report);
+    let total = if total > report.max_score {
+        format!(
+            "{} {:.1}; {}",
+            t.deductions_total, total, t.score_stops_at_zero
+        )
+    } else {
+        format!("{} {:.1}", t.deductions_total, total)
+    };
     let page = ReportPage {
+        fixes,
+        total,
         frame: Frame::new(lang, format!("mailscore {:.1}/10", report.score)),
         t,
         report,
@@ -286,6 +303,21 @@ pub fn render_report(lang: Lang, report: &Report) -> String {
         envelope: envelope_rows(t, report),
     };
     html::render_string(&page)
+}
+
+/// Where `check` is on the page: its first row's anchor, else its section.
+fn anchor_of(sections: &[Section], check: CheckId) -> &'static str {
+    let name = check.as_str();
+    if sections
+        .iter()
+        .any(|s| s.rows.iter().any(|r| r.anchor == Some(name)))
+    {
+        return name;
+    }
+    SECTIONS
+        .iter()
+        .find(|spec| spec.checks.contains(&check))
+        .map_or("auth", |spec| spec.id)
 }
 
 fn section(lang: Lang, report: &Report, spec: &SectionSpec) -> Section {
@@ -306,7 +338,16 @@ fn section(lang: Lang, report: &Report, spec: &SectionSpec) -> Section {
             .iter()
             .find_map(|check| checks.subject(*check))
             .unwrap_or_default(),
-        rows: rows::shown(lang, report, spec.checks, !spec.rules_below),
+        rows: rows::shown(lang, report, spec.checks, !spec.rules_below)
+            .into_iter()
+            .map(|mut row| {
+                // A section named like its check (posture) is its anchor.
+                if row.anchor == Some(spec.id) {
+                    row.anchor = None;
+                }
+                row
+            })
+            .collect(),
         rules,
         badge: spec.checks.iter().any(|check| checks.trusted(*check)),
     }

@@ -36,6 +36,9 @@ impl Tone {
 #[derive(Debug)]
 pub struct Shown {
     pub row: Row,
+    /// The `id` of the check's first row (`#spf`, `#dkim`…): stable
+    /// anchors support staff can paste, and the "fix these first" links.
+    pub anchor: Option<&'static str>,
     pub tone: Tone,
     pub word: &'static str,
     pub deductions: Vec<DeductionView>,
@@ -133,7 +136,9 @@ pub fn shown(lang: Lang, report: &Report, checks: &[CheckId], attach: bool) -> V
             } else {
                 Vec::new()
             };
-            shown.push(settle(row, deductions));
+            let mut row = settle(row, deductions);
+            row.anchor = (i == 0).then(|| check.as_str());
+            shown.push(row);
         }
     }
     shown
@@ -143,6 +148,7 @@ pub fn shown(lang: Lang, report: &Report, checks: &[CheckId], attach: bool) -> V
 fn settle(row: Row, deductions: Vec<DeductionView>) -> Shown {
     let (by_points, said) = points_tone(&deductions);
     Shown {
+        anchor: None,
         tone: row.tone.unwrap_or(by_points),
         word: row.word.unwrap_or(said),
         row,
