@@ -526,35 +526,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
     }
 
-    fn data(&mut self) {
+    /// Why a body (DATA or BDAT) cannot start yet, if it cannot.
+    fn not_ready_for_body(&self) -> Option<&'static str> {
         match &self.transaction {
-            None => self.reply("503 5.5.1 Send MAIL first"),
-            Some(_) if self.chunks.is_some() => {
-                self.reply("503 5.5.1 BDAT in progress: end it with BDAT LAST");
-            }
-            Some(tx) if tx.rcpt_to.is_empty() && !tx.postmaster => {
-                self.reply("503 5.5.1 Send RCPT first");
-            }
-            Some(_) => {
-                let (settings, limits) = (&self.client.settings, &self.client.limits);
-                let reader = DataReader::new(settings.max_message_size, limits.max_header_lines);
-                self.body = Some(reader);
-                self.body_deadline = Some(Instant::now() + limits.data_timeout);
-                self.reply("354 Start mail input; end with <CRLF>.<CRLF>");
-            }
-        }
-    }
-
-    /// `BDAT <size> [LAST]` (RFC 3030): its octets follow at once, and are
-    /// read whatever the answer; the answer comes once they are in.
-    fn bdat(&mut self, size: usize, last: bool) {
-        let refused = match &self.transaction {
             None => Some("503 5.5.1 Send MAIL first"),
             Some(tx) if tx.rcpt_to.is_empty() && !tx.postmaster => {
                 Some("503 5.5.1 Send RCPT first")
             }
             Some(_) => None,
+        }
+    }
+
+    fn data(&mut self) {
+        let refused = if self.transaction.is_some() && self.chunks.is_some() {
+            Some("503 5.5.1 BDAT in progress: end it with BDAT LAST")
+        } else {
+            self.not_ready_for_body()
         };
+        if let Some(reply) = refused {
+            return self.reply(reply);
+        }
+        let (settings, limits) = (&self.client.settings, &self.client.limits);
+        let reader = DataReader::new(settings.max_message_size, limits.max_header_lines);
+        self.body = Some(reader);
+        self.body_deadline = Some(Instant::now() + limits.data_timeout);
+        self.reply("354 Start mail input; end with <CRLF>.<CRLF>");
+    }
+
+    /// `BDAT <size> [LAST]` (RFC 3030): its octets follow at once, and are
+    /// read whatever the answer; the answer comes once they are in.
+    fn bdat(&mut self, size: usize, last: bool) {
+        let refused = self.not_ready_for_body();
         if refused.is_none() && self.chunks.is_none() {
             let (settings, limits) = (&self.client.settings, &self.client.limits);
             self.chunks = Some(Chunks::new(
@@ -594,8 +596,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.body_deadline = None;
             return self.end_data(chunks.finish()).await;
         }
-        let received = "250 2.0.0 Chunk received";
-        self.reply(received);
+        self.reply("250 2.0.0 Chunk received");
     }
 
     /// The body is in: deliver it (or not), answer, and close the transaction.
