@@ -52,20 +52,16 @@ pub(super) async fn refused(dns: &Dns, record_domain: &str, record: &str) -> Vec
     refused
 }
 
-/// `(tag, uri)` for each URI of the record's `rua=` and `ruf=` tags.
+/// `(tag, uri)` for each URI of the record's `rua=` and `ruf=` tags (a
+/// tag given twice is read once, as receivers do; `tags` reports it).
 fn report_uris(record: &str) -> impl Iterator<Item = (&'static str, &str)> {
-    record.split(';').flat_map(|pair| {
-        let (tag, value) = pair.split_once('=').unwrap_or(("", ""));
-        let tag = match tag.trim().to_ascii_lowercase().as_str() {
-            "rua" => Some("rua"),
-            "ruf" => Some("ruf"),
-            _ => None,
-        };
-        value
-            .split(',')
+    ["rua", "ruf"].into_iter().flat_map(move |tag| {
+        super::tag_value(record, tag)
+            .into_iter()
+            .flat_map(|value| value.split(','))
             .map(str::trim)
-            .filter(move |uri| tag.is_some() && !uri.is_empty())
-            .map(move |uri| (tag.unwrap_or_default(), uri))
+            .filter(|uri| !uri.is_empty())
+            .map(move |uri| (tag, uri))
     })
 }
 
