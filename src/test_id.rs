@@ -1,5 +1,8 @@
 //! Test ids: the local part of a throwaway address, and the key of its report.
 
+/// What an invalid id is told, wherever one is refused.
+pub const INVALID: &str = "invalid test id: use 3-64 of [a-z0-9-]";
+
 /// [`is_valid`] as a regular expression, for the API document.
 pub const PATTERN: &str = "^[a-z0-9-]{3,64}$";
 

@@ -124,7 +124,7 @@ fn chosen_id(body: &[u8]) -> Result<Option<String>, String> {
     let request: CreateRequest = serde_json::from_slice(body)
         .map_err(|e| format!("invalid body: want {{\"id\": \"...\"}} or nothing ({e})"))?;
     if !test_id::is_valid(&request.id) {
-        return Err("invalid test id: use 3-64 of [a-z0-9-]".into());
+        return Err(test_id::INVALID.into());
     }
     Ok(Some(request.id))
 }
@@ -134,10 +134,7 @@ fn chosen_id(body: &[u8]) -> Result<Option<String>, String> {
 /// ([`super::wait`]).
 pub async fn status(id: String, wait: super::wait::WaitQuery, state: WebState) -> Response {
     if !test_id::is_valid(&id) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid test id: use 3-64 of [a-z0-9-]",
-        );
+        return error(StatusCode::BAD_REQUEST, test_id::INVALID);
     }
     match wait.duration() {
         Ok(Duration::ZERO) => {}

@@ -65,10 +65,7 @@ impl Badge {
 
 pub fn badge(id: String, state: WebState) -> Response {
     if !test_id::is_valid(&id) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid test id: use 3-64 of [a-z0-9-]",
-        );
+        return error(StatusCode::BAD_REQUEST, test_id::INVALID);
     }
     let report = match state.reports.report(&id) {
         Ok(report) => report,

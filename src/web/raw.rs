@@ -81,10 +81,7 @@ pub fn message_eml(id: String, state: WebState) -> Response {
 /// The message of a valid id, or the status and error to answer with.
 fn stored_message(id: &str, state: &WebState) -> Result<StoredMessage, (StatusCode, String)> {
     if !test_id::is_valid(id) {
-        return Err((
-            StatusCode::BAD_REQUEST,
-            "invalid test id: use 3-64 of [a-z0-9-]".into(),
-        ));
+        return Err((StatusCode::BAD_REQUEST, test_id::INVALID.into()));
     }
     match state.store.message(id) {
         Ok(Some(message)) => Ok(message),
