@@ -214,3 +214,16 @@ async fn an_iso_2022_jp_body_without_a_charset_is_flagged() {
     .await;
     assert_eq!(declared.checks.content.body.charset.as_str(), "ok");
 }
+
+#[tokio::test]
+async fn an_encoded_subject_stays_decoded_beside_another_raw_field() {
+    // The From name is raw Shift_JIS (佐藤); the Subject is RFC 2047.
+    let mut raw = b"From: \x8d\xb2\x93\xa1 <sato@example.jp>\r\nTo: box@localhost\r\n".to_vec();
+    raw.extend_from_slice(
+        b"Subject: =?ISO-2022-JP?B?GyRCQEE1YT1xJE4kNDBGRmIbKEI=?=\r\n\
+          Date: Tue, 25 Nov 2025 10:00:00 +0900\r\nMessage-ID: <m@example.jp>\r\n\r\nbody\r\n",
+    );
+    let report = report_of(&raw).await;
+    assert_eq!(report.checks.content.headers.encoding.as_str(), "unencoded");
+    assert_eq!(report.message.subject.as_deref(), Some("請求書のご案内"));
+}

@@ -126,16 +126,16 @@ fn link_domains(message: &mail_parser::Message<'_>) -> Vec<String> {
     domains
 }
 
-/// The Subject for display: decoded by mail-parser, unless it was written
-/// raw in a legacy charset (Shift_JIS bytes), which mail-parser can only
-/// read as mojibake: then decoded best effort from the raw bytes.
+/// The Subject for display: decoded by mail-parser as RFC 2047 says,
+/// unless it was written raw in a legacy charset, which mail-parser can
+/// only read as mojibake: Shift_JIS or EUC-JP bytes (not UTF-8, so it keeps
+/// no raw value) or ISO-2022-JP escapes. Those are decoded best effort from
+/// the raw bytes. Only the Subject's own bytes decide, not other fields.
 fn subject(raw: &[u8], message: &Message<'_>) -> Option<String> {
-    let parsed = message.subject()?;
-    if encoding::header_encoding(raw) != encoding::HeaderEncoding::Unencoded {
-        return Some(parsed.to_string());
+    match message.header_raw("Subject") {
+        Some(value) if !value.contains('\u{1b}') => message.subject().map(str::to_string),
+        _ => encoding::raw_field(raw, "subject").map(|value| encoding::best_effort(&value)),
     }
-    let raw_value = encoding::raw_field(raw, "subject")?;
-    Some(encoding::best_effort(&raw_value))
 }
 
 /// RFC 5322 §2.2.3: unfolding removes the line breaks, not the whitespace
