@@ -4,7 +4,7 @@
 use crate::analysis::pipeline::Pipeline;
 use crate::checks::Analyzer;
 use crate::checks::CheckId;
-use crate::checks::smime::SmimeError;
+use crate::checks::SetupError;
 use crate::config::{Config, ConfigError, Options};
 use crate::dns::{DnsSetupError, resolver};
 use crate::report::{Report, Subject};
@@ -62,7 +62,7 @@ pub enum CheckError {
     #[error(transparent)]
     Dns(#[from] DnsSetupError),
     #[error(transparent)]
-    Smime(#[from] SmimeError),
+    Setup(#[from] SetupError),
 }
 
 /// Runs the check and returns the report, rendered as asked.
@@ -135,6 +135,28 @@ fn read_message(path: &PathBuf) -> Result<Vec<u8>, CheckError> {
 /// A terminal summary: the score, each check's line, each deduction.
 pub fn text(report: &Report) -> String {
     let mut out = format!("score: {:.1}/{}\n", report.score, report.max_score);
+    let grade = &report.grade;
+    let items = |items: &[crate::score::mschecker::Item]| {
+        items
+            .iter()
+            .map(|i| i.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out += &format!("grade: {}", grade.level.as_str());
+    if !grade.decided_by.is_empty() {
+        out += &format!(" ({})", items(&grade.decided_by));
+    } else if !grade.not_checked.is_empty() {
+        out += &format!(" (not checked: {})", items(&grade.not_checked));
+    }
+    let s = &report.setup;
+    out += &format!(
+        "\nsetup: smime={} spf={} dkim={} dmarc={}\n",
+        s.smime.as_str(),
+        s.spf.as_str(),
+        s.dkim.as_str(),
+        s.dmarc.as_str()
+    );
     for check in CheckId::ALL {
         out += &report.checks.text(check);
     }

@@ -8,6 +8,7 @@
 use crate::checks::Settings;
 use crate::checks::content::Profile;
 use crate::checks::dnsbl;
+use crate::checks::mail_server::{DEFAULT_RELAY_DOMAIN, ProbeSettings};
 use crate::checks::spamd::SpamdSettings;
 use clap::Args;
 use ipnet::IpNet;
@@ -70,6 +71,15 @@ pub enum LogFormat {
     #[default]
     Text,
     Json,
+}
+
+/// Whether the sender's mail servers are probed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Probing {
+    #[default]
+    On,
+    Off,
 }
 
 /// Every setting, as given: a flag (or its environment variable) or a key
@@ -171,6 +181,30 @@ pub struct Options {
     #[arg(long, env = "MAILSCORE_PROXY_TRUSTED", value_delimiter = ',', value_parser = parse_trusted_net)]
     #[serde(default, deserialize_with = "trusted_nets")]
     pub proxy_trusted: Option<Vec<IpNet>>,
+    /// Probe the sender domain's mail servers (port 25: STARTTLS,
+    /// certificate, open relay); "off" where outbound port 25 is
+    /// forbidden [default: on]
+    #[arg(long, env = "MAILSCORE_PROBE", value_enum)]
+    pub probe: Option<Probing>,
+    /// The port probed on the sender's mail servers [default: 25]
+    #[arg(long, env = "MAILSCORE_PROBE_PORT")]
+    pub probe_port: Option<u16>,
+    /// Also probe private, loopback and other non-public addresses
+    /// (tests; never on a public server) [default: false]
+    #[arg(long, env = "MAILSCORE_PROBE_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
+    pub probe_allow_private: Option<bool>,
+    /// Extra PEM CA files trusted for the probed servers' certificates,
+    /// besides the system roots.
+    #[arg(long, env = "MAILSCORE_PROBE_CA", value_delimiter = ',')]
+    pub probe_ca: Option<Vec<PathBuf>>,
+    /// Seconds the whole probe of one report may take; each step gets
+    /// half, at most 10 [default: 20]
+    #[arg(long, env = "MAILSCORE_PROBE_TIMEOUT")]
+    pub probe_timeout: Option<u64>,
+    /// Domain of the open relay test's outside recipients
+    /// [default: relay-test.invalid]
+    #[arg(long, env = "MAILSCORE_PROBE_RELAY_DOMAIN")]
+    pub probe_relay_domain: Option<String>,
 }
 
 fn parse_profile(text: &str) -> Result<Profile, String> {
@@ -233,6 +267,30 @@ impl Options {
                 addr,
                 timeout: Duration::from_secs(self.spamd_timeout.unwrap_or(10).max(1)),
             }),
+            probe: self.probe_settings(),
+        }
+    }
+
+    fn probe_settings(&self) -> ProbeSettings {
+        let total = Duration::from_secs(self.probe_timeout.unwrap_or(20).max(1));
+        ProbeSettings {
+            enabled: self.probe.unwrap_or_default() == Probing::On,
+            port: self.probe_port.unwrap_or(25),
+            allow_private: self.probe_allow_private.unwrap_or(false),
+            ca_files: self.probe_ca.clone().unwrap_or_default(),
+            helo: self
+                .domain
+                .clone()
+                .unwrap_or("localhost".into())
+                .to_ascii_lowercase(),
+            relay_domain: self
+                .probe_relay_domain
+                .clone()
+                .unwrap_or(DEFAULT_RELAY_DOMAIN.into())
+                .to_ascii_lowercase(),
+            step_timeout: (total / 2).clamp(Duration::from_millis(500), Duration::from_secs(10)),
+            total_timeout: total,
+            ..ProbeSettings::off()
         }
     }
 }
@@ -405,7 +463,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 27, "{keys:?}");
+        assert_eq!(keys.len(), 33, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()

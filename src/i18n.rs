@@ -155,6 +155,23 @@ phrases! {
         section_smime: "S/MIME", "S/MIME";
         section_blocklists: "Blocklists", "ブロックリスト";
         section_posture: "From-domain posture", "From ドメインの設定状況";
+        section_mail_server: "Your mail server (MX), probed", "送信ドメインのメールサーバー（MX）の確認";
+        grade_label: "Mail server grade (MSchecker levels)", "メールサーバー判定（MSchecker の 4 段階）";
+        grade_safe: "Safe", "安全";
+        grade_review: "Review recommended", "見直しを推奨";
+        grade_improve: "Needs improvement", "改善が必要";
+        grade_danger: "Dangerous", "危険";
+        grade_not_checked: "Not graded: some items could not be checked", "判定不能：確認できない項目があります";
+        grade_decided_by: "because", "理由";
+        grade_missing: "not checked", "未確認";
+        item_open_relay: "the MX is an open relay", "MX が不正中継を許している";
+        item_spf_and_dkim_not_ok: "neither SPF nor DKIM passes", "SPF と DKIM がともに NG";
+        item_no_tls_on_sending: "the message came without TLS", "送信時に TLS が使われていない";
+        item_mx_no_starttls: "the MX offers no STARTTLS", "MX が STARTTLS に対応していない";
+        item_reverse_dns_fails: "reverse DNS fails", "逆引きが NG";
+        item_dnssec_not_ok: "the domain is not DNSSEC-signed", "DNSSEC が NG";
+        item_blocklisted: "blocklisted", "ブロックリストに掲載";
+        setup_grid_label: "Anti-spoofing setup (as the JIPDEC survey counts it)", "なりすまし対策の設定状況（JIPDEC 調査の区分）";
         section_message: "Message", "メッセージ";
         section_raw: "Raw message", "メッセージのソース";
 

@@ -4,6 +4,8 @@
 
 use crate::checks::message::MessageFacts;
 use crate::checks::{Analysis, Findings};
+use crate::score::jipdec::{self, SetupGrid};
+use crate::score::mschecker::{self, Grade};
 use crate::score::{Deduction, Score};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
@@ -37,6 +39,14 @@ pub struct Report {
     pub message: MessageFacts,
     /// What each check found, as the checks wrote it.
     pub checks: Findings,
+    /// MSchecker's four-level grade of the sender (safe, review, improve,
+    /// danger), beside the 10 points. Reports stored before it read as
+    /// `not_checked`.
+    #[serde(default)]
+    pub grade: Grade,
+    /// S/MIME, SPF, DKIM, DMARC as the Japanese surveys count them.
+    #[serde(default)]
+    pub setup: SetupGrid,
     /// The message's top-level header fields, for the page's raw view.
     pub headers: Vec<(String, String)>,
     /// Every rule that matched, zero-point ones included (they inform).
@@ -90,6 +100,8 @@ impl Report {
                 rcpt_to: envelope.rcpt_to.clone(),
             },
             message: analysis.message,
+            grade: mschecker::grade(&analysis.findings),
+            setup: jipdec::grid(&analysis.findings),
             checks: analysis.findings,
             headers: analysis.headers,
             deductions: score.deductions,

@@ -6,7 +6,7 @@
 use crate::analysis::background::{Background, Lanes};
 use crate::analysis::pipeline::{LiveRules, Pipeline};
 use crate::analysis::{LanePipelines, Queued, Saving, analyze_queued};
-use crate::checks::smime::SmimeError;
+use crate::checks::SetupError;
 use crate::checks::{Analyzer, CheckId, Findings};
 use crate::config::Config;
 use crate::dns::{DnsSetupError, resolver};
@@ -37,7 +37,7 @@ pub enum ServeError {
     #[error(transparent)]
     Dns(#[from] DnsSetupError),
     #[error(transparent)]
-    Smime(#[from] SmimeError),
+    Setup(#[from] SetupError),
     #[error(transparent)]
     Tls(#[from] crate::smtp::tls::TlsError),
     #[error("cannot start the store writer: {0}")]
@@ -66,12 +66,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let dns = resolver(config.dns, config.dns_timeout)?;
         Ok(Analyzer::new(dns, &config.hostname, &config.lists)?)
     };
+    let normal = analyzer()?;
+    // One probe cache for both lanes: it is what keeps a flood of test
+    // mail from becoming a flood of probes of one sender.
+    let background = Analyzer {
+        mail_servers: normal.mail_servers.clone(),
+        ..analyzer()?
+    };
     let pipeline = Arc::new(Pipeline {
-        analyzer: analyzer()?,
+        analyzer: normal,
         rules: rules.clone(),
     });
     let background_pipeline = Arc::new(Pipeline {
-        analyzer: analyzer()?,
+        analyzer: background,
         rules,
     });
     let metrics = Arc::new(Metrics::new(Findings::DNS_CHECKS.map(CheckId::as_str)));

@@ -119,6 +119,18 @@ struct Status {
     max_score: f64,
     #[serde(default)]
     deductions: Vec<Deduction>,
+    /// The MSchecker grade, from servers that write one.
+    #[serde(default)]
+    grade: Option<GradeSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GradeSummary {
+    level: String,
+    #[serde(default)]
+    decided_by: Vec<String>,
+    #[serde(default)]
+    not_checked: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -304,6 +316,14 @@ fn judge(report: &Status, min_score: f64, report_url: &Url) -> Outcome {
         if passed { "at least" } else { "below" },
         number(min_score),
     );
+    if let Some(grade) = &report.grade {
+        let because = match (grade.decided_by.is_empty(), grade.not_checked.is_empty()) {
+            (false, _) => format!(" ({})", grade.decided_by.join(", ")),
+            (true, false) => format!(" (not checked: {})", grade.not_checked.join(", ")),
+            (true, true) => String::new(),
+        };
+        let _ = writeln!(summary, "mail server grade: {}{because}", grade.level);
+    }
     // Checks in the order their first deduction appears (the rule table's).
     let mut failed: Vec<(&str, Vec<String>)> = Vec::new();
     for deduction in report.deductions.iter().filter(|d| d.points > 0.0) {
@@ -379,6 +399,11 @@ mod tests {
             message_received: true,
             score: 4.5,
             max_score: 10.0,
+            grade: Some(GradeSummary {
+                level: "improve".into(),
+                decided_by: vec!["mx_no_starttls".into()],
+                not_checked: Vec::new(),
+            }),
             deductions: vec![
                 Deduction {
                     rule: "SPF_FAIL".into(),
@@ -408,6 +433,7 @@ mod tests {
         assert_eq!(
             outcome.summary,
             "x@localhost: 4.5/10 (poor), below the minimum 8\n\
+             mail server grade: improve (mx_no_starttls)\n\
              failed checks:\n  \
              spf: SPF_FAIL (-2)\n  \
              dmarc: DMARC_FAIL (-3), DMARC_FAIL_ENFORCED (-0.5)\n\

@@ -19,6 +19,10 @@ use mailscore::checks::dmarc::{DmarcFinding, DmarcMode, DmarcRecord, TreeWalkVer
 use mailscore::checks::dnsbl::{BlocklistFinding, BlocklistResult, Listing, ZoneError};
 use mailscore::checks::helo::{HeloFinding, HeloResult};
 use mailscore::checks::iprev::IprevFinding;
+use mailscore::checks::mail_server::certificate::{CertificateFacts, ChainState};
+use mailscore::checks::mail_server::host::{HostProbe, Reached, StartTls, TlsSession};
+use mailscore::checks::mail_server::relay::{RcptAttempt, RelayTest, RelayVerdict};
+use mailscore::checks::mail_server::{DomainServers, MailServerFinding, ProbeStatus, TargetsFound};
 use mailscore::checks::message::MessageFacts;
 use mailscore::checks::message_id_domain::{MessageIdDomain, MessageIdDomainFinding};
 use mailscore::checks::posture::{PostureFinding, Presence, RecordStatus};
@@ -27,6 +31,8 @@ use mailscore::checks::spf::{AllPolicy, SpfFinding, SpfIdentity, SpfProblem};
 use mailscore::checks::tls::{TlsFinding, TlsResult};
 use mailscore::checks::{CheckId, Setup, Verdict};
 use mailscore::report::{EnvelopeView, Report};
+use mailscore::score::jipdec::SetupGrid;
+use mailscore::score::mschecker::{Grade, Item, Level};
 use mailscore::score::{Deduction, Text};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -714,6 +720,57 @@ fn blocklist(result: BlocklistResult) -> BlocklistFinding {
     }
 }
 
+/// A probed exchanger with every optional field set.
+fn mail_server() -> MailServerFinding {
+    MailServerFinding {
+        status: ProbeStatus::Probed,
+        domains: vec![DomainServers {
+            domain: "example.com".into(),
+            role: "from".into(),
+            targets: TargetsFound::Exchangers,
+            errors: vec!["mx2.example.com has no address (A/AAAA)".into()],
+            hosts: vec![HostProbe {
+                host: "mx.example.com".into(),
+                preference: 10,
+                implicit: false,
+                address: "192.0.2.25".parse().unwrap(),
+                reached: Reached::Completed,
+                error: Some("x".into()),
+                banner: Some("220 mx.example.com ESMTP".into()),
+                extensions: vec!["STARTTLS".into()],
+                starttls: StartTls::Offered,
+                tls: Some(TlsSession {
+                    version: Some("TLSv1.3".into()),
+                    cipher: Some("TLS13_AES_256_GCM_SHA384".into()),
+                    certificate: Some(CertificateFacts {
+                        subject: "mx.example.com".into(),
+                        issuer: "R3".into(),
+                        names: vec!["mx.example.com".into()],
+                        not_after: "Jan  1 00:00:00 2030 GMT".into(),
+                        days_left: 1000,
+                        self_signed: false,
+                        chain: ChainState::Valid,
+                        chain_error: Some("x".into()),
+                        name_matches: true,
+                    }),
+                    error: Some("x".into()),
+                }),
+                relay: RelayTest {
+                    verdict: RelayVerdict::Open,
+                    mail_from_refused: Some("550 no".into()),
+                    attempts: vec![RcptAttempt {
+                        variant: "plain".into(),
+                        recipient: "<relay-test@relay-test.invalid>".into(),
+                        reply: "250 2.1.5 Ok".into(),
+                        accepted: true,
+                    }],
+                    error: Some("x".into()),
+                },
+            }],
+        }],
+    }
+}
+
 /// A report with every optional field set and every list non-empty. A
 /// struct literal, so a new field does not compile until it is added here,
 /// and then fails until it is in the document.
@@ -864,6 +921,18 @@ fn full_report() -> Report {
                 message_id_domain: Some("esp.example".into()),
                 from_domain: Some("example.com".into()),
             },
+            mail_server: mail_server(),
+        },
+        grade: Grade {
+            level: Level::Danger,
+            decided_by: vec![Item::OpenRelay],
+            not_checked: vec![Item::DnssecNotOk],
+        },
+        setup: SetupGrid {
+            smime: Setup::Missing,
+            spf: Setup::Configured,
+            dkim: Setup::Misconfigured,
+            dmarc: Setup::Unknown,
         },
         deductions: vec![Deduction {
             rule: "SPF_FAIL".into(),

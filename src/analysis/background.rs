@@ -132,14 +132,27 @@ impl Slot {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let permit = self.permit;
-        self.runtime.spawn(async move {
+        self.spawn_releasing(|held| async move {
             let output = task.await;
-            drop(permit);
+            drop(held);
             output
         })
     }
+
+    /// Runs the task `start` makes in this slot's lane, handing it the
+    /// slot: the slot is free again when the task drops it (or ends), so
+    /// a task whose last part only waits can let the next one in first.
+    pub fn spawn_releasing<F>(self, start: impl FnOnce(Held) -> F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.runtime.spawn(start(Held(self.permit)))
+    }
 }
+
+/// A slot in use: dropping it frees the slot.
+pub struct Held(#[allow(dead_code)] OwnedSemaphorePermit);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {

@@ -84,11 +84,11 @@ pub async fn analyze_queued(
             pipelines.normal.clone()
         };
         let (saving, domain, metrics) = (saving.clone(), domain.clone(), metrics.clone());
-        slot.spawn(async move {
+        slot.spawn_releasing(|held| async move {
             // Counts the analysis as ended however the task ends, a panic
             // included, so backpressure cannot wedge on a lost count.
             let _ended = AnalysisEnded(metrics.clone());
-            if let Err(e) = analyze_one(&saving, &pipeline, &domain, &id, &metrics).await {
+            if let Err(e) = analyze_one(&saving, &pipeline, &domain, &id, &metrics, held).await {
                 metrics.analysis_failed();
                 tracing::error!(test_id = %id, error = %e, "analysis failed");
             }
@@ -111,6 +111,7 @@ async fn analyze_one(
     domain: &str,
     id: &str,
     metrics: &Metrics,
+    held: background::Held,
 ) -> Result<(), StoreError> {
     // Analysis is CPU work between the sessions' short steps. Spawned from
     // a session's wake-up it would run next on that worker, ahead of every
@@ -122,13 +123,14 @@ async fn analyze_one(
     let address = format!("{id}@{domain}");
     let started = std::time::Instant::now();
     let report = pipeline
-        .report(
+        .report_then_release(
             Subject {
                 id,
                 address: &address,
             },
             &message.envelope,
             &message.raw,
+            held,
         )
         .await;
     tokio::task::yield_now().await;

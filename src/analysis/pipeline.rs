@@ -40,7 +40,22 @@ impl From<RuleTable> for LiveRules {
 
 impl Pipeline {
     pub async fn report(&self, subject: Subject<'_>, envelope: &Envelope, raw: &[u8]) -> Report {
-        let analysis = self.analyzer.analyze(envelope, raw).await;
+        self.report_then_release(subject, envelope, raw, ()).await
+    }
+
+    /// [`Pipeline::report`], dropping `slot` once the analysis proper is
+    /// done: the probe of the sender's servers that follows mostly waits
+    /// on the network, and must not hold an analysis slot while it does.
+    pub async fn report_then_release<S>(
+        &self,
+        subject: Subject<'_>,
+        envelope: &Envelope,
+        raw: &[u8],
+        slot: S,
+    ) -> Report {
+        let mut analysis = self.analyzer.analyze(envelope, raw).await;
+        drop(slot);
+        analysis.findings.mail_server = self.analyzer.probe_servers(&analysis, envelope).await;
         // Scoring and the report are CPU work too: in `serve`, SMTP
         // sessions waiting for a reply go first.
         tokio::task::yield_now().await;

@@ -14,15 +14,16 @@ use std::hash::BuildHasherDefault;
 /// and the rule table use for it, and `WORDS` (every word, first = default)
 /// for the rule fields the check declares (`FIELDS`).
 macro_rules! words {
-    ($(#[$meta:meta])* $name:ident { $first:ident => $first_word:literal $(, $variant:ident => $word:literal)* $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $(#[$first_meta:meta])* $first:ident => $first_word:literal $(, $(#[$vmeta:meta])* $variant:ident => $word:literal)* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
         #[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
         pub enum $name {
+            $(#[$first_meta])*
             #[default]
             #[serde(rename = $first_word)]
             $first,
-            $(#[serde(rename = $word)] $variant,)*
+            $($(#[$vmeta])* #[serde(rename = $word)] $variant,)*
         }
 
         impl $name {

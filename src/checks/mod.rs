@@ -10,6 +10,7 @@ pub mod dnsbl;
 pub mod facts;
 pub mod helo;
 pub mod iprev;
+pub mod mail_server;
 pub mod message;
 pub mod message_id_domain;
 pub mod posture;
@@ -76,6 +77,7 @@ check_ids! {
     Attachments => "attachments",
     Spamassassin => "spamassassin",
     MessageIdDomain => "message_id_domain",
+    MailServer => "mail_server",
 }
 
 impl CheckId {
@@ -105,6 +107,7 @@ impl CheckId {
             CheckId::Attachments => content::attachments::FIELDS,
             CheckId::Spamassassin => spamd::FIELDS,
             CheckId::MessageIdDomain => message_id_domain::FIELDS,
+            CheckId::MailServer => mail_server::FIELDS,
         }
     }
 
@@ -176,6 +179,10 @@ pub struct Findings {
     /// before it was checked read as unknown.
     #[serde(default)]
     pub message_id_domain: message_id_domain::MessageIdDomainFinding,
+    /// The sender domain's own mail servers, probed. Reports stored before
+    /// they were probed read as `not_checked`.
+    #[serde(default)]
+    pub mail_server: mail_server::MailServerFinding,
 }
 
 /// One message analysed: what it says about itself, its header fields as
@@ -244,6 +251,7 @@ impl Findings {
             CheckId::Attachments => vec![content.attachments.row(lang)],
             CheckId::Spamassassin => vec![self.spamassassin.row(lang)],
             CheckId::MessageIdDomain => vec![self.message_id_domain.row(lang)],
+            CheckId::MailServer => self.mail_server.rows(lang),
         }
     }
 
@@ -273,6 +281,7 @@ impl Findings {
             CheckId::Arc => self.arc.text(),
             CheckId::Iprev => self.iprev.text(),
             CheckId::Spamassassin => self.spamassassin.text(),
+            CheckId::MailServer => self.mail_server.text(),
             _ => String::new(),
         }
     }
@@ -297,6 +306,7 @@ impl Findings {
         self.content.facts(&self.dkim, &mut facts);
         self.spamassassin.facts(&mut facts);
         self.message_id_domain.facts(&mut facts);
+        self.mail_server.facts(&mut facts);
         facts
     }
 }
@@ -313,6 +323,8 @@ pub struct Settings {
     pub content_profile: content::Profile,
     /// spamd to score each message with, if the operator runs one.
     pub spamd: Option<spamd::SpamdSettings>,
+    /// Whether and how the sender's mail servers are probed.
+    pub probe: mail_server::ProbeSettings,
 }
 
 impl Settings {
@@ -324,6 +336,7 @@ impl Settings {
             smime_ca_files: Vec::new(),
             content_profile: content::Profile::Default,
             spamd: None,
+            probe: mail_server::ProbeSettings::off(),
         }
     }
 }
@@ -339,23 +352,54 @@ pub struct Analyzer {
     pub settings: Settings,
     /// Zone apexes found for the DNSSEC posture check, kept a while.
     pub zone_apexes: crate::dns::zone_apex::ZoneApexes,
+    /// The probe of the sender's servers; share it between analyzers
+    /// (its cache is what keeps a flood from flooding the sender).
+    pub mail_servers: mail_server::SharedMailServers,
+}
+
+/// The analyzer could not be set up from its settings.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Smime(#[from] smime::SmimeError),
+    #[error("probe CA files: {0}")]
+    ProbeCa(String),
 }
 
 impl Analyzer {
     /// An analyzer asking the configured blocklists and trusting the
     /// system roots plus the configured S/MIME CA files.
-    pub fn new(
-        dns: Dns,
-        hostname: &str,
-        settings: &Settings,
-    ) -> Result<Analyzer, smime::SmimeError> {
+    pub fn new(dns: Dns, hostname: &str, settings: &Settings) -> Result<Analyzer, SetupError> {
         Ok(Analyzer {
             dns,
             hostname: hostname.to_string(),
             trust: smime::TrustStore::system_with(&settings.smime_ca_files)?,
             settings: settings.clone(),
             zone_apexes: crate::dns::zone_apex::ZoneApexes::default(),
+            mail_servers: std::sync::Arc::new(
+                mail_server::MailServers::new(&settings.probe).map_err(SetupError::ProbeCa)?,
+            ),
         })
+    }
+
+    /// Probes the servers of the analysed message's From domain and
+    /// envelope sender's domain. Apart from [`Analyzer::analyze`], so the
+    /// caller can give up its analysis slot first: this mostly waits.
+    pub async fn probe_servers(
+        &self,
+        analysis: &Analysis,
+        envelope: &Envelope,
+    ) -> mail_server::MailServerFinding {
+        let domain = |address: &str| {
+            address
+                .rsplit_once('@')
+                .map(|(_, d)| crate::dns::idn::a_label(d))
+        };
+        let from = analysis.message.from_address.as_deref().and_then(domain);
+        let mail_from = domain(&crate::dns::idn::a_label_address(&envelope.mail_from));
+        self.mail_servers
+            .probe(&self.dns, from.as_deref(), mail_from.as_deref())
+            .await
     }
 
     /// Runs every check. DNS failures become temperror (or "not checked")
@@ -450,6 +494,8 @@ impl Analyzer {
             content,
             spamassassin,
             message_id_domain: message_id_domain::verdict(&message.facts),
+            // Filled in by `probe_servers`, after the analysis slot is freed.
+            mail_server: mail_server::MailServerFinding::default(),
         };
         Analysis {
             message: message.facts,
@@ -505,6 +551,7 @@ mod tests {
             content::ContentWords::PAIRS,
             spamd::SpamassassinWords::PAIRS,
             message_id_domain::MessageIdDomainWords::PAIRS,
+            mail_server::MailServerWords::PAIRS,
         ] {
             crate::i18n::assert_translated(pairs);
         }

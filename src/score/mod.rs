@@ -2,6 +2,8 @@
 //! Only this stage knows points.
 
 mod eval;
+pub mod jipdec;
+pub mod mschecker;
 mod rules;
 
 pub use eval::{Deduction, MAX_SCORE, Score, score};

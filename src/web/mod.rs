@@ -5,6 +5,7 @@ mod api;
 mod assets;
 mod badge;
 mod fix_first;
+mod grade;
 mod html;
 pub mod openapi;
 mod ops;

@@ -80,6 +80,7 @@ struct ReportPage<'a> {
     fixes: Vec<Fix>,
     /// "Deductions total 29.6; the score stops at 0" (or without the stop).
     total: String,
+    grade: super::grade::GradeView,
 }
 
 #[derive(Template)]
@@ -232,6 +233,12 @@ const SECTIONS: &[SectionSpec] = &[
         rules_below: false,
     },
     SectionSpec {
+        id: "mail-server",
+        title: |t| t.section_mail_server,
+        checks: &[CheckId::MailServer],
+        rules_below: true,
+    },
+    SectionSpec {
         id: "smime",
         title: |t| t.section_smime,
         checks: &[CheckId::Smime],
@@ -301,6 +308,7 @@ pub fn render_report(lang: Lang, report: &Report) -> String {
         verdict: verdict(t, band),
         sections,
         envelope: envelope_rows(t, report),
+        grade: super::grade::view(t, report),
     };
     html::render_string(&page)
 }

@@ -4,6 +4,7 @@
 pub mod corpus;
 pub mod dkim;
 pub mod dns;
+pub mod mx;
 pub mod pipeline;
 pub mod postfix;
 pub mod redis;
