@@ -7,6 +7,8 @@
 
 mod support;
 
+use hickory_proto::rr::RecordType;
+use mailscore::checks::mail_server::dane::DaneState;
 use mailscore::checks::mail_server::host::{HostProbe, Reached, StartTls};
 use mailscore::checks::mail_server::relay::RelayVerdict;
 use mailscore::checks::mail_server::{MailServerFinding, MailServers, ProbeSettings, TargetsFound};
@@ -67,7 +69,23 @@ async fn closed_mx_with_a_certificate_from_a_trusted_ca_is_well_run() {
     let Some(mx) = postfix_mx(Relay::Closed, Some((&crt, &key))) else {
         return;
     };
-    let dns = TestDns::start(zone());
+    // DANE-EE, SPKI, SHA-256 of the certificate's key (RFC 7672 §3.1.1),
+    // and a DANE-TA record for another CA that matches nothing.
+    let pem = std::fs::read(&crt).unwrap();
+    let spki = openssl::x509::X509::from_pem(&pem)
+        .unwrap()
+        .public_key()
+        .unwrap()
+        .public_key_to_der()
+        .unwrap();
+    let mut dane_ee = vec![3, 1, 1];
+    dane_ee.extend(openssl::sha::sha256(&spki));
+    let tlsa = "_25._tcp.mail.good.example";
+    let dns = TestDns::start(zone().record(tlsa, RecordType::TLSA, &dane_ee).record(
+        tlsa,
+        RecordType::TLSA,
+        &[2, 0, 1, 0xab, 0xcd],
+    ));
 
     let finding = probe(
         &dns,
@@ -93,6 +111,13 @@ async fn closed_mx_with_a_certificate_from_a_trusted_ca_is_well_run() {
     assert!(cert.name_matches && !cert.self_signed, "{cert:#?}");
     assert_eq!(cert.issuer, "mailscore test CA");
     assert!(cert.days_left > 300, "{cert:#?}");
+    assert_eq!(host.dane.state, DaneState::Matched, "{:#?}", host.dane);
+    assert_eq!(host.dane.records.len(), 2);
+    assert!(
+        host.dane.records.iter().any(|r| r == "2 0 1 abcd"),
+        "{:#?}",
+        host.dane
+    );
     // Every disguise of the outside recipient refused, over TLS, and
     // never a DATA: Postfix logs no queue id for us.
     assert_eq!(host.relay.verdict, RelayVerdict::Closed, "{host:#?}");
@@ -180,6 +205,7 @@ async fn expired_and_wrong_name_certificates_are_named() {
             assert!(cert.days_left < -300, "{cert:#?}");
         }
         assert_eq!(host.relay.verdict, RelayVerdict::Closed);
+        assert_eq!(host.dane.state, DaneState::Absent);
     }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -5,8 +5,10 @@
 
 use super::ProbeSettings;
 use super::certificate::{self, CertificateFacts, Roots, Seen};
+use super::dane::{self, DaneFinding};
 use super::dialogue::{self, Dialogue, DialogueError, Reply};
 use super::relay::{self, RelayTest};
+use crate::dns::Dns;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -67,6 +69,10 @@ pub struct HostProbe {
     pub extensions: Vec<String>,
     pub starttls: StartTls,
     pub tls: Option<TlsSession>,
+    /// The `_25._tcp` TLSA records and whether the certificate matches
+    /// (RFC 7672).
+    #[serde(default)]
+    pub dane: DaneFinding,
     pub relay: RelayTest,
 }
 
@@ -77,9 +83,11 @@ pub struct Prober {
 }
 
 impl Prober {
-    /// Probes `address` of exchanger `host` for `domain`.
+    /// Probes `address` of exchanger `host` for `domain`; its TLSA
+    /// records are asked meanwhile.
     pub async fn probe(
         &self,
+        dns: &Dns,
         host: &str,
         preference: u16,
         implicit: bool,
@@ -97,6 +105,7 @@ impl Prober {
             extensions: Vec::new(),
             starttls: StartTls::Unknown,
             tls: None,
+            dane: DaneFinding::default(),
             relay: RelayTest::default(),
         };
         if let Some(why) = super::targets::refusal(address)
@@ -116,11 +125,16 @@ impl Prober {
             }
         };
         probe.reached = Reached::Failed;
-        if let Err(e) = self.converse(stream, domain, &mut probe).await {
-            probe.error = Some(e.to_string());
-        } else {
-            probe.reached = Reached::Completed;
+        let mut chain = Vec::new();
+        let (tlsa, conversation) = tokio::join!(
+            dane::records(dns, host),
+            self.converse(stream, domain, &mut probe, &mut chain)
+        );
+        match conversation {
+            Err(e) => probe.error = Some(e.to_string()),
+            Ok(()) => probe.reached = Reached::Completed,
         }
+        probe.dane = dane::judge(tlsa, &chain);
         probe
     }
 
@@ -136,11 +150,13 @@ impl Prober {
         }
     }
 
+    /// The conversation; `chain` gets the certificates TLS showed.
     async fn converse(
         &self,
         stream: TcpStream,
         domain: &str,
         probe: &mut HostProbe,
+        chain: &mut Vec<rustls::pki_types::CertificateDer<'static>>,
     ) -> Result<(), DialogueError> {
         let mut plain = Dialogue::new(stream, self.settings.step_timeout);
         let ehlo = self.greet(&mut plain, probe).await?;
@@ -164,8 +180,9 @@ impl Prober {
         let step = plain.step();
         let stream = plain.into_inner()?;
         match self.handshake(stream, &probe.host).await {
-            Ok((tls, session)) => {
+            Ok((tls, session, shown)) => {
                 probe.tls = Some(session);
+                *chain = shown;
                 let mut secure = Dialogue::new(tls, step);
                 let ehlo = secure
                     .command(&format!("EHLO {}", self.settings.helo), "EHLO over TLS")
@@ -236,7 +253,14 @@ impl Prober {
         &self,
         stream: TcpStream,
         host: &str,
-    ) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, TlsSession), String> {
+    ) -> Result<
+        (
+            tokio_rustls::client::TlsStream<TcpStream>,
+            TlsSession,
+            Vec<rustls::pki_types::CertificateDer<'static>>,
+        ),
+        String,
+    > {
         let seen = Arc::new(Seen::default());
         let connector =
             tokio_rustls::TlsConnector::from(Arc::new(certificate::recording_config(seen.clone())));
@@ -264,7 +288,8 @@ impl Prober {
         let cipher = connection
             .negotiated_cipher_suite()
             .map(|suite| format!("{:?}", suite.suite()));
-        let (certificate, error) = match certificate::judge(&seen.chain(), host, &self.roots) {
+        let chain = seen.chain();
+        let (certificate, error) = match certificate::judge(&chain, host, &self.roots) {
             Ok(facts) => (Some(facts), None),
             Err(e) => (None, Some(e)),
         };
@@ -276,6 +301,7 @@ impl Prober {
                 certificate,
                 error,
             },
+            chain,
         ))
     }
 }

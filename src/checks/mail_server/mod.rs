@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod certificate;
+pub mod dane;
 pub mod dialogue;
 pub mod host;
 pub mod relay;
@@ -228,6 +229,7 @@ impl MailServers {
                     domain,
                     ttl,
                     self.prober.probe(
+                        dns,
                         &exchange.host,
                         exchange.preference,
                         exchange.implicit,
@@ -318,6 +320,22 @@ impl MailServerFinding {
         }
     }
 
+    /// The worst DANE state of any exchanger.
+    fn dane_word(&self) -> &'static str {
+        use dane::DaneState;
+        let rank = |s: DaneState| match s {
+            DaneState::NotMatched => 4,
+            DaneState::Unusable => 3,
+            DaneState::Unknown => 2,
+            DaneState::Matched => 1,
+            DaneState::Absent => 0,
+        };
+        self.completed()
+            .map(|h| h.dane.state)
+            .max_by_key(|s| rank(*s))
+            .map_or("unknown", |s| s.as_str())
+    }
+
     /// The worst certificate shown.
     fn certificate_word(&self) -> &'static str {
         self.hosts()
@@ -374,6 +392,7 @@ pub const FIELDS: &[Field] = &[
         ],
     ),
     ("relay", RelayVerdict::WORDS),
+    ("dane", dane::DaneState::WORDS),
 ];
 
 impl MailServerFinding {
@@ -384,6 +403,7 @@ impl MailServerFinding {
         facts.put(check, "tls_handshake", self.handshake_word());
         facts.put(check, "certificate", self.certificate_word());
         facts.put(check, "relay", self.relay().as_str());
+        facts.put(check, "dane", self.dane_word());
     }
 }
 
@@ -561,10 +581,22 @@ fn host_row(host: &HostProbe, domain: &str, lang: Lang) -> Row {
         detail: join(&[
             (host.starttls == StartTls::NotOffered).then(|| w.no_starttls.to_string()),
             tls,
+            (host.dane.state != dane::DaneState::Absent)
+                .then(|| format!("DANE {}", host.dane.state.as_str())),
             relay,
             error,
         ]),
-        records: host.banner.iter().cloned().collect(),
+        records: host
+            .banner
+            .iter()
+            .cloned()
+            .chain(
+                host.dane
+                    .records
+                    .iter()
+                    .map(|r| format!("_25._tcp.{} TLSA {r}", host.host)),
+            )
+            .collect(),
     }
 }
 
