@@ -20,6 +20,7 @@ use mailscore::checks::dnsbl::{BlocklistFinding, BlocklistResult, Listing, ZoneE
 use mailscore::checks::helo::{HeloFinding, HeloResult};
 use mailscore::checks::iprev::IprevFinding;
 use mailscore::checks::mail_server::certificate::{CertificateFacts, ChainState};
+use mailscore::checks::mail_server::dane::{DaneFinding, DaneState};
 use mailscore::checks::mail_server::host::{HostProbe, Reached, StartTls, TlsSession};
 use mailscore::checks::mail_server::relay::{RcptAttempt, RelayTest, RelayVerdict};
 use mailscore::checks::mail_server::{DomainServers, MailServerFinding, ProbeStatus, TargetsFound};
@@ -755,6 +756,11 @@ fn mail_server() -> MailServerFinding {
                     }),
                     error: Some("x".into()),
                 }),
+                dane: DaneFinding {
+                    state: DaneState::NotMatched,
+                    records: vec!["3 1 1 abcd".into()],
+                    error: Some("x".into()),
+                },
                 relay: RelayTest {
                     verdict: RelayVerdict::Open,
                     mail_from_refused: Some("550 no".into()),
