@@ -3,6 +3,12 @@
 #
 #   bench/ingest.sh                 # 10,000 messages at 1, 20 and 100 sessions
 #   MESSAGES=2000 SESSIONS="20" ROUNDS=1 bench/ingest.sh
+#   MX_PROBE=postfix bench/ingest.sh  # the sender's MX is a real Postfix on
+#                                   # loopback (relay closed, STARTTLS), and
+#                                   # mailscore probes it (--probe-allow-private);
+#                                   # without it the MX is 127.0.0.1:25, which
+#                                   # the probe refuses at once (not public)
+#   PROBE=off bench/ingest.sh       # --probe off
 #   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
 #                                   # (SOAK_SESSIONS=5 sessions by default), all
 #                                   # to one test id, so the store stays one
@@ -89,9 +95,37 @@ dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.0.1 \
     --txt-record=mail.x.example,"v=spf1 a -all" &
 pids+=($!)
 
+probe_args=(--probe "${PROBE:-on}")
+if [ "${MX_PROBE:-}" = postfix ]; then
+    # The sender's MX: Postfix 3.7 on its own port, as tests/support/mx.rs
+    # sets it up (own config, queue and log; relay closed; STARTTLS).
+    mx_port=$(free_port)
+    mx="$work/mx"
+    mkdir -p "$mx/conf" "$mx/queue" "$mx/data"
+    chown postfix "$mx/data"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj /CN=mail.x.example -addext subjectAltName=DNS:mail.x.example \
+        -keyout "$mx/key.pem" -out "$mx/cert.pem" 2>/dev/null
+    awk -v port="$mx_port" '
+        $1 == "smtp" && $2 == "inet" { print "127.0.0.1:" port " inet n - n - - smtpd"; next }
+        !/^#/ && NF >= 5 && $5 == "y" { $5 = "n" }
+        { print }' /etc/postfix/master.cf.proto >"$mx/conf/master.cf"
+    : >"$mx/conf/main.cf"
+    postconf -c "$mx/conf" -e "queue_directory = $mx/queue" "data_directory = $mx/data" \
+        "maillog_file = $mx/maillog" "maillog_file_prefixes = /tmp, /var" \
+        "compatibility_level = 3.6" "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" \
+        "myhostname = mail.x.example" "mydestination =" "mynetworks = 192.0.2.0/24" \
+        "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \
+        "smtpd_tls_security_level = may" "smtpd_tls_chain_files = $mx/key.pem, $mx/cert.pem"
+    postfix -c "$mx/conf" start
+    trap 'postfix -c "$mx/conf" stop 2>/dev/null; cleanup' EXIT
+    wait_port "$mx_port"
+    probe_args+=(--probe-port "$mx_port" --probe-allow-private)
+fi
+
 smtp_port=$(free_port)
 http_port=$(free_port)
-target/release/mailscore serve --data-dir "$work/data" --domain localhost \
+target/release/mailscore serve "${probe_args[@]}" --data-dir "$work/data" --domain localhost \
     --smtp-listen "127.0.0.1:$smtp_port" --http-listen "127.0.0.1:$http_port" \
     --dns "127.0.0.1:$dns_port" --dns-timeout 2 \
     --max-connections-per-ip 1000 --messages-per-ip-per-minute 100000000 \

@@ -189,6 +189,9 @@ pub struct Options {
     /// The port probed on the sender's mail servers [default: 25]
     #[arg(long, env = "MAILSCORE_PROBE_PORT")]
     pub probe_port: Option<u16>,
+    /// The HTTPS port MTA-STS policies are fetched from [default: 443]
+    #[arg(long, env = "MAILSCORE_PROBE_HTTPS_PORT")]
+    pub probe_https_port: Option<u16>,
     /// Also probe private, loopback and other non-public addresses
     /// (tests; never on a public server) [default: false]
     #[arg(long, env = "MAILSCORE_PROBE_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
@@ -276,6 +279,7 @@ impl Options {
         ProbeSettings {
             enabled: self.probe.unwrap_or_default() == Probing::On,
             port: self.probe_port.unwrap_or(25),
+            https_port: self.probe_https_port.unwrap_or(443),
             allow_private: self.probe_allow_private.unwrap_or(false),
             ca_files: self.probe_ca.clone().unwrap_or_default(),
             helo: self
@@ -463,7 +467,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 33, "{keys:?}");
+        assert_eq!(keys.len(), 34, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()

@@ -22,6 +22,7 @@ use mailscore::checks::iprev::IprevFinding;
 use mailscore::checks::mail_server::certificate::{CertificateFacts, ChainState};
 use mailscore::checks::mail_server::dane::{DaneFinding, DaneState};
 use mailscore::checks::mail_server::host::{HostProbe, Reached, StartTls, TlsSession};
+use mailscore::checks::mail_server::mta_sts::{MtaStsFinding, StsState};
 use mailscore::checks::mail_server::relay::{RcptAttempt, RelayTest, RelayVerdict};
 use mailscore::checks::mail_server::{DomainServers, MailServerFinding, ProbeStatus, TargetsFound};
 use mailscore::checks::message::MessageFacts;
@@ -730,6 +731,16 @@ fn mail_server() -> MailServerFinding {
             role: "from".into(),
             targets: TargetsFound::Exchangers,
             errors: vec!["mx2.example.com has no address (A/AAAA)".into()],
+            mta_sts: MtaStsFinding {
+                state: StsState::MxMismatch,
+                id: Some("20261204".into()),
+                url: Some("https://mta-sts.example.com/.well-known/mta-sts.txt".into()),
+                mode: Some("enforce".into()),
+                max_age: Some(604800),
+                mx: vec!["*.example.net".into()],
+                unmatched: vec!["mx.example.com".into()],
+                error: Some("x".into()),
+            },
             hosts: vec![HostProbe {
                 host: "mx.example.com".into(),
                 preference: 10,

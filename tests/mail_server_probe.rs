@@ -372,3 +372,136 @@ async fn hostile_exchangers_end_within_bounds_as_could_not_check() {
         }
     }
 }
+
+/// An HTTPS server on loopback answering every request with `policy` as
+/// `content_type`, its certificate for mta-sts.good.example from `ca`.
+async fn policy_server(
+    ca: &TestCa,
+    dir: &std::path::Path,
+    policy: &'static str,
+    content_type: &'static str,
+) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (crt, key) = ca.issue(dir, "mta-sts", "mta-sts.good.example", false);
+    let certs = CertificateDer::pem_file_iter(&crt)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                assert!(request.starts_with(b"GET /.well-known/mta-sts.txt HTTP/1.1\r\n"));
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{policy}",
+                    policy.len()
+                );
+                let _ = tls.write_all(response.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mta_sts_policies_are_fetched_over_verified_https_and_matched_to_the_mx() {
+    use mailscore::checks::mail_server::mta_sts::StsState;
+    let dir = scratch("mta-sts");
+    let ca = TestCa::new(&dir);
+    let dns = TestDns::start(
+        zone()
+            .txt("_mta-sts.good.example", &["v=STSv1; id=20261204T000000;"])
+            .a("mta-sts.good.example", Ipv4Addr::LOCALHOST),
+    );
+    // No MX listens: the policy is judged whatever the exchangers say.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let enforce = "version: STSv1\r\nmode: enforce\r\nmx: mail.good.example\r\nmax_age: 604800\r\n";
+    let elsewhere = "version: STSv1\r\nmode: enforce\r\nmx: *.other.example\r\nmax_age: 604800\r\n";
+    for (policy, content_type, trusted, state, detail) in [
+        (enforce, "text/plain", true, StsState::Valid, ""),
+        (
+            elsewhere,
+            "text/plain; charset=utf-8",
+            true,
+            StsState::MxMismatch,
+            "",
+        ),
+        (
+            enforce,
+            "text/plain",
+            false,
+            StsState::Invalid,
+            "UnknownIssuer",
+        ),
+        (
+            enforce,
+            "text/html",
+            true,
+            StsState::Invalid,
+            "not text/plain",
+        ),
+    ] {
+        let https_port = policy_server(&ca, &dir, policy, content_type).await;
+        let settings = ProbeSettings {
+            https_port,
+            ..settings(closed_port, trusted.then(|| ca.pem_path.clone()))
+        };
+        let finding = probe(&dns, &settings, "good.example").await;
+        let sts = &finding.domains[0].mta_sts;
+        assert_eq!(sts.state, state, "{sts:#?}");
+        assert_eq!(sts.id.as_deref(), Some("20261204T000000"));
+        assert_eq!(
+            sts.url.as_deref(),
+            Some(
+                format!("https://mta-sts.good.example:{https_port}/.well-known/mta-sts.txt")
+                    .as_str()
+            )
+        );
+        assert!(
+            sts.error.clone().unwrap_or_default().contains(detail),
+            "{sts:#?}"
+        );
+        if state == StsState::MxMismatch {
+            assert_eq!(sts.unmatched, ["mail.good.example"]);
+            assert_eq!(sts.mode.as_deref(), Some("enforce"));
+        }
+    }
+    // Without the TXT record nothing is fetched.
+    let finding = probe(
+        &TestDns::start(zone()),
+        &settings(closed_port, None),
+        "good.example",
+    )
+    .await;
+    assert_eq!(finding.domains[0].mta_sts.state, StsState::NotPublished);
+    let _ = std::fs::remove_dir_all(dir);
+}

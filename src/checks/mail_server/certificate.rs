@@ -79,6 +79,18 @@ impl Roots {
     }
 }
 
+impl Roots {
+    /// A client configuration that verifies servers against these roots,
+    /// as a sender checking certificates would (MTA-STS's HTTPS fetch).
+    pub fn client_config(&self) -> rustls::ClientConfig {
+        rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default TLS versions")
+            .with_root_certificates(self.0.clone())
+            .with_no_client_auth()
+    }
+}
+
 fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?

@@ -12,6 +12,7 @@ pub mod certificate;
 pub mod dane;
 pub mod dialogue;
 pub mod host;
+pub mod mta_sts;
 pub mod relay;
 pub mod targets;
 
@@ -36,6 +37,8 @@ pub struct ProbeSettings {
     pub enabled: bool,
     /// The exchangers' port: 25, another in tests.
     pub port: u16,
+    /// The port MTA-STS policies are fetched from: 443, another in tests.
+    pub https_port: u16,
     /// Probe private, loopback and other non-public addresses too (tests).
     pub allow_private: bool,
     /// CA files trusted for exchanger certificates besides the system roots.
@@ -58,6 +61,7 @@ impl ProbeSettings {
         ProbeSettings {
             enabled: false,
             port: 25,
+            https_port: 443,
             allow_private: false,
             ca_files: Vec::new(),
             helo: "localhost".into(),
@@ -113,6 +117,9 @@ pub struct DomainServers {
     pub errors: Vec<String>,
     /// Each address of each exchanger probed, most preferred first.
     pub hosts: Vec<HostProbe>,
+    /// The MTA-STS policy, fetched and matched against every MX.
+    #[serde(default)]
+    pub mta_sts: mta_sts::MtaStsFinding,
 }
 
 /// What probing the sender's servers found.
@@ -128,7 +135,8 @@ pub struct MailServerFinding {
 /// every lane.
 pub struct MailServers {
     prober: Prober,
-    cache: cache::ProbeCache,
+    cache: cache::ProbeCache<(String, std::net::IpAddr, String), HostProbe>,
+    policies: cache::ProbeCache<String, mta_sts::MtaStsFinding>,
 }
 
 impl MailServers {
@@ -144,6 +152,7 @@ impl MailServers {
                 roots,
             },
             cache: cache::ProbeCache::default(),
+            policies: cache::ProbeCache::default(),
         })
     }
 
@@ -201,9 +210,10 @@ impl MailServers {
             targets: TargetsFound::Exchangers,
             errors: Vec::new(),
             hosts: Vec::new(),
+            mta_sts: mta_sts::MtaStsFinding::default(),
         };
-        let exchanges = match targets::targets(dns, domain).await {
-            Targets::Exchanges(exchanges) => exchanges,
+        let (exchanges, names) = match targets::targets(dns, domain).await {
+            Targets::Exchanges(exchanges, names) => (exchanges, names),
             Targets::NullMx => {
                 found.targets = TargetsFound::NullMx;
                 return found;
@@ -224,9 +234,7 @@ impl MailServers {
             found.errors.extend(exchange.error.clone());
             for &address in &exchange.addresses {
                 probes.push(self.cache.get_or_probe(
-                    &exchange.host,
-                    address,
-                    domain,
+                    (exchange.host.clone(), address, domain.to_string()),
                     ttl,
                     self.prober.probe(
                         dns,
@@ -239,7 +247,18 @@ impl MailServers {
                 ));
             }
         }
-        found.hosts = futures_util::future::join_all(probes).await;
+        let policy = self.policies.get_or_probe(
+            domain.to_string(),
+            ttl,
+            mta_sts::check(
+                dns,
+                &self.prober.settings,
+                &self.prober.roots,
+                domain,
+                &names,
+            ),
+        );
+        (found.hosts, found.mta_sts) = tokio::join!(futures_util::future::join_all(probes), policy);
         found
     }
 
@@ -393,6 +412,8 @@ pub const FIELDS: &[Field] = &[
     ),
     ("relay", RelayVerdict::WORDS),
     ("dane", dane::DaneState::WORDS),
+    ("mta_sts", mta_sts::StsState::WORDS),
+    ("mta_sts_mode", &["enforce", "testing", "none", "unknown"]),
 ];
 
 impl MailServerFinding {
@@ -404,6 +425,20 @@ impl MailServerFinding {
         facts.put(check, "certificate", self.certificate_word());
         facts.put(check, "relay", self.relay().as_str());
         facts.put(check, "dane", self.dane_word());
+        let policy = self.domains.first().map(|d| &d.mta_sts);
+        facts.put(
+            check,
+            "mta_sts",
+            policy.map_or("unknown", |p| p.state.as_str()),
+        );
+        let mode = policy.and_then(|p| p.mode.as_deref());
+        let mode = match mode {
+            Some("enforce") => "enforce",
+            Some("testing") => "testing",
+            Some("none") => "none",
+            _ => "unknown",
+        };
+        facts.put(check, "mta_sts_mode", mode);
     }
 }
 
@@ -430,6 +465,10 @@ phrases! {
             "中継を拒否";
         could_not_check: "could not check",
             "確認できませんでした";
+        about_mta_sts: "The MTA-STS policy (RFC 8461) fetched over HTTPS: senders that honour it deliver only over verified TLS, and only to the MX hosts it lists.",
+            "HTTPS で取得した MTA-STS ポリシー（RFC 8461）です。これに従う送信側は、検証済みの TLS で、記載された MX ホストにのみ配送します。";
+        mx_not_in_policy: "MX not covered by the policy",
+            "ポリシーに含まれない MX";
     }
 }
 
@@ -493,6 +532,7 @@ impl MailServerFinding {
                     .iter()
                     .map(|host| host_row(host, &domain.domain, lang)),
             );
+            rows.extend(policy_row(&domain.mta_sts, &domain.domain, lang));
         }
         rows
     }
@@ -598,6 +638,41 @@ fn host_row(host: &HostProbe, domain: &str, lang: Lang) -> Row {
             )
             .collect(),
     }
+}
+
+/// The MTA-STS policy's row, when the domain publishes one.
+fn policy_row(policy: &mta_sts::MtaStsFinding, domain: &str, lang: Lang) -> Option<Row> {
+    use mta_sts::StsState;
+    let w = MailServerWords::of(lang);
+    let enforce = policy.mode.as_deref() == Some("enforce");
+    let (tone, setup) = match policy.state {
+        StsState::NotPublished => return None,
+        StsState::Valid => (Tone::Ok, Setup::Configured),
+        StsState::MxMismatch if enforce => (Tone::Bad, Setup::Misconfigured),
+        StsState::MxMismatch | StsState::Invalid => (Tone::Warn, Setup::Misconfigured),
+        StsState::Unknown => (Tone::Warn, Setup::Unknown),
+    };
+    Some(Row {
+        check: CheckId::MailServer,
+        tone: Some(tone),
+        name: format!("MTA-STS ({domain})"),
+        word: Some(policy.state.as_str()),
+        setup: setup.label(lang.ui()),
+        about: w.about_mta_sts,
+        detail: join(&[
+            policy.mode.as_ref().map(|m| format!("mode={m}")),
+            policy.max_age.map(|a| format!("max_age={a}")),
+            (!policy.unmatched.is_empty())
+                .then(|| format!("{}: {}", w.mx_not_in_policy, policy.unmatched.join(", "))),
+            policy.error.clone(),
+        ]),
+        records: policy
+            .url
+            .iter()
+            .cloned()
+            .chain(policy.mx.iter().map(|mx| format!("mx: {mx}")))
+            .collect(),
+    })
 }
 
 fn host_certificate_problem(host: &HostProbe) -> bool {

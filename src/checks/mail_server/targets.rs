@@ -28,8 +28,9 @@ pub struct Exchange {
 /// What the domain says about where its mail goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Targets {
-    /// The exchangers to probe, most preferred first.
-    Exchanges(Vec<Exchange>),
+    /// The exchangers to probe, most preferred first, and the names of all
+    /// (for MTA-STS, whose policy must cover every one).
+    Exchanges(Vec<Exchange>, Vec<String>),
     /// The null MX: the domain receives no mail.
     NullMx,
     /// Neither MX nor address records: nothing receives its mail.
@@ -70,6 +71,11 @@ pub async fn targets(dns: &Dns, domain: &str) -> Targets {
     }
     exchanges.sort();
     exchanges.dedup_by(|a, b| a.1 == b.1);
+    let names = exchanges
+        .iter()
+        .map(|(_, host)| host.clone())
+        .take(50)
+        .collect();
     exchanges.truncate(MAX_HOSTS);
     let resolved = futures_util::future::join_all(
         exchanges
@@ -84,7 +90,7 @@ pub async fn targets(dns: &Dns, domain: &str) -> Targets {
     {
         return Targets::Nowhere;
     }
-    Targets::Exchanges(resolved)
+    Targets::Exchanges(resolved, names)
 }
 
 async fn exchange(dns: &Dns, host: String, preference: u16, implicit: bool) -> Exchange {
