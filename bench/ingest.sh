@@ -101,6 +101,8 @@ if [ "${MX_PROBE:-}" = postfix ]; then
     # sets it up (own config, queue and log; relay closed; STARTTLS).
     mx_port=$(free_port)
     mx="$work/mx"
+    # Its daemons run as postfix: the work dir (mktemp, 0700) must let them in.
+    chmod 755 "$work"
     mkdir -p "$mx/conf" "$mx/queue" "$mx/data"
     chown postfix "$mx/data"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
@@ -216,6 +218,9 @@ if [ "$SOAK" -gt 0 ]; then
 fi
 
 echo "peak RSS: mailscore $(rss_kb "$mailscore_pid") kB, smtp-sink $(rss_kb "$sink_pid") kB"
+if [ "${MX_PROBE:-}" = postfix ]; then
+    echo "the sender's MX was probed in $(grep -c 'disconnect from.*ehlo=' "$mx/maillog" || true) SMTP conversations (one per address per 10 minutes: the probe cache)"
+fi
 if grep -qi panick "$work/mailscore.log"; then
     echo "mailscore panicked:" >&2
     grep -i -m5 panick "$work/mailscore.log" >&2
