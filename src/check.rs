@@ -6,7 +6,7 @@ use crate::checks::Analyzer;
 use crate::checks::CheckId;
 use crate::checks::SetupError;
 use crate::config::{Config, ConfigError, Options};
-use crate::dns::{DnsSetupError, resolver};
+use crate::dns::{DnsSetupError, resolver_with_anchors};
 use crate::report::{Report, Subject};
 use crate::score::{RuleTable, RulesError};
 use crate::smtp::Envelope;
@@ -72,7 +72,11 @@ pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
     if let Some(reason) = not_a_message(&raw) {
         return Err(CheckError::NotAMessage(reason));
     }
-    let dns = resolver(config.dns, config.dns_timeout)?;
+    let dns = resolver_with_anchors(
+        config.dns,
+        config.dns_timeout,
+        config.dnssec_trust_anchor.as_deref(),
+    )?;
     let pipeline = Pipeline {
         analyzer: Analyzer::new(dns, &config.hostname, &config.lists)?,
         rules: RuleTable::load(config.rules.as_deref())?.into(),

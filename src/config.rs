@@ -30,6 +30,8 @@ pub struct Config {
     /// The DNS server every check asks; the system resolver when None.
     pub dns: Option<SocketAddr>,
     pub dns_timeout: Duration,
+    /// DNSSEC trust anchors instead of the root's built-in keys.
+    pub dnssec_trust_anchor: Option<PathBuf>,
     /// A directory of rule tables; the embedded default when None.
     pub rules: Option<PathBuf>,
     pub max_message_size: usize,
@@ -73,10 +75,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// Whether the sender's mail servers are probed.
+/// A feature that is on unless turned off (`--probe`, `--dnssec-validation`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
-pub enum Probing {
+pub enum Switch {
     #[default]
     On,
     Off,
@@ -185,7 +187,7 @@ pub struct Options {
     /// certificate, open relay); "off" where outbound port 25 is
     /// forbidden [default: on]
     #[arg(long, env = "MAILSCORE_PROBE", value_enum)]
-    pub probe: Option<Probing>,
+    pub probe: Option<Switch>,
     /// The port probed on the sender's mail servers [default: 25]
     #[arg(long, env = "MAILSCORE_PROBE_PORT")]
     pub probe_port: Option<u16>,
@@ -204,6 +206,14 @@ pub struct Options {
     /// half, at most 10 [default: 20]
     #[arg(long, env = "MAILSCORE_PROBE_TIMEOUT")]
     pub probe_timeout: Option<u64>,
+    /// Validate the From domain's DNSSEC (secure / insecure / bogus); the
+    /// DNS server must return DNSSEC records [default: on]
+    #[arg(long, env = "MAILSCORE_DNSSEC_VALIDATION", value_enum)]
+    pub dnssec_validation: Option<Switch>,
+    /// DNSKEY records (zone-file form) trusted for DNSSEC validation
+    /// instead of the root's built-in keys [default: IANA's root keys]
+    #[arg(long, env = "MAILSCORE_DNSSEC_TRUST_ANCHOR")]
+    pub dnssec_trust_anchor: Option<PathBuf>,
     /// Domain of the open relay test's outside recipients
     /// [default: relay-test.invalid]
     #[arg(long, env = "MAILSCORE_PROBE_RELAY_DOMAIN")]
@@ -271,13 +281,14 @@ impl Options {
                 timeout: Duration::from_secs(self.spamd_timeout.unwrap_or(10).max(1)),
             }),
             probe: self.probe_settings(),
+            dnssec_validation: self.dnssec_validation.unwrap_or_default() == Switch::On,
         }
     }
 
     fn probe_settings(&self) -> ProbeSettings {
         let total = Duration::from_secs(self.probe_timeout.unwrap_or(20).max(1));
         ProbeSettings {
-            enabled: self.probe.unwrap_or_default() == Probing::On,
+            enabled: self.probe.unwrap_or_default() == Switch::On,
             port: self.probe_port.unwrap_or(25),
             https_port: self.probe_https_port.unwrap_or(443),
             allow_private: self.probe_allow_private.unwrap_or(false),
@@ -354,6 +365,7 @@ impl From<Options> for Config {
             domain,
             dns: given.dns,
             dns_timeout: seconds(given.dns_timeout, 3),
+            dnssec_trust_anchor: given.dnssec_trust_anchor.clone(),
             rules: given.rules,
             max_message_size: given.max_message_size.unwrap_or(10 * 1024 * 1024),
             public_url: given
@@ -467,7 +479,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 34, "{keys:?}");
+        assert_eq!(keys.len(), 36, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()

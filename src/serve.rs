@@ -9,7 +9,7 @@ use crate::analysis::{LanePipelines, Queued, Saving, analyze_queued};
 use crate::checks::SetupError;
 use crate::checks::{Analyzer, CheckId, Findings};
 use crate::config::Config;
-use crate::dns::{DnsSetupError, resolver};
+use crate::dns::{DnsSetupError, resolver_with_anchors};
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
 use crate::score::{RuleTable, RulesError};
@@ -63,7 +63,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // background thread would hold up the normal lane's DNS until it timed
     // out (tests/background_lanes.rs).
     let analyzer = || -> Result<Analyzer, ServeError> {
-        let dns = resolver(config.dns, config.dns_timeout)?;
+        let dns = resolver_with_anchors(
+            config.dns,
+            config.dns_timeout,
+            config.dnssec_trust_anchor.as_deref(),
+        )?;
         Ok(Analyzer::new(dns, &config.hostname, &config.lists)?)
     };
     let normal = analyzer()?;

@@ -27,6 +27,7 @@ use mailscore::checks::mail_server::relay::{RcptAttempt, RelayTest, RelayVerdict
 use mailscore::checks::mail_server::{DomainServers, MailServerFinding, ProbeStatus, TargetsFound};
 use mailscore::checks::message::MessageFacts;
 use mailscore::checks::message_id_domain::{MessageIdDomain, MessageIdDomainFinding};
+use mailscore::checks::posture::validation::DnssecValidation;
 use mailscore::checks::posture::{PostureFinding, Presence, RecordStatus};
 use mailscore::checks::smime::{SignerCert, SmimeFinding, SmimeResult};
 use mailscore::checks::spf::{AllPolicy, SpfFinding, SpfIdentity, SpfProblem};
@@ -919,6 +920,9 @@ fn full_report() -> Report {
                 dnssec: Presence::Present {
                     zone: "example.com".into(),
                     found: vec!["DNSKEY".into(), "DS".into()],
+                },
+                dnssec_validation: DnssecValidation::Bogus {
+                    reason: "the signatures of its records do not validate".into(),
                 },
                 mta_sts: RecordStatus::Present {
                     record: "v=STSv1; id=1".into(),

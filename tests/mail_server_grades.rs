@@ -280,6 +280,8 @@ fn check_probes_unless_probing_is_off() {
 
 fn check(eml: &Path, dns: std::net::SocketAddr, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_mailscore"))
+        // The test zones are unsigned: nothing to validate.
+        .env("MAILSCORE_DNSSEC_VALIDATION", "off")
         .arg("check")
         .arg(eml)
         .args([
@@ -294,4 +296,73 @@ fn check(eml: &Path, dns: std::net::SocketAddr, extra: &[&str]) -> std::process:
         .args(extra)
         .output()
         .unwrap()
+}
+
+/// good.example's records as zone-file lines, for the signed test root.
+fn good_example_records() -> String {
+    let key = support::dkim::rsa_key_record();
+    let key: String = support::dkim::split_255(&key)
+        .iter()
+        .map(|part| format!("\"{part}\" "))
+        .collect();
+    format!(
+        "good.example.\tIN TXT \"v=spf1 ip4:127.0.0.1 -all\"\n\
+         good.example.\tIN MX 10 mail.good.example.\n\
+         sel1._domainkey.good.example.\tIN TXT {key}\n\
+         _dmarc.good.example.\tIN TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@good.example\"\n\
+         mail.good.example.\tIN A 127.0.0.1\n\
+         mail.good.example.\tIN TXT \"v=spf1 a -all\"\n"
+    )
+}
+
+/// 安全 with DNSSEC validated for real: every answer comes from a signed
+/// root (knotd), validated from its key.
+#[test]
+fn a_well_run_sender_with_validated_dnssec_is_safe() {
+    let Some(root) = support::signed_root::SignedRoot::start(&good_example_records()) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!(
+        "mailscore-grade-{}",
+        mailscore::test_id::generate()
+    ));
+    let ca = TestCa::new(&dir);
+    let (crt, key) = ca.issue(&dir, "mx", "mail.good.example", false);
+    let Some(mx) = postfix_mx(Relay::Closed, Some((crt.as_path(), key.as_path()))) else {
+        return;
+    };
+    let (port, ca_file) = (
+        mx.smtp.port().to_string(),
+        ca.pem_path.display().to_string(),
+    );
+    let anchor = root.anchor.display().to_string();
+    let mut flags = probe_flags(&port, &ca_file).to_vec();
+    flags.extend([
+        "--dnssec-validation",
+        "on",
+        "--dnssec-trust-anchor",
+        &anchor,
+    ]);
+    let server = Server::start(root.addr, &flags);
+    let id = "grade-validated";
+    let rcpt = format!("{id}@localhost");
+    server.send_mail_tls(
+        "mail.good.example",
+        "alice@good.example",
+        &[&rcpt],
+        &message(id),
+    );
+    let report = server.wait_for_report(id);
+    assert_eq!(
+        report["checks"]["posture"]["dnssec_validation"]["status"], "secure",
+        "{report:#}"
+    );
+    assert_eq!(report["grade"]["level"], "safe", "{report:#}");
+    assert_eq!(report["score"], 10.0, "{:?}", deductions(&report));
+    let (_, page) = server.get(&format!("/tests/{id}?lang=en"));
+    assert!(
+        page.contains("<strong>DNSSEC validated</strong> <span class=\"result\">secure</span>"),
+        "{page}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

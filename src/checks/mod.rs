@@ -325,6 +325,8 @@ pub struct Settings {
     pub spamd: Option<spamd::SpamdSettings>,
     /// Whether and how the sender's mail servers are probed.
     pub probe: mail_server::ProbeSettings,
+    /// Validate the From domain's DNSSEC (the resolver's trust anchors).
+    pub dnssec_validation: bool,
 }
 
 impl Settings {
@@ -337,6 +339,7 @@ impl Settings {
             content_profile: content::Profile::Default,
             spamd: None,
             probe: mail_server::ProbeSettings::off(),
+            dnssec_validation: false,
         }
     }
 }
@@ -472,10 +475,18 @@ impl Analyzer {
         );
         listed_domains.extend(message.link_domains.iter().cloned());
         let posture_domain = from_domain.unwrap_or_default();
-        let (domain_blocklists, posture) = tokio::join!(
+        let validate = self.settings.dnssec_validation && !posture_domain.is_empty();
+        let (domain_blocklists, mut posture, dnssec_validation) = tokio::join!(
             dnsbl::domain_listings(dns, &listed_domains, &self.settings.domain_blocklists),
             posture::posture(dns, &self.zone_apexes, &posture_domain),
+            async {
+                match validate {
+                    true => posture::validation::validate(dns, &posture_domain).await,
+                    false => posture::validation::DnssecValidation::NotChecked,
+                }
+            },
         );
+        posture.dnssec_validation = dnssec_validation;
         let smime = smime::smime_verdict(raw, message.facts.from_address.as_deref(), &self.trust);
 
         let findings = Findings {

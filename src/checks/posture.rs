@@ -7,6 +7,8 @@
 //! Every part distinguishes "not published" (NXDOMAIN/NODATA) from "could
 //! not ask" (timeout, SERVFAIL): the latter is `unknown`, never `absent`.
 
+pub mod validation;
+
 use super::CheckId;
 use super::Setup;
 use super::facts::{Facts, Field};
@@ -34,8 +36,13 @@ pub struct PostureFinding {
     /// empty `mx` means "unknown", not "no MX".
     pub mx_error: Option<String>,
     /// DNSSEC keys for the domain's zone: a DNSKEY at the zone apex, or a DS
-    /// for it at the parent. Publication only: nothing is validated.
+    /// for it at the parent. Publication only: `dnssec_validation` says
+    /// whether the answers validate.
     pub dnssec: Presence,
+    /// The domain's answers validated from the trust anchor. Reports
+    /// stored before validation read as `not_checked`.
+    #[serde(default)]
+    pub dnssec_validation: validation::DnssecValidation,
     /// `_mta-sts.<domain>` TXT (RFC 8461 §3.1).
     pub mta_sts: RecordStatus,
     /// `_smtp._tls.<domain>` TXT (RFC 8460 §3).
@@ -124,6 +131,7 @@ pub async fn posture(dns: &Dns, apexes: &ZoneApexes, domain: &str) -> PostureFin
         null_mx,
         mx_error,
         dnssec,
+        dnssec_validation: validation::DnssecValidation::NotChecked,
         mta_sts,
         tls_rpt,
         bimi,
@@ -465,6 +473,7 @@ const RECORD_STATES: &[&str] = &["present", "absent", "invalid", "unknown"];
 pub const FIELDS: &[Field] = &[
     ("mx", &["present", "null", "absent", "unknown"]),
     ("dnssec", &["present", "absent", "unknown"]),
+    ("dnssec_validation", validation::WORDS),
     ("mta_sts", RECORD_STATES),
     ("tls_rpt", RECORD_STATES),
     ("bimi", RECORD_STATES),
@@ -480,6 +489,7 @@ impl PostureFinding {
             Presence::Unknown { .. } => "unknown",
         };
         facts.put(check, "dnssec", dnssec);
+        facts.put(check, "dnssec_validation", self.dnssec_validation.word());
         facts.put(check, "mta_sts", self.mta_sts.word());
         facts.put(check, "tls_rpt", self.tls_rpt.word());
         facts.put(check, "bimi", self.bimi.word());
@@ -514,6 +524,9 @@ phrases! {
     PostureWords {
         about_mx: "MX records say where the From domain receives mail; replies and bounces to a domain without them go nowhere.",
             "MX レコードは From ドメインのメール受信先を示します。ない場合、返信やエラーメールが届きません。";
+        dnssec_validated: "DNSSEC validated", "DNSSEC 検証";
+        about_dnssec_validation: "Whether the domain's answers validate from the DNS root's trust anchor down: secure (signed and valid), insecure (not signed), or bogus (signed but invalid: validating receivers cannot resolve it and refuse its mail).",
+            "ドメインの応答が DNS ルートのトラストアンカーから検証できるかどうかです。secure（署名あり・有効）、insecure（署名なし）、bogus（署名が無効：検証する受信側は名前解決できず、メールを拒否します）。";
         about_dnssec: "DNSSEC signs the domain's DNS records, so SPF, DKIM and DMARC answers cannot be forged on the way.",
             "DNSSEC はドメインの DNS レコードに署名し、SPF・DKIM・DMARC の応答が途中で偽造されないようにします。";
         about_mta_sts: "MTA-STS tells senders to deliver to this domain only over verified TLS.",
@@ -553,13 +566,15 @@ impl PostureFinding {
             Presence::Absent { zone } => (Tone::Info, "absent", zone.clone(), Vec::new()),
             Presence::Unknown { error } => (Tone::Warn, "unknown", error.clone(), Vec::new()),
         };
-        let found = [
-            ("MX", w.about_mx, mx),
-            ("DNSSEC", w.about_dnssec, dnssec),
+        let mut found = vec![("MX", w.about_mx, mx), ("DNSSEC", w.about_dnssec, dnssec)];
+        if let Some(validated) = self.dnssec_validation.found() {
+            found.push((w.dnssec_validated, w.about_dnssec_validation, validated));
+        }
+        found.extend([
             ("MTA-STS", w.about_mta_sts, self.mta_sts.found()),
             ("TLS-RPT", w.about_tls_rpt, self.tls_rpt.found()),
             ("BIMI", w.about_bimi, self.bimi.found()),
-        ];
+        ]);
         found
             .into_iter()
             .map(|(name, about, (tone, word, detail, records))| Row {
@@ -568,8 +583,8 @@ impl PostureFinding {
                 name: name.into(),
                 word: Some(word),
                 setup: match word {
-                    "present" => Setup::Configured,
-                    "invalid" | "null" => Setup::Misconfigured,
+                    "present" | "secure" => Setup::Configured,
+                    "invalid" | "null" | "bogus" => Setup::Misconfigured,
                     "unknown" => Setup::Unknown,
                     _ => Setup::Missing,
                 }
@@ -579,6 +594,20 @@ impl PostureFinding {
                 records,
             })
             .collect()
+    }
+}
+
+impl validation::DnssecValidation {
+    /// Its row, once validation was asked for.
+    fn found(&self) -> Option<Found> {
+        use validation::DnssecValidation as V;
+        Some(match self {
+            V::Secure => (Tone::Ok, "secure", String::new(), Vec::new()),
+            V::Insecure => (Tone::Info, "insecure", String::new(), Vec::new()),
+            V::Bogus { reason } => (Tone::Bad, "bogus", reason.clone(), Vec::new()),
+            V::Unknown { error } => (Tone::Warn, "unknown", error.clone(), Vec::new()),
+            V::NotChecked => return None,
+        })
     }
 }
 

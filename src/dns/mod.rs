@@ -18,13 +18,18 @@ pub mod zone_apex;
 use self::answers::{Answers, Question, Reply};
 use self::kept_records::{KeptParameters, KeptRecords};
 use mail_auth::MessageAuthenticator;
+use mail_auth::hickory_resolver::TokioResolver;
 use mail_auth::hickory_resolver::config::{
     NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
 use mail_auth::hickory_resolver::lookup::Lookup;
+use mail_auth::hickory_resolver::net::runtime::TokioRuntimeProvider;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
+use mail_auth::hickory_resolver::proto::dnssec::TrustAnchors;
 use mail_auth::hickory_resolver::proto::rr::{IntoName, Name, RData, RecordType};
+use mail_auth::hickory_resolver::system_conf::read_system_conf;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +45,10 @@ pub struct Dns {
     auth: MessageAuthenticator,
     answers: Answers,
     records: KeptRecords,
+    /// The same servers asked with DNSSEC validation (RFC 4035 §5), from
+    /// the root's trust anchors or the operator's: only the DNSSEC check
+    /// uses it, so a bogus zone never breaks the other checks' lookups.
+    validating: TokioResolver,
 }
 
 impl Dns {
@@ -82,6 +91,13 @@ impl Dns {
         reply
     }
 
+    /// `name`'s `rtype` records asked with DNSSEC validation: each record
+    /// carries its proof (secure, insecure, bogus), a negative answer its
+    /// proof in the error.
+    pub async fn validated(&self, name: &str, rtype: RecordType) -> Result<Lookup, NetError> {
+        self.validating.lookup(name, rtype).await
+    }
+
     /// The records mail-auth's lookups parsed, kept now (for tests).
     pub fn kept_records(&self) -> &KeptRecords {
         &self.records
@@ -96,20 +112,44 @@ impl Dns {
 /// A resolver asking `server` over UDP and TCP, or the system's resolvers.
 /// `timeout` bounds each query: a silent server becomes a temperror quickly.
 pub fn resolver(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, DnsSetupError> {
-    let auth = authenticator(server, timeout)?;
+    resolver_with_anchors(server, timeout, None)
+}
+
+/// [`resolver`], validating DNSSEC from the trust anchors in `anchors` (DNSKEY
+/// records in zone-file form, as IANA publishes the root's) instead of the
+/// root's built-in ones: tests sign a root of their own.
+pub fn resolver_with_anchors(
+    server: Option<SocketAddr>,
+    timeout: Duration,
+    anchors: Option<&Path>,
+) -> Result<Dns, DnsSetupError> {
+    let (config, opts) = settings(server, timeout)?;
+    let auth = MessageAuthenticator::new(config.clone(), opts.clone())
+        .map_err(|e| DnsSetupError(e.to_string()))?;
+    let mut validating_opts = opts;
+    validating_opts.validate = true;
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+        .with_options(validating_opts);
+    if let Some(path) = anchors {
+        let anchors = TrustAnchors::from_file(path)
+            .map_err(|e| DnsSetupError(format!("trust anchors {}: {e}", path.display())))?;
+        builder = builder.with_trust_anchor(Arc::new(anchors));
+    }
+    let validating = builder.build().map_err(|e| DnsSetupError(e.to_string()))?;
     Ok(Dns {
         auth,
         answers: Answers::default(),
         records: KeptRecords::default(),
+        validating,
     })
 }
 
-fn authenticator(
+fn settings(
     server: Option<SocketAddr>,
     timeout: Duration,
-) -> Result<MessageAuthenticator, DnsSetupError> {
+) -> Result<(ResolverConfig, ResolverOpts), DnsSetupError> {
     let Some(server) = server else {
-        return MessageAuthenticator::new_system_conf().map_err(|e| DnsSetupError(e.to_string()));
+        return read_system_conf().map_err(|e| DnsSetupError(e.to_string()));
     };
     let mut ns = NameServerConfig::udp_and_tcp(server.ip());
     for conn in &mut ns.connections {
@@ -122,8 +162,7 @@ fn authenticator(
     // /etc/hosts would answer for this machine's names (a PTR pointing at
     // one would be "confirmed" by our own hosts file, or not).
     opts.use_hosts_file = ResolveHosts::Never;
-    MessageAuthenticator::new(ResolverConfig::from_name_servers(vec![ns]), opts)
-        .map_err(|e| DnsSetupError(e.to_string()))
+    Ok((ResolverConfig::from_name_servers(vec![ns]), opts))
 }
 
 /// The TXT records at `name`, each with its strings joined, for showing the

@@ -11,6 +11,7 @@ use crate::checks::dnsbl::{BlocklistFinding, BlocklistResult};
 use crate::checks::mail_server::host::StartTls;
 use crate::checks::mail_server::relay::RelayVerdict;
 use crate::checks::posture::Presence;
+use crate::checks::posture::validation::DnssecValidation;
 use crate::checks::tls::TlsResult;
 use crate::checks::{Findings, Verdict};
 use serde::{Deserialize, Serialize};
@@ -142,12 +143,15 @@ fn holds(item: Item, f: &Findings) -> Option<bool> {
             Verdict::Temperror => None,
             _ => Some(true),
         },
-        // Publication for now: the zone is signed. (Validating its
-        // answers is the next step.)
-        Item::DnssecNotOk => match f.posture.dnssec {
-            Presence::Present { .. } => Some(false),
-            Presence::Absent { .. } => Some(true),
-            Presence::Unknown { .. } => None,
+        // Validated when validation is on: signed and valid is OK;
+        // unsigned or bogus is not. Without validation, publication.
+        Item::DnssecNotOk => match (&f.posture.dnssec_validation, &f.posture.dnssec) {
+            (DnssecValidation::Secure, _) => Some(false),
+            (DnssecValidation::Insecure | DnssecValidation::Bogus { .. }, _) => Some(true),
+            (DnssecValidation::Unknown { .. }, _) => None,
+            (DnssecValidation::NotChecked, Presence::Present { .. }) => Some(false),
+            (DnssecValidation::NotChecked, Presence::Absent { .. }) => Some(true),
+            (DnssecValidation::NotChecked, Presence::Unknown { .. }) => None,
         },
         Item::Blocklisted => {
             let lists = [&f.ip_blocklists, &f.domain_blocklists];

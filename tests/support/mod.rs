@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod postfix;
 pub mod redis;
 pub mod server;
+pub mod signed_root;
 pub mod smtp_reply;
 pub mod spamd;
 pub mod tls;
