@@ -95,7 +95,9 @@ dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.0.1 \
     --txt-record=mail.x.example,"v=spf1 a -all" &
 pids+=($!)
 
-probe_args=(--probe "${PROBE:-on}")
+# dnsmasq serves no DNSSEC records (and no root): validation could only
+# say "unknown" here; tests/dnssec_validation.rs validates a signed root.
+probe_args=(--probe "${PROBE:-on}" --dnssec-validation "${DNSSEC:-off}")
 if [ "${MX_PROBE:-}" = postfix ]; then
     # The sender's MX: Postfix 3.7 on its own port, as tests/support/mx.rs
     # sets it up (own config, queue and log; relay closed; STARTTLS).

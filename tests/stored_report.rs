@@ -174,3 +174,66 @@ fn a_cut_stored_report_is_an_error_not_a_panic() {
         );
     }
 }
+
+/// A report with a probe of the sender's servers, as the probe writes one.
+fn with_probe(mut report: Report, banner: &str) -> Report {
+    let finding: mailscore::checks::mail_server::MailServerFinding = serde_json::from_value(serde_json::json!({
+        "status": "probed",
+        "domains": [{
+            "domain": "nowhere.example", "role": "from", "targets": "exchangers", "errors": [],
+            "hosts": [{
+                "host": "mx.nowhere.example", "preference": 10, "implicit": false,
+                "address": "192.0.2.25", "reached": "completed", "error": null,
+                "banner": banner, "extensions": ["PIPELINING", "STARTTLS"],
+                "starttls": "not_offered", "tls": null,
+                "relay": {"verdict": "closed", "mail_from_refused": null, "attempts": [], "error": null}
+            }]
+        }]
+    }))
+    .unwrap();
+    report.checks.mail_server = finding;
+    report
+}
+
+#[tokio::test]
+async fn a_probe_is_stored_once_and_read_back_in_place() {
+    let (envelope, report) = report().await;
+    // A banner with the very bytes the probe's place is found by: a
+    // sender's text is escaped, so it cannot be mistaken for it.
+    let report = with_probe(
+        report,
+        "220 \"mail_server\":{\"status\":\"not_checked\",\"domains\":[]}},\"grade\":",
+    );
+    let full = serde_json::to_vec(&report).unwrap();
+    let stored = stored::encode(report.clone()).unwrap();
+    assert!(
+        !stored.bytes.windows(18).any(|w| w == b"mx.nowhere.example"),
+        "the probe is kept apart"
+    );
+
+    let dir = store_dir("probe");
+    let store = Store::open(&dir).unwrap();
+    let texts = SavedTexts::default();
+    let first = save(&store, &envelope, &report, &texts);
+    assert_eq!(
+        save(&store, &envelope, &report, &texts),
+        0,
+        "the same probe is written once"
+    );
+    let reports = Reports::new(store.clone());
+    assert_eq!(reports.json("box").unwrap().unwrap(), full);
+    assert_eq!(reports.report("box").unwrap().unwrap(), report);
+    // Another probe result is another text.
+    let other = with_probe(report.clone(), "220 mx ESMTP");
+    assert_eq!(save(&store, &envelope, &other, &texts), 1);
+    assert_eq!(reports.report("box").unwrap().unwrap(), other);
+    assert!(first >= 2);
+
+    // A store that lost the probe still reads: not checked.
+    let lost = store_with_report("probe-lost", &envelope, &stored.bytes);
+    let read = Reports::new(lost).report("box").unwrap().unwrap();
+    assert_eq!(read.checks.mail_server, Default::default());
+    assert_eq!(read.score, report.score);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(store_dir("probe-lost"));
+}

@@ -355,6 +355,8 @@ pub struct Analyzer {
     pub settings: Settings,
     /// Zone apexes found for the DNSSEC posture check, kept a while.
     pub zone_apexes: crate::dns::zone_apex::ZoneApexes,
+    /// DNSSEC verdicts kept a while.
+    pub dnssec_verdicts: posture::validation::Verdicts,
     /// The probe of the sender's servers; share it between analyzers
     /// (its cache is what keeps a flood from flooding the sender).
     pub mail_servers: mail_server::SharedMailServers,
@@ -379,6 +381,7 @@ impl Analyzer {
             trust: smime::TrustStore::system_with(&settings.smime_ca_files)?,
             settings: settings.clone(),
             zone_apexes: crate::dns::zone_apex::ZoneApexes::default(),
+            dnssec_verdicts: posture::validation::Verdicts::default(),
             mail_servers: std::sync::Arc::new(
                 mail_server::MailServers::new(&settings.probe).map_err(SetupError::ProbeCa)?,
             ),
@@ -481,7 +484,14 @@ impl Analyzer {
             posture::posture(dns, &self.zone_apexes, &posture_domain),
             async {
                 match validate {
-                    true => posture::validation::validate(dns, &posture_domain).await,
+                    true => {
+                        posture::validation::validate_kept(
+                            dns,
+                            &self.dnssec_verdicts,
+                            &posture_domain,
+                        )
+                        .await
+                    }
                     false => posture::validation::DnssecValidation::NotChecked,
                 }
             },

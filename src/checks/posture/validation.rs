@@ -10,10 +10,12 @@
 //! own keys validate; otherwise nobody can tell, and it is `unknown`.
 
 use crate::dns::Dns;
+use crate::dns::ttl_map::TtlMap;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::dnssec::Proof;
 use mail_auth::hickory_resolver::proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
 
 /// What validating the From domain's answers found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +49,34 @@ impl DnssecValidation {
 }
 
 pub const WORDS: &[&str] = &["secure", "insecure", "bogus", "unknown", "not_checked"];
+
+/// Verdicts kept a while, per domain: a flood from one sender validates
+/// once, and a DNS path that cannot validate is not asked the root's keys
+/// again for every message. Five minutes (a verdict changes when a zone
+/// is re-signed or its DS changes, not between two messages); one minute
+/// for `unknown`.
+#[derive(Default)]
+pub struct Verdicts(TtlMap<String, DnssecValidation>);
+
+const KEEP: Duration = Duration::from_secs(300);
+const KEEP_UNKNOWN: Duration = Duration::from_secs(60);
+
+/// [`validate`], through `kept`.
+pub async fn validate_kept(dns: &Dns, kept: &Verdicts, domain: &str) -> DnssecValidation {
+    let now = Instant::now();
+    if let Some(verdict) = kept.0.get(domain, now) {
+        return verdict;
+    }
+    let verdict = validate(dns, domain).await;
+    let keep = match verdict {
+        DnssecValidation::Unknown { .. } => KEEP_UNKNOWN,
+        _ => KEEP,
+    };
+    let now = Instant::now();
+    kept.0
+        .insert(domain.to_string(), verdict.clone(), now + keep, now);
+    verdict
+}
 
 /// Validates `domain`'s MX answer.
 pub async fn validate(dns: &Dns, domain: &str) -> DnssecValidation {
