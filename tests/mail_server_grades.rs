@@ -366,3 +366,89 @@ fn a_well_run_sender_with_validated_dnssec_is_safe() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A stalled MX holds back only its own sender's report: the others come
+/// at once, and the stalled one ends at the probe's bound as "could not
+/// check" (the analysis slot is given up while the probe waits).
+#[test]
+fn a_stalled_mx_slows_only_its_own_report() {
+    // Accepts on 127.0.0.3 and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.3:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dns = TestDns::start(
+        Zone::new()
+            .mx("slow.example", 10, "mx.slow.example")
+            .a("mx.slow.example", std::net::Ipv4Addr::new(127, 0, 0, 3)),
+    );
+    let server = Server::start(
+        dns.addr,
+        &[
+            "--probe-port",
+            &port,
+            "--probe-allow-private",
+            "--probe-timeout",
+            "12",
+        ],
+    );
+    let send = |id: &str, from: &str| {
+        let text = format!(
+            "From: <a@{from}>\r\nTo: {id}@localhost\r\nSubject: hi\r\nDate: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <{id}@{from}>\r\n\r\nHello.\r\n"
+        );
+        let rcpt = format!("{id}@localhost");
+        support::server::send_mail(
+            server.smtp,
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            "mail.example",
+            &format!("a@{from}"),
+            &[&rcpt],
+            text.as_bytes(),
+        );
+    };
+    for i in 0..3 {
+        send(&format!("stalled-{i}"), "slow.example");
+    }
+    for i in 0..10 {
+        send(&format!("quick-{i}"), "quick.example");
+    }
+    for i in 0..10 {
+        let report = server.wait_for_report(&format!("quick-{i}"));
+        assert_eq!(
+            report["checks"]["mail_server"]["domains"][0]["targets"],
+            "nowhere"
+        );
+    }
+    // Not a timing assertion: the stalled probe waits 6 s for a greeting,
+    // and every other report is in before it ends.
+    let (_, pending) = server.get("/api/tests/stalled-0");
+    assert!(pending.contains("\"status\":\"pending\""), "{pending}");
+
+    let report = server.wait_for_report("stalled-0");
+    let host = host(&report);
+    assert_eq!(host["reached"], "failed", "{host:#}");
+    assert!(
+        host["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("timed out after 6 s waiting for the greeting"),
+        "{host:#}"
+    );
+    assert_eq!(report["grade"]["level"], "not_checked");
+    // One conversation served all three stalled reports (the cache).
+    for i in 1..3 {
+        assert_eq!(
+            host,
+            self::host(&server.wait_for_report(&format!("stalled-{i}")))
+        );
+    }
+    let (_, page) = server.get("/tests/stalled-0?lang=en");
+    assert!(
+        page.contains("could not check: timed out after 6 s waiting for the greeting"),
+        "{page}"
+    );
+}
