@@ -17,7 +17,7 @@ use crate::dns::zone_apex::ZoneApexes;
 use crate::dns::{Answer, Dns, answer, txt_strings};
 use crate::i18n::{Lang, phrases};
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
-use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
+use mail_auth::hickory_resolver::proto::rr::RecordType;
 use serde::{Deserialize, Serialize};
 
 /// What the From domain publishes, one field per record family.
@@ -145,21 +145,7 @@ async fn mx(dns: &Dns, domain: &str) -> (Vec<String>, bool, Option<String>) {
         Answer::NoRecords => return (Vec::new(), false, None),
         Answer::Failed(error) => return (Vec::new(), false, Some(error)),
     };
-    let mut exchanges: Vec<(u16, String)> = lookup
-        .answers()
-        .iter()
-        .filter_map(|record| match &record.data {
-            RData::MX(mx) => Some((
-                mx.preference,
-                mx.exchange
-                    .to_ascii()
-                    .trim_end_matches('.')
-                    .to_ascii_lowercase(),
-            )),
-            _ => None,
-        })
-        .collect();
-    exchanges.sort();
+    let exchanges = crate::dns::mx_exchanges(lookup);
     // The root name "." is "" once its dot is trimmed.
     let null_mx = exchanges.iter().any(|(_, name)| name.is_empty());
     let mx = exchanges

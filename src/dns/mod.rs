@@ -198,6 +198,27 @@ pub fn txt_strings(lookup: &Lookup) -> Vec<String> {
         .collect()
 }
 
+/// An MX lookup's (preference, exchange) pairs, sorted; each exchange
+/// lower-case without its final dot, so the null MX's "." is "".
+pub fn mx_exchanges(lookup: &Lookup) -> Vec<(u16, String)> {
+    let mut exchanges: Vec<(u16, String)> = lookup
+        .answers()
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::MX(mx) => Some((
+                mx.preference,
+                mx.exchange
+                    .to_ascii()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase(),
+            )),
+            _ => None,
+        })
+        .collect();
+    exchanges.sort();
+    exchanges
+}
+
 /// The addresses in a lookup's A and AAAA records (CNAMEs on the way
 /// skipped).
 pub fn addresses(lookup: &Lookup) -> Vec<IpAddr> {

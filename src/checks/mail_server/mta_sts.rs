@@ -255,16 +255,9 @@ fn parse(policy: &str, found: &mut MtaStsFinding) -> Result<(), String> {
 }
 
 /// §4.1: a pattern is a host name, or `*.` and a domain matching exactly
-/// one more label on the left.
+/// one more label on the left: the certificate rule of RFC 6125.
 pub fn mx_match(pattern: &str, host: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
-    match pattern.strip_prefix("*.") {
-        Some(parent) => host
-            .split_once('.')
-            .is_some_and(|(label, rest)| !label.is_empty() && rest == parent),
-        None => host == pattern,
-    }
+    super::certificate::name_match(pattern, host)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! address of each family each.
 
 use crate::dns::{Answer, Dns, addresses, answer};
-use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
+use mail_auth::hickory_resolver::proto::rr::RecordType;
 use std::net::IpAddr;
 
 /// At most this many mail exchangers are probed per domain.
@@ -43,20 +43,7 @@ pub enum Targets {
 pub async fn targets(dns: &Dns, domain: &str) -> Targets {
     let reply = dns.lookup(&format!("{domain}."), RecordType::MX).await;
     let mut exchanges: Vec<(u16, String)> = match answer(&reply) {
-        Answer::Records(lookup) => lookup
-            .answers()
-            .iter()
-            .filter_map(|record| match &record.data {
-                RData::MX(mx) => Some((
-                    mx.preference,
-                    mx.exchange
-                        .to_ascii()
-                        .trim_end_matches('.')
-                        .to_ascii_lowercase(),
-                )),
-                _ => None,
-            })
-            .collect(),
+        Answer::Records(lookup) => crate::dns::mx_exchanges(lookup),
         Answer::NoRecords => Vec::new(),
         Answer::Failed(error) => return Targets::Unknown(format!("MX lookup: {error}")),
     };
