@@ -114,4 +114,29 @@ async fn nothing_to_fix_is_one_line() {
         "{page}"
     );
     assert!(!page.contains("Deductions total"));
+    // Nothing costs points: every section folds to its heading.
+    assert_eq!(
+        page.matches("<details class=\"section\">").count(),
+        8,
+        "{page}"
+    );
+    assert!(!page.contains("<details class=\"section\" open>"), "{page}");
+}
+
+/// A section is open when something in it costs points, folded otherwise.
+#[tokio::test]
+async fn sections_open_where_points_were_lost() {
+    let zone = Zone::new().txt("bad.example", &["v=spf1 ~all"]);
+    let report = report(zone, &bad_message()).await;
+    let page = render_report_page(&report, "en");
+    let state = |id: &str| {
+        let at = page
+            .find(&format!("<section id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no {id}"));
+        page[at..].split('\n').nth(1).unwrap().to_string()
+    };
+    assert_eq!(state("auth"), "<details class=\"section\" open>");
+    assert_eq!(state("content"), "<details class=\"section\" open>");
+    assert_eq!(state("smime"), "<details class=\"section\">");
+    assert_eq!(state("mail-server"), "<details class=\"section\">");
 }
