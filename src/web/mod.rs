@@ -15,6 +15,7 @@ mod raw;
 mod reports;
 mod rows;
 mod wait;
+pub mod words;
 
 use crate::metrics::{Metrics, ReportFormat};
 use crate::store::Store;

@@ -136,7 +136,7 @@ pub fn shown(lang: Lang, report: &Report, checks: &[CheckId], attach: bool) -> V
             } else {
                 Vec::new()
             };
-            let mut row = settle(row, deductions);
+            let mut row = settle(lang, row, deductions);
             row.anchor = (i == 0).then(|| check.as_str());
             shown.push(row);
         }
@@ -145,12 +145,12 @@ pub fn shown(lang: Lang, report: &Report, checks: &[CheckId], attach: bool) -> V
 }
 
 /// A row whose mark or word is left to its points gets them here.
-fn settle(row: Row, deductions: Vec<DeductionView>) -> Shown {
+fn settle(lang: Lang, row: Row, deductions: Vec<DeductionView>) -> Shown {
     let (by_points, said) = points_tone(&deductions);
     Shown {
         anchor: None,
         tone: row.tone.unwrap_or(by_points),
-        word: row.word.unwrap_or(said),
+        word: super::words::shown(lang, row.word.unwrap_or(said)),
         row,
         deductions,
     }
