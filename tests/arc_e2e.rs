@@ -244,7 +244,7 @@ fn the_page_shows_no_arc_as_information_and_names_the_sealers() {
     );
     let (_, pass) = server.get("/tests/arc-page-pass?lang=ja");
     assert!(
-        pass.contains("<details id=\"arc\" class=\"check ok\"><summary><span class=\"icon\" aria-hidden=\"true\">✔</span> <strong>ARC (1 セット: list.example)</strong> <span class=\"result\">pass</span>"),
+        pass.contains("<details id=\"arc\" class=\"check ok\"><summary><span class=\"icon\" aria-hidden=\"true\">✔</span> <strong>ARC (1 セット: list.example)</strong> <span class=\"result\">成功</span>"),
         "{pass}"
     );
 }
