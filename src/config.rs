@@ -285,6 +285,14 @@ impl Options {
         }
     }
 
+    /// The test domain, lower-case: "localhost" unless given.
+    fn domain_or_default(&self) -> String {
+        self.domain
+            .as_deref()
+            .unwrap_or("localhost")
+            .to_ascii_lowercase()
+    }
+
     fn probe_settings(&self) -> ProbeSettings {
         let total = Duration::from_secs(self.probe_timeout.unwrap_or(20).max(1));
         ProbeSettings {
@@ -293,11 +301,7 @@ impl Options {
             https_port: self.probe_https_port.unwrap_or(443),
             allow_private: self.probe_allow_private.unwrap_or(false),
             ca_files: self.probe_ca.clone().unwrap_or_default(),
-            helo: self
-                .domain
-                .clone()
-                .unwrap_or("localhost".into())
-                .to_ascii_lowercase(),
+            helo: self.domain_or_default(),
             relay_domain: self
                 .probe_relay_domain
                 .clone()
@@ -348,11 +352,7 @@ impl From<Options> for Config {
         let http_listen = given
             .http_listen
             .unwrap_or_else(|| "127.0.0.1:8080".parse().unwrap());
-        let domain = given
-            .domain
-            .clone()
-            .unwrap_or("localhost".into())
-            .to_ascii_lowercase();
+        let domain = given.domain_or_default();
         let seconds = |given: Option<u64>, default| Duration::from_secs(given.unwrap_or(default));
         Config {
             lists: given.settings(),

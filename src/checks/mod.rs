@@ -396,15 +396,12 @@ impl Analyzer {
         analysis: &Analysis,
         envelope: &Envelope,
     ) -> mail_server::MailServerFinding {
-        let domain = |address: &str| {
-            address
-                .rsplit_once('@')
-                .map(|(_, d)| crate::dns::idn::a_label(d))
-        };
-        let from = analysis.message.from_address.as_deref().and_then(domain);
-        let mail_from = domain(&crate::dns::idn::a_label_address(&envelope.mail_from));
+        // The From domain as posture read it (an A-label; empty without one).
+        let from = analysis.findings.posture.domain.as_str();
+        let mail_from = crate::dns::idn::a_label_address(&envelope.mail_from);
+        let mail_from = mail_from.rsplit_once('@').map(|(_, d)| d);
         self.mail_servers
-            .probe(&self.dns, from.as_deref(), mail_from.as_deref())
+            .probe(&self.dns, Some(from), mail_from)
             .await
     }
 

@@ -121,8 +121,9 @@ pub(super) async fn accept(
     Some((stream, info))
 }
 
-/// What the handshake settled on, in the names the report shows.
-fn negotiated(connection: &rustls::ServerConnection) -> TlsInfo {
+/// What the handshake settled on, in the names the report shows: ours as
+/// a server, and the sender's MX's when we probe it as a client.
+pub fn negotiated(connection: &rustls::CommonState) -> TlsInfo {
     let version = match connection.protocol_version() {
         Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2".to_string(),
         Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3".to_string(),

@@ -62,6 +62,11 @@ pub struct CertificateFacts {
 pub struct Roots(Arc<RootCertStore>);
 
 impl Roots {
+    /// No roots at all (probing off).
+    pub fn none() -> Roots {
+        Roots(Arc::new(RootCertStore::empty()))
+    }
+
     pub fn load(extra: &[PathBuf]) -> Result<Roots, String> {
         let mut store = RootCertStore::empty();
         // Unreadable system certificates leave fewer roots, not a failure:
@@ -102,8 +107,11 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// ring, built once: the verifier asks for it on every handshake.
 fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    static RING: std::sync::LazyLock<Arc<CryptoProvider>> =
+        std::sync::LazyLock::new(|| Arc::new(rustls::crypto::ring::default_provider()));
+    RING.clone()
 }
 
 /// A client configuration that completes the handshake over any

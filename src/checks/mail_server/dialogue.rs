@@ -4,7 +4,6 @@
 //! a line limit, every read and write a deadline, and what it says is kept
 //! only as bounded, printable text.
 
-use std::io;
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -210,12 +209,6 @@ pub fn extensions(ehlo: &Reply) -> Vec<String> {
         .map(|keyword| keyword.to_ascii_uppercase())
         .take(40)
         .collect()
-}
-
-impl From<io::Error> for DialogueError {
-    fn from(e: io::Error) -> DialogueError {
-        DialogueError::Io(e.to_string())
-    }
 }
 
 #[cfg(test)]

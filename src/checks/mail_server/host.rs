@@ -280,14 +280,9 @@ impl Prober {
                 }
             };
         let (_, connection) = tls.get_ref();
-        let version = connection.protocol_version().map(|v| match v {
-            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".to_string(),
-            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".to_string(),
-            other => format!("{other:?}"),
-        });
-        let cipher = connection
-            .negotiated_cipher_suite()
-            .map(|suite| format!("{:?}", suite.suite()));
+        let named = crate::smtp::tls::negotiated(connection);
+        let version = Some(named.version).filter(|v| !v.is_empty());
+        let cipher = Some(named.cipher).filter(|c| !c.is_empty());
         let chain = seen.chain();
         let (certificate, error) = match certificate::judge(&chain, host, &self.roots) {
             Ok(facts) => (Some(facts), None),
