@@ -161,6 +161,15 @@ pub fn text(report: &Report) -> String {
         s.dkim.as_str(),
         s.dmarc.as_str()
     );
+    for verdict in &report.readiness {
+        out += &format!("ready: {} {}", verdict.key(), verdict.verdict.as_str());
+        if !verdict.failing.is_empty() {
+            out += &format!(" ({})", verdict.failing.join(", "));
+        } else if !verdict.not_checked.is_empty() {
+            out += &format!(" (not checked: {})", verdict.not_checked.join(", "));
+        }
+        out.push('\n');
+    }
     for check in CheckId::ALL {
         out += &report.checks.text(check);
     }

@@ -171,6 +171,18 @@ phrases! {
         item_reverse_dns_fails: "reverse DNS not OK", "逆引き NG";
         item_dnssec_not_ok: "DNSSEC not OK", "DNSSEC NG";
         item_blocklisted: "on a blocklist", "ブロックリスト掲載";
+        readiness_label: "Ready for the big mailbox providers' sender requirements?", "大手メールサービスの送信者要件への対応";
+        readiness_provider: "Provider", "サービス";
+        readiness_all: "All senders", "すべての送信者";
+        readiness_bulk: "Bulk senders (over 5,000 a day)", "大量送信者（1 日 5,000 通超）";
+        ready_yes: "Ready", "対応済み";
+        ready_no: "Not ready", "未対応";
+        ready_not_checked: "Could not check", "確認不可";
+        ready_none: "No requirements published", "要件の公開なし";
+        ready_failing: "Not met", "満たしていない要件";
+        ready_unchecked: "Not checked", "未確認";
+        ready_advised: "Recommended", "推奨";
+        readiness_page_of: "requirements page of", "要件ページの版：";
         setup_grid_label: "Anti-spoofing setup (as the JIPDEC survey counts it)", "なりすまし対策の設定状況（JIPDEC 調査の区分）";
         section_message: "Message", "メッセージ";
         section_raw: "Raw message", "メッセージのソース";

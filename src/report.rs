@@ -6,6 +6,7 @@ use crate::checks::message::MessageFacts;
 use crate::checks::{Analysis, Findings};
 use crate::score::jipdec::{self, SetupGrid};
 use crate::score::mschecker::{self, Grade};
+use crate::score::readiness::Readiness;
 use crate::score::{Deduction, Score};
 use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,11 @@ pub struct Report {
     /// S/MIME, SPF, DKIM, DMARC as the Japanese surveys count them.
     #[serde(default)]
     pub setup: SetupGrid,
+    /// Ready or not for each big mailbox provider's published sender
+    /// requirements (`scoring-rules/providers/`), for all senders and for
+    /// bulk senders. Reports stored before it have none.
+    #[serde(default)]
+    pub readiness: Vec<Readiness>,
     /// The message's top-level header fields, for the page's raw view.
     pub headers: Vec<(String, String)>,
     /// Every rule that matched, zero-point ones included (they inform).
@@ -84,6 +90,7 @@ impl Report {
         envelope: &Envelope,
         analysis: Analysis,
         score: Score,
+        readiness: Vec<Readiness>,
     ) -> Self {
         Report {
             id: subject.id.to_string(),
@@ -102,6 +109,7 @@ impl Report {
             message: analysis.message,
             grade: mschecker::grade(&analysis.findings),
             setup: jipdec::grid(&analysis.findings),
+            readiness,
             checks: analysis.findings,
             headers: analysis.headers,
             deductions: score.deductions,

@@ -4,7 +4,7 @@
 //! into reports; the web server reads them.
 
 use crate::analysis::background::{Background, Lanes};
-use crate::analysis::pipeline::{LiveRules, Pipeline};
+use crate::analysis::pipeline::Pipeline;
 use crate::analysis::{LanePipelines, Queued, Saving, analyze_queued};
 use crate::checks::SetupError;
 use crate::checks::{Analyzer, CheckId, Findings};
@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::dns::{DnsSetupError, resolver_with_anchors};
 use crate::inbox::Inbox;
 use crate::metrics::Metrics;
-use crate::score::{RuleTable, RulesError};
+use crate::score::{LiveRules, RuleTable, RulesError};
 use crate::smtp::{Listener, SmtpLimits, SmtpSettings};
 use crate::store::{Store, StoreError, Writer};
 use crate::web;
@@ -83,7 +83,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     });
     let background_pipeline = Arc::new(Pipeline {
         analyzer: background,
-        rules,
+        rules: rules.clone(),
     });
     let metrics = Arc::new(Metrics::new(Findings::DNS_CHECKS.map(CheckId::as_str)));
 
@@ -207,6 +207,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         domain: config.domain.clone(),
         public_url: config.public_url.clone(),
         metrics: metrics.clone(),
+        rules,
     });
     // One signal, two listeners: each waits on its own receiver.
     let (stop, stopped) = tokio::sync::watch::channel(false);

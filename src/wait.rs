@@ -27,9 +27,12 @@ const REQUEST_GRACE: Duration = Duration::from_secs(5);
 /// Shown under `mailscore wait --help`.
 pub const EXIT_CODES: &str = "\
 Exit status:
-  0  the report is in and its score is at least --min-score
-  1  the report is in and its score is below --min-score
-  2  no report before --timeout, or a usage, network or HTTP error
+  0  the report is in, its score is at least --min-score and every
+     --require provider says ready
+  1  the report is in and its score is below --min-score, or a --require
+     provider is not ready (or could not be checked)
+  2  no report before --timeout, a --require the report has no verdict
+     for, or a usage, network or HTTP error
 
 Example (CI):
   swaks --server mx.example --to ci-$BUILD@test.example --from ci@your.domain
@@ -56,6 +59,11 @@ pub struct WaitArgs {
     /// Seconds to wait for the report.
     #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub timeout: u64,
+    /// Fail unless this provider's verdict is "ready": `gmail`, `yahoo`
+    /// (all senders), `gmail-bulk`, `yahoo-bulk`, `microsoft-bulk` (bulk
+    /// senders). May be given more than once.
+    #[arg(long, value_name = "PROVIDER")]
+    pub require: Vec<String>,
 }
 
 /// Why `wait` could not give a verdict; all of these exit with 2.
@@ -79,6 +87,8 @@ pub enum WaitError {
     },
     #[error("{url} answered something that is not a mailscore status: {reason}")]
     BadAnswer { url: String, reason: String },
+    #[error("--require {0:?}: the report has no such verdict (it has: {1})")]
+    UnknownRequire(String, String),
     #[error("no report for {address} after {seconds} s{received}")]
     Timeout {
         address: String,
@@ -122,6 +132,44 @@ struct Status {
     /// The MSchecker grade, from servers that write one.
     #[serde(default)]
     grade: Option<GradeSummary>,
+    /// The providers' verdicts, from servers that write them.
+    #[serde(default)]
+    readiness: Vec<ReadinessSummary>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReadinessSummary {
+    provider: String,
+    audience: String,
+    verdict: String,
+    #[serde(default)]
+    failing: Vec<String>,
+    #[serde(default)]
+    not_checked: Vec<String>,
+}
+
+impl ReadinessSummary {
+    /// `gmail`, `gmail-bulk`: what `--require` names.
+    fn key(&self) -> String {
+        if self.audience == "all" {
+            self.provider.clone()
+        } else {
+            format!("{}-{}", self.provider, self.audience)
+        }
+    }
+
+    fn line(&self) -> String {
+        let word = self.verdict.replace('_', " ");
+        match (self.failing.is_empty(), self.not_checked.is_empty()) {
+            (false, _) => format!("{}: {word} ({})", self.key(), self.failing.join(", ")),
+            (true, false) => format!(
+                "{}: {word} (not checked: {})",
+                self.key(),
+                self.not_checked.join(", ")
+            ),
+            (true, true) => format!("{}: {word}", self.key()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,7 +221,7 @@ pub async fn wait(args: &WaitArgs) -> Result<Outcome, WaitError> {
         };
         if status.status == "done" {
             let report_url = endpoint(&server, &["tests", &id]);
-            return Ok(judge(&status, args.min_score, &report_url));
+            return judge(&status, args.min_score, &args.require, &report_url);
         }
         if status.status != "pending" {
             return Err(WaitError::BadAnswer {
@@ -303,8 +351,25 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
-fn judge(report: &Status, min_score: f64, report_url: &Url) -> Outcome {
-    let passed = report.score >= min_score;
+fn judge(
+    report: &Status,
+    min_score: f64,
+    require: &[String],
+    report_url: &Url,
+) -> Result<Outcome, WaitError> {
+    let mut passed = report.score >= min_score;
+    for wanted in require {
+        let Some(verdict) = report.readiness.iter().find(|r| r.key() == *wanted) else {
+            let known: Vec<String> = report.readiness.iter().map(|r| r.key()).collect();
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            return Err(WaitError::UnknownRequire(wanted.clone(), known));
+        };
+        passed &= verdict.verdict == "ready";
+    }
     let mut summary = String::new();
     let _ = writeln!(
         summary,
@@ -323,6 +388,14 @@ fn judge(report: &Status, min_score: f64, report_url: &Url) -> Outcome {
             (true, true) => String::new(),
         };
         let _ = writeln!(summary, "mail server grade: {}{because}", grade.level);
+    }
+    for verdict in &report.readiness {
+        let required = if require.contains(&verdict.key()) {
+            " [required]"
+        } else {
+            ""
+        };
+        let _ = writeln!(summary, "{}{required}", verdict.line());
     }
     // Checks in the order their first deduction appears (the rule table's).
     let mut failed: Vec<(&str, Vec<String>)> = Vec::new();
@@ -343,7 +416,7 @@ fn judge(report: &Status, min_score: f64, report_url: &Url) -> Outcome {
         }
     }
     let _ = writeln!(summary, "report: {report_url}");
-    Outcome { passed, summary }
+    Ok(Outcome { passed, summary })
 }
 
 /// `10`, `9.5`: scores without a trailing `.0`.
@@ -404,6 +477,22 @@ mod tests {
                 decided_by: vec!["mx_no_starttls".into()],
                 not_checked: Vec::new(),
             }),
+            readiness: vec![
+                ReadinessSummary {
+                    provider: "gmail".into(),
+                    audience: "all".into(),
+                    verdict: "ready".into(),
+                    failing: Vec::new(),
+                    not_checked: Vec::new(),
+                },
+                ReadinessSummary {
+                    provider: "gmail".into(),
+                    audience: "bulk".into(),
+                    verdict: "not_ready".into(),
+                    failing: vec!["SPF_AND_DKIM".into()],
+                    not_checked: Vec::new(),
+                },
+            ],
             deductions: vec![
                 Deduction {
                     rule: "SPF_FAIL".into(),
@@ -428,17 +517,35 @@ mod tests {
             ],
         };
         let url = Url::parse("http://h/tests/x").unwrap();
-        let outcome = judge(&report, 8.0, &url);
+        let outcome = judge(&report, 8.0, &[], &url).unwrap();
         assert!(!outcome.passed);
         assert_eq!(
             outcome.summary,
             "x@localhost: 4.5/10 (poor), below the minimum 8\n\
              mail server grade: improve (mx_no_starttls)\n\
+             gmail: ready\n\
+             gmail-bulk: not ready (SPF_AND_DKIM)\n\
              failed checks:\n  \
              spf: SPF_FAIL (-2)\n  \
              dmarc: DMARC_FAIL (-3), DMARC_FAIL_ENFORCED (-0.5)\n\
              report: http://h/tests/x\n"
         );
-        assert!(judge(&report, 4.5, &url).passed);
+        assert!(judge(&report, 4.5, &[], &url).unwrap().passed);
+        let gmail = ["gmail".to_string()];
+        assert!(judge(&report, 4.5, &gmail, &url).unwrap().passed);
+        let bulk = ["gmail-bulk".to_string()];
+        let outcome = judge(&report, 4.5, &bulk, &url).unwrap();
+        assert!(!outcome.passed);
+        assert!(
+            outcome
+                .summary
+                .contains("gmail-bulk: not ready (SPF_AND_DKIM) [required]")
+        );
+        let unknown = ["hotmail".to_string()];
+        let err = judge(&report, 4.5, &unknown, &url).unwrap_err().to_string();
+        assert!(
+            err.contains("hotmail") && err.contains("gmail, gmail-bulk"),
+            "{err}"
+        );
     }
 }

@@ -36,6 +36,8 @@ use mailscore::checks::{CheckId, Setup, Verdict};
 use mailscore::report::{EnvelopeView, Report};
 use mailscore::score::jipdec::SetupGrid;
 use mailscore::score::mschecker::{Grade, Item, Level};
+use mailscore::score::providers::Audience;
+use mailscore::score::readiness::{Readiness, Ready};
 use mailscore::score::{Deduction, Text};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -955,6 +957,14 @@ fn full_report() -> Report {
             dkim: Setup::Misconfigured,
             dmarc: Setup::Unknown,
         },
+        readiness: vec![Readiness {
+            provider: "gmail".into(),
+            audience: Audience::Bulk,
+            verdict: Ready::NotReady,
+            failing: vec!["SPF_AND_DKIM".into()],
+            not_checked: vec!["REVERSE_DNS".into()],
+            advised: vec!["UNSUBSCRIBE_LINK".into()],
+        }],
         deductions: vec![Deduction {
             rule: "SPF_FAIL".into(),
             check: CheckId::Spf,

@@ -3,9 +3,8 @@
 
 use crate::checks::Analyzer;
 use crate::report::{Report, Subject};
-use crate::score::{self, RuleTable};
+use crate::score::{self, LiveRules};
 use crate::smtp::Envelope;
-use std::sync::{Arc, PoisonError, RwLock};
 
 /// How long a probe may keep the analysis slot before giving it up: a
 /// kept probe takes microseconds, a real conversation milliseconds to
@@ -17,30 +16,6 @@ pub struct Pipeline {
     pub analyzer: Analyzer,
     /// Build it with `RuleTable::…().into()`; `serve` swaps it on SIGHUP.
     pub rules: LiveRules,
-}
-
-/// The rule table in force, replaceable while messages are being scored
-/// (SIGHUP): each message is scored with the table current when its
-/// scoring starts, and a swap never waits for scoring to finish. Clones
-/// share the table: a swap through one is seen by all.
-#[derive(Clone)]
-pub struct LiveRules(Arc<RwLock<Arc<RuleTable>>>);
-
-impl LiveRules {
-    pub fn current(&self) -> Arc<RuleTable> {
-        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Puts `table` in force for every message scored from now on.
-    pub fn replace(&self, table: RuleTable) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
-    }
-}
-
-impl From<RuleTable> for LiveRules {
-    fn from(table: RuleTable) -> LiveRules {
-        LiveRules(Arc::new(RwLock::new(Arc::new(table))))
-    }
 }
 
 impl Pipeline {
@@ -79,7 +54,11 @@ impl Pipeline {
         // Scoring and the report are CPU work too: in `serve`, SMTP
         // sessions waiting for a reply go first.
         tokio::task::yield_now().await;
-        let score = score::score(&self.rules.current(), &analysis.findings);
-        Report::new(subject, envelope, analysis, score)
+        let table = self.rules.current();
+        let facts = analysis.findings.facts();
+        let score = score::score(&table, &facts);
+        let domain = &analysis.findings.posture.domain;
+        let readiness = score::readiness::readiness(&table.providers, &facts, domain);
+        Report::new(subject, envelope, analysis, score, readiness)
     }
 }

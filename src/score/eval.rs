@@ -1,8 +1,10 @@
 //! Applies the rule table to one message's findings.
 
 use super::rules::{Rule, RuleTable, Text};
+use crate::checks::CheckId;
+#[cfg(doc)]
+use crate::checks::Findings;
 use crate::checks::facts::Facts;
-use crate::checks::{CheckId, Findings};
 use serde::{Deserialize, Serialize};
 
 pub const MAX_SCORE: f64 = 10.0;
@@ -31,12 +33,13 @@ pub struct Score {
     pub deductions: Vec<Deduction>,
 }
 
-pub fn score(table: &RuleTable, findings: &Findings) -> Score {
-    let facts = findings.facts();
+/// `facts`: the findings' ([`Findings::facts`]), computed once for the
+/// rules and the providers' requirements.
+pub fn score(table: &RuleTable, facts: &Facts) -> Score {
     let deductions: Vec<Deduction> = table
         .rules
         .iter()
-        .filter(|rule| matches(rule, &facts))
+        .filter(|rule| matches(rule, facts))
         .map(|rule| Deduction {
             rule: rule.id.clone(),
             check: rule.check,

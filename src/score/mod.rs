@@ -4,7 +4,9 @@
 mod eval;
 pub mod jipdec;
 pub mod mschecker;
+pub mod providers;
+pub mod readiness;
 mod rules;
 
 pub use eval::{Deduction, MAX_SCORE, Score, score};
-pub use rules::{OneOrMany, Rule, RuleTable, RulesError, Text};
+pub use rules::{LiveRules, OneOrMany, Rule, RuleTable, RulesError, Text};

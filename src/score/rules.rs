@@ -2,10 +2,12 @@
 //! names an unknown check, field or value stops the service with a message
 //! naming the file and the rule, rather than silently never matching.
 
+use super::providers::Providers;
 use crate::checks::CheckId;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// The table shipped in the binary, used when no `--rules` directory is given.
 const EMBEDDED: &str = include_str!("../../scoring-rules/default.toml");
@@ -68,10 +70,12 @@ struct RuleFile {
     rule: Vec<RuleSpec>,
 }
 
-/// A validated rule table.
+/// A validated rule table, and the providers' requirements that read the
+/// same facts (`providers/` beside the rules).
 #[derive(Debug, Clone)]
 pub struct RuleTable {
     pub rules: Vec<Rule>,
+    pub providers: Providers,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,10 +100,14 @@ pub enum RulesError {
 impl RuleTable {
     /// The table compiled into the binary (`scoring-rules/default.toml`).
     pub fn embedded() -> Result<RuleTable, RulesError> {
-        Self::from_files(vec![(
+        let table = Self::from_files(vec![(
             PathBuf::from("scoring-rules/default.toml (embedded)"),
             EMBEDDED.to_string(),
-        )])
+        )])?;
+        Ok(RuleTable {
+            providers: Providers::embedded()?,
+            ..table
+        })
     }
 
     /// The table in `dir` when one is given, else the embedded one.
@@ -110,7 +118,8 @@ impl RuleTable {
         }
     }
 
-    /// Every `*.toml` file in `dir`, in name order, as one table.
+    /// Every `*.toml` file in `dir`, in name order, as one table; the
+    /// providers from `dir/providers/` (the embedded ones without it).
     pub fn load_dir(dir: &Path) -> Result<RuleTable, RulesError> {
         let read_err = |source| RulesError::Read {
             path: dir.to_path_buf(),
@@ -135,7 +144,11 @@ impl RuleTable {
                 path: dir.to_path_buf(),
             });
         }
-        Self::from_files(files)
+        let table = Self::from_files(files)?;
+        Ok(RuleTable {
+            providers: Providers::load(Some(dir))?,
+            ..table
+        })
     }
 
     fn from_files(files: Vec<(PathBuf, String)>) -> Result<RuleTable, RulesError> {
@@ -163,7 +176,35 @@ impl RuleTable {
                 rules.push(rule);
             }
         }
-        Ok(RuleTable { rules })
+        Ok(RuleTable {
+            rules,
+            providers: Providers::default(),
+        })
+    }
+}
+
+/// The rule table in force, replaceable while messages are being scored
+/// (SIGHUP): each message is scored with the table current when its
+/// scoring starts, and a swap never waits for scoring to finish. Clones
+/// share the table: a swap through one is seen by all (the pipeline
+/// scores with it, the page explains the providers' requirements by it).
+#[derive(Clone)]
+pub struct LiveRules(Arc<RwLock<Arc<RuleTable>>>);
+
+impl LiveRules {
+    pub fn current(&self) -> Arc<RuleTable> {
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `table` in force for every message scored from now on.
+    pub fn replace(&self, table: RuleTable) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
+    }
+}
+
+impl From<RuleTable> for LiveRules {
+    fn from(table: RuleTable) -> LiveRules {
+        LiveRules(Arc::new(RwLock::new(Arc::new(table))))
     }
 }
 

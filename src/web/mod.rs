@@ -12,6 +12,7 @@ mod ops;
 mod page;
 mod ratelimit;
 mod raw;
+mod readiness;
 mod reports;
 mod rows;
 mod wait;
@@ -36,6 +37,9 @@ pub struct WebState {
     pub public_url: String,
     /// Counters for `/metrics`, and readiness for `/readyz`.
     pub metrics: Arc<Metrics>,
+    /// The rule table in force: the page names the providers'
+    /// requirements a report fails by it.
+    pub rules: crate::score::LiveRules,
 }
 
 pub fn routes(
@@ -132,6 +136,11 @@ async fn not_found(_: warp::Rejection) -> Result<warp::reply::Response, Infallib
 
 /// The score page of `report` as HTML, in `lang` ("en" or "ja"; anything
 /// else is English): what `GET /tests/{id}` serves once the report exists.
+/// The providers' requirements are named from the embedded tables.
 pub fn render_report_page(report: &crate::report::Report, lang: &str) -> String {
-    page::render_report(crate::i18n::Lang::from_code(lang), report)
+    static EMBEDDED: std::sync::LazyLock<crate::score::providers::Providers> =
+        std::sync::LazyLock::new(|| {
+            crate::score::providers::Providers::embedded().expect("the embedded tables are valid")
+        });
+    page::render_report(crate::i18n::Lang::from_code(lang), report, &EMBEDDED)
 }

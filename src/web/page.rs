@@ -14,6 +14,7 @@ use crate::checks::message::MessageFacts;
 use crate::checks::row::Tone;
 use crate::i18n::{Lang, Ui};
 use crate::report::{Band, Report};
+use crate::score::providers::Providers;
 use crate::test_id;
 use askama::Template;
 use serde::Deserialize;
@@ -81,6 +82,7 @@ struct ReportPage<'a> {
     /// "Deductions total 29.6; the score stops at 0" (or without the stop).
     total: String,
     grade: super::grade::GradeView,
+    readiness: Vec<super::readiness::ProviderView>,
 }
 
 #[derive(Template)]
@@ -172,7 +174,10 @@ pub fn report_page(
     }
     let report = state.reports.report(&id).ok().flatten();
     match report {
-        Some(report) => html::response(render_report(lang, &report), StatusCode::OK),
+        Some(report) => {
+            let providers = &state.rules.current().providers;
+            html::response(render_report(lang, &report, providers), StatusCode::OK)
+        }
         None => {
             let mut frame = Frame::new(lang, format!("{} · mailscore", t.pending_title));
             frame.refresh = Some(REFRESH_SECONDS);
@@ -278,7 +283,8 @@ const SECTIONS: &[SectionSpec] = &[
 ];
 
 /// The whole score page of `report`.
-pub fn render_report(lang: Lang, report: &Report) -> String {
+/// `providers`: the tables that name the requirements a report fails.
+pub fn render_report(lang: Lang, report: &Report, providers: &Providers) -> String {
     let t = lang.ui();
     let band = report.band();
     let sections: Vec<Section> = SECTIONS
@@ -309,6 +315,7 @@ pub fn render_report(lang: Lang, report: &Report) -> String {
         sections,
         envelope: envelope_rows(t, report),
         grade: super::grade::view(t, report),
+        readiness: super::readiness::view(lang, report, providers),
     };
     html::render_string(&page)
 }

@@ -28,7 +28,7 @@ words! {
     MessageIdState { Ok => "ok", Missing => "missing", Malformed => "malformed" }
 }
 words! {
-    FromState { Ok => "ok", Missing => "missing", Unparseable => "unparseable" }
+    FromState { Ok => "ok", Missing => "missing", Unparseable => "unparseable", Multiple => "multiple" }
 }
 words! {
     SubjectState { Ok => "ok", Missing => "missing", Empty => "empty" }
@@ -99,8 +99,12 @@ pub fn headers(message: &Message<'_>, context: &Context<'_>) -> HeaderFinding {
     let from = message.from().and_then(|a| a.first());
     let from_address = from.and_then(|a| a.address()).unwrap_or_default();
     let from_domain = domain_of(from_address).filter(|d| d.contains('.'));
+    // RFC 5322 §3.6: exactly one From field; receivers such as Gmail
+    // refuse a message with two.
+    let from_fields = message.header_values(HeaderName::From).count();
     let from_state = match (message.header_raw("From"), &from_domain) {
         (None, _) => FromState::Missing,
+        _ if from_fields > 1 => FromState::Multiple,
         (Some(_), None) => FromState::Unparseable,
         (Some(_), Some(_)) => FromState::Ok,
     };
@@ -412,5 +416,7 @@ mod tests {
         assert_eq!(f.message_id, MessageIdState::Malformed);
         let f = finding(&GOOD.replace("From: Alice <alice@example.com>", "From: nobody"));
         assert_eq!(f.from, FromState::Unparseable);
+        let twice = GOOD.replace("To: ", "From: Mallory <m@example.net>\r\nTo: ");
+        assert_eq!(finding(&twice).from, FromState::Multiple);
     }
 }

@@ -48,10 +48,15 @@ pub(super) fn differing(
     if undecided.contains(&rfc7489.result) || verdict.result == Verdict::Temperror {
         return None;
     }
+    // Without a record, RFC 7489's alignment is the relaxed default (a
+    // fact for the providers' requirements) and mail-auth says none: only
+    // a record's alignment is compared.
+    let same_alignment = rfc7489.record.is_none()
+        || (verdict.spf_aligned == rfc7489.spf_aligned
+            && verdict.dkim_aligned == rfc7489.dkim_aligned);
     let same = verdict.result == rfc7489.result
         && verdict.record_domain == rfc7489.record_domain
-        && verdict.spf_aligned == rfc7489.spf_aligned
-        && verdict.dkim_aligned == rfc7489.dkim_aligned;
+        && same_alignment;
     (!same).then_some(verdict)
 }
 

@@ -47,7 +47,11 @@ pub struct DmarcFinding {
     /// `none`, `quarantine` or `reject`: the policy that applies to this
     /// message (after `sp=` for subdomains and `t=y` testing mode).
     pub policy: Option<String>,
+    /// SPF passed for a domain aligned with the From domain (by the
+    /// record's `aspf=`; relaxed when there is no record).
     pub spf_aligned: bool,
+    /// A DKIM signature passed for a domain aligned with the From domain
+    /// (by `adkim=`; relaxed when there is no record).
     pub dkim_aligned: bool,
     /// The `v=DMARC1` record(s) found, at `record_domain`.
     pub records: Vec<String>,

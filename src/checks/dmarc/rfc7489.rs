@@ -71,7 +71,20 @@ pub(super) fn evaluate(
     }
     let records = match found {
         Published::Records(records) => records,
-        Published::Nothing => return Evaluation::without_record(Verdict::None, None),
+        Published::Nothing => {
+            // No policy, but alignment is still a fact the providers'
+            // requirements read (Gmail's "From aligned with SPF or DKIM"):
+            // relaxed, the default of §6.3. The result stays none.
+            let none = Evaluation::without_record(Verdict::None, None);
+            let relaxed = |domain: &str| aligned(domain, from_domain, false);
+            return Evaluation {
+                spf_aligned: spf.result == Verdict::Pass && relaxed(&spf.domain),
+                dkim_aligned: dkim
+                    .iter()
+                    .any(|d| d.result == Verdict::Pass && relaxed(&d.domain)),
+                ..none
+            };
+        }
         Published::Failed(error) => {
             let error = format!("DNS did not answer for _dmarc.{record_domain}: {error}");
             return Evaluation::without_record(Verdict::Temperror, Some(error));
