@@ -212,6 +212,9 @@ def corpus():
     m["from_unparseable"] = message(hdrs, body)
     hdrs = [h for h in std("x@example.com", "No sender", extra=[ct]) if not h.startswith("From:")]
     m["from_missing"] = message(hdrs, body)
+    hdrs = std("Alice Sato <alice@example.com>", "Two senders", extra=[ct])
+    hdrs.insert(3, "From: Billing <billing@example.com>")
+    m["from_multiple"] = message(hdrs, body)
     ct, body = plain("Hello, this comes from a newsletter system.\n")
     m["return_path_unrelated"] = message(["Return-Path: <bounce-8812@esp-mailer.example>"] + std("Example Shop <news@shop.example.com>", "Store hours", extra=[ct]), body)
 
