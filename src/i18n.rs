@@ -128,8 +128,9 @@ phrases! {
 
         // Pending page.
         pending_title: "Waiting for your message", "メールの到着を待っています";
-        pending_refresh: "This page refreshes itself every few seconds until the message arrives.",
-            "メールが届くまで、このページは数秒ごとに自動で更新されます。";
+        pending_refresh: "The score shows here as soon as the message has been analysed.",
+            "メールの分析が終わると、このページにスコアが表示されます。";
+        pending_refresh_now: "Refresh", "再読み込み";
         pending_received: "The message has arrived and is being analysed.",
             "メールを受信しました。分析しています。";
         pending_nothing: "No message has arrived at this address yet. Send one to",
@@ -171,6 +172,7 @@ phrases! {
         item_reverse_dns_fails: "reverse DNS not OK", "逆引き NG";
         item_dnssec_not_ok: "DNSSEC not OK", "DNSSEC NG";
         item_blocklisted: "on a blocklist", "ブロックリスト掲載";
+        standing_label: "Sender setup and readiness", "送信設定と受信側要件への対応";
         readiness_label: "Ready for the big mailbox providers' sender requirements?", "大手メールサービスの送信者要件への対応";
         readiness_provider: "Provider", "サービス";
         readiness_all: "All senders", "すべての送信者";
@@ -197,6 +199,7 @@ phrases! {
         deductions_total: "Deductions total", "減点の合計";
         score_stops_at_zero: "the score stops at 0", "スコアは 0 で止まります";
         section_rules: "Rules for this section", "このセクションのルール";
+        good_to_have: "Good to have (no points)", "さらに良くするには（減点なし）";
 
         // Setup labels.
         setup_configured: "set up", "設定あり";

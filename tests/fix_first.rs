@@ -140,3 +140,68 @@ async fn sections_open_where_points_were_lost() {
     assert_eq!(state("smime"), "<details class=\"section\">");
     assert_eq!(state("mail-server"), "<details class=\"section\">");
 }
+
+/// Advice that costs no points (DNSSEC, MTA-STS, S/MIME…) folds under
+/// "good to have" at the end of its section, closed, without "0 ·"; a rule
+/// that costs points stays in the open list.
+#[tokio::test]
+async fn zero_point_advice_folds_under_good_to_have() {
+    let zone = Zone::new().txt("bad.example", &["v=spf1 ~all"]);
+    let report = report(zone, &bad_message()).await;
+    let free: Vec<_> = report
+        .deductions
+        .iter()
+        .filter(|d| d.points == 0.0)
+        .collect();
+    assert!(
+        free.iter().any(|d| d.rule == "SMIME_NONE"),
+        "{:?}",
+        report.deductions
+    );
+    for lang in ["en", "ja"] {
+        let page = render_report_page(&report, lang);
+        let folds: Vec<&str> = page
+            .split("<details class=\"good-to-have\">")
+            .skip(1)
+            .map(|rest| &rest[..rest.find("</details>").unwrap()])
+            .collect();
+        assert!(!folds.is_empty(), "{page}");
+        for d in &free {
+            let code = format!("<code>{}</code>", d.rule);
+            assert_eq!(
+                page.matches(&code).count(),
+                1,
+                "{} shown once: {page}",
+                d.rule
+            );
+            assert!(
+                folds.iter().any(|f| f.contains(&code)),
+                "{} not folded",
+                d.rule
+            );
+        }
+        assert!(
+            !page.contains("<strong>0 · "),
+            "a 0-point rule in the open list"
+        );
+        let label = if lang == "en" {
+            "Good to have (no points): "
+        } else {
+            "さらに良くするには（減点なし）: "
+        };
+        assert!(page.contains(label), "{page}");
+    }
+    // The costly rules stay open in their sections.
+    let page = render_report_page(&report, "en");
+    let exe = page
+        .find("<code>ATTACHMENT_EXECUTABLE</code>")
+        .expect("the executable rule");
+    assert!(!folds_before(&page, exe), "a costly rule was folded");
+}
+
+/// Whether position `at` lies inside a "good to have" fold.
+fn folds_before(page: &str, at: usize) -> bool {
+    let opened = page[..at].rfind("<details class=\"good-to-have\">");
+    let closed = page[..at].rfind("</details>");
+    matches!((opened, closed), (Some(o), c) if c.is_none_or(|c| c < o))
+}

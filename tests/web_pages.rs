@@ -432,12 +432,14 @@ fn every_section_heading_is_on_the_page_in_english_and_japanese() {
             assert!(at > last, "{lang}: {heading:?} out of order");
             last = at;
         }
-        // Fully readable without JavaScript: no script at all, and the
-        // one stylesheet is ours.
-        assert!(
-            !page.contains("<script"),
-            "{lang}: the report page needs no script"
+        // Fully readable without JavaScript: the one script is ours and
+        // only opens the folds for printing; the one stylesheet is ours.
+        assert_eq!(
+            page.matches("<script").count(),
+            1,
+            "{lang}: the report page loads only print.js"
         );
+        assert!(page.contains("<script src=\"/assets/print.js?v="));
         assert!(page.contains("<link rel=\"stylesheet\" href=\"/assets/style.css?v="));
         assert!(!page.contains("<style"));
         // Rows are collapsible, problems start open, and each marker reads
@@ -489,10 +491,18 @@ fn assets_are_served_from_the_binary_with_their_types_and_a_cache() {
     ] {
         assert!(text.contains(class), "{class} missing from the stylesheet");
     }
-    let js = get(server.http, "/assets/copy.js");
-    assert_eq!(js.status, 200);
-    assert!(js.header("content-type").starts_with("text/javascript"));
-    assert!(js.text().contains("clipboard"));
+    assert!(text.contains("@media print"), "no print stylesheet");
+    for (script, word) in [
+        ("copy.js", "clipboard"),
+        ("print.js", "beforeprint"),
+        ("wait.js", "location.reload"),
+    ] {
+        let js = get(server.http, &format!("/assets/{script}"));
+        assert_eq!(js.status, 200, "{script}");
+        assert!(js.header("content-type").starts_with("text/javascript"));
+        assert!(js.text().contains(word), "{script} without {word}");
+    }
+    assert_eq!(get(server.http, "/assets/nothing.js").status, 404);
 }
 
 #[test]
@@ -527,8 +537,12 @@ fn landing_page_offers_an_address_to_copy_and_the_score_link() {
     let japanese = get(server.http, "/?lang=ja").text();
     assert!(japanese.contains("スコアを確認する</a>") && japanese.contains("コピー"));
 
-    // The score link leads to the pending page, which refreshes itself.
+    // The score link leads to the pending page, which long-polls for its
+    // report (wait.js) and keeps a plain link for a browser without script.
     let pending = get(server.http, &format!("/tests/{id}")).text();
-    assert!(pending.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+    assert!(!pending.contains("http-equiv=\"refresh\""), "{pending}");
+    assert!(pending.contains(&format!("data-wait=\"/api/tests/{id}?wait=30\"")));
+    assert!(pending.contains("<script src=\"/assets/wait.js?v="));
+    assert!(pending.contains("<a href=\"?lang=en\">Refresh</a>"));
     assert!(pending.contains(&format!("value=\"{address}\"")));
 }

@@ -1,39 +1,69 @@
-//! The stylesheet and the one small script, built into the binary and
+//! The stylesheet and the small scripts, built into the binary and
 //! served from `/assets/`: no CDN, nothing fetched from elsewhere. Pages link
 //! them with `?v=` and a hash of their content, so a new build's assets are
 //! fetched at once however long browsers cache the old ones.
 
 use std::sync::LazyLock;
+use warp::http::StatusCode;
 use warp::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use warp::reply::{Reply, Response};
 
-const STYLE: &str = include_str!("assets/style.css");
-const COPY_JS: &str = include_str!("assets/copy.js");
+/// Every asset: its name under `/assets/`, content and media type.
+const ASSETS: [(&str, &str, &str); 4] = [
+    (
+        "style.css",
+        include_str!("assets/style.css"),
+        "text/css; charset=utf-8",
+    ),
+    ("copy.js", include_str!("assets/copy.js"), JS),
+    ("print.js", include_str!("assets/print.js"), JS),
+    ("wait.js", include_str!("assets/wait.js"), JS),
+];
+
+const JS: &str = "text/javascript; charset=utf-8";
 
 /// A day; the `?v=` hash takes care of new versions.
 const CACHE: &str = "public, max-age=86400";
 
-static STYLE_URL: LazyLock<String> =
-    LazyLock::new(|| format!("/assets/style.css?v={:08x}", fnv1a(STYLE)));
-static COPY_JS_URL: LazyLock<String> =
-    LazyLock::new(|| format!("/assets/copy.js?v={:08x}", fnv1a(COPY_JS)));
+/// `/assets/{name}?v={hash}` for every asset, in [`ASSETS`] order.
+static URLS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|(name, body, _)| format!("/assets/{name}?v={:08x}", fnv1a(body)))
+        .collect()
+});
+
+fn url(name: &str) -> &'static str {
+    let index = ASSETS.iter().position(|(n, _, _)| *n == name);
+    &URLS[index.expect("a built-in asset")]
+}
 
 pub fn style_url() -> &'static str {
-    &STYLE_URL
+    url("style.css")
 }
 
 pub fn copy_js_url() -> &'static str {
-    &COPY_JS_URL
+    url("copy.js")
 }
 
-/// `GET /assets/style.css`
-pub fn style() -> Response {
-    asset(STYLE, "text/css; charset=utf-8")
+pub fn print_js_url() -> &'static str {
+    url("print.js")
 }
 
-/// `GET /assets/copy.js`
-pub fn copy_js() -> Response {
-    asset(COPY_JS, "text/javascript; charset=utf-8")
+pub fn wait_js_url() -> &'static str {
+    url("wait.js")
+}
+
+/// `GET /assets/{name}`: the asset, or 404.
+pub fn serve(name: &str) -> Response {
+    match ASSETS.iter().find(|(n, _, _)| *n == name) {
+        Some((_, body, content_type)) => asset(body, content_type),
+        None => {
+            let mut response = "no such asset".into_response();
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            response
+        }
+    }
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

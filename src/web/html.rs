@@ -11,9 +11,10 @@ use warp::http::StatusCode;
 use warp::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderValue, REFERRER_POLICY};
 use warp::reply::{Reply, Response};
 
-/// No inline script or style, nothing from elsewhere, no framing.
+/// No inline script or style, nothing from elsewhere, no framing; the
+/// pending page's script may ask our own API (`connect-src`).
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
-                   base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+                   connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The escaper of every `.html` template: `& < > " '` become `&amp; &lt;
 /// &gt; &quot; &#39;`. Safe in element text and in quoted attribute values.

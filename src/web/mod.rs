@@ -85,12 +85,9 @@ pub fn routes(
         .and(warp::get())
         .and(with_state.clone())
         .map(raw::message_eml);
-    let style = warp::path!("assets" / "style.css")
+    let assets = warp::path!("assets" / String)
         .and(warp::get())
-        .map(assets::style);
-    let copy_js = warp::path!("assets" / "copy.js")
-        .and(warp::get())
-        .map(assets::copy_js);
+        .map(|name: String| assets::serve(&name));
     let openapi = warp::path!("api" / "openapi.json")
         .and(warp::get())
         .map(openapi::serve);
@@ -116,8 +113,7 @@ pub fn routes(
         .or(badge)
         .or(raw_page)
         .or(message_eml)
-        .or(style)
-        .or(copy_js)
+        .or(assets)
         .or(openapi)
         .or(healthz)
         .or(readyz)

@@ -21,9 +21,6 @@ use serde::Deserialize;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
-/// Seconds between refreshes of a pending page.
-const REFRESH_SECONDS: u32 = 5;
-
 /// `?lang=en|ja` on any page.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
@@ -41,12 +38,9 @@ impl PageQuery {
 pub struct Frame {
     pub lang: &'static str,
     pub title: String,
-    /// Seconds for a `<meta http-equiv="refresh">`, on pending pages.
-    pub refresh: Option<u32>,
-    /// Whether the page loads `/assets/copy.js`.
-    pub script: bool,
+    /// The scripts the page loads from `/assets/` (never inline: the CSP).
+    pub scripts: Vec<&'static str>,
     pub style_url: &'static str,
-    pub script_url: &'static str,
     pub other_lang: &'static str,
     pub other_name: &'static str,
 }
@@ -56,10 +50,8 @@ impl Frame {
         Frame {
             lang: lang.code(),
             title,
-            refresh: None,
-            script: false,
+            scripts: Vec::new(),
             style_url: assets::style_url(),
-            script_url: assets::copy_js_url(),
             other_lang: lang.other().code(),
             other_name: lang.other().ui().language_name,
         }
@@ -143,6 +135,23 @@ impl Section {
         self.tone().icon()
     }
 
+    /// The section's own rules that took points (listed below its rows).
+    pub fn costly_rules(&self) -> Vec<&DeductionView> {
+        rows::costly(&self.rules)
+    }
+
+    /// Advice that costs no points (DNSSEC, MTA-STS, BIMI…), from every row
+    /// and the section's rules: folded at the end of the section, so what
+    /// costs points is what the reader sees first.
+    pub fn good_to_have(&self) -> Vec<&DeductionView> {
+        self.rows
+            .iter()
+            .flat_map(|r| &r.deductions)
+            .chain(&self.rules)
+            .filter(|d| d.advises_only())
+            .collect()
+    }
+
     /// The points the whole section cost, if any.
     pub fn points(&self) -> Option<String> {
         let all: Vec<&DeductionView> = self
@@ -180,8 +189,8 @@ pub fn report_page(
         }
         None => {
             let mut frame = Frame::new(lang, format!("{} · mailscore", t.pending_title));
-            frame.refresh = Some(REFRESH_SECONDS);
-            frame.script = true;
+            frame.scripts.push(assets::copy_js_url());
+            frame.scripts.push(assets::wait_js_url());
             let page = PendingPage {
                 frame,
                 t,
@@ -199,7 +208,7 @@ pub fn landing(query: PageQuery, accept_language: Option<String>, state: WebStat
     let lang = query.lang(accept_language.as_deref());
     let id = test_id::generate();
     let mut frame = Frame::new(lang, "mailscore".into());
-    frame.script = true;
+    frame.scripts.push(assets::copy_js_url());
     let page = LandingPage {
         frame,
         t: lang.ui(),
@@ -302,10 +311,12 @@ pub fn render_report(lang: Lang, report: &Report, providers: &Providers) -> Stri
     } else {
         format!("{} {:.1}", t.deductions_total, total)
     };
+    let mut frame = Frame::new(lang, format!("mailscore {:.1}/10", report.score));
+    frame.scripts.push(assets::print_js_url());
     let page = ReportPage {
         fixes,
         total,
-        frame: Frame::new(lang, format!("mailscore {:.1}/10", report.score)),
+        frame,
         t,
         report,
         band: band.as_str(),

@@ -70,6 +70,12 @@ impl Shown {
     pub fn points(&self) -> Option<String> {
         lost(&self.deductions)
     }
+
+    /// The rules that took points here; the zero-point ones are the
+    /// section's "good to have".
+    pub fn costly(&self) -> Vec<&DeductionView> {
+        costly(&self.deductions)
+    }
 }
 
 /// A matched rule, in the page's language.
@@ -97,6 +103,18 @@ impl DeductionView {
             advice: advice.clone(),
         }
     }
+}
+
+impl DeductionView {
+    /// A rule that only advises: no points, so it folds under "good to have".
+    pub fn advises_only(&self) -> bool {
+        self.value <= 0.0
+    }
+}
+
+/// The deductions that cost points, in order.
+pub fn costly(deductions: &[DeductionView]) -> Vec<&DeductionView> {
+    deductions.iter().filter(|d| !d.advises_only()).collect()
 }
 
 /// The deductions of `check`, in the page's language.
