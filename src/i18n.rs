@@ -136,6 +136,7 @@ phrases! {
         pending_nothing: "No message has arrived at this address yet. Send one to",
             "このアドレスにはまだメールが届いていません。送信先:";
         invalid_id: "Invalid test id.", "テスト ID が正しくありません。";
+        no_such_send: "This address has no send with that number.", "このアドレスにはその番号の送信がありません。";
 
         // Score and verdicts, by band.
         verdict_excellent: "Excellent: this message is well authenticated.",
@@ -172,6 +173,14 @@ phrases! {
         item_reverse_dns_fails: "reverse DNS not OK", "逆引き NG";
         item_dnssec_not_ok: "DNSSEC not OK", "DNSSEC NG";
         item_blocklisted: "on a blocklist", "ブロックリスト掲載";
+        changes_setup: "setup", "設定";
+        changes_readiness: "readiness", "要件への対応";
+        changes_score: "Score", "スコア";
+        changes_gained: "Now deducted", "新たな減点";
+        changes_lost: "No longer deducted", "解消した減点";
+        changes_none: "Nothing changed: the same results as that send.", "変化はありません（前回と同じ結果です）。";
+        changes_see: "What changed", "変化を見る";
+        changes_previous: "The report of that send", "その回のレポート";
         standing_label: "Sender setup and readiness", "送信設定と受信側要件への対応";
         readiness_label: "Ready for the big mailbox providers' sender requirements?", "大手メールサービスの送信者要件への対応";
         readiness_provider: "Provider", "サービス";

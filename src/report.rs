@@ -12,6 +12,7 @@ use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
+pub mod diff;
 pub mod stored;
 
 /// The report of one test address: what `GET /api/tests/{id}` returns once a

@@ -8,6 +8,7 @@
 //! once; then it polls once every [`POLL_EVERY`] instead.
 
 use crate::report::Band;
+use crate::report::diff::ReportDiff;
 use crate::test_id;
 use clap::Args;
 use reqwest::{StatusCode, Url};
@@ -221,7 +222,11 @@ pub async fn wait(args: &WaitArgs) -> Result<Outcome, WaitError> {
         };
         if status.status == "done" {
             let report_url = endpoint(&server, &["tests", &id]);
-            return judge(&status, args.min_score, &args.require, &report_url);
+            let mut outcome = judge(&status, args.min_score, &args.require, &report_url)?;
+            if let Some(diff) = previous_send_diff(&client, &server, &id).await {
+                outcome.summary.push_str(&diff.text(crate::i18n::Lang::En));
+            }
+            return Ok(outcome);
         }
         if status.status != "pending" {
             return Err(WaitError::BadAnswer {
@@ -249,6 +254,23 @@ pub async fn wait(args: &WaitArgs) -> Result<Outcome, WaitError> {
             " (no message arrived)"
         },
     })
+}
+
+/// What changed since the send before this one, when the address had
+/// one: `GET /api/tests/{id}/diff`. Anything else (a first send, a server
+/// older than the history, an error) leaves the summary as it was; the
+/// verdict never depends on it.
+async fn previous_send_diff(
+    client: &reqwest::Client,
+    server: &Url,
+    id: &str,
+) -> Option<ReportDiff> {
+    let url = endpoint(server, &["api", "tests", id, "diff"]);
+    let response = client.get(url).timeout(REQUEST_GRACE).send().await.ok()?;
+    if response.status() != StatusCode::OK {
+        return None;
+    }
+    serde_json::from_slice(&response.bytes().await.ok()?).ok()
 }
 
 /// `id` or `id@domain` → the id, as the SMTP server stores it (lower-case).

@@ -370,6 +370,20 @@ fn openapi_document_is_served_and_describes_every_endpoint() {
         ),
         ("GET", "/?lang=ja", "/", 200),
         ("GET", "/api/openapi.json", "/api/openapi.json", 200),
+        (
+            "GET",
+            "/api/tests/contract-pages/history",
+            "/api/tests/{id}/history",
+            200,
+        ),
+        (
+            "GET",
+            "/api/tests/contract-pages/1",
+            "/api/tests/{id}/{n}",
+            200,
+        ),
+        ("GET", "/tests/contract-pages/1", "/tests/{id}/{n}", 200),
+        ("GET", "/tests/contract-pages/2", "/tests/{id}/{n}", 404),
     ];
     for (method, path, documented, status) in endpoints {
         let answer = request(server.http, LOCALHOST, method, path);
@@ -384,6 +398,53 @@ fn openapi_document_is_served_and_describes_every_endpoint() {
             "{method} {path} answered {media_type}, documented {content}"
         );
     }
+    // A second send: the history, one send and the diff as documented.
+    let body = message("alice@good.example", "pages again", "Hello again.");
+    send_mail(
+        server.smtp,
+        LOCALHOST,
+        "mail.good.example",
+        "alice@good.example",
+        &["contract-pages@localhost"],
+        body.as_bytes(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let history = loop {
+        let history = request(
+            server.http,
+            LOCALHOST,
+            "GET",
+            "/api/tests/contract-pages/history",
+        );
+        if history.json()["sends"]
+            .as_array()
+            .is_some_and(|s| s.len() == 2)
+        {
+            break history.json();
+        }
+        assert!(std::time::Instant::now() < deadline, "no second send");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    spec.check("get", "/api/tests/{id}/history", 200, &history);
+    let send = request(server.http, LOCALHOST, "GET", "/api/tests/contract-pages/2").json();
+    spec.check("get", "/api/tests/{id}/{n}", 200, &send);
+    let diff = request(
+        server.http,
+        LOCALHOST,
+        "GET",
+        "/api/tests/contract-pages/diff",
+    )
+    .json();
+    spec.check("get", "/api/tests/{id}/diff", 200, &diff);
+    let bad = request(
+        server.http,
+        LOCALHOST,
+        "GET",
+        "/api/tests/contract-pages/diff?from=5",
+    );
+    assert_eq!(bad.status, 400);
+    spec.check("get", "/api/tests/{id}/diff", 400, &bad.json());
+
     let wait = &spec.doc["paths"]["/api/tests/{id}"]["get"]["parameters"];
     assert!(
         wait.as_array()
@@ -584,6 +645,24 @@ fn errors_are_json_with_their_status_as_documented() {
     let cases = [
         ("GET", "/api/tests/NOT_VALID", "/api/tests/{id}", 400),
         ("GET", "/api/tests/abc?wait=soon", "/api/tests/{id}", 400),
+        (
+            "GET",
+            "/api/tests/NOT_VALID/history",
+            "/api/tests/{id}/history",
+            400,
+        ),
+        (
+            "GET",
+            "/api/tests/no-such-test/1",
+            "/api/tests/{id}/{n}",
+            404,
+        ),
+        (
+            "GET",
+            "/api/tests/no-such-test/diff",
+            "/api/tests/{id}/diff",
+            404,
+        ),
         ("GET", "/tests/no-such-test/raw", "/tests/{id}/raw", 404),
         (
             "GET",

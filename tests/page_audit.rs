@@ -1,6 +1,7 @@
 //! The score page as a reader meets it, in the real Chromium driven by
 //! `tests/browser/audit.mjs` (puppeteer-core, axe-core injected into the
-//! page): a good, a bad and a pending report in English and Japanese, each
+//! page): a good, a bad, a pending report and one sent twice (leading with
+//! what changed) in English and Japanese, each
 //! at 1280 px and at a phone's 390 px.
 //!
 //! - axe-core finds no serious or critical violation on any of them;
@@ -46,8 +47,22 @@ fn score_pages_are_accessible_fit_a_phone_and_lead_with_the_fixes() {
     let server = Server::start(dns.addr, &[]);
     let base = format!("http://{}", server.http);
 
-    let good = deliver_good(&server);
-    let bad = deliver_bad(&server);
+    let good = deliver_good(&server, "audit-good");
+    let bad = deliver_bad(&server, "audit-bad");
+    // A second send to one address: its page leads with what changed.
+    deliver_bad(&server, "audit-changed");
+    deliver_good(&server, "audit-changed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server
+        .get("/api/tests/audit-changed/history")
+        .1
+        .matches("\"n\":")
+        .count()
+        < 2
+    {
+        assert!(std::time::Instant::now() < deadline, "no second send");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert_eq!(good["score"], 10.0, "{good:#}");
     assert!(bad["score"].as_f64().unwrap() < 5.0, "{bad:#}");
 
@@ -56,12 +71,13 @@ fn score_pages_are_accessible_fit_a_phone_and_lead_with_the_fixes() {
     for (name, id) in [
         ("good", "audit-good"),
         ("bad", "audit-bad"),
+        ("changed", "audit-changed"),
         ("pending", "audit-pending"),
     ] {
         for lang in ["en", "ja"] {
             for width in [1280, 390] {
-                let shot = (name == "bad")
-                    .then(|| artifacts.join(format!("report-bad-{lang}-{width}.png")));
+                let shot = (name == "bad" || name == "changed")
+                    .then(|| artifacts.join(format!("report-{name}-{lang}-{width}.png")));
                 jobs.push(serde_json::json!({
                     "name": format!("{name} {lang} {width}px"),
                     "url": format!("{base}/tests/{id}?lang={lang}"),
@@ -122,7 +138,7 @@ fn a_pending_page_left_open_shows_its_report_when_the_mail_arrives() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let report = deliver_good(&server);
+    let report = deliver_good(&server, "audit-good");
     let results = browser.join().unwrap();
     let page = &results[0];
     let waited = &page["waited"];
@@ -240,25 +256,21 @@ fn leading_points(text: &Value) -> f64 {
 }
 
 /// A message that earns 10: DKIM-signed, SPF pass, DMARC p=reject, STARTTLS.
-fn deliver_good(server: &Server) -> Value {
+fn deliver_good(server: &Server, id: &str) -> Value {
     let raw = format!(
-        "From: Alice <alice@good.example>\r\nTo: audit-good@localhost\r\nSubject: Quarterly report\r\n\
+        "From: Alice <alice@good.example>\r\nTo: {id}@localhost\r\nSubject: Quarterly report\r\n\
          Date: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <{}@good.example>\r\n\r\nHello.\r\n",
         mailscore::test_id::generate()
     );
     let signed = rsa_signed(&raw, "good.example", "sel1");
-    server.send_mail_tls(
-        "mail.good.example",
-        "alice@good.example",
-        &["audit-good@localhost"],
-        &signed,
-    );
-    server.wait_for_report("audit-good")
+    let rcpt = format!("{id}@localhost");
+    server.send_mail_tls("mail.good.example", "alice@good.example", &[&rcpt], &signed);
+    server.wait_for_report(id)
 }
 
 /// The issue's bad message: no DKIM, SPF softfail, an executable attached.
-fn deliver_bad(server: &Server) -> Value {
-    let raw = "From: a@bad.example\r\nTo: audit-bad@localhost\r\nSubject: invoice\r\n\
+fn deliver_bad(server: &Server, id: &str) -> Value {
+    let raw = "From: a@bad.example\r\nTo: box@localhost\r\nSubject: invoice\r\n\
                Date: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <b@bad.example>\r\n\
                MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
                --b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n\
@@ -270,10 +282,10 @@ fn deliver_bad(server: &Server) -> Value {
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         "mail.bad.example",
         "a@bad.example",
-        &["audit-bad@localhost"],
+        &[&format!("{id}@localhost")],
         raw.as_bytes(),
     );
-    server.wait_for_report("audit-bad")
+    server.wait_for_report(id)
 }
 
 /// node with `tests/browser/node_modules` installed, and Chromium.

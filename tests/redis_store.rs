@@ -115,6 +115,108 @@ fn reports_and_raw_messages_carry_the_retention_as_ttl() {
     assert!(store.message("box-ttl").unwrap().is_some());
 }
 
+/// Every saved report is kept in order, at most MAX_SENDS, with the
+/// retention as TTL; a refused (stale) report adds nothing.
+#[test]
+fn every_send_is_kept_in_order_with_the_retention() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = store(&redis, RETENTION);
+    let max = mailscore::store::history::MAX_SENDS;
+    let mut seqs = Vec::new();
+    for n in 0..max + 2 {
+        let seq = store
+            .put_message("box-hist", &envelope("box-hist"), b"x")
+            .unwrap();
+        assert!(
+            store
+                .put_report("box-hist", seq, format!("{{\"n\":{n}}}").as_bytes())
+                .unwrap()
+        );
+        seqs.push(seq);
+    }
+    assert!(!store.put_report("box-hist", seqs[0], b"{}").unwrap());
+    let sends = store.history("box-hist").unwrap();
+    assert_eq!(sends.len(), max);
+    assert_eq!(sends.iter().map(|s| s.seq).collect::<Vec<_>>(), seqs[2..]);
+    assert_eq!(sends[0].report, b"{\"n\":2}");
+    assert!(store.history("box-none").unwrap().is_empty());
+    let ttl: i64 = inspect(&redis)
+        .pttl("mailscore:{box-hist}:history")
+        .unwrap();
+    let retention_ms = RETENTION.as_millis() as i64;
+    assert!(ttl <= retention_ms && ttl > retention_ms - 60_000, "{ttl}");
+}
+
+/// Two sends to one address through two nodes: either node lists both
+/// and names what changed (the second one DKIM-signed).
+#[test]
+fn the_history_of_an_address_is_shared_by_nodes() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dns = TestDns::start(good_example(Zone::new()));
+    let url = redis.url();
+    let node_a = Server::start(dns.addr, &["--store", &url]);
+    let node_b = Server::start(dns.addr, &["--store", &url]);
+    let id = "shared-history";
+    let rcpt = format!("{id}@localhost");
+    let message = |subject: &str| {
+        format!(
+            "From: Alice <alice@good.example>\r\nTo: {rcpt}\r\nSubject: {subject}\r\n\
+             Date: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <{}@good.example>\r\n\r\nHi.\r\n",
+            mailscore::test_id::generate()
+        )
+    };
+    send_mail(
+        node_a.smtp,
+        LOCALHOST,
+        "mail.good.example",
+        "alice@good.example",
+        &[&rcpt],
+        message("unsigned").as_bytes(),
+    );
+    node_a.wait_for_report(id);
+    let signed = support::dkim::rsa_signed(&message("signed"), "good.example", "sel1");
+    send_mail(
+        node_b.smtp,
+        LOCALHOST,
+        "mail.good.example",
+        "alice@good.example",
+        &[&rcpt],
+        &signed,
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let history = loop {
+        let (_, body) = node_a.get(&format!("/api/tests/{id}/history"));
+        let history: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if history["sends"].as_array().unwrap().len() == 2 {
+            break history;
+        }
+        assert!(Instant::now() < deadline, "{history}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (_, from_b) = node_b.get(&format!("/api/tests/{id}/history"));
+    let from_b: serde_json::Value = serde_json::from_str(&from_b).unwrap();
+    assert_eq!(from_b["sends"], history["sends"]);
+    let (status, diff) = node_b.get(&format!("/api/tests/{id}/diff"));
+    assert_eq!(status, 200, "{diff}");
+    let diff: serde_json::Value = serde_json::from_str(&diff).unwrap();
+    let dkim_set = diff["changes"].as_array().unwrap().iter().any(|c| {
+        c["aspect"] == "setup" && c["name"] == "dkim" && c["from"] == "not_set" && c["to"] == "set"
+    });
+    assert!(dkim_set, "{diff:#}");
+    assert!(
+        diff["lost"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["rule"] == "DKIM_NONE"),
+        "{diff:#}"
+    );
+}
+
 /// Reports name their deductions' texts by hash; every node reads the
 /// texts any node wrote, and they do not expire with a test.
 #[test]

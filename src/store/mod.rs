@@ -24,10 +24,12 @@
 //! async `.then`.
 
 mod group_flush;
+pub mod history;
 mod redis_store;
 mod sled_store;
 mod writer;
 
+pub use history::Send;
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;
 pub use writer::Writer;
@@ -152,6 +154,16 @@ impl Store {
         match self {
             Store::Sled(s) => s.report(id),
             Store::Redis(s) => s.report(id),
+        }
+    }
+
+    /// Every finished send to `id` still kept, oldest first
+    /// ([`history`]). Reports saved before the history existed are not in
+    /// it; [`report`](Self::report) still has the latest.
+    pub fn history(&self, id: &str) -> Result<Vec<Send>, StoreError> {
+        match self {
+            Store::Sled(s) => s.history(id),
+            Store::Redis(s) => s.history(id),
         }
     }
 

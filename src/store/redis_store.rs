@@ -20,6 +20,7 @@
 //! setting (`appendonly yes`, `appendfsync always` or `everysec`), which
 //! is the operator's to choose.
 
+use super::history::{self, MAX_SENDS, Send};
 use super::{StoreError, StoredMessage};
 use crate::smtp::Envelope;
 use redis::{Client, Commands, Connection, RedisError, RedisResult, Script};
@@ -37,7 +38,7 @@ const MAX_IDLE: usize = 16;
 
 const SEQ_KEY: &str = "mailscore:seq";
 
-/// KEYS: message raw pending report. ARGV: message-json raw seq ttl-ms.
+/// KEYS: message raw pending report history. ARGV: message-json raw seq ttl-ms.
 /// The message, its envelope and its pending mark are written together, so
 /// no reader ever sees one without the others; an older report stays
 /// readable until the new one replaces it, as long as the new message.
@@ -46,19 +47,25 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
+redis.call('PEXPIRE', KEYS[5], ARGV[4])
 return 1
 ";
 
-/// KEYS: pending report message. ARGV: seq report.
+/// KEYS: pending report message history. ARGV: seq report history-entry
+/// max-sends.
 /// The compare-and-set: only the message still owed a report gets one (a
 /// newer message, or expiry, since the analysis began means no). The
-/// report expires with its message.
+/// report expires with its message; so does the history it is appended to
+/// (the oldest sends beyond max-sends dropped).
 const PUT_REPORT: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 local ttl = redis.call('PTTL', KEYS[3])
 if ttl == -2 then return 0 end
+redis.call('RPUSH', KEYS[4], ARGV[3])
+redis.call('LTRIM', KEYS[4], -tonumber(ARGV[4]), -1)
 if ttl > 0 then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
+  redis.call('PEXPIRE', KEYS[4], ttl)
 else
   redis.call('SET', KEYS[2], ARGV[2])
 end
@@ -87,6 +94,7 @@ struct Keys {
     raw: String,
     report: String,
     pending: String,
+    history: String,
 }
 
 impl Keys {
@@ -97,6 +105,7 @@ impl Keys {
             raw: key("raw"),
             report: key("report"),
             pending: key("pending"),
+            history: key("history"),
         }
     }
 }
@@ -174,6 +183,7 @@ impl RedisStore {
                 .key(&keys.raw)
                 .key(&keys.pending)
                 .key(&keys.report)
+                .key(&keys.history)
                 .arg(&meta)
                 .arg(raw)
                 .arg(seq)
@@ -209,10 +219,30 @@ impl RedisStore {
                 .key(&keys.pending)
                 .key(&keys.report)
                 .key(&keys.message)
+                .key(&keys.history)
                 .arg(seq)
                 .arg(report)
+                .arg(history::encode(seq, history::now(), report))
+                .arg(MAX_SENDS)
                 .invoke::<bool>(c)
         })
+    }
+
+    /// The list expires with the address's latest message; within it,
+    /// sends older than the retention are left out here.
+    pub fn history(&self, id: &str) -> Result<Vec<Send>, StoreError> {
+        let key = Keys::of(id).history;
+        let values: Vec<Vec<u8>> = self.with_connection(|c| c.lrange(&key, 0, -1))?;
+        let oldest = history::now().saturating_sub(self.shared.ttl_ms / 1000);
+        values
+            .iter()
+            .filter(|value| history::saved_at(value) >= oldest)
+            .map(|value| {
+                history::decode(value).ok_or_else(|| {
+                    StoreError::Corrupt(format!("a history entry of {id} is too short"))
+                })
+            })
+            .collect()
     }
 
     pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {

@@ -4,9 +4,11 @@
 //! `pending` the sequence number of the message still owed a report — which
 //! is what lets a restart resume analysis that a crash interrupted. A fifth,
 //! `texts`, keeps the explanations reports name by hash (see
-//! [`crate::report::stored`]); they outlive every test, being few.
+//! [`crate::report::stored`]); they outlive every test, being few. A sixth,
+//! `history`, keeps every saved report under `id NUL seq` ([`super::history`]).
 
 use super::group_flush::GroupFlush;
+use super::history::{self, MAX_SENDS, Send};
 use super::{StoreError, StoredMessage};
 use crate::smtp::Envelope;
 use std::path::Path;
@@ -25,6 +27,7 @@ pub struct SledStore {
     reports: sled::Tree,
     pending: sled::Tree,
     texts: sled::Tree,
+    history: sled::Tree,
     /// Deliveries in flight share their fsyncs.
     group_flush: Arc<GroupFlush>,
 }
@@ -41,6 +44,7 @@ impl SledStore {
             reports: db.open_tree("reports")?,
             pending: db.open_tree("pending")?,
             texts: db.open_tree("texts")?,
+            history: db.open_tree("history")?,
             group_flush: Arc::default(),
             db,
         })
@@ -148,6 +152,7 @@ impl SledStore {
                 Err(conflict) => current = conflict.current,
             }
         }
+        self.append_history(id, seq, report)?;
         let _ = self.pending.compare_and_swap(
             id,
             Some(&seq.to_be_bytes()[..]),
@@ -158,6 +163,35 @@ impl SledStore {
         // pending mark before it, so the message is analysed again at
         // start-up.
         Ok(true)
+    }
+
+    /// Appends the report of `seq` to `id`'s history, and drops the
+    /// oldest sends beyond [`MAX_SENDS`].
+    fn append_history(&self, id: &str, seq: u64, report: &[u8]) -> Result<(), StoreError> {
+        self.history.insert(
+            history_key(id, seq),
+            history::encode(seq, history::now(), report),
+        )?;
+        let keys: Vec<sled::IVec> = self
+            .history
+            .scan_prefix(history_prefix(id))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in keys.iter().take(keys.len().saturating_sub(MAX_SENDS)) {
+            self.history.remove(key)?;
+        }
+        Ok(())
+    }
+
+    pub fn history(&self, id: &str) -> Result<Vec<Send>, StoreError> {
+        let mut sends = Vec::new();
+        for entry in self.history.scan_prefix(history_prefix(id)).values() {
+            let value = entry?;
+            sends.push(history::decode(&value).ok_or_else(|| {
+                StoreError::Corrupt(format!("a history entry of {id} is too short"))
+            })?);
+        }
+        Ok(sends)
     }
 
     pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -209,8 +243,24 @@ impl SledStore {
             self.messages.remove(id)?;
             self.reports.remove(id)?;
             self.envelopes.remove(id)?;
+            let id = String::from_utf8_lossy(id);
+            for key in self.history.scan_prefix(history_prefix(&id)).keys() {
+                self.history.remove(key?)?;
+            }
         }
-        if !expired.is_empty() {
+        // Sends older than the retention go too, also those of an address
+        // that received something newer.
+        let mut old = Vec::new();
+        for entry in self.history.iter() {
+            let (key, value) = entry?;
+            if history::saved_at(&value) < cutoff {
+                old.push(key);
+            }
+        }
+        for key in &old {
+            self.history.remove(key)?;
+        }
+        if !expired.is_empty() || !old.is_empty() {
             self.db.flush()?;
         }
         Ok(expired.len())
@@ -245,6 +295,20 @@ impl SledStore {
         }
         Ok(ids)
     }
+}
+
+/// History keys: the id, a NUL (never in an id), the seq big-endian, so
+/// that one id's sends are one prefix, in order.
+fn history_prefix(id: &str) -> Vec<u8> {
+    let mut key = id.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+fn history_key(id: &str, seq: u64) -> Vec<u8> {
+    let mut key = history_prefix(id);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
 }
 
 fn parse_meta(meta: &[u8]) -> Result<StoredMessage, StoreError> {
@@ -337,6 +401,52 @@ mod tests {
     }
 
     #[test]
+    fn every_send_is_kept_in_order_up_to_the_cap_and_survives_reopen() {
+        let (store, dir) = temp_store();
+        let mut seqs = Vec::new();
+        for n in 0..MAX_SENDS + 3 {
+            let seq = store.put_message("box1", &envelope(), b"m").unwrap();
+            let report = format!("{{\"n\":{n}}}");
+            assert!(store.put_report("box1", seq, report.as_bytes()).unwrap());
+            seqs.push(seq);
+        }
+        // A report for another address is not in this one's history.
+        let other = store.put_message("box10", &envelope(), b"m").unwrap();
+        store.put_report("box10", other, b"{}").unwrap();
+        drop(store);
+        let store = SledStore::open(&dir).unwrap();
+        let sends = store.history("box1").unwrap();
+        assert_eq!(sends.len(), MAX_SENDS);
+        assert_eq!(sends.first().unwrap().report, b"{\"n\":3}");
+        assert_eq!(
+            sends.last().unwrap().report,
+            format!("{{\"n\":{}}}", MAX_SENDS + 2).as_bytes()
+        );
+        let kept: Vec<u64> = sends.iter().map(|s| s.seq).collect();
+        assert_eq!(kept, seqs[3..]);
+        assert_eq!(store.history("box10").unwrap().len(), 1);
+        assert!(store.history("box").unwrap().is_empty());
+        // A stale analysis adds nothing to the history.
+        assert!(!store.put_report("box1", seqs[0], b"{}").unwrap());
+        assert_eq!(store.history("box1").unwrap().len(), MAX_SENDS);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn retention_sweep_drops_old_sends_of_a_live_address() {
+        let (store, dir) = temp_store();
+        let now = history::now();
+        let mut live = envelope();
+        live.received_at = now + 3_600;
+        let seq = store.put_message("box1", &live, b"m").unwrap();
+        store.put_report("box1", seq, b"{}").unwrap();
+        assert_eq!(store.remove_received_before(now + 60).unwrap(), 0);
+        assert!(store.report("box1").unwrap().is_some());
+        assert!(store.history("box1").unwrap().is_empty());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
     fn retention_sweep_removes_only_old_messages_and_their_reports() {
         let (store, dir) = temp_store();
         let mut old = envelope();
@@ -346,9 +456,11 @@ mod tests {
         let seq = store.put_message("old-box", &old, b"old").unwrap();
         store.put_report("old-box", seq, b"{}").unwrap();
         store.put_message("new-box", &new, b"new").unwrap();
+        assert_eq!(store.history("old-box").unwrap().len(), 1);
         assert_eq!(store.remove_received_before(500).unwrap(), 1);
         assert!(store.message("old-box").unwrap().is_none());
         assert!(store.report("old-box").unwrap().is_none());
+        assert!(store.history("old-box").unwrap().is_empty());
         assert!(store.message("new-box").unwrap().is_some());
         assert_eq!(store.pending_ids().unwrap(), vec!["new-box".to_string()]);
         // An analysis that was running when the sweep came saves nothing.

@@ -4,8 +4,10 @@
 mod api;
 mod assets;
 mod badge;
+mod changes;
 mod fix_first;
 mod grade;
+mod history;
 mod html;
 pub mod openapi;
 mod ops;
@@ -64,6 +66,25 @@ pub fn routes(
             let metrics = metrics.clone();
             move |response| ops::count_report(&metrics, ReportFormat::Json, response)
         });
+    let history = warp::path!("api" / "tests" / String / "history")
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(history::history);
+    let diff = warp::path!("api" / "tests" / String / "diff")
+        .and(warp::get())
+        .and(warp::query::<history::DiffQuery>())
+        .and(with_state.clone())
+        .map(history::diff);
+    let send = warp::path!("api" / "tests" / String / usize)
+        .and(warp::get())
+        .and(with_state.clone())
+        .map(history::send);
+    let send_page = warp::path!("tests" / String / usize)
+        .and(warp::get())
+        .and(warp::query::<page::PageQuery>())
+        .and(warp::header::optional::<String>("accept-language"))
+        .and(with_state.clone())
+        .map(page::send_page);
     let report_page = warp::path!("tests" / String)
         .and(warp::get())
         .and(warp::query::<page::PageQuery>())
@@ -111,6 +132,10 @@ pub fn routes(
         .or(report_page)
         .or(landing)
         .or(badge)
+        .or(history)
+        .or(diff)
+        .or(send)
+        .or(send_page)
         .or(raw_page)
         .or(message_eml)
         .or(assets)

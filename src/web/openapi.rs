@@ -52,8 +52,10 @@ pub fn serve() -> Response {
 #[cfg(feature = "openapi")]
 mod generate {
     use super::super::api::{ApiError, CreatedTest, Pending};
+    use super::super::history::History;
     use super::super::ops::{Health, NotReady};
     use crate::report::Report;
+    use crate::report::diff::ReportDiff;
     use schemars::Schema;
     use schemars::generate::SchemaSettings;
     use schemars::transform::RecursiveTransform;
@@ -95,6 +97,8 @@ mod generate {
         generator.subschema_for::<ApiError>();
         generator.subschema_for::<Health>();
         generator.subschema_for::<NotReady>();
+        generator.subschema_for::<History>();
+        generator.subschema_for::<ReportDiff>();
         generator.take_definitions(true)
     }
 

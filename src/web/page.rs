@@ -6,8 +6,10 @@
 
 use super::WebState;
 use super::assets;
+use super::changes::{self, ChangesView};
 use super::fix_first::{self, Fix};
 use super::html;
+use super::reports::SendPair;
 use super::rows::{self, DeductionView, Shown};
 use crate::checks::CheckId;
 use crate::checks::message::MessageFacts;
@@ -75,6 +77,8 @@ struct ReportPage<'a> {
     total: String,
     grade: super::grade::GradeView,
     readiness: Vec<super::readiness::ProviderView>,
+    /// Since the previous send to this address, when there was one.
+    changes: Option<ChangesView>,
 }
 
 #[derive(Template)]
@@ -96,11 +100,22 @@ struct LandingPage {
     address: String,
 }
 
+/// A page of one sentence: an invalid id, a send that does not exist.
 #[derive(Template)]
-#[template(path = "invalid_id.html")]
-struct InvalidIdPage {
+#[template(path = "message.html")]
+struct MessagePage {
     frame: Frame,
     t: &'static Ui,
+    message: &'static str,
+}
+
+fn message_page(lang: Lang, message: &'static str, status: StatusCode) -> Response {
+    let page = MessagePage {
+        frame: Frame::new(lang, "mailscore".into()),
+        t: lang.ui(),
+        message,
+    };
+    html::render(&page, status)
 }
 
 /// One section of the report: a heading, its rows, and rules that belong to
@@ -175,17 +190,13 @@ pub fn report_page(
     let lang = query.lang(accept_language.as_deref());
     let t = lang.ui();
     if !test_id::is_valid(&id) {
-        let page = InvalidIdPage {
-            frame: Frame::new(lang, "mailscore".into()),
-            t,
-        };
-        return html::render(&page, StatusCode::BAD_REQUEST);
+        return message_page(lang, t.invalid_id, StatusCode::BAD_REQUEST);
     }
-    let report = state.reports.report(&id).ok().flatten();
-    match report {
-        Some(report) => {
+    let send = state.reports.send_and_previous(&id, None).ok().flatten();
+    match send {
+        Some(send) => {
             let providers = &state.rules.current().providers;
-            html::response(render_report(lang, &report, providers), StatusCode::OK)
+            html::response(render_send(lang, &send, providers), StatusCode::OK)
         }
         None => {
             let mut frame = Frame::new(lang, format!("{} · mailscore", t.pending_title));
@@ -199,6 +210,33 @@ pub fn report_page(
                 id,
             };
             html::render(&page, StatusCode::OK)
+        }
+    }
+}
+
+/// `GET /tests/{id}/{n}`: the page of one earlier (or the latest) send,
+/// with what changed since the one before it.
+pub fn send_page(
+    id: String,
+    n: usize,
+    query: PageQuery,
+    accept_language: Option<String>,
+    state: WebState,
+) -> Response {
+    let lang = query.lang(accept_language.as_deref());
+    let t = lang.ui();
+    if !test_id::is_valid(&id) {
+        return message_page(lang, t.invalid_id, StatusCode::BAD_REQUEST);
+    }
+    match state.reports.send_and_previous(&id, Some(n)) {
+        Ok(Some(send)) => {
+            let providers = &state.rules.current().providers;
+            html::response(render_send(lang, &send, providers), StatusCode::OK)
+        }
+        Ok(None) => message_page(lang, t.no_such_send, StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read a send");
+            message_page(lang, t.no_such_send, StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
 }
@@ -294,6 +332,23 @@ const SECTIONS: &[SectionSpec] = &[
 /// The whole score page of `report`.
 /// `providers`: the tables that name the requirements a report fails.
 pub fn render_report(lang: Lang, report: &Report, providers: &Providers) -> String {
+    render_page(lang, report, None, providers)
+}
+
+/// The score page of one send, with what changed since the one before.
+pub fn render_send(lang: Lang, send: &SendPair, providers: &Providers) -> String {
+    let changes = send
+        .diff()
+        .map(|diff| changes::view(lang, &diff, &send.report, send.count));
+    render_page(lang, &send.report, changes, providers)
+}
+
+fn render_page(
+    lang: Lang,
+    report: &Report,
+    changes: Option<ChangesView>,
+    providers: &Providers,
+) -> String {
     let t = lang.ui();
     let band = report.band();
     let sections: Vec<Section> = SECTIONS
@@ -327,6 +382,7 @@ pub fn render_report(lang: Lang, report: &Report, providers: &Providers) -> Stri
         envelope: envelope_rows(t, report),
         grade: super::grade::view(t, report),
         readiness: super::readiness::view(lang, report, providers),
+        changes,
     };
     html::render_string(&page)
 }

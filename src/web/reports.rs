@@ -7,6 +7,25 @@ use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+/// One send of an address, with the one before it.
+pub struct SendPair {
+    pub count: usize,
+    pub n: usize,
+    pub report: Report,
+    pub previous: Option<Report>,
+}
+
+impl SendPair {
+    /// What changed since the previous send, if there was one.
+    pub fn diff(&self) -> Option<crate::report::diff::ReportDiff> {
+        let previous = self.previous.as_ref()?;
+        Some(crate::report::diff::ReportDiff::between(
+            (self.n - 1, previous),
+            (self.n, &self.report),
+        ))
+    }
+}
+
 pub struct Reports {
     store: Store,
     /// By hash. Only texts the store had are kept, so its size is bounded
@@ -39,6 +58,72 @@ impl Reports {
         serde_json::from_slice(&json)
             .map(Some)
             .map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Every send to `id` still kept, oldest first, as JSON. A report
+    /// saved before the history existed is the one send.
+    pub fn history_json(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let sends = self.store.history(id)?;
+        if sends.is_empty() {
+            return Ok(self.json(id)?.into_iter().collect());
+        }
+        sends
+            .into_iter()
+            .map(|send| stored::expand(send.report, |hash| self.texts(hash)))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Corrupt)
+    }
+
+    /// Send `n` (1-based; the latest when None) of `id` with the send
+    /// before it, and how many there are: what one score page shows. Only
+    /// those two are expanded and parsed. None when there is no such send.
+    pub fn send_and_previous(
+        &self,
+        id: &str,
+        n: Option<usize>,
+    ) -> Result<Option<SendPair>, StoreError> {
+        let mut sends = self.store.history(id)?;
+        if sends.is_empty() {
+            // Saved before the history existed: the latest is the one send.
+            return Ok(match (n, self.report(id)?) {
+                (None | Some(1), Some(report)) => Some(SendPair {
+                    count: 1,
+                    n: 1,
+                    report,
+                    previous: None,
+                }),
+                _ => None,
+            });
+        }
+        let count = sends.len();
+        let n = n.unwrap_or(count);
+        if n == 0 || n > count {
+            return Ok(None);
+        }
+        let parse = |stored: Vec<u8>| -> Result<Report, StoreError> {
+            let json =
+                stored::expand(stored, |hash| self.texts(hash)).map_err(StoreError::Corrupt)?;
+            serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        sends.truncate(n);
+        let report = parse(sends.pop().expect("n >= 1").report)?;
+        let previous = sends.pop().map(|send| parse(send.report)).transpose()?;
+        Ok(Some(SendPair {
+            count,
+            n,
+            report,
+            previous,
+        }))
+    }
+
+    /// [`history_json`](Self::history_json), parsed.
+    pub fn history(&self, id: &str) -> Result<Vec<Report>, StoreError> {
+        self.history_json(id)?
+            .iter()
+            .map(|json| {
+                serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(e.to_string()))
+            })
+            .collect()
     }
 
     fn texts(&self, hash: u64) -> Option<Arc<[u8]>> {

@@ -109,6 +109,21 @@ impl Server {
         data_dir
     }
 
+    /// SIGTERM, as a supervisor stops it, and waits for the exit: returns
+    /// the data directory, kept for a restart with [`Server::start_in`].
+    pub fn stop(mut self) -> PathBuf {
+        let term = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(term.success());
+        let exit = self.wait_exit(Duration::from_secs(15));
+        assert!(exit.is_some_and(|e| e.success()), "no clean exit: {exit:?}");
+        let data_dir = std::mem::take(&mut self.data_dir);
+        std::mem::forget(self);
+        data_dir
+    }
+
     /// Waits up to `limit` for the process to exit by itself.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + limit;
