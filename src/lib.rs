@@ -23,6 +23,7 @@ pub mod score;
 pub mod serve;
 pub mod smtp;
 pub mod store;
+pub mod survey;
 pub mod test_id;
 pub mod wait;
 pub mod web;

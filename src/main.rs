@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use mailscore::check::{CheckArgs, Format, check};
 use mailscore::config::{Config, Options};
 use mailscore::config_check::config_check;
+use mailscore::survey::cli::{SurveyArgs, survey};
 use mailscore::wait::{WaitArgs, wait};
 use std::process::ExitCode;
 
@@ -28,6 +29,10 @@ enum Command {
     /// Wait for the report of a test address on a running server, print a
     /// summary, and exit 0 when its score is at least --min-score.
     Wait(WaitArgs),
+    /// Survey an archive (mbox, Maildir, .eml directories): per sending
+    /// address the S/MIME, SPF, DKIM and DMARC states, and the JIPDEC and
+    /// MSchecker tables, as JSON or CSV.
+    Survey(Box<SurveyArgs>),
     /// Print the OpenAPI 3.1 document that `GET /api/openapi.json` serves.
     Openapi,
     /// Work with the configuration without starting the server.
@@ -58,6 +63,15 @@ async fn main() -> ExitCode {
             }
             Err(e) => Err(e.to_string()),
         },
+        Command::Survey(args) => survey(&args)
+            .await
+            .map(|out| {
+                if args.out.is_none() {
+                    print!("{out}");
+                }
+                ExitCode::SUCCESS
+            })
+            .map_err(|e| e.to_string()),
         Command::Openapi => {
             print!("{}", mailscore::web::openapi::DOCUMENT);
             Ok(ExitCode::SUCCESS)

@@ -108,7 +108,7 @@ pub fn grade(findings: &Findings) -> Grade {
 }
 
 /// Whether `item` is true of the sender; None when it was not checked.
-fn holds(item: Item, f: &Findings) -> Option<bool> {
+pub fn holds(item: Item, f: &Findings) -> Option<bool> {
     match item {
         Item::OpenRelay => match f.mail_server.relay() {
             RelayVerdict::Open => Some(true),

@@ -1,0 +1,16 @@
+//! Surveys of many senders: what the JIPDEC study of government mail
+//! magazines and Designet's MSchecker statistics count, from an archive of
+//! mail (`mailscore survey`). A survey consumes reports: each message is
+//! analysed as any test, its report becomes one small [`SenderRow`] per
+//! sending address, and the [`Tables`] are computed from the rows alone.
+
+pub mod archive;
+pub mod cli;
+pub mod compare;
+mod csv;
+pub mod received;
+pub mod sender;
+pub mod tables;
+
+pub use sender::{SenderRow, State};
+pub use tables::Tables;
