@@ -5,7 +5,9 @@
 //! [`checks`] turn it into findings (SPF, DKIM, DMARC, iprev, message facts;
 //! one module a check, over the DNS plumbing in [`dns`]),
 //! [`score`] applies the rule table in `scoring-rules/`, [`report`] assembles
-//! the one document that [`web`] renders as JSON and HTML.
+//! the one document that [`web`] renders as JSON and HTML. Beside the
+//! stream, [`survey`] folds the reports of an archive's many senders into
+//! the JIPDEC and MSchecker tables.
 
 pub mod analysis;
 pub mod check;

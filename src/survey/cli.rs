@@ -49,6 +49,9 @@ pub struct SurveyArgs {
     /// (`compare` in the JSON).
     #[arg(long, value_name = "EARLIER.json")]
     pub compare: Option<PathBuf>,
+    /// The language of `--format html`: `en` or `ja`.
+    #[arg(long, value_name = "LANG", default_value = "en")]
+    pub lang: String,
     /// Count the senders outside this domain (`go.jp`).
     #[arg(long, value_name = "DOMAIN")]
     pub expect_domain: Option<String>,
@@ -63,6 +66,8 @@ pub struct SurveyArgs {
 pub enum SurveyFormat {
     Json,
     Csv,
+    /// The tables as one page (its stylesheet inside), for a browser.
+    Html,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +105,7 @@ pub async fn survey(args: &SurveyArgs) -> Result<String, SurveyError> {
             serde_json::to_string_pretty(&json).expect("a value serialises") + "\n"
         }
         SurveyFormat::Csv => super::csv::rows(&tables.rows),
+        SurveyFormat::Html => standalone(&crate::web::render_survey_page(&tables, &args.lang)),
     };
     if let Some(path) = &args.out {
         std::fs::write(path, &out).map_err(|source| SurveyError::Write {
@@ -108,6 +114,18 @@ pub async fn survey(args: &SurveyArgs) -> Result<String, SurveyError> {
         })?;
     }
     Ok(out)
+}
+
+/// A served page links its stylesheet; a page saved as a file carries it.
+fn standalone(page: &str) -> String {
+    let Some(start) = page.find("<link rel=\"stylesheet\"") else {
+        return page.to_string();
+    };
+    let end = page[start..]
+        .find('>')
+        .map_or(page.len(), |e| start + e + 1);
+    let style = format!("<style>{}</style>", crate::web::stylesheet());
+    format!("{}{style}{}", &page[..start], &page[end..])
 }
 
 fn earlier(path: &std::path::Path) -> Result<serde_json::Value, SurveyError> {

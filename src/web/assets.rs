@@ -38,6 +38,11 @@ fn url(name: &str) -> &'static str {
     &URLS[index.expect("a built-in asset")]
 }
 
+/// The stylesheet itself, for a page saved as a file (no server to link).
+pub fn style() -> &'static str {
+    ASSETS[0].1
+}
+
 pub fn style_url() -> &'static str {
     url("style.css")
 }

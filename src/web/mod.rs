@@ -17,6 +17,7 @@ mod raw;
 mod readiness;
 mod reports;
 mod rows;
+mod survey_page;
 mod wait;
 pub mod words;
 
@@ -153,6 +154,16 @@ pub fn routes(
 
 async fn not_found(_: warp::Rejection) -> Result<warp::reply::Response, Infallible> {
     Ok(api::error(StatusCode::NOT_FOUND, "no such page"))
+}
+
+/// A survey's tables as a page in `lang` ("en" or "ja").
+pub fn render_survey_page(tables: &crate::survey::Tables, lang: &str) -> String {
+    survey_page::render(crate::i18n::Lang::from_code(lang), tables)
+}
+
+/// The stylesheet every page links, for a page saved as a file.
+pub fn stylesheet() -> &'static str {
+    assets::style()
 }
 
 /// The score page of `report` as HTML, in `lang` ("en" or "ja"; anything
