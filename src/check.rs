@@ -1,14 +1,9 @@
 //! `mailscore check`: the whole analysis on one message file, no server.
 //! Developers use it in scripts; tests use it for conformance suites.
 
-use crate::analysis::pipeline::Pipeline;
-use crate::checks::Analyzer;
 use crate::checks::CheckId;
-use crate::checks::SetupError;
-use crate::config::{Config, ConfigError, Options};
-use crate::dns::{DnsSetupError, resolver_with_anchors};
+use crate::config::{Config, ConfigError, Options, PipelineError};
 use crate::report::{Report, Subject};
-use crate::score::{RuleTable, RulesError};
 use crate::smtp::Envelope;
 use clap::{Args, ValueEnum};
 use std::io::Read;
@@ -58,11 +53,7 @@ pub enum CheckError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Rules(#[from] RulesError),
-    #[error(transparent)]
-    Dns(#[from] DnsSetupError),
-    #[error(transparent)]
-    Setup(#[from] SetupError),
+    Pipeline(#[from] PipelineError),
 }
 
 /// Runs the check and returns the report, rendered as asked.
@@ -72,15 +63,7 @@ pub async fn check(args: &CheckArgs) -> Result<String, CheckError> {
     if let Some(reason) = not_a_message(&raw) {
         return Err(CheckError::NotAMessage(reason));
     }
-    let dns = resolver_with_anchors(
-        config.dns,
-        config.dns_timeout,
-        config.dnssec_trust_anchor.as_deref(),
-    )?;
-    let pipeline = Pipeline {
-        analyzer: Analyzer::new(dns, &config.hostname, &config.lists)?,
-        rules: RuleTable::load(config.rules.as_deref())?.into(),
-    };
+    let pipeline = config.pipeline()?;
     let envelope = Envelope {
         client_ip: args.ip,
         client_port: 0,

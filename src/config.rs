@@ -5,11 +5,14 @@
 //! the file, the file over the defaults; [`Config`] is the result, with the
 //! defaults filled in and checked.
 
-use crate::checks::Settings;
+use crate::analysis::pipeline::Pipeline;
 use crate::checks::content::Profile;
 use crate::checks::dnsbl;
 use crate::checks::mail_server::{DEFAULT_RELAY_DOMAIN, ProbeSettings};
 use crate::checks::spamd::SpamdSettings;
+use crate::checks::{Analyzer, Settings, SetupError};
+use crate::dns::{DnsSetupError, resolver_with_anchors};
+use crate::score::{RuleTable, RulesError};
 use clap::Args;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -327,7 +330,32 @@ pub enum ConfigError {
     Invalid { name: &'static str, message: String },
 }
 
+/// Why the analysis could not be set up from a valid config.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Dns(#[from] DnsSetupError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
 impl Config {
+    /// One analysis lane as the offline commands (`check`, `survey`) run
+    /// it: the resolver, the analyzer and the rule table this config names.
+    pub fn pipeline(&self) -> Result<Pipeline, PipelineError> {
+        let dns = resolver_with_anchors(
+            self.dns,
+            self.dns_timeout,
+            self.dnssec_trust_anchor.as_deref(),
+        )?;
+        Ok(Pipeline {
+            analyzer: Analyzer::new(dns, &self.hostname, &self.lists)?,
+            rules: RuleTable::load(self.rules.as_deref())?.into(),
+        })
+    }
+
     /// `args` (flags and environment) over the file it names, over the
     /// defaults, checked.
     pub fn load(args: &Options) -> Result<Config, ConfigError> {

@@ -26,6 +26,7 @@ pub mod serve;
 pub mod smtp;
 pub mod store;
 pub mod survey;
+pub mod survey_cli;
 pub mod test_id;
 pub mod wait;
 pub mod web;

@@ -4,7 +4,7 @@ use clap::{Parser, Subcommand};
 use mailscore::check::{CheckArgs, Format, check};
 use mailscore::config::{Config, Options};
 use mailscore::config_check::config_check;
-use mailscore::survey::cli::{SurveyArgs, survey};
+use mailscore::survey_cli::{SurveyArgs, survey};
 use mailscore::wait::{WaitArgs, wait};
 use std::process::ExitCode;
 

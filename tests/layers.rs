@@ -22,11 +22,13 @@ const RANKS: &[(&str, u8)] = &[
     ("score", 4),
     ("report", 5),
     ("analysis", 6),
+    ("survey", 6),
     ("inbox", 7),
     ("web", 7),
     // Wiring and the commands.
     ("config", 8),
     ("check", 9),
+    ("survey_cli", 9),
     ("config_check", 9),
     ("logs", 9),
     ("wait", 9),

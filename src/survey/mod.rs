@@ -3,11 +3,11 @@
 //! mail (`mailscore survey`). A survey consumes reports: each message is
 //! analysed as any test, its report becomes one small [`SenderRow`] per
 //! sending address, and the [`Tables`] are computed from the rows alone.
+//! The command that reads an archive is [`crate::survey_cli`].
 
 pub mod archive;
-pub mod cli;
 pub mod compare;
-mod csv;
+pub mod csv;
 pub mod received;
 pub mod sender;
 pub mod tables;

@@ -8,17 +8,13 @@
 //! waits dominate, the CPU work spreads over the runtime's threads, one a
 //! core), so memory stays bounded by what is in flight, not by the archive.
 
-use super::archive::{Archive, Entry};
-use super::received;
-use super::sender::SenderRow;
-use super::tables::Tables;
 use crate::analysis::pipeline::Pipeline;
-use crate::check::CheckError;
-use crate::checks::Analyzer;
-use crate::config::{Config, Options};
-use crate::dns::resolver_with_anchors;
+use crate::config::{Config, ConfigError, Options, PipelineError};
 use crate::report::Subject;
-use crate::score::RuleTable;
+use crate::survey::archive::{Archive, Entry};
+use crate::survey::received;
+use crate::survey::sender::SenderRow;
+use crate::survey::tables::Tables;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::BTreeMap;
@@ -75,7 +71,9 @@ pub enum SurveyError {
     #[error("cannot read the archive: {0}")]
     Archive(std::io::Error),
     #[error(transparent)]
-    Setup(#[from] CheckError),
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
     #[error("cannot read the earlier survey {}: {reason}", path.display())]
     Earlier { path: PathBuf, reason: String },
     #[error("cannot write {}: {source}", path.display())]
@@ -88,23 +86,23 @@ pub enum SurveyError {
 /// Surveys the archive and returns the tables, rendered as asked (and
 /// written to `--out` when given).
 pub async fn survey(args: &SurveyArgs) -> Result<String, SurveyError> {
-    let config = Config::load(&args.options).map_err(CheckError::from)?;
+    let config = Config::load(&args.options)?;
     let earlier = args.compare.as_deref().map(earlier).transpose()?;
     let archive =
         Archive::open(&args.paths, config.max_message_size).map_err(SurveyError::Archive)?;
-    let pipeline = Arc::new(pipeline(&config)?);
+    let pipeline = Arc::new(config.pipeline()?);
     let (rows, skipped) = analyse(archive, pipeline, args.received_by.clone()).await;
     let tables = Tables::of(rows, skipped, args.expect_domain.as_deref());
     let out = match args.format {
         SurveyFormat::Json => {
             let mut json = serde_json::to_value(&tables).expect("tables serialise");
             if let Some(earlier) = &earlier {
-                let changes = super::compare::compare(&json, earlier);
+                let changes = crate::survey::compare::compare(&json, earlier);
                 json["compare"] = serde_json::to_value(changes).expect("changes serialise");
             }
             serde_json::to_string_pretty(&json).expect("a value serialises") + "\n"
         }
-        SurveyFormat::Csv => super::csv::rows(&tables.rows),
+        SurveyFormat::Csv => crate::survey::csv::rows(&tables.rows),
         SurveyFormat::Html => standalone(&crate::web::render_survey_page(&tables, &args.lang)),
     };
     if let Some(path) = &args.out {
@@ -139,18 +137,6 @@ fn earlier(path: &std::path::Path) -> Result<serde_json::Value, SurveyError> {
         return Err(fail("not a survey's JSON (no \"senders\")".into()));
     }
     Ok(json)
-}
-
-fn pipeline(config: &Config) -> Result<Pipeline, CheckError> {
-    let dns = resolver_with_anchors(
-        config.dns,
-        config.dns_timeout,
-        config.dnssec_trust_anchor.as_deref(),
-    )?;
-    Ok(Pipeline {
-        analyzer: Analyzer::new(dns, &config.hostname, &config.lists)?,
-        rules: RuleTable::load(config.rules.as_deref())?.into(),
-    })
 }
 
 /// Analyses every message and folds the rows per sender, in archive
