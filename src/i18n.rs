@@ -209,6 +209,12 @@ phrases! {
         survey_ok: "OK", "OK";
         survey_ng: "NG", "NG";
         survey_listed: "listed", "掲載あり";
+        survey_address: "Send to", "送信先";
+        survey_address_hint: "any label of 1–40 of a–z, 0–9 and -, e.g. the newsletter's name", "ラベルは a–z・0–9・- の 1～40 文字（例: メールマガジン名）";
+        survey_download: "Download", "ダウンロード";
+        survey_sort: "Sort by", "並べ替え";
+        survey_latest_report: "latest report", "最新のレポート";
+        survey_none_yet: "No mail has been counted in this survey yet.", "この調査にはまだメールが届いていません。";
         survey_clean: "not listed", "掲載なし";
         standing_label: "Sender setup and readiness", "送信設定と受信側要件への対応";
         readiness_label: "Ready for the big mailbox providers' sender requirements?", "大手メールサービスの送信者要件への対応";

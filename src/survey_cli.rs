@@ -13,7 +13,7 @@ use crate::config::{Config, ConfigError, Options, PipelineError};
 use crate::report::Subject;
 use crate::survey::archive::{Archive, Entry};
 use crate::survey::received;
-use crate::survey::sender::SenderRow;
+use crate::survey::sender::{self, SenderRow};
 use crate::survey::tables::Tables;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -201,7 +201,7 @@ async fn analyse(
         }
     }
     progress.finish_and_clear();
-    (fold(found.into_values()), skipped)
+    (sender::fold(found.into_values()), skipped)
 }
 
 /// One message's row, or why it is not a message.
@@ -242,22 +242,6 @@ fn received_at(headers: &[(String, String)]) -> u64 {
         .flatten()
         .find_map(|text| mail_parser::DateTime::parse_rfc822(&text))
         .map_or(0, |d| u64::try_from(d.to_timestamp()).unwrap_or(0))
-}
-
-/// Rows per From address, each later message folded into the first.
-fn fold(rows: impl Iterator<Item = SenderRow>) -> Vec<SenderRow> {
-    let mut senders: Vec<SenderRow> = Vec::new();
-    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for row in rows {
-        match at.get(&row.from) {
-            Some(&i) => senders[i].merge(row),
-            None => {
-                at.insert(row.from.clone(), senders.len());
-                senders.push(row);
-            }
-        }
-    }
-    senders
 }
 
 /// A spinner with counts on a terminal's stderr; nothing when piped.

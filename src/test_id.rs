@@ -1,18 +1,41 @@
 //! Test ids: the local part of a throwaway address, and the key of its report.
+//!
+//! Two forms: a plain id (`ci-build-42`), and a survey's address
+//! (`<survey id>.<label>`, e.g. `k3v….mail-magazine`), whose mail is a test
+//! like any other and is also counted in the survey.
 
 /// What an invalid id is told, wherever one is refused.
-pub const INVALID: &str = "invalid test id: use 3-64 of [a-z0-9-]";
+pub const INVALID: &str =
+    "invalid test id: use 3-64 of [a-z0-9-], or <survey id>.<label> with a label of 1-40";
 
 /// [`is_valid`] as a regular expression, for the API document.
-pub const PATTERN: &str = "^[a-z0-9-]{3,64}$";
+pub const PATTERN: &str = "^[a-z0-9-]{3,64}(\\.[a-z0-9-]{1,40})?$";
 
-/// A test id is 3–64 of `[a-z0-9-]`. SMTP (RCPT) and the web API (URLs) both
-/// check with this, so an address that receives mail always has a page.
+/// [`is_plain`] as a regular expression: a test or survey id.
+pub const PLAIN_PATTERN: &str = "^[a-z0-9-]{3,64}$";
+
+/// A test id: plain, or a survey's `<survey id>.<label>`. SMTP (RCPT) and
+/// the web API (URLs) both check with this, so an address that receives
+/// mail always has a page.
 pub fn is_valid(id: &str) -> bool {
-    (3..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    is_plain(id) || survey_address(id).is_some()
+}
+
+/// 3–64 of `[a-z0-9-]`: the ids a client may choose, and survey ids.
+pub fn is_plain(id: &str) -> bool {
+    (3..=64).contains(&id.len()) && id.bytes().all(is_id_byte)
+}
+
+/// The survey id and the label of a survey's address, `<survey>.<label>`
+/// (the label names what the address was given to, e.g. a newsletter).
+pub fn survey_address(id: &str) -> Option<(&str, &str)> {
+    let (survey, label) = id.split_once('.')?;
+    let label_ok = (1..=40).contains(&label.len()) && label.bytes().all(is_id_byte);
+    (is_plain(survey) && label_ok).then_some((survey, label))
+}
+
+fn is_id_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'
 }
 
 /// A fresh unguessable id: 16 characters of `[a-z0-9]`, about 82 bits.
@@ -48,5 +71,21 @@ mod tests {
         assert!(!is_valid("Upper"));
         assert!(!is_valid("a.b.c"));
         assert!(!is_valid("../etc"));
+    }
+
+    #[test]
+    fn a_survey_address_is_a_survey_id_and_a_label() {
+        assert_eq!(survey_address("gov-2026.news"), Some(("gov-2026", "news")));
+        assert!(is_valid("gov-2026.news") && !is_plain("gov-2026.news"));
+        assert!(is_valid(&format!("abc.{}", "l".repeat(40))));
+        for bad in [
+            "ab.news",
+            "abc.",
+            "abc.a.b",
+            "abc.Up",
+            &format!("abc.{}", "l".repeat(41)),
+        ] {
+            assert!(!is_valid(bad), "{bad}");
+        }
     }
 }

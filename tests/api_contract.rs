@@ -609,6 +609,43 @@ fn reports_of_every_kind_match_the_document() {
 }
 
 #[test]
+fn surveys_match_the_document() {
+    let spec = Spec::load();
+    let dns = TestDns::start(zone());
+    let server = Server::start(dns.addr, &[]);
+    let created = request(server.http, LOCALHOST, "POST", "/api/surveys");
+    assert_eq!(created.status, 201, "{}", created.body);
+    spec.check("post", "/api/surveys", 201, &created.json());
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let empty = get(&server, &format!("/api/surveys/{id}"));
+    spec.check("get", "/api/surveys/{id}", 200, &empty.json());
+
+    let signed = rsa_signed(
+        &message("Alice <alice@good.example>", "News", "This week."),
+        "good.example",
+        "sel1",
+    );
+    let to = format!("{id}.news@localhost");
+    server.send_mail_tls("mail.good.example", "alice@good.example", &[&to], &signed);
+    spec.check(
+        "get",
+        "/api/tests/{id}",
+        200,
+        &server.wait_for_report(&format!("{id}.news")),
+    );
+    let compared = format!("/api/surveys/{id}?from=2001-01-01&compare_to=2000-12-31&sort=score");
+    let tables = get(&server, &compared);
+    assert_eq!(tables.json()["senders"], 1, "{}", tables.body);
+    assert!(tables.json()["compare"]["senders"].is_object());
+    spec.check("get", "/api/surveys/{id}", 200, &tables.json());
+
+    let missing = get(&server, "/api/surveys/no-such-survey");
+    spec.check("get", "/api/surveys/{id}", 404, &missing.json());
+    let bad = get(&server, &format!("/api/surveys/{id}?to=yesterday"));
+    spec.check("get", "/api/surveys/{id}", 400, &bad.json());
+}
+
+#[test]
 fn report_with_dns_down_matches_the_document() {
     let spec = Spec::load();
     let server = Server::start(silent_dns(), &["--domain-blocklists", "dbl.test"]);

@@ -21,18 +21,19 @@ const RANKS: &[(&str, u8)] = &[
     ("checks", 3),
     ("score", 4),
     ("report", 5),
-    ("analysis", 6),
+    // A survey folds reports into rows; the analysis hands it each one.
     ("survey", 6),
-    ("inbox", 7),
-    ("web", 7),
+    ("analysis", 7),
+    ("inbox", 8),
+    ("web", 8),
     // Wiring and the commands.
-    ("config", 8),
-    ("check", 9),
-    ("survey_cli", 9),
-    ("config_check", 9),
-    ("logs", 9),
-    ("wait", 9),
-    ("serve", 10),
+    ("config", 9),
+    ("check", 10),
+    ("survey_cli", 10),
+    ("config_check", 10),
+    ("logs", 10),
+    ("wait", 10),
+    ("serve", 11),
 ];
 
 fn rank(module: &str) -> u8 {

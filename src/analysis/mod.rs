@@ -10,6 +10,8 @@ use crate::report::Report;
 use crate::report::Subject;
 use crate::report::stored::{self, SavedTexts};
 use crate::store::{Store, StoreError, Writer};
+use crate::survey::SenderRow;
+use crate::survey::online;
 use background::Lanes;
 use pipeline::Pipeline;
 use std::sync::Arc;
@@ -135,5 +137,27 @@ async fn analyze_one(
         .await;
     tokio::task::yield_now().await;
     metrics.analysis_finished(started.elapsed(), report.checks.dns_tallies());
+    // Before the report: until the report is saved the message stays
+    // pending, so a crash in between analyses it again and rewrites the row.
+    count_in_survey(&saving.store, id, message.seq, &report)?;
     saving.save(id, message.seq, report).await
+}
+
+/// Mail to a survey's address (`<survey>.<label>`) leaves its row there.
+/// A survey that does not exist counts nothing: the mail is still a test.
+fn count_in_survey(store: &Store, id: &str, seq: u64, report: &Report) -> Result<(), StoreError> {
+    let Some((survey, label)) = crate::test_id::survey_address(id) else {
+        return Ok(());
+    };
+    if store.survey(survey)?.is_none() || report.message.from_address.is_none() {
+        return Ok(());
+    }
+    let mut row = SenderRow::of(report, true);
+    row.label = label.to_string();
+    let entry = online::entry(seq, label);
+    let kept = online::KeptRow {
+        entry: entry.clone(),
+        row,
+    };
+    store.put_survey_row(survey, &entry, &kept.encode())
 }

@@ -27,6 +27,7 @@ mod group_flush;
 pub mod history;
 mod redis_store;
 mod sled_store;
+mod surveys;
 mod writer;
 
 pub use history::Send;

@@ -8,7 +8,10 @@
 //!
 //! and `mailscore:seq`, the sequence counter, and `mailscore:texts:{hash}`,
 //! the explanations reports name by hash (see [`crate::report::stored`]),
-//! kept without a TTL since they are few and shared. Each id's keys carry the
+//! kept without a TTL since they are few and shared. Surveys, also
+//! without a TTL (their tables outlive the messages): `mailscore:survey:{id}`
+//! the definition, and the hash `mailscore:survey:{id}:rows`, a row per
+//! message. Each id's keys carry the
 //! retention as their TTL, so Redis expires tests by itself (no sweep), and
 //! share one hash tag (`{id}`), so the Lua scripts that write several of
 //! them at once stay within one Cluster slot. This client still speaks to a
@@ -112,6 +115,10 @@ impl Keys {
 
 fn texts_key(hash: u64) -> String {
     format!("mailscore:texts:{hash:016x}")
+}
+
+fn survey_key(id: &str) -> String {
+    format!("mailscore:survey:{{{id}}}")
 }
 
 /// The test id in a `mailscore:{id}:pending` key.
@@ -258,6 +265,26 @@ impl RedisStore {
     pub fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let key = texts_key(hash);
         self.with_connection(|c| c.get(&key))
+    }
+
+    pub fn put_survey(&self, id: &str, survey: &[u8]) -> Result<(), StoreError> {
+        let key = survey_key(id);
+        self.with_connection(|c| c.set::<_, _, ()>(&key, survey))
+    }
+
+    pub fn survey(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = survey_key(id);
+        self.with_connection(|c| c.get(&key))
+    }
+
+    pub fn put_survey_row(&self, id: &str, entry: &str, row: &[u8]) -> Result<(), StoreError> {
+        let key = survey_key(id) + ":rows";
+        self.with_connection(|c| c.hset::<_, _, _, ()>(&key, entry, row))
+    }
+
+    pub fn survey_rows(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let key = survey_key(id) + ":rows";
+        self.with_connection(|c| c.hvals(&key))
     }
 
     pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {

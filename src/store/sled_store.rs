@@ -6,6 +6,8 @@
 //! `texts`, keeps the explanations reports name by hash (see
 //! [`crate::report::stored`]); they outlive every test, being few. A sixth,
 //! `history`, keeps every saved report under `id NUL seq` ([`super::history`]).
+//! Surveys ([`super::surveys`]) have two: `surveys` by survey id, and
+//! `survey_rows` under `survey id NUL entry`.
 
 use super::group_flush::GroupFlush;
 use super::history::{self, MAX_SENDS, Send};
@@ -28,6 +30,8 @@ pub struct SledStore {
     pending: sled::Tree,
     texts: sled::Tree,
     history: sled::Tree,
+    surveys: sled::Tree,
+    survey_rows: sled::Tree,
     /// Deliveries in flight share their fsyncs.
     group_flush: Arc<GroupFlush>,
 }
@@ -45,6 +49,8 @@ impl SledStore {
             pending: db.open_tree("pending")?,
             texts: db.open_tree("texts")?,
             history: db.open_tree("history")?,
+            surveys: db.open_tree("surveys")?,
+            survey_rows: db.open_tree("survey_rows")?,
             group_flush: Arc::default(),
             db,
         })
@@ -212,6 +218,31 @@ impl SledStore {
         Ok(self.texts.get(hash.to_be_bytes())?.map(|v| v.to_vec()))
     }
 
+    pub fn put_survey(&self, id: &str, survey: &[u8]) -> Result<(), StoreError> {
+        self.surveys.insert(id, survey)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn survey(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.surveys.get(id)?.map(|v| v.to_vec()))
+    }
+
+    /// Not flushed: the row is remade from the message (still kept and
+    /// pending until its report is flushed) if a crash loses it.
+    pub fn put_survey_row(&self, id: &str, entry: &str, row: &[u8]) -> Result<(), StoreError> {
+        self.survey_rows.insert(survey_row_key(id, entry), row)?;
+        Ok(())
+    }
+
+    pub fn survey_rows(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.survey_rows
+            .scan_prefix(survey_row_key(id, ""))
+            .values()
+            .map(|v| Ok(v?.to_vec()))
+            .collect()
+    }
+
     fn pending_is(&self, id: &str, seq: u64) -> Result<bool, StoreError> {
         Ok(self
             .pending
@@ -369,6 +400,11 @@ mod stored_report {
             _ => value,
         }
     }
+}
+
+/// `id NUL entry`: ids have no NUL, so one survey's prefix is no other's.
+fn survey_row_key(id: &str, entry: &str) -> Vec<u8> {
+    [id.as_bytes(), b"\0", entry.as_bytes()].concat()
 }
 
 #[cfg(test)]

@@ -3,11 +3,13 @@
 //! mail (`mailscore survey`). A survey consumes reports: each message is
 //! analysed as any test, its report becomes one small [`SenderRow`] per
 //! sending address, and the [`Tables`] are computed from the rows alone.
-//! The command that reads an archive is [`crate::survey_cli`].
+//! The command that reads an archive is [`crate::survey_cli`]; surveys of
+//! live mail are [`online`].
 
 pub mod archive;
 pub mod compare;
 pub mod csv;
+pub mod online;
 pub mod received;
 pub mod sender;
 pub mod tables;

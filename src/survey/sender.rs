@@ -163,6 +163,22 @@ impl SenderRow {
     }
 }
 
+/// Rows per From address, each later message folded into the first.
+pub fn fold(rows: impl Iterator<Item = SenderRow>) -> Vec<SenderRow> {
+    let mut senders: Vec<SenderRow> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for row in rows {
+        match at.get(&row.from) {
+            Some(&i) => senders[i].merge(row),
+            None => {
+                at.insert(row.from.clone(), senders.len());
+                senders.push(row);
+            }
+        }
+    }
+    senders
+}
+
 /// The From address as the study counted senders: lower-cased.
 fn from_address(report: &Report) -> String {
     let from = report.message.from_address.as_deref().unwrap_or_default();

@@ -11,8 +11,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Tables {
+    /// Sending addresses (From, lower-cased): the base of every percentage.
     pub senders: usize,
+    /// Messages counted, several per sender at times.
     pub messages: usize,
     /// Archive entries that were not mail (counted, each warned about).
     pub skipped: usize,
@@ -25,14 +28,22 @@ pub struct Tables {
     /// mechanism and the second state of the second.
     pub cross: BTreeMap<&'static str, BTreeMap<&'static str, CrossRow>>,
     pub outside_expected_domain: Outside,
-    /// MSchecker's grades.
+    /// MSchecker's grades (`safe`, `review`, `improve`, `danger`,
+    /// `not_checked`).
     pub grades: Counts,
+    /// TLS on the hop to the receiver (`yes`, `no`, `not_checked`).
     pub tls_receive: Counts,
+    /// STARTTLS at the sender's MX, probed (`yes`, `no`, `not_checked`).
     pub tls_send: Counts,
+    /// SPF and DKIM passing (`both_ok`, `one_ok`, `both_ng`, `not_checked`).
     pub spf_dkim: Counts,
+    /// Forward-confirmed reverse DNS (`ok`, `ng`, `not_checked`).
     pub rdns: Counts,
+    /// DNSSEC (`ok`, `ng`, `not_checked`).
     pub dnssec: Counts,
+    /// Blocklist listings (`listed`, `clean`, `not_checked`).
     pub dnsbl: Counts,
+    /// One row per sender.
     pub rows: Vec<SenderRow>,
 }
 
@@ -54,6 +65,24 @@ impl Serialize for Counts {
             map.serialize_entry(&format!("{name}_percent"), percent)?;
         }
         map.end()
+    }
+}
+
+/// `{"set": 70, …, "set_percent": 97.2, …}`: counts by name, then each
+/// name's percentage.
+#[cfg(feature = "openapi")]
+impl schemars::JsonSchema for Counts {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Counts".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Counts by name (`set`, `not_set`…), and beside each `<name>_percent`: \
+                            its share of all senders, rounded half-up to one decimal.",
+            "type": "object",
+            "additionalProperties": { "type": "number", "minimum": 0 }
+        })
     }
 }
 
@@ -85,19 +114,24 @@ impl Counts {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Combination {
     pub smime: bool,
     pub spf: bool,
     pub dkim: bool,
     pub dmarc: bool,
+    /// Senders with exactly this combination set.
     pub count: usize,
+    /// Of all senders, rounded half-up to one decimal.
     pub percent: f64,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(schemars::JsonSchema))]
 pub struct Outside {
     /// The domain the senders were expected under (`go.jp`), or empty.
     pub expected: String,
+    /// Senders whose From domain is not under it.
     pub count: usize,
     /// Their From addresses.
     pub rows: Vec<String>,

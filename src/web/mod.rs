@@ -18,6 +18,7 @@ mod readiness;
 mod reports;
 mod rows;
 mod survey_page;
+mod surveys;
 mod wait;
 pub mod words;
 
@@ -58,6 +59,24 @@ pub fn routes(
         .and(api::create_body())
         .and(with_state.clone())
         .map(api::create);
+    let survey_limit = std::sync::Arc::new(ratelimit::RateLimiter::address_creation());
+    let create_survey = warp::path!("api" / "surveys")
+        .and(warp::post())
+        .and(ratelimit::admit(survey_limit))
+        .and(api::create_body())
+        .and(with_state.clone())
+        .map(surveys::create);
+    let survey_tables = warp::path!("api" / "surveys" / String)
+        .and(warp::get())
+        .and(warp::query::<surveys::SurveyQuery>())
+        .and(with_state.clone())
+        .map(surveys::tables);
+    let survey_page = warp::path!("surveys" / String)
+        .and(warp::get())
+        .and(warp::query::<surveys::SurveyQuery>())
+        .and(warp::header::optional::<String>("accept-language"))
+        .and(with_state.clone())
+        .map(surveys::page);
     let status = warp::path!("api" / "tests" / String)
         .and(warp::get())
         .and(warp::query::<wait::WaitQuery>())
@@ -144,6 +163,9 @@ pub fn routes(
         .or(healthz)
         .or(readyz)
         .or(metrics)
+        .or(create_survey)
+        .or(survey_tables)
+        .or(survey_page)
         .recover(api::rejection)
         .recover(not_found)
         .with(warp::reply::with::header(

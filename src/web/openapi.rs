@@ -54,6 +54,7 @@ mod generate {
     use super::super::api::{ApiError, CreatedTest, Pending};
     use super::super::history::History;
     use super::super::ops::{Health, NotReady};
+    use super::super::surveys::{CreatedSurvey, SurveyTables};
     use crate::report::Report;
     use crate::report::diff::ReportDiff;
     use schemars::Schema;
@@ -99,6 +100,8 @@ mod generate {
         generator.subschema_for::<NotReady>();
         generator.subschema_for::<History>();
         generator.subschema_for::<ReportDiff>();
+        generator.subschema_for::<CreatedSurvey>();
+        generator.subschema_for::<SurveyTables>();
         generator.take_definitions(true)
     }
 

@@ -28,6 +28,20 @@ struct SurveyPage<'a> {
     cross: Vec<CrossView>,
     figures: Vec<FigureView>,
     states: Vec<&'static str>,
+    /// A survey of live mail: its address, downloads and report links.
+    online: Option<Online>,
+}
+
+/// What the page of a survey run on live mail adds to its tables.
+pub struct Online {
+    /// `<id>.<label>@<domain>`, as the sender is told.
+    pub address: String,
+    pub csv_url: String,
+    pub json_url: String,
+    /// A row's latest report is this followed by its label.
+    pub report_base: String,
+    /// (column word, link sorting by it).
+    pub sort_links: Vec<(&'static str, String)>,
 }
 
 struct MechanismView {
@@ -84,8 +98,17 @@ impl SurveyPage<'_> {
 }
 
 pub fn render(lang: Lang, tables: &Tables) -> String {
+    render_with(lang, tables, None, None)
+}
+
+/// The page of a survey of live mail, named `name` by its creator.
+pub fn render_online(lang: Lang, name: &str, tables: &Tables, online: Online) -> String {
+    render_with(lang, tables, Some(name), Some(online))
+}
+
+fn render_with(lang: Lang, tables: &Tables, name: Option<&str>, online: Option<Online>) -> String {
     let t = lang.ui();
-    let title = match lang {
+    let counts = match lang {
         Lang::En => format!(
             "Survey of {} senders ({} messages)",
             tables.senders, tables.messages
@@ -94,6 +117,10 @@ pub fn render(lang: Lang, tables: &Tables) -> String {
             "送信者 {} 件の調査（メール {} 通）",
             tables.senders, tables.messages
         ),
+    };
+    let title = match name.filter(|n| !n.is_empty()) {
+        Some(name) => format!("{name}: {counts}"),
+        None => counts,
     };
     let states: Vec<&'static str> = State::ALL.iter().map(|s| state_word(t, *s)).collect();
     let page = SurveyPage {
@@ -114,6 +141,7 @@ pub fn render(lang: Lang, tables: &Tables) -> String {
         states,
         title,
         tables,
+        online,
     };
     html::render_string(&page)
 }

@@ -62,6 +62,12 @@ impl Server {
         http_request(self.http, "POST", path, &[])
     }
 
+    /// POSTs `body` as JSON to `path`; (status, body).
+    pub fn post_json(&self, path: &str, body: &str) -> (u16, String) {
+        let (status, _, body) = http_send(self.http, "POST", path, &[], body.as_bytes());
+        (status, body)
+    }
+
     /// GETs `path`: (status, the response head lower-cased, body).
     pub fn get_with_head(&self, path: &str) -> (u16, String, String) {
         http_exchange(self.http, "GET", path, &[])
@@ -219,18 +225,31 @@ pub fn http_exchange(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String, String) {
+    http_send(addr, method, path, headers, b"")
+}
+
+/// One HTTP/1.1 request with `body`: (status, response head lower-cased, body).
+pub fn http_send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     let mut stream = TcpStream::connect(addr).expect("connect HTTP");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
     );
     for (name, value) in headers {
         request += &format!("{name}: {value}\r\n");
     }
     request += "\r\n";
     stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let response = String::from_utf8_lossy(&response).into_owned();

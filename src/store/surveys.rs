@@ -1,0 +1,45 @@
+//! Surveys kept beside the tests: each survey's definition, and one small
+//! row per message counted in it. Both are opaque bytes here (the survey
+//! stage writes and reads them) and neither follows `--retention-days`:
+//! a survey's tables must outlive the raw messages they were made from.
+//!
+//! A row is written once per message, under an entry naming the message
+//! (its label and sequence number), never read-modified-written: a message
+//! analysed again after a crash rewrites its own entry instead of counting
+//! twice, two nodes never race on a shared row, and any period's table can
+//! be folded from the rows of that period.
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// Keeps survey `id`'s definition.
+    pub fn put_survey(&self, id: &str, survey: &[u8]) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.put_survey(id, survey),
+            Store::Redis(s) => s.put_survey(id, survey),
+        }
+    }
+
+    pub fn survey(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            Store::Sled(s) => s.survey(id),
+            Store::Redis(s) => s.survey(id),
+        }
+    }
+
+    /// Keeps the row of one message of survey `id` under `entry`.
+    pub fn put_survey_row(&self, id: &str, entry: &str, row: &[u8]) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.put_survey_row(id, entry, row),
+            Store::Redis(s) => s.put_survey_row(id, entry, row),
+        }
+    }
+
+    /// Every row of survey `id`, in no particular order.
+    pub fn survey_rows(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        match self {
+            Store::Sled(s) => s.survey_rows(id),
+            Store::Redis(s) => s.survey_rows(id),
+        }
+    }
+}
