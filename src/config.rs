@@ -13,6 +13,7 @@ use crate::checks::spamd::SpamdSettings;
 use crate::checks::{Analyzer, Settings, SetupError};
 use crate::dns::{DnsSetupError, resolver_with_anchors};
 use crate::score::{RuleTable, RulesError};
+use crate::webhooks::WebhookSettings;
 use clap::Args;
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -67,6 +68,8 @@ pub struct Config {
     /// header (v1 or v2) giving the real client; they must send one. Empty:
     /// no PROXY protocol.
     pub proxy_trusted: Vec<IpNet>,
+    /// Where finished reports are POSTed, and how.
+    pub webhooks: WebhookSettings,
 }
 
 /// Log lines as human-readable text or as one JSON object per line.
@@ -221,6 +224,22 @@ pub struct Options {
     /// [default: relay-test.invalid]
     #[arg(long, env = "MAILSCORE_PROBE_RELAY_DOMAIN")]
     pub probe_relay_domain: Option<String>,
+    /// The HMAC-SHA256 key webhook bodies are signed with
+    /// (`X-Mailscore-Signature`); without it no webhook is taken
+    #[arg(long, env = "MAILSCORE_WEBHOOK_SECRET")]
+    pub webhook_secret: Option<String>,
+    /// Also deliver webhooks to loopback, private and link-local addresses,
+    /// and over plain http:// (tests; never on a public server)
+    /// [default: false]
+    #[arg(long, env = "MAILSCORE_WEBHOOK_ALLOW_PRIVATE", num_args = 0..=1, default_missing_value = "true")]
+    pub webhook_allow_private: Option<bool>,
+    /// Seconds one webhook attempt may take [default: 10]
+    #[arg(long, env = "MAILSCORE_WEBHOOK_TIMEOUT")]
+    pub webhook_timeout: Option<u64>,
+    /// Milliseconds before the first retry of a failed webhook; each later
+    /// wait doubles, at most an hour, for 24 hours [default: 10000]
+    #[arg(long, env = "MAILSCORE_WEBHOOK_RETRY_MS")]
+    pub webhook_retry_ms: Option<u64>,
 }
 
 fn parse_profile(text: &str) -> Result<Profile, String> {
@@ -412,6 +431,13 @@ impl From<Options> for Config {
             max_analysis_backlog: given.max_analysis_backlog.unwrap_or(2000),
             log_format: given.log_format.unwrap_or_default(),
             proxy_trusted: given.proxy_trusted.unwrap_or_default(),
+            webhooks: WebhookSettings {
+                secret: given.webhook_secret.filter(|s| !s.is_empty()),
+                allow_private: given.webhook_allow_private.unwrap_or(false),
+                timeout: seconds(given.webhook_timeout, 10),
+                retry_base: Duration::from_millis(given.webhook_retry_ms.unwrap_or(10_000)),
+                ..WebhookSettings::off()
+            },
         }
     }
 }
@@ -454,6 +480,12 @@ impl Config {
         }
         if self.messages_per_ip_per_minute == 0 {
             return Err(invalid("messages_per_ip_per_minute", "must be at least 1"));
+        }
+        if self.webhooks.timeout.is_zero() {
+            return Err(invalid("webhook_timeout", "must be at least 1 second"));
+        }
+        if self.webhooks.retry_base.is_zero() {
+            return Err(invalid("webhook_retry_ms", "must be at least 1"));
         }
         if self.max_analysis_backlog == 0 {
             return Err(invalid("max_analysis_backlog", "must be at least 1"));

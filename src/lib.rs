@@ -7,7 +7,8 @@
 //! [`score`] applies the rule table in `scoring-rules/`, [`report`] assembles
 //! the one document that [`web`] renders as JSON and HTML. Beside the
 //! stream, [`survey`] folds the reports of an archive's many senders into
-//! the JIPDEC and MSchecker tables.
+//! the JIPDEC and MSchecker tables (from an archive, or from live mail),
+//! and [`webhooks`] POST each finished report to where its test asked.
 
 pub mod analysis;
 pub mod check;
@@ -30,3 +31,4 @@ pub mod survey_cli;
 pub mod test_id;
 pub mod wait;
 pub mod web;
+pub mod webhooks;

@@ -102,11 +102,24 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         tokio::runtime::Handle::current(),
         ANALYSIS_CONCURRENCY,
     );
+    // Its own resolver: a webhook's name is looked up off the analysis lanes.
+    let webhooks_queued = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(crate::webhooks::sender::deliver_forever(
+        store.clone(),
+        resolver_with_anchors(
+            config.dns,
+            config.dns_timeout,
+            config.dnssec_trust_anchor.as_deref(),
+        )?,
+        config.webhooks.clone(),
+        webhooks_queued.clone(),
+    ));
     let analyzer = tokio::spawn(analyze_queued(
         Saving {
             writer: writer.clone(),
             store: store.clone(),
             texts: Arc::default(),
+            webhooks_queued,
         },
         LanePipelines {
             background: background_pipeline,
@@ -208,6 +221,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         public_url: config.public_url.clone(),
         metrics: metrics.clone(),
         rules,
+        webhooks: config.webhooks.clone(),
     });
     // One signal, two listeners: each waits on its own receiver.
     let (stop, stopped) = tokio::sync::watch::channel(false);

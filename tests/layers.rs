@@ -23,6 +23,8 @@ const RANKS: &[(&str, u8)] = &[
     ("report", 5),
     // A survey folds reports into rows; the analysis hands it each one.
     ("survey", 6),
+    // Webhooks queue a finished report and deliver it.
+    ("webhooks", 6),
     ("analysis", 7),
     ("inbox", 8),
     ("web", 8),

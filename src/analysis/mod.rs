@@ -12,6 +12,7 @@ use crate::report::stored::{self, SavedTexts};
 use crate::store::{Store, StoreError, Writer};
 use crate::survey::SenderRow;
 use crate::survey::online;
+use crate::webhooks;
 use background::Lanes;
 use pipeline::Pipeline;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub struct Saving {
     pub writer: Writer,
     pub store: Store,
     pub texts: Arc<SavedTexts>,
+    /// Told when a report's webhook delivery is queued.
+    pub webhooks_queued: Arc<tokio::sync::Notify>,
 }
 
 impl Saving {
@@ -140,7 +143,12 @@ async fn analyze_one(
     // Before the report: until the report is saved the message stays
     // pending, so a crash in between analyses it again and rewrites the row.
     count_in_survey(&saving.store, id, message.seq, &report)?;
-    saving.save(id, message.seq, report).await
+    let deliveries = webhooks::delivery::queue_report(&saving.store, id, message.seq, &report)?;
+    saving.save(id, message.seq, report).await?;
+    if deliveries > 0 {
+        saving.webhooks_queued.notify_one();
+    }
+    Ok(())
 }
 
 /// Mail to a survey's address (`<survey>.<label>`) leaves its row there.

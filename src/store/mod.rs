@@ -28,6 +28,7 @@ pub mod history;
 mod redis_store;
 mod sled_store;
 mod surveys;
+mod webhooks;
 mod writer;
 
 pub use history::Send;

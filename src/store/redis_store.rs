@@ -11,7 +11,10 @@
 //! kept without a TTL since they are few and shared. Surveys, also
 //! without a TTL (their tables outlive the messages): `mailscore:survey:{id}`
 //! the definition, and the hash `mailscore:survey:{id}:rows`, a row per
-//! message. Each id's keys carry the
+//! message. Webhooks: `mailscore:webhook:{key}` where a test's (with the
+//! retention as TTL) or a survey's (none) reports go, the hash
+//! `mailscore:deliveries` the queue, and `mailscore:delivery-claim:{id}`
+//! which node attempts a delivery now. Each id's keys carry the
 //! retention as their TTL, so Redis expires tests by itself (no sweep), and
 //! share one hash tag (`{id}`), so the Lua scripts that write several of
 //! them at once stay within one Cluster slot. This client still speaks to a
@@ -40,6 +43,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_IDLE: usize = 16;
 
 const SEQ_KEY: &str = "mailscore:seq";
+const DELIVERIES_KEY: &str = "mailscore:deliveries";
 
 /// KEYS: message raw pending report history. ARGV: message-json raw seq ttl-ms.
 /// The message, its envelope and its pending mark are written together, so
@@ -285,6 +289,46 @@ impl RedisStore {
     pub fn survey_rows(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         let key = survey_key(id) + ":rows";
         self.with_connection(|c| c.hvals(&key))
+    }
+
+    pub fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {
+        let (key, ttl) = (format!("mailscore:webhook:{key}"), self.shared.ttl_ms);
+        self.with_connection(|c| match expires {
+            true => c.pset_ex::<_, _, ()>(&key, url, ttl),
+            false => c.set::<_, _, ()>(&key, url),
+        })
+    }
+
+    pub fn webhook(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = format!("mailscore:webhook:{key}");
+        self.with_connection(|c| c.get(&key))
+    }
+
+    pub fn put_delivery(&self, id: &str, delivery: &[u8]) -> Result<(), StoreError> {
+        self.with_connection(|c| c.hset::<_, _, _, ()>(DELIVERIES_KEY, id, delivery))
+    }
+
+    pub fn deliveries(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.with_connection(|c| c.hvals(DELIVERIES_KEY))
+    }
+
+    pub fn remove_delivery(&self, id: &str) -> Result<(), StoreError> {
+        self.with_connection(|c| c.hdel::<_, _, ()>(DELIVERIES_KEY, id))
+    }
+
+    /// `SET … NX PX`: the first node to ask holds it for `hold`.
+    pub fn claim_delivery(&self, id: &str, hold: Duration) -> Result<bool, StoreError> {
+        let key = format!("mailscore:delivery-claim:{id}");
+        let set: Option<String> = self.with_connection(|c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(hold.as_millis() as u64)
+                .query(c)
+        })?;
+        Ok(set.is_some())
     }
 
     pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {

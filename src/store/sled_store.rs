@@ -7,7 +7,9 @@
 //! [`crate::report::stored`]); they outlive every test, being few. A sixth,
 //! `history`, keeps every saved report under `id NUL seq` ([`super::history`]).
 //! Surveys ([`super::surveys`]) have two: `surveys` by survey id, and
-//! `survey_rows` under `survey id NUL entry`.
+//! `survey_rows` under `survey id NUL entry`. Webhooks ([`super::webhooks`])
+//! two more: `webhooks` (the time set, 8 bytes, then the URL) and
+//! `deliveries`, the queue.
 
 use super::group_flush::GroupFlush;
 use super::history::{self, MAX_SENDS, Send};
@@ -32,6 +34,8 @@ pub struct SledStore {
     history: sled::Tree,
     surveys: sled::Tree,
     survey_rows: sled::Tree,
+    webhooks: sled::Tree,
+    deliveries: sled::Tree,
     /// Deliveries in flight share their fsyncs.
     group_flush: Arc<GroupFlush>,
 }
@@ -51,6 +55,8 @@ impl SledStore {
             history: db.open_tree("history")?,
             surveys: db.open_tree("surveys")?,
             survey_rows: db.open_tree("survey_rows")?,
+            webhooks: db.open_tree("webhooks")?,
+            deliveries: db.open_tree("deliveries")?,
             group_flush: Arc::default(),
             db,
         })
@@ -243,6 +249,44 @@ impl SledStore {
             .collect()
     }
 
+    /// A webhook that does not expire is kept with time 0, which the
+    /// retention sweep never reaches.
+    pub fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {
+        let set_at = if expires { history::now() } else { 0 };
+        let value = [&set_at.to_be_bytes()[..], url.as_bytes()].concat();
+        self.webhooks.insert(key, value)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn webhook(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.webhooks.get(key)?.and_then(|v| {
+            v.get(8..)
+                .map(|url| String::from_utf8_lossy(url).into_owned())
+        }))
+    }
+
+    /// Not flushed: queued before the report, it is on disk once the
+    /// report's own flush is.
+    pub fn put_delivery(&self, id: &str, delivery: &[u8]) -> Result<(), StoreError> {
+        self.deliveries.insert(id, delivery)?;
+        Ok(())
+    }
+
+    pub fn deliveries(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.deliveries
+            .iter()
+            .values()
+            .map(|v| Ok(v?.to_vec()))
+            .collect()
+    }
+
+    pub fn remove_delivery(&self, id: &str) -> Result<(), StoreError> {
+        self.deliveries.remove(id)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     fn pending_is(&self, id: &str, seq: u64) -> Result<bool, StoreError> {
         Ok(self
             .pending
@@ -290,6 +334,15 @@ impl SledStore {
         }
         for key in &old {
             self.history.remove(key)?;
+        }
+        for entry in self.webhooks.iter() {
+            let (key, value) = entry?;
+            let set_at = value
+                .first_chunk::<8>()
+                .map_or(0, |b| u64::from_be_bytes(*b));
+            if set_at != 0 && set_at < cutoff {
+                self.webhooks.remove(key)?;
+            }
         }
         if !expired.is_empty() || !old.is_empty() {
             self.db.flush()?;

@@ -4,6 +4,7 @@
 use super::WebState;
 use super::ratelimit::RateLimited;
 use crate::test_id;
+use crate::webhooks;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use warp::http::StatusCode;
@@ -29,6 +30,10 @@ pub struct CreatedTest {
     /// `GET` this for the status and, once a message arrived, the report.
     #[cfg_attr(feature = "openapi", schemars(url))]
     pub json_url: String,
+    /// Where each report of this address is POSTed, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(url))]
+    pub webhook: Option<String>,
 }
 
 /// The status of an address with no report yet.
@@ -59,30 +64,72 @@ pub struct ApiError<'a> {
     pub status: u16,
 }
 
-/// What `POST /api/tests` may carry: nothing (a fresh id), or the id the
-/// client wants. Anything else is refused, never silently ignored.
-#[derive(Deserialize)]
+/// What `POST /api/tests` may carry: nothing (a fresh id), the id the
+/// client wants, a webhook, or both. Anything else is refused, never
+/// silently ignored.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct CreateRequest {
-    id: String,
+    id: Option<String>,
+    webhook: Option<String>,
 }
 
 /// `POST /api/tests`: a fresh unguessable address, or the one asked for
-/// (`{"id": "ci-build-42"}`, 3-64 of `[a-z0-9-]`). Nothing is stored: any
-/// valid id receives mail, so the address works the moment it is handed out.
+/// (`{"id": "ci-build-42"}`, 3-64 of `[a-z0-9-]`). Nothing is stored but a
+/// webhook: any valid id receives mail, so the address works the moment it
+/// is handed out.
 pub fn create(body: Bytes, state: WebState) -> Response {
-    let id = match chosen_id(&body) {
-        Ok(Some(id)) => id,
-        Ok(None) => test_id::generate(),
+    let request = match parse_request(&body) {
+        Ok(request) => request,
         Err(message) => return error(StatusCode::BAD_REQUEST, &message),
     };
+    let id = request.id.unwrap_or_else(test_id::generate);
+    if let Some(url) = &request.webhook
+        && let Err((status, message)) =
+            register_webhook(&state, &webhooks::test_key(&id), url, true)
+    {
+        return error(status, &message);
+    }
     let body = CreatedTest {
         address: format!("{id}@{}", state.domain),
         report_url: format!("{}/tests/{id}", state.public_url),
         json_url: format!("{}/api/tests/{id}", state.public_url),
+        webhook: request.webhook,
         id,
     };
     warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response()
+}
+
+/// Keeps `url` as where `key`'s reports go, if the operator takes webhooks
+/// and the URL may be a target; else the error to answer.
+pub fn register_webhook(
+    state: &WebState,
+    key: &str,
+    url: &str,
+    expires: bool,
+) -> Result<(), (StatusCode, String)> {
+    if state.webhooks.secret.is_none() {
+        let message = "webhooks are off on this server (no webhook_secret is set)";
+        return Err((StatusCode::BAD_REQUEST, message.into()));
+    }
+    webhooks::target::check(url, state.webhooks.allow_private)
+        .map_err(|message| (StatusCode::BAD_REQUEST, message))?;
+    // A chosen id can be guessed: nobody may redirect another's reports.
+    let unavailable =
+        |e: crate::store::StoreError| (StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+    if state
+        .store
+        .webhook(key)
+        .map_err(unavailable)?
+        .is_some_and(|kept| kept != url)
+    {
+        let message = "this address already has another webhook";
+        return Err((StatusCode::CONFLICT, message.into()));
+    }
+    state
+        .store
+        .put_webhook(key, url, expires)
+        .map_err(|e| (StatusCode::SERVICE_UNAVAILABLE, e.to_string()))
 }
 
 /// The largest `POST /api/tests` body: `{"id": …}` fits many times over.
@@ -115,18 +162,21 @@ impl warp::reject::Reject for BodyTooLarge {}
 struct BodyWithoutLength;
 impl warp::reject::Reject for BodyWithoutLength {}
 
-/// The id a request body asks for, if it asks; the 400's text if the body
-/// is not `{"id": "<valid id>"}`.
-fn chosen_id(body: &[u8]) -> Result<Option<String>, String> {
+/// What a request body asks for; the 400's text if the body is not
+/// `{"id": "<valid id>", "webhook": "https://…"}` (each optional).
+fn parse_request(body: &[u8]) -> Result<CreateRequest, String> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
+        return Ok(CreateRequest::default());
     }
-    let request: CreateRequest = serde_json::from_slice(body)
-        .map_err(|e| format!("invalid body: want {{\"id\": \"...\"}} or nothing ({e})"))?;
-    if !test_id::is_plain(&request.id) {
+    let request: CreateRequest = serde_json::from_slice(body).map_err(|e| {
+        format!("invalid body: want {{\"id\": \"...\", \"webhook\": \"...\"}} or nothing ({e})")
+    })?;
+    if let Some(id) = &request.id
+        && !test_id::is_plain(id)
+    {
         return Err("invalid test id: use 3-64 of [a-z0-9-]".into());
     }
-    Ok(Some(request.id))
+    Ok(request)
 }
 
 /// `GET /api/tests/{id}`: `pending` until a report exists, then the report.

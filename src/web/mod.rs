@@ -44,6 +44,8 @@ pub struct WebState {
     /// The rule table in force: the page names the providers'
     /// requirements a report fails by it.
     pub rules: crate::score::LiveRules,
+    /// Whether (and where) reports may be POSTed when done.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 pub fn routes(

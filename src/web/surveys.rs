@@ -14,6 +14,7 @@ use crate::survey::compare::{self, Change};
 use crate::survey::online::{self, KeptRow, Period, Survey};
 use crate::survey::{SenderRow, Tables, csv};
 use crate::test_id;
+use crate::webhooks;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use warp::http::StatusCode;
@@ -29,6 +30,8 @@ struct CreateRequest {
     name: String,
     #[serde(default)]
     expect_domain: Option<String>,
+    #[serde(default)]
+    webhook: Option<String>,
 }
 
 /// A new survey and where to send and read.
@@ -49,6 +52,10 @@ pub struct CreatedSurvey {
     /// Its sender rows as CSV.
     #[cfg_attr(feature = "openapi", schemars(url))]
     pub csv_url: String,
+    /// Where the report of each message counted is POSTed, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schemars(url))]
+    pub webhook: Option<String>,
 }
 
 /// `GET /api/surveys/{id}`: the tables of the messages received in
@@ -99,6 +106,12 @@ pub fn create(body: Bytes, state: WebState) -> Response {
         expect_domain: request.expect_domain,
         created_at: now_rfc3339(),
     };
+    if let Some(url) = &request.webhook
+        && let Err((status, message)) =
+            super::api::register_webhook(&state, &webhooks::survey_key(&survey.id), url, false)
+    {
+        return error(status, &message);
+    }
     if let Err(e) = state.store.put_survey(&survey.id, &survey.encode()) {
         return error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
     }
@@ -108,6 +121,7 @@ pub fn create(body: Bytes, state: WebState) -> Response {
         survey_url: format!("{base}/surveys/{id}"),
         json_url: format!("{base}/api/surveys/{id}"),
         csv_url: format!("{base}/api/surveys/{id}?format=csv"),
+        webhook: request.webhook,
         survey,
     };
     warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response()
