@@ -10,6 +10,10 @@
 //! the JIPDEC and MSchecker tables (from an archive, or from live mail),
 //! and [`webhooks`] POST each finished report to where its test asked.
 
+// warp's route tree nests one type per `.or()`; the optimised build's
+// layout checks need more depth than the default 128.
+#![recursion_limit = "256"]
+
 pub mod analysis;
 pub mod check;
 pub mod checks;

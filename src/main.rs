@@ -1,5 +1,9 @@
 //! The `mailscore` command: parse arguments, hand over to the library.
 
+// As in lib.rs: warp's route tree, monomorphised here, nests deeper than
+// the default 128 in the optimised build.
+#![recursion_limit = "256"]
+
 use clap::{Parser, Subcommand};
 use mailscore::check::{CheckArgs, Format, check};
 use mailscore::config::{Config, Options};
