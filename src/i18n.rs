@@ -212,6 +212,7 @@ phrases! {
         survey_address: "Send to", "送信先";
         survey_address_hint: "any label of 1–40 of a–z, 0–9 and -, e.g. the newsletter's name", "ラベルは a–z・0–9・- の 1～40 文字（例: メールマガジン名）";
         survey_download: "Download", "ダウンロード";
+        survey_scroll: "Table (scrolls sideways)", "表（横にスクロールできます）";
         survey_sort: "Sort by", "並べ替え";
         survey_latest_report: "latest report", "最新のレポート";
         survey_none_yet: "No mail has been counted in this survey yet.", "この調査にはまだメールが届いていません。";

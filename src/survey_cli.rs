@@ -16,7 +16,7 @@ use crate::survey::received;
 use crate::survey::sender::{self, SenderRow};
 use crate::survey::tables::Tables;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -248,7 +248,16 @@ fn received_at(headers: &[(String, String)]) -> u64 {
 fn progress_bar() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {pos} messages analysed, {per_sec} ({elapsed})")
+        ProgressStyle::with_template("{spinner} {pos} messages analysed, {rate} ({elapsed})")
+            .map(|style| {
+                // indicatif's own {per_sec} prints four decimals.
+                style.with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0}/s", state.per_sec());
+                    },
+                )
+            })
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));

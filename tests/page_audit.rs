@@ -111,6 +111,55 @@ fn score_pages_are_accessible_fit_a_phone_and_lead_with_the_fixes() {
     }
 }
 
+/// A survey's page (two senders, one good and one bad) meets the same
+/// bar: accessible, no sideways scroll at 390 px, language by link.
+/// Screenshots at both widths, committed with `SNAPSHOTS=update`.
+#[test]
+fn a_survey_page_is_accessible_and_fits_a_phone() {
+    let Some(node) = audit_tool() else {
+        return;
+    };
+    let zone = good_example(Zone::new()).txt("bad.example", &["v=spf1 ~all"]);
+    let dns = TestDns::start(zone);
+    let server = Server::start(dns.addr, &[]);
+    let (status, body) = server.post_json(
+        "/api/surveys",
+        r#"{"name": "Mail magazines 2026", "expect_domain": "good.example"}"#,
+    );
+    assert_eq!(status, 201, "{body}");
+    let survey: Value = serde_json::from_str(&body).unwrap();
+    let id = survey["id"].as_str().unwrap();
+    deliver_good(&server, &format!("{id}.weekly"));
+    deliver_bad(&server, &format!("{id}.offers"));
+
+    let artifacts = artifacts_dir();
+    let mut jobs = Vec::new();
+    for lang in ["en", "ja"] {
+        for width in [1280, 390] {
+            jobs.push(serde_json::json!({
+                "name": format!("survey {lang} {width}px"),
+                "url": format!("http://{}/surveys/{id}?lang={lang}", server.http),
+                "width": width,
+                "height": if width == 390 { 844 } else { FIRST_SCREEN },
+                "screenshot": artifacts.join(format!("survey-{lang}-{width}.png")),
+            }));
+        }
+    }
+    let results = node.run(&jobs);
+    let mut problems = Vec::new();
+    for (job, page) in jobs.iter().zip(&results) {
+        let name = job["name"].as_str().unwrap();
+        problems.extend(check_every_page(name, page, job["url"].as_str().unwrap()));
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+    if std::env::var("SNAPSHOTS").as_deref() == Ok("update") {
+        let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+        for file in ["survey-en-1280.png", "survey-ja-390.png"] {
+            std::fs::copy(artifacts.join(file), snapshots.join(file)).unwrap();
+        }
+    }
+}
+
 #[test]
 fn a_pending_page_left_open_shows_its_report_when_the_mail_arrives() {
     let Some(node) = audit_tool() else {

@@ -99,6 +99,13 @@ function measure() {
     const r = e.getBoundingClientRect();
     return { top: Math.round(r.top + window.scrollY), bottom: Math.round(r.bottom + window.scrollY) };
   };
+  // Inside a box that scrolls sideways by itself.
+  const scrollsInside = (e) => {
+    for (let p = e.parentElement; p && p.tagName !== "MAIN"; p = p.parentElement) {
+      if (["auto", "scroll"].includes(getComputedStyle(p).overflowX)) return true;
+    }
+    return false;
+  };
   const root = document.documentElement;
   return {
     lang: root.lang,
@@ -111,9 +118,11 @@ function measure() {
       href: li.querySelector("a") ? li.querySelector("a").getAttribute("href") : null,
       ...box(li),
     })),
-    // Wider than the page's column (at 390 px, than the screen).
+    // Wider than the page's column (at 390 px, than the screen), outside
+    // a box that scrolls by itself (a wide table's).
     wider: Array.from(document.querySelectorAll("main *"))
       .filter((e) => e.getBoundingClientRect().right > document.querySelector("main").getBoundingClientRect().right + 1)
+      .filter((e) => !scrollsInside(e))
       .slice(0, 5)
       .map((e) => e.tagName.toLowerCase() + (e.className ? "." + e.className : "")),
   };
