@@ -463,6 +463,32 @@ fn survey_row_key(id: &str, entry: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn surveys_and_their_webhooks_outlive_the_retention_sweep() {
+        let dir =
+            std::env::temp_dir().join(format!("mailscore-sled-survey-{}", std::process::id()));
+        let store = SledStore::open(&dir).unwrap();
+        store.put_survey("s1", b"{}").unwrap();
+        store.put_survey_row("s1", "1.news", b"row").unwrap();
+        store.put_survey_row("s10", "1.news", b"other").unwrap();
+        store
+            .put_webhook("survey:s1", "https://hooks.example/s", false)
+            .unwrap();
+        store
+            .put_webhook("test:t1", "https://hooks.example/t", true)
+            .unwrap();
+        store.remove_received_before(u64::MAX).unwrap();
+        assert!(store.survey("s1").unwrap().is_some());
+        assert_eq!(store.survey_rows("s1").unwrap(), [b"row".to_vec()]);
+        assert!(store.webhook("survey:s1").unwrap().is_some());
+        assert_eq!(
+            store.webhook("test:t1").unwrap(),
+            None,
+            "a test's webhook expires"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     use crate::store::test_envelope as envelope;
 
     fn temp_store() -> (SledStore, std::path::PathBuf) {
