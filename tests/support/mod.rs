@@ -12,5 +12,6 @@ pub mod server;
 pub mod signed_root;
 pub mod smtp_reply;
 pub mod spamd;
+pub mod study;
 pub mod tls;
 pub mod zones;
