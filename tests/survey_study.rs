@@ -1,16 +1,21 @@
-//! The JIPDEC study reproduced end to end: its 72 sending addresses
+//! The JIPDEC study reproduced end to end, twice: its 72 sending addresses
 //! (tests/support/study.rs: real DNS zones on loopback, real DKIM and
-//! S/MIME signatures) archived as one mbox, surveyed by the real
-//! `mailscore survey`, and every published figure checked digit for digit
-//! against the JSON it prints. Nothing is counted here: the figures come
-//! out of the analysis of each message.
+//! S/MIME signatures) archived as one mbox and surveyed by the real
+//! `mailscore survey`, and mailed over real SMTP into an online survey of
+//! `mailscore serve` (on sled and on Redis). Every published figure is
+//! checked digit for digit against the JSON each prints. Nothing is
+//! counted here: the figures come out of the analysis of each message.
 
 mod support;
 
 use serde_json::Value;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 use support::dns::TestDns;
+use support::redis::RedisServer;
+use support::server::{Server, send_mail};
 use support::study::{self, RECEIVER, StudySender};
 
 fn survey(dns: &TestDns, mbox: &Path, extra: &[&str]) -> Output {
@@ -91,11 +96,42 @@ fn the_jipdec_study_tables_come_out_digit_for_digit() {
     );
     let tables: Value = serde_json::from_slice(stdout(&out)).unwrap();
 
+    assert_published_figures(&tables, &senders);
+    assert_eq!(tables["skipped"], 0);
+
+    // Each message came over TLS from its sender's host, which has
+    // forward-confirmed reverse DNS.
+    assert_eq!(tables["tls_receive"]["yes"], 72);
+    assert_eq!(tables["rdns"]["ok"], 72);
+
+    // The rows as CSV, this time without the S/MIME CA: untrusted
+    // signatures are S/MIME set up all the same.
+    let out = survey(&dns, &mbox, &["--format", "csv"]);
+    let csv = String::from_utf8(stdout(&out).to_vec()).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("from,label,messages,first_seen,last_seen,smime,"));
+    assert_eq!(lines.len() - 1, 72, "{csv}");
+    let smime_set = lines[1..]
+        .iter()
+        .filter(|l| l.split(',').nth(5) == Some("set"))
+        .count();
+    assert_eq!(smime_set, 12, "{csv}");
+    let a01 = &sender(&senders, "a01").from;
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!("{a01},,3,"))),
+        "{csv}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The study's published tables, and the rows each sender's construction
+/// gives, in `tables` (the survey's JSON, offline or online alike).
+fn assert_published_figures(tables: &Value, senders: &[StudySender]) {
     // Every sender's row has the states its construction gives it.
     let wrong: Vec<String> = senders
         .iter()
         .filter_map(|s| {
-            let r = row(&tables, &s.from);
+            let r = row(tables, &s.from);
             let got = ["smime", "spf", "dkim", "dmarc"].map(|m| r[m].as_str().unwrap_or("?"));
             (got != s.expected()).then(|| {
                 format!(
@@ -116,7 +152,6 @@ fn the_jipdec_study_tables_come_out_digit_for_digit() {
     let messages: usize = senders.iter().map(|s| s.messages.len()).sum();
     assert_eq!(messages, 77);
     assert_eq!(tables["messages"], 77);
-    assert_eq!(tables["skipped"], 0);
 
     // One row per From address, however it is written, with its count;
     // the latest message's states, and whether an earlier one differed.
@@ -126,20 +161,17 @@ fn the_jipdec_study_tables_come_out_digit_for_digit() {
             .all(|r| { r["from"].as_str().unwrap() == r["from"].as_str().unwrap().to_lowercase() })
     );
     for (label, count) in [("a01", 3), ("a02", 2), ("a03", 2), ("c01", 2), ("b01", 1)] {
-        let r = row(&tables, &sender(&senders, label).from);
+        let r = row(tables, &sender(senders, label).from);
         assert_eq!(r["messages"], count, "{label}: {r:#}");
     }
-    let mixed = &sender(&senders, "a02").messages[1];
+    let mixed = &sender(senders, "a02").messages[1];
     assert!(String::from_utf8_lossy(mixed).contains("<News@A02.GO.JP>"));
-    let a03 = row(&tables, &sender(&senders, "a03").from);
+    let a03 = row(tables, &sender(senders, "a03").from);
     assert_eq!(
         (&a03["dkim"], &a03["changed"]),
         (&"set".into(), &true.into())
     );
-    assert_eq!(
-        row(&tables, &sender(&senders, "a01").from)["changed"],
-        false
-    );
+    assert_eq!(row(tables, &sender(senders, "a01").from)["changed"], false);
 
     // Table 1: the combinations (true = set).
     let mut combinations: Vec<(bool, bool, bool, bool, u64, f64)> = tables["combinations"]
@@ -224,33 +256,93 @@ fn the_jipdec_study_tables_come_out_digit_for_digit() {
         .collect();
     rows.sort();
     let mut expected = [
-        sender(&senders, "a30").from.as_str(),
-        sender(&senders, "f01").from.as_str(),
+        sender(senders, "a30").from.as_str(),
+        sender(senders, "f01").from.as_str(),
     ];
     expected.sort();
     assert_eq!(rows, expected);
+}
 
-    // Each message came over TLS from its sender's host, which has
-    // forward-confirmed reverse DNS.
-    assert_eq!(tables["tls_receive"]["yes"], 72);
-    assert_eq!(tables["rdns"]["ok"], 72);
+/// Mails every sender's messages, oldest first, to `<survey>.<label>@`
+/// over real SMTP, each sender from a loopback address of its own (as its
+/// own mail host would, and under the per-address rate limit); MAIL FROM
+/// is the sender (its SPF is judged on the record, set or not, whatever
+/// the connecting address).
+fn mail_the_study(server: &Server, survey: &str, senders: &[StudySender]) {
+    for sender in senders {
+        let to = format!("{survey}.{}@localhost", sender.label);
+        for message in &sender.messages {
+            send_mail(
+                server.smtp,
+                IpAddr::V4(Ipv4Addr::new(127, 0, 1, sender.index as u8 + 1)),
+                &format!("mail.{}", sender.domain),
+                &sender.from,
+                &[&to],
+                message,
+            );
+        }
+    }
+}
 
-    // The rows as CSV, this time without the S/MIME CA: untrusted
-    // signatures are S/MIME set up all the same.
-    let out = survey(&dns, &mbox, &["--format", "csv"]);
-    let csv = String::from_utf8(stdout(&out).to_vec()).unwrap();
-    let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with("from,label,messages,first_seen,last_seen,smime,"));
-    assert_eq!(lines.len() - 1, 72, "{csv}");
-    let smime_set = lines[1..]
-        .iter()
-        .filter(|l| l.split(',').nth(5) == Some("set"))
-        .count();
-    assert_eq!(smime_set, 12, "{csv}");
-    let a01 = &sender(&senders, "a01").from;
-    assert!(
-        lines.iter().any(|l| l.starts_with(&format!("{a01},,3,"))),
-        "{csv}"
+/// Polls the survey's JSON until it counts `messages` messages.
+fn tables_once_counted(server: &Server, survey: &str, messages: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (status, body) = server.get(&format!("/api/surveys/{survey}"));
+        assert_eq!(status, 200, "{body}");
+        let tables: Value = serde_json::from_str(&body).unwrap();
+        if tables["messages"] == messages {
+            return tables;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{messages} messages never counted: {}",
+            tables["messages"]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The study mailed into an online survey of `server`: the same figures.
+fn the_study_online(server: &Server, senders: &[StudySender]) {
+    let (status, body) = server.post_json(
+        "/api/surveys",
+        r#"{"name": "Government mail magazines", "expect_domain": "go.jp"}"#,
     );
-    std::fs::remove_dir_all(dir).ok();
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).unwrap();
+    let survey = created["id"].as_str().unwrap().to_string();
+    mail_the_study(server, &survey, senders);
+    let tables = tables_once_counted(server, &survey, 77);
+    assert_published_figures(&tables, senders);
+    // Each row names the label its mail came to, and the CSV has them all.
+    let a01 = row(&tables, &sender(senders, "a01").from);
+    assert_eq!(a01["label"], "a01");
+    let (status, csv) = server.get(&format!("/api/surveys/{survey}?format=csv"));
+    assert_eq!(status, 200);
+    assert_eq!(csv.lines().count(), 73, "{csv}");
+}
+
+fn serve(dns: &TestDns, extra: &[&str]) -> Server {
+    // The senders' hosts are not public: nothing to probe.
+    Server::start_with_env(dns.addr, extra, &[("MAILSCORE_PROBE", "off")])
+}
+
+#[test]
+fn the_jipdec_study_mailed_to_an_online_survey_on_sled() {
+    let senders = study::senders();
+    let dns = TestDns::start(study::zone());
+    let server = serve(&dns, &[]);
+    the_study_online(&server, &senders);
+}
+
+#[test]
+fn the_jipdec_study_mailed_to_an_online_survey_on_redis() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let senders = study::senders();
+    let dns = TestDns::start(study::zone());
+    let server = serve(&dns, &["--store", &redis.url()]);
+    the_study_online(&server, &senders);
 }
