@@ -56,6 +56,8 @@ pub struct Config {
     pub smtp_command_timeout: Duration,
     /// How long a client may take over a whole DATA body.
     pub smtp_data_timeout: Duration,
+    /// How long one SMTP connection may last, however busy it keeps.
+    pub smtp_session_lifetime: Duration,
     /// SMTP connections open at once from one address (IPv6: one /64).
     pub max_connections_per_ip: usize,
     /// Messages one address may start per minute (a token bucket).
@@ -170,6 +172,9 @@ pub struct Options {
     /// Seconds a client may take over a whole DATA body [default: 600]
     #[arg(long, env = "MAILSCORE_SMTP_DATA_TIMEOUT")]
     pub smtp_data_timeout: Option<u64>,
+    /// Seconds one SMTP connection may last, busy or not [default: 1800]
+    #[arg(long, env = "MAILSCORE_SMTP_SESSION_LIFETIME")]
+    pub smtp_session_lifetime: Option<u64>,
     /// SMTP connections open at once from one address [default: 20]
     #[arg(long, env = "MAILSCORE_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
@@ -426,6 +431,7 @@ impl From<Options> for Config {
             store: given.store.filter(|store| store != "sled"),
             smtp_command_timeout: seconds(given.smtp_command_timeout, 300),
             smtp_data_timeout: seconds(given.smtp_data_timeout, 600),
+            smtp_session_lifetime: seconds(given.smtp_session_lifetime, 1800),
             max_connections_per_ip: given.max_connections_per_ip.unwrap_or(20),
             messages_per_ip_per_minute: given.messages_per_ip_per_minute.unwrap_or(60),
             max_analysis_backlog: given.max_analysis_backlog.unwrap_or(2000),
@@ -474,6 +480,12 @@ impl Config {
         }
         if self.smtp_data_timeout.is_zero() {
             return Err(invalid("smtp_data_timeout", "must be at least 1 second"));
+        }
+        if self.smtp_session_lifetime.is_zero() {
+            return Err(invalid(
+                "smtp_session_lifetime",
+                "must be at least 1 second",
+            ));
         }
         if self.max_connections_per_ip == 0 {
             return Err(invalid("max_connections_per_ip", "must be at least 1"));
@@ -539,7 +551,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 40, "{keys:?}");
+        assert_eq!(keys.len(), 41, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()
@@ -577,6 +589,7 @@ mod tests {
         let limits = crate::smtp::SmtpLimits::default();
         assert_eq!(config.smtp_command_timeout, limits.command_timeout);
         assert_eq!(config.smtp_data_timeout, limits.data_timeout);
+        assert_eq!(config.smtp_session_lifetime, limits.session_lifetime);
         assert_eq!(config.max_connections_per_ip, limits.max_connections_per_ip);
         assert_eq!(
             config.messages_per_ip_per_minute,

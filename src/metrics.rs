@@ -39,6 +39,10 @@ pub enum Refusal {
     Timeout,
     /// The session earned `max_errors` error replies.
     TooManyErrors,
+    /// The connection outlived `session_lifetime`.
+    SessionTooLong,
+    /// The connection sent more than `max_commands` commands.
+    TooManyCommands,
     /// A PROXY protocol header from an address not in `proxy_trusted`.
     ProxyUntrusted,
     /// A trusted proxy that sent no valid PROXY header.
@@ -48,7 +52,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 13] = [
+    pub const ALL: [Refusal; 15] = [
         Refusal::TooManyConnections,
         Refusal::RateLimited,
         Refusal::MessageTooBig,
@@ -59,6 +63,8 @@ impl Refusal {
         Refusal::StorageFailed,
         Refusal::Timeout,
         Refusal::TooManyErrors,
+        Refusal::SessionTooLong,
+        Refusal::TooManyCommands,
         Refusal::ProxyUntrusted,
         Refusal::ProxyHeaderInvalid,
         Refusal::Busy,
@@ -76,6 +82,8 @@ impl Refusal {
             Refusal::StorageFailed => "storage_failed",
             Refusal::Timeout => "timeout",
             Refusal::TooManyErrors => "too_many_errors",
+            Refusal::SessionTooLong => "session_too_long",
+            Refusal::TooManyCommands => "too_many_commands",
             Refusal::ProxyUntrusted => "proxy_untrusted",
             Refusal::ProxyHeaderInvalid => "proxy_header_invalid",
             Refusal::Busy => "analysis_backlog_full",

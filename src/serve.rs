@@ -169,6 +169,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let limits = SmtpLimits {
         command_timeout: config.smtp_command_timeout,
         data_timeout: config.smtp_data_timeout,
+        session_lifetime: config.smtp_session_lifetime,
         max_connections_per_ip: config.max_connections_per_ip,
         messages_per_ip_per_minute: config.messages_per_ip_per_minute,
         max_analysis_backlog: config.max_analysis_backlog,

@@ -408,7 +408,11 @@ async fn too_many_header_lines_get_554_and_the_connection_stays_usable() {
 
 #[tokio::test]
 async fn flood_of_pipelined_noops_is_answered_in_order() {
-    let server = Server::start(SmtpLimits::default()).await;
+    let server = Server::start(SmtpLimits {
+        max_commands: 20_000,
+        ..SmtpLimits::default()
+    })
+    .await;
     let client = Client::greeted(&server, LOCALHOST).await;
     let Client { mut reader, writer } = client;
     let started = Instant::now();
@@ -436,4 +440,58 @@ async fn flood_of_pipelined_noops_is_answered_in_order() {
         expected.len()
     );
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn commands_past_the_cap_get_421_and_close() {
+    let server = Server::start(SmtpLimits::default()).await;
+    let cap = SmtpLimits::default().max_commands;
+    let mut client = Client::greeted(&server, LOCALHOST).await;
+    client.send("NOOP\r\n".repeat(cap + 500).as_bytes()).await;
+    for n in 0..cap {
+        let reply = client.reply().await;
+        assert!(reply.starts_with("250"), "command {n}: {reply}");
+    }
+    assert_eq!(
+        client.reply().await,
+        "421 4.7.0 Too many commands, closing connection"
+    );
+    client.assert_closed().await;
+}
+
+#[tokio::test]
+async fn a_noop_just_inside_each_timeout_is_closed_at_the_session_lifetime() {
+    let server = Server::start(SmtpLimits {
+        command_timeout: Duration::from_millis(400),
+        session_lifetime: Duration::from_millis(1500),
+        ..SmtpLimits::default()
+    })
+    .await;
+    let started = Instant::now();
+    let mut client = Client::greeted(&server, LOCALHOST).await;
+    client.expect("EHLO client.example", "250").await;
+    client.expect("MAIL FROM:<a@other.example>", "250").await;
+    client.expect("RCPT TO:<abc@test.example>", "250").await;
+    // Never idle for a command timeout (the 299 s NOOP of a real abuser).
+    let closing = loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        client.send(b"NOOP\r\n").await;
+        let reply = client.reply().await;
+        if !reply.starts_with("250") {
+            break reply;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "never closed");
+    };
+    let elapsed = started.elapsed();
+    assert_eq!(
+        closing,
+        "421 4.4.2 Session lasted too long, closing connection"
+    );
+    assert!(elapsed >= Duration::from_millis(1500), "{elapsed:?}");
+    client.assert_closed().await;
+    assert!(server.delivered().is_empty());
+
+    // Other clients are served as before.
+    let mut next = Client::greeted(&server, OTHER_HOST).await;
+    next.expect("EHLO other.example", "250").await;
 }

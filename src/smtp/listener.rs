@@ -67,6 +67,13 @@ pub struct SmtpLimits {
     /// however steadily it trickles in; then `421`, closing, and nothing is
     /// delivered. (Each read during DATA is also bound by `command_timeout`.)
     pub data_timeout: Duration,
+    /// How long one connection may last from its greeting, however busy:
+    /// then `421` and closing. Without it a client that sends a `NOOP` just
+    /// inside each `command_timeout` would hold its slot for ever.
+    pub session_lifetime: Duration,
+    /// Commands one connection may send (across STARTTLS); the next one is
+    /// answered `421 4.7.0` and the connection closed.
+    pub max_commands: usize,
     /// Connections served at once. When all are taken the listener stops
     /// accepting: further clients wait in the kernel's listen backlog (and
     /// past that are refused by the kernel) until a session ends, so a flood
@@ -97,6 +104,9 @@ impl Default for SmtpLimits {
         SmtpLimits {
             command_timeout: Duration::from_secs(5 * 60),
             data_timeout: Duration::from_secs(10 * 60),
+            session_lifetime: Duration::from_secs(30 * 60),
+            // Many messages of ten recipients each, with room to spare.
+            max_commands: 2000,
             max_connections: 512,
             max_connections_per_ip: 20,
             messages_per_ip_per_minute: 60,
@@ -342,6 +352,8 @@ impl Connection {
             metrics: self.metrics.clone(),
             connection,
             errors: 0,
+            commands: 0,
+            started: tokio::time::Instant::now(),
         };
         session::serve(stream, client, self.tls).await;
     }

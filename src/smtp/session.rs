@@ -69,6 +69,10 @@ pub(super) struct Client {
     pub(super) connection: PeerConnection,
     /// Error replies sent so far.
     pub(super) errors: usize,
+    /// Command lines received so far.
+    pub(super) commands: usize,
+    /// When the connection was accepted: it ends `session_lifetime` later.
+    pub(super) started: Instant,
 }
 
 /// Serves one client until it quits, disconnects or idles out, upgrading to
@@ -132,6 +136,8 @@ pub async fn serve_stream<S: AsyncRead + AsyncWrite + Unpin>(
         metrics: Arc::default(),
         connection,
         errors: 0,
+        commands: 0,
+        started: Instant::now(),
     };
     let greeting = format!("220 {} ESMTP mailscore", client.settings.hostname);
     let mut session = Session::new(stream, client, Security::Plain { starttls: false });
@@ -232,9 +238,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let mut buf = vec![0; READ_BUFFER_SIZE];
         loop {
             let idle = Instant::now() + self.client.limits.command_timeout;
+            let end = self.client.started + self.client.limits.session_lifetime;
             let deadline = self.body_deadline.map_or(idle, |body| body.min(idle));
-            let Ok(read) = timeout_at(deadline, self.stream.read(&mut buf)).await else {
-                if deadline < idle {
+            let Ok(read) = timeout_at(deadline.min(end), self.stream.read(&mut buf)).await else {
+                if end < deadline {
+                    // Whatever was under way is not delivered.
+                    let reply = "421 4.4.2 Session lasted too long, closing connection";
+                    self.refuse(Refusal::SessionTooLong, reply);
+                } else if deadline < idle {
                     // Nothing of a body that is late is delivered.
                     let reply = "421 4.4.2 Message body took too long, closing connection";
                     self.refuse(Refusal::Timeout, reply);
@@ -347,6 +358,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             }
             _ => std::mem::take(&mut self.partial_line),
         };
+        if !matches!(parsed, Err(ParseError::NeedsMoreData { .. })) {
+            self.client.commands += 1;
+            if self.client.commands > self.client.limits.max_commands.max(1) {
+                let reply = "421 4.7.0 Too many commands, closing connection";
+                self.refuse(Refusal::TooManyCommands, reply);
+                return Flow::Abort;
+            }
+        }
         match parsed {
             Err(ParseError::NeedsMoreData { .. }) => {}
             Err(ParseError::ResponseTooLong) => {
@@ -892,6 +911,8 @@ mod tests {
             delivery,
             connection: peers.connect(peer.ip()).unwrap(),
             errors: 0,
+            commands: 0,
+            started: Instant::now(),
         }
     }
 
