@@ -58,6 +58,11 @@ pub struct Config {
     pub smtp_data_timeout: Duration,
     /// How long one SMTP connection may last, however busy it keeps.
     pub smtp_session_lifetime: Duration,
+    /// How long an HTTP client has to send a request's headers (and the
+    /// keep-alive idle time).
+    pub http_header_timeout: Duration,
+    /// HTTP connections served at once.
+    pub http_max_connections: usize,
     /// SMTP connections open at once from one address (IPv6: one /64).
     pub max_connections_per_ip: usize,
     /// Messages one address may start per minute (a token bucket).
@@ -175,6 +180,13 @@ pub struct Options {
     /// Seconds one SMTP connection may last, busy or not [default: 1800]
     #[arg(long, env = "MAILSCORE_SMTP_SESSION_LIFETIME")]
     pub smtp_session_lifetime: Option<u64>,
+    /// Seconds an HTTP client has to send a request's headers, and to keep
+    /// an idle connection open [default: 10]
+    #[arg(long, env = "MAILSCORE_HTTP_HEADER_TIMEOUT")]
+    pub http_header_timeout: Option<u64>,
+    /// HTTP connections served at once [default: 1024]
+    #[arg(long, env = "MAILSCORE_HTTP_MAX_CONNECTIONS")]
+    pub http_max_connections: Option<usize>,
     /// SMTP connections open at once from one address [default: 20]
     #[arg(long, env = "MAILSCORE_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
@@ -366,6 +378,15 @@ pub enum PipelineError {
 }
 
 impl Config {
+    /// The HTTP listener's limits.
+    pub fn http_limits(&self) -> crate::web::server::HttpLimits {
+        crate::web::server::HttpLimits {
+            header_timeout: self.http_header_timeout,
+            max_connections: self.http_max_connections,
+            ..Default::default()
+        }
+    }
+
     /// One analysis lane as the offline commands (`check`, `survey`) run
     /// it: the resolver, the analyzer and the rule table this config names.
     pub fn pipeline(&self) -> Result<Pipeline, PipelineError> {
@@ -432,6 +453,8 @@ impl From<Options> for Config {
             smtp_command_timeout: seconds(given.smtp_command_timeout, 300),
             smtp_data_timeout: seconds(given.smtp_data_timeout, 600),
             smtp_session_lifetime: seconds(given.smtp_session_lifetime, 1800),
+            http_header_timeout: seconds(given.http_header_timeout, 10),
+            http_max_connections: given.http_max_connections.unwrap_or(1024),
             max_connections_per_ip: given.max_connections_per_ip.unwrap_or(20),
             messages_per_ip_per_minute: given.messages_per_ip_per_minute.unwrap_or(60),
             max_analysis_backlog: given.max_analysis_backlog.unwrap_or(2000),
@@ -486,6 +509,12 @@ impl Config {
                 "smtp_session_lifetime",
                 "must be at least 1 second",
             ));
+        }
+        if self.http_header_timeout.is_zero() {
+            return Err(invalid("http_header_timeout", "must be at least 1 second"));
+        }
+        if self.http_max_connections == 0 {
+            return Err(invalid("http_max_connections", "must be at least 1"));
         }
         if self.max_connections_per_ip == 0 {
             return Err(invalid("max_connections_per_ip", "must be at least 1"));
@@ -551,7 +580,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 41, "{keys:?}");
+        assert_eq!(keys.len(), 43, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()

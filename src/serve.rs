@@ -231,10 +231,13 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         tracing::info!("mailscore shutting down");
         let _ = stop.send(true);
     });
-    let server = warp::serve(routes)
-        .incoming(http)
-        .graceful(stopped_signal(stopped.clone()))
-        .run();
+    let server = web::server::run(
+        http,
+        routes,
+        config.http_limits(),
+        config.proxy_trusted.clone(),
+        stopped_signal(stopped.clone()),
+    );
     let smtp = smtp.run_until(stopped_signal(stopped), SHUTDOWN_GRACE);
     let (drained, ()) = tokio::join!(smtp, server);
     if !drained {

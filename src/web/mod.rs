@@ -13,6 +13,10 @@ pub mod openapi;
 mod ops;
 mod page;
 mod ratelimit;
+pub mod server;
+
+/// Addresses one client may create at once before the per-minute refill.
+pub const ADDRESS_CREATION_BURST: u32 = ratelimit::BURST;
 mod raw;
 mod readiness;
 mod reports;

@@ -133,24 +133,31 @@ impl Client {
     }
 }
 
-/// A filter that passes when the peer may create an address and rejects
-/// with [`RateLimited`] when it may not. A connection without a peer
-/// address (not TCP) is not limited.
+/// A filter that passes when the client may create an address and rejects
+/// with [`RateLimited`] when it may not. The client is the TCP peer, or
+/// the one a `--proxy-trusted` peer names in `X-Forwarded-For` (anyone
+/// else's header is ignored: it would let a client pick its own bucket).
+/// A request served without a [`Peer`] (warp's test harness) is not
+/// limited.
 pub fn admit(
     limiter: Arc<RateLimiter>,
 ) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    warp::addr::remote()
-        .and_then(move |peer: Option<std::net::SocketAddr>| {
-            let limiter = limiter.clone();
-            async move {
-                match peer.map(|peer| limiter.take(peer.ip(), Instant::now())) {
-                    Some(Err(retry_after)) => {
-                        Err(warp::reject::custom(RateLimited { retry_after }))
+    warp::ext::optional::<super::server::Peer>()
+        .and(warp::header::optional::<String>("x-forwarded-for"))
+        .and_then(
+            move |peer: Option<super::server::Peer>, forwarded: Option<String>| {
+                let limiter = limiter.clone();
+                async move {
+                    let client = peer.map(|peer| peer.client_ip(forwarded.as_deref()));
+                    match client.map(|ip| limiter.take(ip, Instant::now())) {
+                        Some(Err(retry_after)) => {
+                            Err(warp::reject::custom(RateLimited { retry_after }))
+                        }
+                        _ => Ok(()),
                     }
-                    _ => Ok(()),
                 }
-            }
-        })
+            },
+        )
         .untuple_one()
 }
 
