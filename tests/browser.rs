@@ -150,16 +150,20 @@ fn hostile_subject_is_only_text_in_a_real_browser() {
     let landing = browser.dump_dom(&format!("{base}/?lang=ja"));
     let (address, link) = landing_address_and_link(&landing);
     let id = address.split('@').next().unwrap().to_string();
+    // A tracking pixel in the subject and in an HTML body: had the page
+    // (or the raw view) loaded either, the beacon would hear of it.
+    let beacon = Beacon::listen();
+    let subject = format!("{HOSTILE_SUBJECT}<img src=\"{}/subject.gif\">", beacon.url);
     send_mail(
         server.smtp,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
         "mail.good.example",
         "alice@good.example",
         &[&address],
-        message("alice@good.example", HOSTILE_SUBJECT).as_bytes(),
+        html_message("alice@good.example", &subject, &beacon.url).as_bytes(),
     );
     let report = server.wait_for_report(&id);
-    assert_eq!(report["message"]["subject"], HOSTILE_SUBJECT, "{report:#}");
+    assert_eq!(report["message"]["subject"], subject, "{report:#}");
 
     let url = format!("{base}{link}");
     let dom = browser.dump_dom(&url);
@@ -178,6 +182,47 @@ fn hostile_subject_is_only_text_in_a_real_browser() {
     let png = artifacts_dir().join("report-hostile-subject.png");
     browser.screenshot(&url, &png);
     say(&format!("screenshot of {url}: {}", png.display()));
+    let raw = browser.dump_dom(&format!("{base}/tests/{id}/raw"));
+    assert!(raw.contains("&lt;img src="), "the raw view shows the HTML as text");
+    assert_eq!(beacon.hits(), 0, "a remote image was loaded");
+}
+
+/// A message whose HTML part loads a remote image and stylesheet.
+fn html_message(from: &str, subject: &str, beacon: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: you@localhost\r\nSubject: {subject}\r\n\
+         Date: Tue, 25 Nov 2025 10:00:00 +0000\r\nMessage-ID: <{}@good.example>\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n\
+         <html><head><link rel=stylesheet href=\"{beacon}/style.css\"></head>\
+         <body><img src=\"{beacon}/open.gif\" width=1 height=1>Hello.</body></html>\r\n",
+        mailscore::test_id::generate()
+    )
+}
+
+/// A loopback HTTP listener that counts the connections made to it.
+struct Beacon {
+    url: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Beacon {
+    fn listen() -> Beacon {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                drop(stream);
+            }
+        });
+        Beacon { url, hits }
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// The readonly input's value and the link to the score page, from the

@@ -214,7 +214,7 @@ fn raw_view_escapes_the_message_and_download_returns_the_exact_bytes() {
 
     let eml = get(server.http, "/tests/raw-view/message.eml");
     assert_eq!(eml.status, 200);
-    assert_eq!(eml.header("content-type"), "message/rfc822");
+    assert_eq!(eml.header("content-type"), "text/plain");
     assert_eq!(
         eml.header("content-disposition"),
         "attachment; filename=\"raw-view.eml\""
@@ -545,4 +545,48 @@ fn landing_page_offers_an_address_to_copy_and_the_score_link() {
     assert!(pending.contains("<script src=\"/assets/wait.js?v="));
     assert!(pending.contains("<a href=\"?lang=en\">Refresh</a>"));
     assert!(pending.contains(&format!("value=\"{address}\"")));
+}
+
+#[test]
+fn every_answer_carries_the_security_headers() {
+    let dns = TestDns::start(zone());
+    let server = Server::start(dns.addr, &[]);
+    send_good(&server, "headers-all", "Hello.\r\n");
+    server.wait_for_report("headers-all");
+    let paths = [
+        "/",
+        "/?lang=ja",
+        "/tests/headers-all",
+        "/tests/headers-all/raw",
+        "/tests/headers-all/message.eml",
+        "/tests/headers-all/1",
+        "/api/tests/headers-all",
+        "/api/tests/headers-all/history",
+        "/api/tests/headers-all/badge.svg",
+        "/api/openapi.json",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/tests/not-here-yet",
+        "/api/tests/not-here-yet",
+        "/no/such/page",
+        "/api/tests/BAD!",
+    ];
+    for path in paths {
+        let reply = get(server.http, path);
+        assert_eq!(reply.header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(reply.header("referrer-policy"), "no-referrer", "{path}");
+        let csp = reply.header("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        let script = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src") || d.starts_with("default-src"))
+            .unwrap_or_default();
+        assert!(
+            script == "script-src 'self'" || script == "default-src 'none'",
+            "{path}: {csp}"
+        );
+    }
 }

@@ -178,6 +178,17 @@ pub fn routes(
             "x-content-type-options",
             "nosniff",
         ))
+        // Pages set their own policy (src/web/html.rs); everything else
+        // (JSON, CSV, SVG, the raw message) may load and run nothing, and
+        // nothing may frame any of it.
+        .with(warp::reply::with::default_header(
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'; sandbox",
+        ))
+        .with(warp::reply::with::default_header(
+            "referrer-policy",
+            "no-referrer",
+        ))
 }
 
 async fn not_found(_: warp::Rejection) -> Result<warp::reply::Response, Infallible> {

@@ -68,7 +68,9 @@ pub fn message_eml(id: String, state: WebState) -> Response {
     let disposition = format!("attachment; filename=\"{id}.eml\"");
     let mut response = message.raw.into_response();
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("message/rfc822"));
+    // Plain text, to be saved: a browser renders none of the sender's
+    // HTML, and `nosniff` stops it from guessing otherwise.
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     // The id is [a-z0-9-] (checked above), so the header value is plain ASCII.
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(CONTENT_DISPOSITION, value);
