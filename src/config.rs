@@ -164,6 +164,10 @@ pub struct Options {
     /// Seconds spamd may take per message before it counts as not checked [default: 10]
     #[arg(long, env = "MAILSCORE_SPAMD_TIMEOUT")]
     pub spamd_timeout: Option<u64>,
+    /// Seconds one check of a message may take; a check still waiting
+    /// then is reported as "could not check" [default: 60]
+    #[arg(long, env = "MAILSCORE_ANALYSIS_TIMEOUT")]
+    pub analysis_timeout: Option<u64>,
     /// Days a message and its report are kept [default: 7]
     #[arg(long, env = "MAILSCORE_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
@@ -321,6 +325,7 @@ impl Options {
             }),
             probe: self.probe_settings(),
             dnssec_validation: self.dnssec_validation.unwrap_or_default() == Switch::On,
+            analysis_timeout: Duration::from_secs(self.analysis_timeout.unwrap_or(60).max(1)),
         }
     }
 
@@ -580,7 +585,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 43, "{keys:?}");
+        assert_eq!(keys.len(), 44, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()

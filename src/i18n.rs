@@ -243,6 +243,7 @@ phrases! {
         fix_nothing: "Nothing to fix: no rule took points.", "直すことはありません：減点はありません。";
         deductions_total: "Deductions total", "減点の合計";
         score_stops_at_zero: "the score stops at 0", "スコアは 0 で止まります";
+        could_not_check: "Could not check (left out of the score)", "確認できませんでした（スコアに含めていません）";
         section_rules: "Rules for this section", "このセクションのルール";
         good_to_have: "Good to have (no points)", "さらに良くするには（減点なし）";
 

@@ -123,6 +123,8 @@ pub struct Metrics {
     analysis_buckets: [AtomicU64; ANALYSIS_BUCKETS.len() + 1],
     analysis_micros: AtomicU64,
     analysis_failures: AtomicU64,
+    /// Checks reported "could not check": [panicked, timed out].
+    check_failures: [AtomicU64; 2],
     /// Analyses the background thread had no slot for in time.
     analysis_promoted: AtomicU64,
     /// One per DNS-backed check, in the order [`Metrics::new`] was given.
@@ -169,6 +171,7 @@ impl Metrics {
             analysis_buckets: Default::default(),
             analysis_micros: AtomicU64::new(0),
             analysis_failures: AtomicU64::new(0),
+            check_failures: Default::default(),
             analysis_promoted: AtomicU64::new(0),
             dns,
             reports_json: AtomicU64::new(0),
@@ -289,6 +292,12 @@ impl Metrics {
         self.analysis_failures.fetch_add(1, Ordering::Relaxed);
         self.analysis_progress_at
             .store(unix_now(), Ordering::Relaxed);
+    }
+
+    /// A check that could not be done: it panicked, or (`timed_out`) it
+    /// missed the analysis deadline.
+    pub fn check_failed(&self, timed_out: bool) {
+        self.check_failures[usize::from(timed_out)].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn report_served(&self, format: ReportFormat) {
@@ -475,6 +484,20 @@ impl Metrics {
             "",
             self.analysis_failures.load(Ordering::Relaxed),
         );
+        family(
+            out,
+            "mailscore_check_failures_total",
+            "counter",
+            "Checks reported as could not check, by reason.",
+        );
+        for (reason, counter) in ["panicked", "timed_out"].iter().zip(&self.check_failures) {
+            sample(
+                out,
+                "mailscore_check_failures_total",
+                &format!("reason=\"{reason}\""),
+                counter.load(Ordering::Relaxed),
+            );
+        }
         family(
             out,
             "mailscore_analysis_promoted_total",

@@ -25,8 +25,10 @@ pub struct Report {
     pub id: String,
     /// The address the message was sent to.
     pub address: String,
-    /// Always "done": a report exists only once analysis finished.
-    #[cfg_attr(feature = "openapi", schemars(extend("const" = "done")))]
+    /// "done" once analysis finished; "error" when it finished without
+    /// some checks (`checks.failed` names them; they read "could not
+    /// check" and deducted nothing).
+    #[cfg_attr(feature = "openapi", schemars(extend("enum" = ["done", "error"])))]
     pub status: String,
     /// `max_score` minus the deductions' points, clamped to [0, max_score],
     /// one decimal.
@@ -96,7 +98,10 @@ impl Report {
         Report {
             id: subject.id.to_string(),
             address: subject.address.to_string(),
-            status: "done".into(),
+            status: match analysis.findings.failed.is_empty() {
+                true => "done".into(),
+                false => "error".into(),
+            },
             score: score.score,
             max_score: score.max_score,
             received_at: rfc3339(envelope.received_at),

@@ -136,6 +136,21 @@ struct Status {
     /// The providers' verdicts, from servers that write them.
     #[serde(default)]
     readiness: Vec<ReadinessSummary>,
+    #[serde(default)]
+    checks: CheckSummary,
+}
+
+/// Of the report's checks, those that could not be done.
+#[derive(Debug, Default, Deserialize)]
+struct CheckSummary {
+    #[serde(default)]
+    failed: Vec<FailedCheck>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FailedCheck {
+    check: String,
+    reason: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -220,7 +235,8 @@ pub async fn wait(args: &WaitArgs) -> Result<Outcome, WaitError> {
             Err(Fetch::TimedOut) => continue,
             Err(Fetch::Failed(e)) => return Err(e),
         };
-        if status.status == "done" {
+        // "error": done, with checks that could not be done (judged below).
+        if status.status == "done" || status.status == "error" {
             let report_url = endpoint(&server, &["tests", &id]);
             let mut outcome = judge(&status, args.min_score, &args.require, &report_url)?;
             if let Some(diff) = previous_send_diff(&client, &server, &id).await {
@@ -379,7 +395,8 @@ fn judge(
     require: &[String],
     report_url: &Url,
 ) -> Result<Outcome, WaitError> {
-    let mut passed = report.score >= min_score;
+    // A score without some checks says too little to pass on.
+    let mut passed = report.score >= min_score && report.checks.failed.is_empty();
     for wanted in require {
         let Some(verdict) = report.readiness.iter().find(|r| r.key() == *wanted) else {
             let known: Vec<String> = report.readiness.iter().map(|r| r.key()).collect();
@@ -436,6 +453,19 @@ fn judge(
         for (check, rules) in failed {
             let _ = writeln!(summary, "  {check}: {}", rules.join(", "));
         }
+    }
+    if !report.checks.failed.is_empty() {
+        let names: Vec<String> = report
+            .checks
+            .failed
+            .iter()
+            .map(|f| format!("{} ({})", f.check, f.reason))
+            .collect();
+        let _ = writeln!(
+            summary,
+            "could not check: {}; the score leaves them out",
+            names.join(", ")
+        );
     }
     let _ = writeln!(summary, "report: {report_url}");
     Ok(Outcome { passed, summary })
@@ -494,6 +524,7 @@ mod tests {
             message_received: true,
             score: 4.5,
             max_score: 10.0,
+            checks: CheckSummary::default(),
             grade: Some(GradeSummary {
                 level: "improve".into(),
                 decided_by: vec!["mx_no_starttls".into()],

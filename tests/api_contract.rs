@@ -1060,6 +1060,10 @@ fn full_report() -> Report {
                 message_id_domain: Some("esp.example".into()),
                 from_domain: Some("example.com".into()),
             },
+            failed: vec![mailscore::checks::guard::CheckFailure {
+                check: mailscore::checks::CheckId::Posture,
+                reason: mailscore::checks::guard::FailureReason::TimedOut,
+            }],
             mail_server: mail_server(),
         },
         grade: Grade {
@@ -1190,7 +1194,8 @@ fn every_field_and_variant_of_the_report_is_in_the_document() {
             | SmimeResult::Expired
             | SmimeResult::Mismatch
             | SmimeResult::Invalid
-            | SmimeResult::Encrypted => spec.check_schema(
+            | SmimeResult::Encrypted
+            | SmimeResult::Unknown => spec.check_schema(
                 "SmimeFinding",
                 &SmimeFinding {
                     result,

@@ -183,7 +183,10 @@ fn hostile_subject_is_only_text_in_a_real_browser() {
     browser.screenshot(&url, &png);
     say(&format!("screenshot of {url}: {}", png.display()));
     let raw = browser.dump_dom(&format!("{base}/tests/{id}/raw"));
-    assert!(raw.contains("&lt;img src="), "the raw view shows the HTML as text");
+    assert!(
+        raw.contains("&lt;img src="),
+        "the raw view shows the HTML as text"
+    );
     assert_eq!(beacon.hits(), 0, "a remote image was loaded");
 }
 

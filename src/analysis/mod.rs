@@ -140,6 +140,9 @@ async fn analyze_one(
         .await;
     tokio::task::yield_now().await;
     metrics.analysis_finished(started.elapsed(), report.checks.dns_tallies());
+    for failure in &report.checks.failed {
+        metrics.check_failed(failure.reason == crate::checks::guard::FailureReason::TimedOut);
+    }
     // Before the report: until the report is saved the message stays
     // pending, so a crash in between analyses it again and rewrites the row.
     count_in_survey(&saving.store, id, message.seq, &report)?;

@@ -93,6 +93,12 @@ impl Facts {
         self.0.get(&(check, field)).map(|v| v.as_ref())
     }
 
+    /// Drops every fact of `check`: a check that could not be done matches
+    /// no rule.
+    pub fn forget(&mut self, check: CheckId) {
+        self.0.retain(|(c, _), _| *c != check);
+    }
+
     pub fn len(&self) -> usize {
         self.0.len()
     }

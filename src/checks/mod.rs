@@ -8,6 +8,7 @@ pub mod dkim;
 pub mod dmarc;
 pub mod dnsbl;
 pub mod facts;
+pub mod guard;
 pub mod helo;
 pub mod iprev;
 pub mod mail_server;
@@ -19,6 +20,7 @@ pub mod smime;
 pub mod spamd;
 pub mod spf;
 pub mod tls;
+pub mod unchecked;
 pub mod verdict;
 
 use crate::dns::Dns;
@@ -179,6 +181,13 @@ pub struct Findings {
     /// before it was checked read as unknown.
     #[serde(default)]
     pub message_id_domain: message_id_domain::MessageIdDomainFinding,
+    /// Checks that could not be done (they panicked or missed the
+    /// analysis deadline): their findings say "could not check" and
+    /// their rules were not applied. Absent when every check ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<guard::CheckFailure>,
+    // Last: the stored form (report/stored.rs) finds the probe's place
+    // just before `grade`.
     /// The sender domain's own mail servers, probed. Reports stored before
     /// they were probed read as `not_checked`.
     #[serde(default)]
@@ -307,9 +316,21 @@ impl Findings {
         self.spamassassin.facts(&mut facts);
         self.message_id_domain.facts(&mut facts);
         self.mail_server.facts(&mut facts);
+        for failure in &self.failed {
+            facts.forget(failure.check);
+        }
         facts
     }
 }
+
+/// The checks whose findings `content::content_of` writes.
+const CONTENT_CHECKS: [CheckId; 5] = [
+    CheckId::Headers,
+    CheckId::Bulk,
+    CheckId::Body,
+    CheckId::Links,
+    CheckId::Attachments,
+];
 
 /// What the checks are given besides DNS: the blocklists to ask, extra
 /// S/MIME trust anchors, the content profile, spamd. Their own settings
@@ -327,6 +348,9 @@ pub struct Settings {
     pub probe: mail_server::ProbeSettings,
     /// Validate the From domain's DNSSEC (the resolver's trust anchors).
     pub dnssec_validation: bool,
+    /// How long one check of a message may take; a check still waiting
+    /// then is reported as "could not check".
+    pub analysis_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -340,6 +364,7 @@ impl Settings {
             spamd: None,
             probe: mail_server::ProbeSettings::off(),
             dnssec_validation: false,
+            analysis_timeout: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -360,6 +385,8 @@ pub struct Analyzer {
     /// The probe of the sender's servers; share it between analyzers
     /// (its cache is what keeps a flood from flooding the sender).
     pub mail_servers: mail_server::SharedMailServers,
+    /// A fault the tests inject into one check (debug builds only).
+    pub fault: Option<guard::Fault>,
 }
 
 /// The analyzer could not be set up from its settings.
@@ -385,6 +412,7 @@ impl Analyzer {
             mail_servers: std::sync::Arc::new(
                 mail_server::MailServers::new(&settings.probe).map_err(SetupError::ProbeCa)?,
             ),
+            fault: guard::Fault::from_env(),
         })
     }
 
@@ -412,6 +440,7 @@ impl Analyzer {
         let dns = &self.dns;
         let ip = envelope.client_ip;
         let helo = envelope.helo.as_str();
+        let guard = guard::Guard::new(self.settings.analysis_timeout, self.fault);
         // Parsed once for both, and dropped before the lookups: its parts
         // would otherwise live as long as the slowest DNS answer.
         let (message, content) = {
@@ -421,10 +450,12 @@ impl Analyzer {
                 received_at: envelope.received_at,
                 profile: self.settings.content_profile,
             };
-            (
-                message::facts_of(raw, parsed.as_ref()),
-                content::content_of(raw, parsed.as_ref(), &context),
-            )
+            let content = guard.run_now(
+                &CONTENT_CHECKS,
+                || content::content_of(raw, parsed.as_ref(), &context),
+                |_| content::ContentFinding::default(),
+            );
+            (message::facts_of(raw, parsed.as_ref()), content)
         };
         // Looked up and aligned as A-labels (an SMTPUTF8 sender may write
         // `例え.jp`); the report keeps the addresses as written.
@@ -438,13 +469,38 @@ impl Analyzer {
             .map(|(_, d)| crate::dns::idn::a_label(d));
 
         // spamd scans while DNS answers: its timeout runs alongside theirs.
+        let mail_from_identity = if mail_from.is_empty() {
+            spf::SpfIdentity::Helo
+        } else {
+            spf::SpfIdentity::Mailfrom
+        };
         let (spf, spf_helo, iprev, helo_finding, ip_blocklists, spamassassin) = tokio::join!(
-            spf::mail_from_verdict(dns, ip, helo, &self.hostname, &mail_from),
-            spf::helo_verdict(dns, ip, helo, &self.hostname),
-            iprev::verdict(dns, ip),
-            helo::verdict(dns, helo, ip),
-            dnsbl::ip_listings(dns, ip, &self.settings.ip_blocklists),
-            spamd::spamd_verdict(self.settings.spamd.as_ref(), raw),
+            guard.run(
+                CheckId::Spf,
+                spf::mail_from_verdict(dns, ip, helo, &self.hostname, &mail_from),
+                |why| unchecked::spf(mail_from_identity, mail_from_domain, why),
+            ),
+            guard.run(
+                CheckId::SpfHelo,
+                spf::helo_verdict(dns, ip, helo, &self.hostname),
+                |why| unchecked::spf(spf::SpfIdentity::Helo, helo, why),
+            ),
+            guard.run(CheckId::Iprev, iprev::verdict(dns, ip), |why| {
+                unchecked::iprev(ip, why)
+            }),
+            guard.run(CheckId::Helo, helo::verdict(dns, helo, ip), |_| {
+                unchecked::helo(helo)
+            }),
+            guard.run(
+                CheckId::IpBlocklists,
+                dnsbl::ip_listings(dns, ip, &self.settings.ip_blocklists),
+                unchecked::blocklists,
+            ),
+            guard.run(
+                CheckId::Spamassassin,
+                spamd::spamd_verdict(self.settings.spamd.as_ref(), raw),
+                unchecked::spamassassin,
+            ),
         );
 
         // mail-auth's parser wants at least one header; an unparseable
@@ -454,17 +510,30 @@ impl Analyzer {
         let parsed = AuthenticatedMessage::parse_with_opts(raw, None, false);
         let empty = AuthenticatedMessage::default();
         let auth_message = parsed.as_ref().unwrap_or(&empty);
-        let (dkim, dkim_outputs) = dkim::verdicts(dns, auth_message).await;
+        let (dkim, dkim_outputs) = guard
+            .run(CheckId::Dkim, dkim::verdicts(dns, auth_message), |_| {
+                (Vec::new(), Vec::new())
+            })
+            .await;
+        let from_text = from_domain.as_deref().unwrap_or_default();
         let (dmarc, arc) = tokio::join!(
-            dmarc::verdict(
-                dns,
-                auth_message,
-                &dkim_outputs,
-                &dkim,
-                &spf,
-                mail_from_domain
+            guard.run(
+                CheckId::Dmarc,
+                dmarc::verdict(
+                    dns,
+                    auth_message,
+                    &dkim_outputs,
+                    &dkim,
+                    &spf,
+                    mail_from_domain
+                ),
+                |why| unchecked::dmarc(from_text, why),
             ),
-            arc::verdict(dns, auth_message),
+            guard.run(
+                CheckId::Arc,
+                arc::verdict(dns, auth_message),
+                unchecked::arc
+            ),
         );
 
         let mut listed_domains: Vec<String> = from_domain.iter().cloned().collect();
@@ -477,8 +546,16 @@ impl Analyzer {
         let posture_domain = from_domain.unwrap_or_default();
         let validate = self.settings.dnssec_validation && !posture_domain.is_empty();
         let (domain_blocklists, mut posture, dnssec_validation) = tokio::join!(
-            dnsbl::domain_listings(dns, &listed_domains, &self.settings.domain_blocklists),
-            posture::posture(dns, &self.zone_apexes, &posture_domain),
+            guard.run(
+                CheckId::DomainBlocklists,
+                dnsbl::domain_listings(dns, &listed_domains, &self.settings.domain_blocklists),
+                unchecked::blocklists,
+            ),
+            guard.run(
+                CheckId::Posture,
+                posture::posture(dns, &self.zone_apexes, &posture_domain),
+                |why| unchecked::posture(&posture_domain, why),
+            ),
             async {
                 match validate {
                     true => {
@@ -494,7 +571,11 @@ impl Analyzer {
             },
         );
         posture.dnssec_validation = dnssec_validation;
-        let smime = smime::smime_verdict(raw, message.facts.from_address.as_deref(), &self.trust);
+        let smime = guard.run_now(
+            &[CheckId::Smime],
+            || smime::smime_verdict(raw, message.facts.from_address.as_deref(), &self.trust),
+            unchecked::smime,
+        );
 
         let findings = Findings {
             spf,
@@ -513,6 +594,7 @@ impl Analyzer {
             spamassassin,
             message_id_domain: message_id_domain::verdict(&message.facts),
             // Filled in by `probe_servers`, after the analysis slot is freed.
+            failed: guard.into_failures(),
             mail_server: mail_server::MailServerFinding::default(),
         };
         Analysis {

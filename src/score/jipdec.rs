@@ -40,6 +40,7 @@ pub fn grid(findings: &Findings) -> SetupGrid {
             SmimeResult::Expired | SmimeResult::Mismatch | SmimeResult::Invalid => {
                 Setup::Misconfigured
             }
+            SmimeResult::Unknown => Setup::Unknown,
         },
         spf: findings.spf.setup,
         dkim: dkim(&findings.dkim),

@@ -99,7 +99,7 @@ fn line(lang: Lang, t: &Ui, change: &Change, report: &Report) -> String {
 /// The check's name as its row on the page says it, without details
 /// (`Reverse DNS`, `DKIM`); a row of a several-row check by its own name
 /// (`MX`, a mail server).
-fn check_name(lang: Lang, name: &str, report: &Report) -> String {
+pub(super) fn check_name(lang: Lang, name: &str, report: &Report) -> String {
     if let Some((_, row)) = name.split_once(':') {
         return row.to_string();
     }

@@ -79,6 +79,8 @@ struct ReportPage<'a> {
     readiness: Vec<super::readiness::ProviderView>,
     /// Since the previous send to this address, when there was one.
     changes: Option<ChangesView>,
+    /// The checks that could not be done, by name; empty when all ran.
+    could_not: String,
 }
 
 #[derive(Template)]
@@ -368,7 +370,14 @@ fn render_page(
     };
     let mut frame = Frame::new(lang, format!("mailscore {:.1}/10", report.score));
     frame.scripts.push(assets::print_js_url());
+    let could_not: Vec<String> = report
+        .checks
+        .failed
+        .iter()
+        .map(|f| changes::check_name(lang, f.check.as_str(), report))
+        .collect();
     let page = ReportPage {
+        could_not: could_not.join(", "),
         fixes,
         total,
         frame,

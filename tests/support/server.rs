@@ -77,21 +77,21 @@ impl Server {
         http_request(self.http, "GET", path, headers)
     }
 
-    /// Polls `GET /api/tests/{id}` until the status is "done".
+    /// Polls `GET /api/tests/{id}` until the status is "done" (or "error").
     pub fn wait_for_report(&self, id: &str) -> serde_json::Value {
         wait_for_report(self.http, id)
     }
 }
 
-/// Polls `GET /api/tests/{id}` on the server at `http` until the status is
-/// "done" (at most 30 s); the report.
+/// Polls `GET /api/tests/{id}` on the server at `http` until the analysis
+/// ended, status "done" or "error" (at most 30 s); the report.
 pub fn wait_for_report(http: SocketAddr, id: &str) -> serde_json::Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (status, body) = http_request(http, "GET", &format!("/api/tests/{id}"), &[]);
         assert_eq!(status, 200, "{body}");
         let json: serde_json::Value = serde_json::from_str(&body).expect("JSON body");
-        if json["status"] == "done" {
+        if json["status"] == "done" || json["status"] == "error" {
             return json;
         }
         assert!(Instant::now() < deadline, "no report for {id}: {body}");

@@ -82,10 +82,12 @@ pub enum SmimeResult {
     Invalid,
     /// `application/pkcs7-mime` enveloped data: the body cannot be inspected.
     Encrypted,
+    /// The check could not be done (it failed; see `error`).
+    Unknown,
 }
 
 impl SmimeResult {
-    pub const ALL: [SmimeResult; 7] = [
+    pub const ALL: [SmimeResult; 8] = [
         SmimeResult::None,
         SmimeResult::Trusted,
         SmimeResult::Untrusted,
@@ -93,6 +95,7 @@ impl SmimeResult {
         SmimeResult::Mismatch,
         SmimeResult::Invalid,
         SmimeResult::Encrypted,
+        SmimeResult::Unknown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -104,6 +107,7 @@ impl SmimeResult {
             SmimeResult::Mismatch => "mismatch",
             SmimeResult::Invalid => "invalid",
             SmimeResult::Encrypted => "encrypted",
+            SmimeResult::Unknown => "unknown",
         }
     }
 }
@@ -296,6 +300,7 @@ impl SmimeFinding {
             SmimeResult::None => (Tone::Info, Setup::Missing),
             SmimeResult::Encrypted => (Tone::Info, Setup::Configured),
             SmimeResult::Untrusted => (Tone::Warn, Setup::Configured),
+            SmimeResult::Unknown => (Tone::Warn, Setup::Unknown),
             _ => (Tone::Bad, Setup::Misconfigured),
         };
         let signer = self.signer.as_ref().map(|cert| {
