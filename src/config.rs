@@ -63,6 +63,9 @@ pub struct Config {
     pub http_header_timeout: Duration,
     /// HTTP connections served at once.
     pub http_max_connections: usize,
+    /// Bytes kept free on the data directory's disk: below it new mail
+    /// gets `452 4.3.1` and `/readyz` 503.
+    pub min_free_space: u64,
     /// SMTP connections open at once from one address (IPv6: one /64).
     pub max_connections_per_ip: usize,
     /// Messages one address may start per minute (a token bucket).
@@ -191,6 +194,10 @@ pub struct Options {
     /// HTTP connections served at once [default: 1024]
     #[arg(long, env = "MAILSCORE_HTTP_MAX_CONNECTIONS")]
     pub http_max_connections: Option<usize>,
+    /// Megabytes kept free on the data directory's disk; below it new mail
+    /// gets 452 4.3.1 and /readyz 503 [default: 100]
+    #[arg(long, env = "MAILSCORE_MIN_FREE_SPACE_MB")]
+    pub min_free_space_mb: Option<u64>,
     /// SMTP connections open at once from one address [default: 20]
     #[arg(long, env = "MAILSCORE_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
@@ -460,6 +467,7 @@ impl From<Options> for Config {
             smtp_session_lifetime: seconds(given.smtp_session_lifetime, 1800),
             http_header_timeout: seconds(given.http_header_timeout, 10),
             http_max_connections: given.http_max_connections.unwrap_or(1024),
+            min_free_space: given.min_free_space_mb.unwrap_or(100) * 1_048_576,
             max_connections_per_ip: given.max_connections_per_ip.unwrap_or(20),
             messages_per_ip_per_minute: given.messages_per_ip_per_minute.unwrap_or(60),
             max_analysis_backlog: given.max_analysis_backlog.unwrap_or(2000),
@@ -585,7 +593,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 44, "{keys:?}");
+        assert_eq!(keys.len(), 45, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()

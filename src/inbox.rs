@@ -5,6 +5,7 @@
 use crate::analysis::Queued;
 use crate::metrics::Metrics;
 use crate::smtp::{Delivery, DeliveryError, DeliveryFuture, Envelope};
+use crate::store::free_space::FreeSpace;
 use crate::store::{Store, Writer};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -17,6 +18,9 @@ pub struct Inbox {
     pub domain: String,
     pub queue: mpsc::UnboundedSender<Queued>,
     pub metrics: Arc<Metrics>,
+    /// The reserve kept free on the data directory's disk (sled); None
+    /// for a shared store, which is not on our disk.
+    pub free_space: Option<FreeSpace>,
 }
 
 impl Inbox {
@@ -57,6 +61,13 @@ impl Delivery for Inbox {
         }
         self.queue_analysis(ids);
         Ok(())
+    }
+
+    fn room_for(&self, size: u64) -> Result<(), String> {
+        match &self.free_space {
+            Some(free_space) => free_space.room_for(size).map_err(|s| s.to_string()),
+            None => Ok(()),
+        }
     }
 
     fn submit(self: Arc<Self>, envelope: Envelope, message: Vec<u8>) -> DeliveryFuture {

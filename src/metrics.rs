@@ -35,6 +35,8 @@ pub enum Refusal {
     TooManyRecipients,
     /// The store failed; the client got `451` and keeps the message.
     StorageFailed,
+    /// Too little disk left for another message (`452 4.3.1`).
+    InsufficientStorage,
     /// Idle too long, or the body took longer than `data_timeout`.
     Timeout,
     /// The session earned `max_errors` error replies.
@@ -52,7 +54,7 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub const ALL: [Refusal; 15] = [
+    pub const ALL: [Refusal; 16] = [
         Refusal::TooManyConnections,
         Refusal::RateLimited,
         Refusal::MessageTooBig,
@@ -61,6 +63,7 @@ impl Refusal {
         Refusal::NoSuchAddress,
         Refusal::TooManyRecipients,
         Refusal::StorageFailed,
+        Refusal::InsufficientStorage,
         Refusal::Timeout,
         Refusal::TooManyErrors,
         Refusal::SessionTooLong,
@@ -80,6 +83,7 @@ impl Refusal {
             Refusal::NoSuchAddress => "no_such_address",
             Refusal::TooManyRecipients => "too_many_recipients",
             Refusal::StorageFailed => "storage_failed",
+            Refusal::InsufficientStorage => "insufficient_storage",
             Refusal::Timeout => "timeout",
             Refusal::TooManyErrors => "too_many_errors",
             Refusal::SessionTooLong => "session_too_long",

@@ -14,6 +14,7 @@ use crate::inbox::Inbox;
 use crate::metrics::Metrics;
 use crate::score::{LiveRules, RuleTable, RulesError};
 use crate::smtp::{Listener, SmtpLimits, SmtpSettings};
+use crate::store::free_space::FreeSpace;
 use crate::store::{Store, StoreError, Writer};
 use crate::web;
 use std::sync::Arc;
@@ -147,12 +148,18 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     tokio::spawn(expire_old_messages(store.clone(), config.retention));
 
+    // The disk reserve guards sled's directory; Redis is not on our disk.
+    let free_space = matches!(store, Store::Sled(_)).then(|| {
+        let max_message = config.max_message_size as u64;
+        FreeSpace::new(&config.data_dir, config.min_free_space, max_message)
+    });
     let inbox = Arc::new(Inbox {
         writer,
         store: store.clone(),
         domain: config.domain.clone(),
         queue,
         metrics: metrics.clone(),
+        free_space: free_space.clone(),
     });
     let settings = SmtpSettings {
         domain: config.domain.clone(),
@@ -223,6 +230,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         metrics: metrics.clone(),
         rules,
         webhooks: config.webhooks.clone(),
+        free_space,
     });
     // One signal, two listeners: each waits on its own receiver.
     let (stop, stopped) = tokio::sync::watch::channel(false);

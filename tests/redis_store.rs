@@ -440,3 +440,35 @@ fn the_store_reconnects_after_redis_restarts() {
     assert!(store.put_report("box-after", seq, b"{}").unwrap());
     assert_eq!(store.message("box-after").unwrap().unwrap().raw, b"after");
 }
+
+/// Redis stalls between the 250 and the report (the analysis is held back
+/// by a hung check, `MAILSCORE_TEST_FAULT`): the report is not dropped, it
+/// is saved once Redis answers again, without a restart.
+#[test]
+fn a_report_the_store_could_not_take_is_saved_when_it_returns() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dns = TestDns::start(good_example(Zone::new()));
+    let server = Server::start_with_env(
+        dns.addr,
+        &["--store", &redis.url(), "--analysis-timeout", "2"],
+        &[("MAILSCORE_TEST_FAULT", "spf:hang")],
+    );
+    send_mail(
+        server.smtp,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        "mail.good.example",
+        "alice@good.example",
+        &["stalled-store@localhost"],
+        b"From: alice@good.example\r\nSubject: stalled\r\n\r\nHello.\r\n",
+    );
+    redis.pause();
+    // The analysis ends at ~2 s; its save waits out the store's 5 s socket
+    // timeout, fails, and is tried again.
+    std::thread::sleep(Duration::from_secs(9));
+    redis.resume();
+    let report = server.wait_for_report("stalled-store");
+    assert_eq!(report["id"], "stalled-store");
+    assert_eq!(report["checks"]["failed"][0]["check"], "spf");
+}

@@ -33,16 +33,26 @@ pub struct Saving {
 impl Saving {
     /// Stores the report for message `seq` of `id`, and before it the
     /// texts it names that the store may lack.
-    async fn save(&self, id: &str, seq: u64, report: Report) -> Result<(), StoreError> {
+    async fn save(
+        &self,
+        id: &str,
+        seq: u64,
+        report: Report,
+        backoff: &mut Backoff<'_>,
+    ) -> Result<(), StoreError> {
         let stored = stored::encode(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let texts = self.texts.unsaved(&stored);
         let hashes: Vec<u64> = texts.iter().map(|(hash, _)| *hash).collect();
         // Through the writer thread: sled then takes every write from one
         // thread, which measured ~6 % more messages/s than writing here.
-        self.writer
-            .put_report(id.to_string(), seq, stored.bytes, texts)
+        // (A copy per try: the writer takes the bytes.)
+        while let Err(e) = self
+            .writer
+            .put_report(id.to_string(), seq, stored.bytes.clone(), texts.clone())
             .await
-            .map_err(StoreError::Writer)?;
+        {
+            backoff.wait_after(StoreError::Writer(e)).await?;
+        }
         self.texts.saved(hashes);
         Ok(())
     }
@@ -143,15 +153,57 @@ async fn analyze_one(
     for failure in &report.checks.failed {
         metrics.check_failed(failure.reason == crate::checks::guard::FailureReason::TimedOut);
     }
+    // A store that fails (a full disk, Redis away) may be back soon: each
+    // write is tried again with growing waits rather than dropped (the
+    // message would otherwise stay pending until the next start).
+    let mut backoff = Backoff::new(id);
     // Before the report: until the report is saved the message stays
     // pending, so a crash in between analyses it again and rewrites the row.
-    count_in_survey(&saving.store, id, message.seq, &report)?;
-    let deliveries = webhooks::delivery::queue_report(&saving.store, id, message.seq, &report)?;
-    saving.save(id, message.seq, report).await?;
+    let deliveries = loop {
+        let written = count_in_survey(&saving.store, id, message.seq, &report).and_then(|()| {
+            webhooks::delivery::queue_report(&saving.store, id, message.seq, &report)
+        });
+        match written {
+            Ok(deliveries) => break deliveries,
+            Err(e) => backoff.wait_after(e).await?,
+        }
+    };
+    saving.save(id, message.seq, report, &mut backoff).await?;
     if deliveries > 0 {
         saving.webhooks_queued.notify_one();
     }
     Ok(())
+}
+
+/// Waits between tries of a failed store write: 1 s, doubling, then the
+/// error is given up on (about 17 minutes in all).
+struct Backoff<'a> {
+    id: &'a str,
+    wait: std::time::Duration,
+}
+
+impl<'a> Backoff<'a> {
+    const FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+    const LAST: std::time::Duration = std::time::Duration::from_secs(512);
+
+    fn new(id: &'a str) -> Backoff<'a> {
+        Backoff {
+            id,
+            wait: Self::FIRST,
+        }
+    }
+
+    /// Waits before the next try, or gives `error` back when tries are
+    /// over.
+    async fn wait_after(&mut self, error: StoreError) -> Result<(), StoreError> {
+        if self.wait > Self::LAST {
+            return Err(error);
+        }
+        tracing::warn!(test_id = %self.id, %error, retry_in = ?self.wait, "report not saved yet");
+        tokio::time::sleep(self.wait).await;
+        self.wait *= 2;
+        Ok(())
+    }
 }
 
 /// Mail to a survey's address (`<survey>.<label>`) leaves its row there.

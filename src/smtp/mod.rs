@@ -39,6 +39,14 @@ pub trait Delivery: Send + Sync + 'static {
     /// Stores the message, blocking until it is durable.
     fn deliver(&self, envelope: &Envelope, message: &[u8]) -> Result<(), DeliveryError>;
 
+    /// Whether a message of `size` bytes can be kept now; the reason when
+    /// not (the disk is nearly full). Asked at MAIL (with the declared
+    /// SIZE) and again before the message is stored.
+    fn room_for(&self, size: u64) -> Result<(), String> {
+        let _ = size;
+        Ok(())
+    }
+
     /// What a session awaits after the final dot. By default [`deliver`]
     /// on the blocking pool; an implementation that batches writes (one
     /// flush for many sessions' messages) overrides it.

@@ -40,6 +40,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
+/// Refused at MAIL or before storing while the disk is nearly full (RFC
+/// 3463: 4.3.1 mail system full).
+const INSUFFICIENT_STORAGE: &str = "452 4.3.1 Insufficient system storage, try again later";
+
+/// How long a session waits for its message to be stored before `451`.
+const STORE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Bytes read from the socket at a time; also the slack the DATA size cap
 /// allows above the limit.
 const READ_BUFFER_SIZE: usize = 16 * 1024;
@@ -494,6 +501,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         } else if self.client.metrics.unanalysed() >= self.client.limits.max_analysis_backlog {
             let reply = "451 4.3.2 Busy analysing earlier messages, try again later";
             self.refuse(Refusal::Busy, reply);
+        } else if let Err(shortage) = self.client.delivery.room_for(from.size as u64) {
+            tracing::warn!(reason = %shortage, "new mail refused");
+            self.refuse(Refusal::InsufficientStorage, INSUFFICIENT_STORAGE);
         } else if !self.client.connection.take_message_token() {
             let reply = "450 4.7.1 Too many messages from your address, try again later";
             self.refuse(Refusal::RateLimited, reply);
@@ -656,7 +666,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         };
         let test_ids = test_ids(&tx.rcpt_to);
         let size = message.len();
-        match self.deliver(envelope, message).await {
+        if let Err(shortage) = self.client.delivery.room_for(size as u64) {
+            tracing::warn!(test_id = %test_ids, reason = %shortage, "message not stored");
+            return self.end_refused(Refusal::InsufficientStorage, INSUFFICIENT_STORAGE);
+        }
+        // A store that never answers (sled after a write error) must not
+        // hold the session: the client gets a 451 and keeps the message.
+        let delivered = timeout(STORE_TIMEOUT, self.deliver(envelope, message))
+            .await
+            .unwrap_or_else(|_| Err(DeliveryError("the store did not answer in time".into())));
+        match delivered {
             Ok(()) => {
                 self.client.metrics.message_received();
                 tracing::info!(

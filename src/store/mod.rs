@@ -23,6 +23,7 @@
 //! handlers keep calling it directly instead of turning every `.map` into an
 //! async `.then`.
 
+pub mod free_space;
 mod group_flush;
 pub mod history;
 mod redis_store;

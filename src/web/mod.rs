@@ -50,6 +50,8 @@ pub struct WebState {
     pub rules: crate::score::LiveRules,
     /// Whether (and where) reports may be POSTed when done.
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// The data disk's reserve: `/readyz` is 503 below it.
+    pub free_space: Option<crate::store::free_space::FreeSpace>,
 }
 
 pub fn routes(

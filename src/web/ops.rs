@@ -42,8 +42,10 @@ pub fn healthz() -> Response {
 /// `GET /readyz`: 200 when mail can be taken and reported on, else 503
 /// with the first reason.
 pub fn readyz(state: WebState) -> Response {
+    let full = state.free_space.as_ref().and_then(|f| f.ready().err());
     let reason = match state.store.report(STORE_PROBE) {
         Err(e) => Some(format!("store unavailable: {e}")),
+        Ok(_) if full.is_some() => full.map(|shortage| shortage.to_string()),
         Ok(_) => state.metrics.not_ready().map(str::to_string),
     };
     let response = match reason {

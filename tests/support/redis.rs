@@ -53,6 +53,18 @@ impl RedisServer {
         format!("redis://{}/0", self.addr)
     }
 
+    /// SIGSTOP: the server keeps its sockets and data but answers nothing
+    /// (a Redis stalled or partitioned away) until [`RedisServer::resume`].
+    #[allow(dead_code)]
+    pub fn pause(&self) {
+        signal(self.child.id(), "-STOP");
+    }
+
+    #[allow(dead_code)]
+    pub fn resume(&self) {
+        signal(self.child.id(), "-CONT");
+    }
+
     /// Kills the server and starts a new one on the same port: what a
     /// client sees when Redis restarts (its data is gone, persistence is
     /// off).
@@ -127,4 +139,12 @@ impl Drop for RedisServer {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(sent, "kill {signal} {pid}");
 }
