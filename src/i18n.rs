@@ -137,6 +137,7 @@ phrases! {
             "このアドレスにはまだメールが届いていません。送信先:";
         invalid_id: "Invalid test id.", "テスト ID が正しくありません。";
         no_such_send: "This address has no send with that number.", "このアドレスにはその番号の送信がありません。";
+        report_unreadable: "This report could not be read (the server's log says why).", "このレポートを読み込めませんでした（理由はサーバーのログにあります）。";
 
         // Score and verdicts, by band.
         verdict_excellent: "Excellent: this message is well authenticated.",

@@ -32,6 +32,19 @@ const TAG: u8 = 0x01;
 /// the hash of its JSON (u64).
 const TAG_SERVERS: u8 = 0x02;
 
+/// The newest stored form this build writes and reads: its first byte
+/// is the format (a report stored whole, format 0, starts with `{`).
+pub const FORMAT: u8 = TAG_SERVERS;
+
+/// The first bytes a later build may give its own stored forms.
+const NEWER: std::ops::RangeInclusive<u8> = 0x03..=0x1f;
+
+/// The format of a report a newer build stored, which this one must
+/// leave alone.
+pub fn newer_format(stored: &[u8]) -> Option<u8> {
+    stored.first().copied().filter(|tag| NEWER.contains(tag))
+}
+
 /// The end of a report serialised with no deductions: `deductions` is its
 /// last field, so the stored head stops just before the list.
 const EMPTY_TAIL: &[u8] = b"[]}";
@@ -218,6 +231,11 @@ pub fn expand(
     stored: Vec<u8>,
     texts: impl Fn(u64) -> Option<Arc<[u8]>>,
 ) -> Result<Vec<u8>, String> {
+    if let Some(format) = newer_format(&stored) {
+        return Err(format!(
+            "written by a newer mailscore (report format {format}; this one reads up to {FORMAT})"
+        ));
+    }
     let (tag, rest) = match stored.split_first() {
         Some((&tag, rest)) if tag == TAG || tag == TAG_SERVERS => (tag, rest),
         _ => return Ok(stored),

@@ -57,12 +57,31 @@ pub enum StoreError {
     },
     #[error("invalid store {location:?}: {reason} (use \"sled\" or redis://host:port/db)")]
     Location { location: String, reason: String },
+    /// A record this build cannot read: it is left as it is, for the
+    /// newer build that wrote it.
+    #[error(
+        "{record} written by a newer mailscore (format {format}; this one reads up to {readable}), left untouched"
+    )]
+    NewerFormat {
+        record: &'static str,
+        format: u32,
+        readable: u32,
+    },
 }
+
+/// The format of the message records this build writes (the envelope
+/// record's `v`, sled's `MSG1` value). Format 0, read and migrated on
+/// read, is the raw message alone with its envelope in a tree of its own.
+pub const MESSAGE_FORMAT: u32 = 1;
 
 /// A message as stored: `seq` orders deliveries to the same id, so a slow
 /// analysis of an older message can never overwrite a newer one's report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StoredMessage {
+    /// The record's format ([`MESSAGE_FORMAT`]; absent in records written
+    /// before formats were numbered, which read as 0).
+    #[serde(default, rename = "v")]
+    pub format: u32,
     pub seq: u64,
     pub envelope: Envelope,
     #[serde(skip)]
@@ -76,6 +95,32 @@ pub enum Store {
     Sled(SledStore),
     /// A Redis/Valkey server: every node pointed at it sees every test.
     Redis(RedisStore),
+}
+
+impl StoredMessage {
+    /// A record of this build's format.
+    pub fn new(seq: u64, envelope: Envelope) -> StoredMessage {
+        StoredMessage {
+            format: MESSAGE_FORMAT,
+            seq,
+            envelope,
+            raw: Vec::new(),
+        }
+    }
+
+    /// Parses an envelope record; one from a newer build is refused.
+    pub fn parse(meta: &[u8]) -> Result<StoredMessage, StoreError> {
+        let record: StoredMessage =
+            serde_json::from_slice(meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if record.format > MESSAGE_FORMAT {
+            return Err(StoreError::NewerFormat {
+                record: "message",
+                format: record.format,
+                readable: MESSAGE_FORMAT,
+            });
+        }
+        Ok(record)
+    }
 }
 
 impl Store {

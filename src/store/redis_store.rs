@@ -179,11 +179,7 @@ impl RedisStore {
         raw: &[u8],
     ) -> Result<u64, StoreError> {
         let seq: u64 = self.with_connection(|c| c.incr(SEQ_KEY, 1))?;
-        let record = StoredMessage {
-            seq,
-            envelope: envelope.clone(),
-            raw: Vec::new(),
-        };
+        let record = StoredMessage::new(seq, envelope.clone());
         let meta = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let keys = Keys::of(id);
         // Writing the same seq twice (a retry) leaves the same state.
@@ -216,8 +212,7 @@ impl RedisStore {
         let (Some(meta), Some(raw)) = (meta, raw) else {
             return Ok(None);
         };
-        let mut record: StoredMessage =
-            serde_json::from_slice(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut record = StoredMessage::parse(&meta)?;
         record.raw = raw;
         Ok(Some(record))
     }

@@ -93,11 +93,7 @@ impl SledStore {
         raw: &[u8],
     ) -> Result<u64, StoreError> {
         let seq = self.db.generate_id()?;
-        let record = StoredMessage {
-            seq,
-            envelope: envelope.clone(),
-            raw: Vec::new(),
-        };
+        let record = StoredMessage::new(seq, envelope.clone());
         let meta = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.pending.insert(id.as_bytes(), &seq.to_be_bytes())?;
         self.messages
@@ -124,6 +120,13 @@ impl SledStore {
         let Some(value) = self.messages.get(id)? else {
             return Ok(None);
         };
+        if let Some(format) = stored_message::newer_format(&value) {
+            return Err(StoreError::NewerFormat {
+                record: "message",
+                format,
+                readable: super::MESSAGE_FORMAT,
+            });
+        }
         let record = match stored_message::decode(&value) {
             Some((meta, _)) => parse_meta(meta)?,
             // Written before messages carried their envelope: it is in its tree.
@@ -305,8 +308,10 @@ impl SledStore {
         let mut expired = Vec::new();
         for entry in self.envelopes.iter() {
             let (id, meta) = entry?;
-            let record: StoredMessage =
-                serde_json::from_slice(&meta).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            // A newer build's record is not ours to judge: it stays.
+            let Ok(record) = StoredMessage::parse(&meta) else {
+                continue;
+            };
             if record.envelope.received_at < cutoff {
                 expired.push(id);
             }
@@ -396,13 +401,21 @@ fn history_key(id: &str, seq: u64) -> Vec<u8> {
 }
 
 fn parse_meta(meta: &[u8]) -> Result<StoredMessage, StoreError> {
-    serde_json::from_slice(meta).map_err(|e| StoreError::Corrupt(e.to_string()))
+    StoredMessage::parse(meta)
 }
 
 /// A message value: its envelope record and the raw bytes, in one value so
 /// that one insert stores both.
 mod stored_message {
+    /// `MSG` and the format's digit ([`super::super::MESSAGE_FORMAT`]).
     const MAGIC: &[u8; 4] = b"MSG1";
+
+    /// The format of a value a newer build wrote (`MSG2`…`MSG9`).
+    pub(super) fn newer_format(value: &[u8]) -> Option<u32> {
+        let digit = *value.strip_prefix(b"MSG")?.first()?;
+        let format = u32::from(digit.checked_sub(b'0')?);
+        (2..=9).contains(&format).then_some(format)
+    }
 
     pub(super) fn encode(meta: &[u8], raw: &[u8]) -> Vec<u8> {
         let len = u32::try_from(meta.len()).expect("an envelope record is small");
@@ -617,11 +630,7 @@ mod tests {
     #[test]
     fn values_written_before_the_one_value_format_still_read() {
         let (store, dir) = temp_store();
-        let record = StoredMessage {
-            seq: 3,
-            envelope: envelope(),
-            raw: Vec::new(),
-        };
+        let record = StoredMessage::new(3, envelope());
         let meta = serde_json::to_vec(&record).unwrap();
         store.envelopes.insert("old", meta).unwrap();
         store
@@ -639,6 +648,41 @@ mod tests {
         let seq = store.put_message("old", &envelope(), b"new").unwrap();
         assert!(store.put_report("old", seq, b"{}").unwrap());
         assert_eq!(store.report("old").unwrap().unwrap(), b"{}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_newer_builds_message_is_refused_with_its_format_and_kept() {
+        let (store, dir) = temp_store();
+        let newer = &b"MSG7\x00\x00\x00\x02{}whatever format 7 means"[..];
+        store.messages.insert("later", newer).unwrap();
+        let err = store.message("later").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::NewerFormat {
+                    record: "message",
+                    format: 7,
+                    readable: 1
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(store.messages.get("later").unwrap().unwrap(), newer);
+
+        store
+            .put_message("meta", &envelope(), b"Subject: x\r\n")
+            .unwrap();
+        let value = store.messages.get("meta").unwrap().unwrap();
+        let (meta, raw) = stored_message::decode(&value).unwrap();
+        let meta = String::from_utf8_lossy(meta).replace("\"v\":1", "\"v\":3");
+        assert!(meta.contains("\"v\":3"), "{meta}");
+        let value = stored_message::encode(meta.as_bytes(), raw);
+        store.messages.insert("meta", value).unwrap();
+        assert!(matches!(
+            store.message("meta").unwrap_err(),
+            StoreError::NewerFormat { format: 3, .. }
+        ));
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -194,13 +194,18 @@ pub fn report_page(
     if !test_id::is_valid(&id) {
         return message_page(lang, t.invalid_id, StatusCode::BAD_REQUEST);
     }
-    let send = state.reports.send_and_previous(&id, None).ok().flatten();
-    match send {
-        Some(send) => {
+    match state.reports.send_and_previous(&id, None) {
+        Ok(Some(send)) => {
             let providers = &state.rules.current().providers;
             html::response(render_send(lang, &send, providers), StatusCode::OK)
         }
-        None => {
+        // Not "pending": a report that is there but unreadable (a newer
+        // build's format, a store error) would otherwise wait for ever.
+        Err(e) => {
+            tracing::warn!(test_id = %id, error = %e, "could not read a report");
+            message_page(lang, t.report_unreadable, StatusCode::INTERNAL_SERVER_ERROR)
+        }
+        Ok(None) => {
             let mut frame = Frame::new(lang, format!("{} · mailscore", t.pending_title));
             frame.scripts.push(assets::copy_js_url());
             frame.scripts.push(assets::wait_js_url());

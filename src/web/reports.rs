@@ -46,9 +46,7 @@ impl Reports {
         let Some(stored) = self.store.report(id)? else {
             return Ok(None);
         };
-        stored::expand(stored, |hash| self.texts(hash))
-            .map(Some)
-            .map_err(StoreError::Corrupt)
+        self.expand(stored).map(Some)
     }
 
     pub fn report(&self, id: &str) -> Result<Option<Report>, StoreError> {
@@ -69,9 +67,8 @@ impl Reports {
         }
         sends
             .into_iter()
-            .map(|send| stored::expand(send.report, |hash| self.texts(hash)))
-            .collect::<Result<_, _>>()
-            .map_err(StoreError::Corrupt)
+            .map(|send| self.expand(send.report))
+            .collect()
     }
 
     /// Send `n` (1-based; the latest when None) of `id` with the send
@@ -101,8 +98,7 @@ impl Reports {
             return Ok(None);
         }
         let parse = |stored: Vec<u8>| -> Result<Report, StoreError> {
-            let json =
-                stored::expand(stored, |hash| self.texts(hash)).map_err(StoreError::Corrupt)?;
+            let json = self.expand(stored)?;
             serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
         };
         sends.truncate(n);
@@ -124,6 +120,19 @@ impl Reports {
                 serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(e.to_string()))
             })
             .collect()
+    }
+
+    /// A stored report as its JSON; one a newer build stored is refused
+    /// (and left as it is).
+    fn expand(&self, stored: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+        if let Some(format) = stored::newer_format(&stored) {
+            return Err(StoreError::NewerFormat {
+                record: "report",
+                format: u32::from(format),
+                readable: u32::from(stored::FORMAT),
+            });
+        }
+        stored::expand(stored, |hash| self.texts(hash)).map_err(StoreError::Corrupt)
     }
 
     fn texts(&self, hash: u64) -> Option<Arc<[u8]>> {
