@@ -80,6 +80,10 @@ pub struct Config {
     pub proxy_trusted: Vec<IpNet>,
     /// Where finished reports are POSTed, and how.
     pub webhooks: WebhookSettings,
+    /// The API keys file; without it the API is open.
+    pub api_keys: Option<PathBuf>,
+    /// Reports, too, need a key (with the `read` scope).
+    pub private_reports: bool,
 }
 
 /// Log lines as human-readable text or as one JSON object per line.
@@ -268,6 +272,15 @@ pub struct Options {
     /// wait doubles, at most an hour, for 24 hours [default: 10000]
     #[arg(long, env = "MAILSCORE_WEBHOOK_RETRY_MS")]
     pub webhook_retry_ms: Option<u64>,
+    /// TOML file of API keys ([[key]] name, sha256, scopes); with it,
+    /// creating tests and surveys and reading surveys need
+    /// `Authorization: Bearer <key>` [default: none, the API is open]
+    #[arg(long, env = "MAILSCORE_API_KEYS")]
+    pub api_keys: Option<PathBuf>,
+    /// Reading a report, too, needs a key with the "read" scope (needs
+    /// --api-keys) [default: false]
+    #[arg(long, env = "MAILSCORE_PRIVATE_REPORTS", num_args = 0..=1, default_missing_value = "true")]
+    pub private_reports: Option<bool>,
 }
 
 fn parse_profile(text: &str) -> Result<Profile, String> {
@@ -480,6 +493,8 @@ impl From<Options> for Config {
                 retry_base: Duration::from_millis(given.webhook_retry_ms.unwrap_or(10_000)),
                 ..WebhookSettings::off()
             },
+            api_keys: given.api_keys,
+            private_reports: given.private_reports.unwrap_or(false),
         }
     }
 }
@@ -544,6 +559,11 @@ impl Config {
         if self.max_analysis_backlog == 0 {
             return Err(invalid("max_analysis_backlog", "must be at least 1"));
         }
+        if self.private_reports && self.api_keys.is_none() {
+            // Without keys nobody could read a report: refuse, rather
+            // than serve reports to everyone while the flag says private.
+            return Err(invalid("private_reports", "needs api_keys"));
+        }
         Ok(())
     }
 }
@@ -593,7 +613,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 45, "{keys:?}");
+        assert_eq!(keys.len(), 47, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()
@@ -792,6 +812,46 @@ mod tests {
         let default = Config::load(&Options::default()).unwrap();
         assert!(default.lists.spamd.is_none());
         assert!(parse_profile("banks").is_err());
+    }
+
+    #[test]
+    fn api_keys_and_private_reports_come_from_file_and_flags() {
+        let path =
+            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        std::fs::write(
+            &path,
+            "api_keys = \"/etc/mailscore/keys.toml\"\nprivate_reports = true\n",
+        )
+        .unwrap();
+        let args = Options {
+            config: Some(path.clone()),
+            ..Options::default()
+        };
+        let from_file = Config::load(&args);
+        let flagged = Config::load(&Options {
+            private_reports: Some(false),
+            ..args
+        });
+        std::fs::remove_file(path).ok();
+        let from_file = from_file.unwrap();
+        assert_eq!(
+            from_file.api_keys,
+            Some(PathBuf::from("/etc/mailscore/keys.toml"))
+        );
+        assert!(from_file.private_reports);
+        assert!(!flagged.unwrap().private_reports);
+        let default = Config::load(&Options::default()).unwrap();
+        assert_eq!((default.api_keys, default.private_reports), (None, false));
+        let err = Config::load(&Options {
+            private_reports: Some(true),
+            ..Options::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("private_reports") && err.contains("api_keys"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,12 +5,13 @@
 //! Nothing is started, bound, opened or written: no store, no listener, no
 //! generated TLS pair. What is read is read fully: the config file, every
 //! rule file, the TLS certificate and key when configured, the S/MIME CA
-//! files.
+//! files, the API keys file.
 
 use crate::checks::smime::{SmimeError, TrustStore};
 use crate::config::{Config, ConfigError, Options};
 use crate::score::{RuleTable, RulesError};
 use crate::smtp::tls::{self, TlsError};
+use crate::web::{ApiKeys, ApiKeysError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigCheckError {
@@ -22,6 +23,8 @@ pub enum ConfigCheckError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Smime(#[from] SmimeError),
+    #[error(transparent)]
+    ApiKeys(#[from] ApiKeysError),
 }
 
 /// The one-line summary of a valid configuration, or the first problem.
@@ -34,6 +37,7 @@ pub fn config_check(args: &Options) -> Result<String, ConfigCheckError> {
         tls::server_config(Some(cert), Some(key), &config.data_dir, &config.hostname)?;
     }
     TrustStore::system_with(&config.lists.smime_ca_files)?;
+    ApiKeys::load(config.api_keys.as_deref())?;
     let table = config
         .rules
         .as_deref()

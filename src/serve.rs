@@ -34,6 +34,8 @@ pub enum ServeError {
     #[error(transparent)]
     Rules(#[from] RulesError),
     #[error(transparent)]
+    ApiKeys(#[from] web::ApiKeysError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Dns(#[from] DnsSetupError),
@@ -56,6 +58,7 @@ pub enum ServeError {
 
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let rules = RuleTable::load(config.rules.as_deref())?;
+    let api_keys = Arc::new(web::ApiKeys::load(config.api_keys.as_deref())?);
     let store = Store::open_location(config.store.as_deref(), &config.data_dir, config.retention)?;
     let rules: LiveRules = rules.into();
     // One analyzer, so one resolver, per lane (see `background`): hickory
@@ -220,6 +223,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         domain = %config.domain,
         dns = %dns_server,
         proxy_trusted = config.proxy_trusted.len(),
+        api_keys = api_keys.len(),
+        private_reports = config.private_reports,
         "mailscore started"
     );
     let routes = web::routes(web::WebState {
@@ -231,6 +236,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         rules,
         webhooks: config.webhooks.clone(),
         free_space,
+        api_keys,
+        private_reports: config.private_reports,
     });
     // One signal, two listeners: each waits on its own receiver.
     let (stop, stopped) = tokio::sync::watch::channel(false);

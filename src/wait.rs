@@ -65,6 +65,16 @@ pub struct WaitArgs {
     /// senders). May be given more than once.
     #[arg(long, value_name = "PROVIDER")]
     pub require: Vec<String>,
+    /// An API key with the "read" scope, sent as `Authorization: Bearer`:
+    /// for a server with --private-reports. Better in the environment than
+    /// on the command line, where other users can see it.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "MAILSCORE_API_KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
 }
 
 /// Why `wait` could not give a verdict; all of these exit with 2.
@@ -215,6 +225,7 @@ pub async fn wait(args: &WaitArgs) -> Result<Outcome, WaitError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .user_agent(concat!("mailscore-wait/", env!("CARGO_PKG_VERSION")))
+        .default_headers(authorization(args.api_key.as_deref())?)
         .build()
         .map_err(|e| WaitError::Client(root_cause(&e)))?;
     let status_url = endpoint(&server, &["api", "tests", &id]);
@@ -377,6 +388,20 @@ async fn fetch(
             reason: e.to_string(),
         })
     })
+}
+
+/// `Authorization: Bearer <key>` when a key is given, marked sensitive
+/// (kept out of reqwest's debug output).
+fn authorization(key: Option<&str>) -> Result<reqwest::header::HeaderMap, WaitError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(key) = key {
+        let mut value =
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.trim()))
+                .map_err(|_| WaitError::Client("the API key is not a valid header value".into()))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(headers)
 }
 
 /// The innermost error: "Connection refused (os error 111)" rather than

@@ -2,6 +2,7 @@
 //! the JSON errors every endpoint answers with.
 
 use super::WebState;
+use super::auth::Refused;
 use super::ratelimit::RateLimited;
 use crate::test_id;
 use crate::webhooks;
@@ -226,13 +227,16 @@ pub fn error(status: StatusCode, message: &str) -> Response {
     warp::reply::with_status(warp::reply::json(&body), status).into_response()
 }
 
-/// Turns the rejections a client can cause into JSON errors: 429 (with
-/// `Retry-After`) when rate-limited, 400 for a query that does not parse,
-/// 405 for a known path with the wrong method. Anything else is passed on
-/// (to the 404 handler).
+/// Turns the rejections a client can cause into JSON errors: 401 or 403
+/// without the API key a route needs, 429 (with `Retry-After`) when
+/// rate-limited, 400 for a query that does not parse, 405 for a known path
+/// with the wrong method. Anything else is passed on (to the 404 handler).
 pub async fn rejection(rejection: Rejection) -> Result<Response, Rejection> {
+    if let Some(refused) = rejection.find::<Refused>() {
+        return Ok(refused.response());
+    }
     if let Some(limited) = rejection.find::<RateLimited>() {
-        return Ok(too_many_requests(limited.retry_after));
+        return Ok(too_many_requests(limited));
     }
     if let Some(invalid) = rejection.find::<InvalidQuery>() {
         return Ok(error(StatusCode::BAD_REQUEST, &invalid.to_string()));
@@ -258,12 +262,16 @@ pub async fn rejection(rejection: Rejection) -> Result<Response, Rejection> {
 
 /// `429 Too Many Requests`, saying in whole seconds (rounded up) when to
 /// try again.
-fn too_many_requests(retry_after: Duration) -> Response {
+fn too_many_requests(limited: &RateLimited) -> Response {
+    let retry_after = limited.retry_after;
     let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
     let seconds = seconds.max(1);
     let mut response = error(
         StatusCode::TOO_MANY_REQUESTS,
-        &format!("too many test addresses requested from your address; retry in {seconds} s"),
+        &format!(
+            "too many test addresses requested {}; retry in {seconds} s",
+            limited.by
+        ),
     );
     response
         .headers_mut()

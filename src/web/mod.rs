@@ -3,6 +3,7 @@
 
 mod api;
 mod assets;
+mod auth;
 mod badge;
 mod changes;
 mod fix_first;
@@ -28,6 +29,8 @@ pub mod words;
 
 use crate::metrics::{Metrics, ReportFormat};
 use crate::store::Store;
+use auth::Scope;
+pub use auth::{ApiKeys, ApiKeysError};
 pub use reports::Reports;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -52,6 +55,20 @@ pub struct WebState {
     pub webhooks: crate::webhooks::WebhookSettings,
     /// The data disk's reserve: `/readyz` is 503 below it.
     pub free_space: Option<crate::store::free_space::FreeSpace>,
+    /// Who may create tests and surveys and read surveys; none: anyone.
+    pub api_keys: Arc<ApiKeys>,
+    /// Whether reading a report needs a key with the `read` scope too.
+    pub private_reports: bool,
+}
+
+/// A filter for the routes that hand out addresses: the key `scope` needs,
+/// then a token from the caller's own bucket (its key's, else its network's).
+fn creation(
+    keys: Arc<ApiKeys>,
+    scope: Scope,
+) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let limiter = Arc::new(ratelimit::RateLimiter::address_creation());
+    ratelimit::admit(limiter, auth::require(keys, scope))
 }
 
 pub fn routes(
@@ -59,34 +76,45 @@ pub fn routes(
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
 {
     let metrics = state.metrics.clone();
+    let keys = state.api_keys.clone();
+    // A report is readable by its unguessable id, unless the operator
+    // makes reports private: then it takes a key with `read`.
+    let report_keys = if state.private_reports {
+        keys.clone()
+    } else {
+        Arc::new(ApiKeys::none())
+    };
+    let read_report = auth::guard(report_keys, Scope::Read);
+    let read_survey = auth::guard(keys.clone(), Scope::Survey);
     let with_state = warp::any().map(move || state.clone());
-    let creation_limit = std::sync::Arc::new(ratelimit::RateLimiter::address_creation());
     let create = warp::path!("api" / "tests")
         .and(warp::post())
-        .and(ratelimit::admit(creation_limit))
+        .and(creation(keys.clone(), Scope::Create))
         .and(api::create_body())
         .and(with_state.clone())
         .map(api::create);
-    let survey_limit = std::sync::Arc::new(ratelimit::RateLimiter::address_creation());
     let create_survey = warp::path!("api" / "surveys")
         .and(warp::post())
-        .and(ratelimit::admit(survey_limit))
+        .and(creation(keys, Scope::Survey))
         .and(api::create_body())
         .and(with_state.clone())
         .map(surveys::create);
     let survey_tables = warp::path!("api" / "surveys" / String)
         .and(warp::get())
+        .and(read_survey.clone())
         .and(warp::query::<surveys::SurveyQuery>())
         .and(with_state.clone())
         .map(surveys::tables);
     let survey_page = warp::path!("surveys" / String)
         .and(warp::get())
+        .and(read_survey)
         .and(warp::query::<surveys::SurveyQuery>())
         .and(warp::header::optional::<String>("accept-language"))
         .and(with_state.clone())
         .map(surveys::page);
     let status = warp::path!("api" / "tests" / String)
         .and(warp::get())
+        .and(read_report.clone())
         .and(warp::query::<wait::WaitQuery>())
         .and(with_state.clone())
         .then(api::status)
@@ -96,25 +124,30 @@ pub fn routes(
         });
     let history = warp::path!("api" / "tests" / String / "history")
         .and(warp::get())
+        .and(read_report.clone())
         .and(with_state.clone())
         .map(history::history);
     let diff = warp::path!("api" / "tests" / String / "diff")
         .and(warp::get())
+        .and(read_report.clone())
         .and(warp::query::<history::DiffQuery>())
         .and(with_state.clone())
         .map(history::diff);
     let send = warp::path!("api" / "tests" / String / usize)
         .and(warp::get())
+        .and(read_report.clone())
         .and(with_state.clone())
         .map(history::send);
     let send_page = warp::path!("tests" / String / usize)
         .and(warp::get())
+        .and(read_report.clone())
         .and(warp::query::<page::PageQuery>())
         .and(warp::header::optional::<String>("accept-language"))
         .and(with_state.clone())
         .map(page::send_page);
     let report_page = warp::path!("tests" / String)
         .and(warp::get())
+        .and(read_report.clone())
         .and(warp::query::<page::PageQuery>())
         .and(warp::header::optional::<String>("accept-language"))
         .and(with_state.clone())
@@ -122,16 +155,19 @@ pub fn routes(
         .map(move |response| ops::count_report(&metrics, ReportFormat::Html, response));
     let badge = warp::path!("api" / "tests" / String / "badge.svg")
         .and(warp::get())
+        .and(read_report.clone())
         .and(with_state.clone())
         .map(badge::badge);
     let raw_page = warp::path!("tests" / String / "raw")
         .and(warp::get())
+        .and(read_report.clone())
         .and(warp::query::<page::PageQuery>())
         .and(warp::header::optional::<String>("accept-language"))
         .and(with_state.clone())
         .map(raw::raw_page);
     let message_eml = warp::path!("tests" / String / "message.eml")
         .and(warp::get())
+        .and(read_report.clone())
         .and(with_state.clone())
         .map(raw::message_eml);
     let assets = warp::path!("assets" / String)

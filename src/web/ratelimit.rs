@@ -1,16 +1,20 @@
-//! Rate limiting for `POST /api/tests`: one token bucket per client, so a
-//! script cannot mint addresses in a loop. Reading reports is not limited
-//! (a CI job polls), and neither is mail: any valid id receives it anyway.
+//! Rate limiting for `POST /api/tests` and `POST /api/surveys`: one token
+//! bucket per client, so a script cannot mint addresses in a loop. Reading
+//! reports is not limited (a CI job polls, or long-polls with `?wait=`),
+//! and neither is mail: any valid id receives it anyway.
 //!
-//! A client is its IP address, or for IPv6 its /64 (one subscriber usually
-//! holds a whole /64, so counting single addresses would let it rotate).
-//! Behind a reverse proxy every client is the proxy; the proxy should then
-//! limit instead.
+//! A client is the API key it presented (`--api-keys`: a key is one
+//! client wherever it calls from, and CI runners behind one NAT with keys
+//! of their own do not share a bucket), else its IP address, or for IPv6
+//! its /64 (one subscriber usually holds a whole /64, so counting single
+//! addresses would let it rotate). Behind a reverse proxy every keyless
+//! client is the proxy; the proxy should then limit instead.
 //!
 //! Memory is bounded: a bucket that has refilled completely holds nothing a
 //! new bucket would not, so idle clients are dropped whenever the table is
 //! full, and if every client is active the one closest to idle goes.
 
+use super::auth::Caller;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
@@ -34,9 +38,14 @@ pub struct RateLimiter {
     buckets: Mutex<HashMap<Client, Bucket>>,
 }
 
-/// An IPv4 address, or an IPv6 /64 prefix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Client(IpAddr);
+/// Whose bucket a request takes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Client {
+    /// An IPv4 address, or an IPv6 /64 prefix.
+    Network(IpAddr),
+    /// An API key, by name.
+    Key(Arc<str>),
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -49,6 +58,9 @@ struct Bucket {
 #[derive(Debug)]
 pub struct RateLimited {
     pub retry_after: Duration,
+    /// Who was limited, for the message: "from your address" or "with
+    /// this API key".
+    pub by: &'static str,
 }
 
 impl warp::reject::Reject for RateLimited {}
@@ -71,7 +83,16 @@ impl RateLimiter {
 
     /// Takes one token for `ip` at `now`, or says how long until one is there.
     pub fn take(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
-        let client = Client::of(ip);
+        self.take_for(Client::of(ip), now)
+    }
+
+    /// Takes one token for the API key `name` at `now`, or says how long
+    /// until one is there.
+    pub fn take_for_key(&self, name: Arc<str>, now: Instant) -> Result<(), Duration> {
+        self.take_for(Client::Key(name), now)
+    }
+
+    fn take_for(&self, client: Client, now: Instant) -> Result<(), Duration> {
         // A panic elsewhere cannot leave a bucket half-updated: every update
         // below is a plain store, so a poisoned table is still consistent.
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
@@ -113,7 +134,7 @@ impl RateLimiter {
             let fullest = buckets
                 .iter()
                 .max_by(|a, b| self.level(a.1, now).total_cmp(&self.level(b.1, now)))
-                .map(|(client, _)| *client);
+                .map(|(client, _)| client.clone());
             if let Some(client) = fullest {
                 buckets.remove(&client);
             }
@@ -126,35 +147,42 @@ impl Client {
         match ip.to_canonical() {
             IpAddr::V6(v6) => {
                 let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                Client(IpAddr::V6(Ipv6Addr::from(prefix)))
+                Client::Network(IpAddr::V6(Ipv6Addr::from(prefix)))
             }
-            v4 => Client(v4),
+            v4 => Client::Network(v4),
         }
     }
 }
 
-/// A filter that passes when the client may create an address and rejects
-/// with [`RateLimited`] when it may not. The client is the TCP peer, or
-/// the one a `--proxy-trusted` peer names in `X-Forwarded-For` (anyone
-/// else's header is ignored: it would let a client pick its own bucket).
-/// A request served without a [`Peer`] (warp's test harness) is not
-/// limited.
+/// A filter that passes when the caller `caller` yields may create an
+/// address and rejects with [`RateLimited`] when it may not: a key takes
+/// from its own bucket, anyone else from its network's. The network is the
+/// TCP peer's, or the client a `--proxy-trusted` peer names in
+/// `X-Forwarded-For` (anyone else's header is ignored: it would let a
+/// client pick its own bucket). A keyless request served without a
+/// [`Peer`](super::server::Peer) (warp's test harness) is not limited.
 pub fn admit(
     limiter: Arc<RateLimiter>,
+    caller: impl Filter<Extract = (Caller,), Error = warp::Rejection> + Clone + Send + Sync + 'static,
 ) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    warp::ext::optional::<super::server::Peer>()
+    caller
+        .and(warp::ext::optional::<super::server::Peer>())
         .and(warp::header::optional::<String>("x-forwarded-for"))
         .and_then(
-            move |peer: Option<super::server::Peer>, forwarded: Option<String>| {
-                let limiter = limiter.clone();
+            move |caller: Caller, peer: Option<super::server::Peer>, forwarded: Option<String>| {
+                let taken = match caller {
+                    Caller::Key(name) => limiter
+                        .take_for_key(name, Instant::now())
+                        .map_err(|wait| (wait, "with this API key")),
+                    Caller::Anyone => peer
+                        .map(|peer| peer.client_ip(forwarded.as_deref()))
+                        .map_or(Ok(()), |ip| limiter.take(ip, Instant::now()))
+                        .map_err(|wait| (wait, "from your address")),
+                };
                 async move {
-                    let client = peer.map(|peer| peer.client_ip(forwarded.as_deref()));
-                    match client.map(|ip| limiter.take(ip, Instant::now())) {
-                        Some(Err(retry_after)) => {
-                            Err(warp::reject::custom(RateLimited { retry_after }))
-                        }
-                        _ => Ok(()),
-                    }
+                    taken.map_err(|(retry_after, by)| {
+                        warp::reject::custom(RateLimited { retry_after, by })
+                    })
                 }
             },
         )
@@ -196,6 +224,16 @@ mod tests {
         assert!(limiter.take(ip("192.0.2.1"), now).is_ok());
         assert!(limiter.take(ip("192.0.2.1"), now).is_err());
         assert!(limiter.take(ip("192.0.2.2"), now).is_ok());
+    }
+
+    #[test]
+    fn a_key_has_its_own_bucket_whatever_the_address() {
+        let limiter = RateLimiter::new(30, 1, 100);
+        let now = Instant::now();
+        assert!(limiter.take_for_key("ci".into(), now).is_ok());
+        assert!(limiter.take_for_key("ci".into(), now).is_err());
+        assert!(limiter.take_for_key("nightly".into(), now).is_ok());
+        assert!(limiter.take(ip("192.0.2.1"), now).is_ok());
     }
 
     #[test]
