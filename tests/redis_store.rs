@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::dns::{TestDns, Zone};
 use support::redis::RedisServer;
-use support::server::{Server, send_mail, try_deliver};
+use support::server::{Server, deliver_reply, send_mail, try_deliver};
 use support::zones::good_example;
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -471,4 +471,107 @@ fn a_report_the_store_could_not_take_is_saved_when_it_returns() {
     let report = server.wait_for_report("stalled-store");
     assert_eq!(report["id"], "stalled-store");
     assert_eq!(report["checks"]["failed"][0]["check"], "spf");
+}
+
+/// Two nodes on one Redis (durable: fsynced AOF), a flood through both, and
+/// Redis killed in the middle of it and started again: while it is down
+/// SMTP answers 451 (never 250) and the API 503 saying why; once it is back
+/// both nodes take mail again without a restart, and every message that got
+/// a 250, before or after, has its report.
+#[test]
+fn redis_killed_under_two_nodes_loses_nothing_accepted() {
+    let Some(mut redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let dns = TestDns::start(good_example(Zone::new()));
+    let url = redis.url();
+    let args = [
+        "--store",
+        url.as_str(),
+        "--messages-per-ip-per-minute",
+        "100000",
+    ];
+    let nodes = [
+        Server::start(dns.addr, &args),
+        Server::start(dns.addr, &args),
+    ];
+    let smtps = [nodes[0].smtp, nodes[1].smtp];
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // (id, final reply, when it came)
+    let replies = Arc::new(Mutex::new(Vec::<(String, String, Instant)>::new()));
+    let flood = {
+        let (stop, replies) = (Arc::clone(&stop), Arc::clone(&replies));
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let id = format!("outage-{n}");
+                let reply =
+                    deliver_reply(smtps[n % 2], "mail.good.example", "alice@good.example", &id);
+                replies.lock().unwrap().push((id, reply, Instant::now()));
+                n += 1;
+            }
+        })
+    };
+    let accepted = |replies: &Mutex<Vec<(String, String, Instant)>>| {
+        replies
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, reply, _)| reply.starts_with("250"))
+            .count()
+    };
+    while accepted(&replies) < 30 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    redis.crash();
+    let down = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    for node in &nodes {
+        let (status, body) = node.get("/api/tests/outage-0");
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("shared store"), "{body}");
+        let (status, body) = node.get("/readyz");
+        assert_eq!(status, 503, "{body}");
+    }
+    let up = Instant::now();
+    redis.restart();
+    let before = accepted(&replies);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while accepted(&replies) < before + 30 {
+        assert!(Instant::now() < deadline, "the nodes never took mail again");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    flood.join().unwrap();
+
+    let replies = replies.lock().unwrap().clone();
+    // Replies that came while Redis was down (with a margin for the
+    // transactions it was killed in the middle of): none is a 250.
+    let during: Vec<&(String, String, Instant)> = replies
+        .iter()
+        .filter(|(_, _, at)| *at > down + Duration::from_millis(200) && *at < up)
+        .collect();
+    assert!(!during.is_empty(), "no mail tried during the outage");
+    for (id, reply, _) in &during {
+        assert!(
+            reply.starts_with("451"),
+            "{id} during the outage: {reply:?}"
+        );
+    }
+    let accepted: Vec<&String> = replies
+        .iter()
+        .filter(|(_, reply, _)| reply.starts_with("250"))
+        .map(|(id, _, _)| id)
+        .collect();
+    for id in &accepted {
+        let report = nodes[0].wait_for_report(id);
+        assert_eq!(report["message"]["subject"], id.as_str());
+        assert_eq!(nodes[1].wait_for_report(id)["id"], id.as_str());
+    }
+    eprintln!(
+        "{} accepted, {} refused with 451 during the outage",
+        accepted.len(),
+        during.len()
+    );
 }

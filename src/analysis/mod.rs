@@ -132,8 +132,16 @@ async fn analyze_one(
     // a session's wake-up it would run next on that worker, ahead of every
     // session waiting for its reply; yielding puts it behind them.
     tokio::task::yield_now().await;
-    let Some(message) = saving.store.message(id)? else {
-        return Ok(());
+    // A store that fails (a full disk, Redis away) may be back soon: each
+    // read and write is tried again with growing waits rather than given
+    // up (the message would otherwise stay pending until the next start).
+    let mut backoff = Backoff::new(id);
+    let message = loop {
+        match saving.store.message(id) {
+            Ok(Some(message)) => break message,
+            Ok(None) => return Ok(()),
+            Err(e) => backoff.wait_after(e).await?,
+        }
     };
     let address = format!("{id}@{domain}");
     let started = std::time::Instant::now();
@@ -153,10 +161,6 @@ async fn analyze_one(
     for failure in &report.checks.failed {
         metrics.check_failed(failure.reason == crate::checks::guard::FailureReason::TimedOut);
     }
-    // A store that fails (a full disk, Redis away) may be back soon: each
-    // write is tried again with growing waits rather than dropped (the
-    // message would otherwise stay pending until the next start).
-    let mut backoff = Backoff::new(id);
     // Before the report: until the report is saved the message stays
     // pending, so a crash in between analyses it again and rewrites the row.
     let deliveries = loop {
@@ -194,12 +198,12 @@ impl<'a> Backoff<'a> {
     }
 
     /// Waits before the next try, or gives `error` back when tries are
-    /// over.
+    /// over or no wait can mend it (a record that cannot be read).
     async fn wait_after(&mut self, error: StoreError) -> Result<(), StoreError> {
-        if self.wait > Self::LAST {
+        if self.wait > Self::LAST || !error.is_unavailable() {
             return Err(error);
         }
-        tracing::warn!(test_id = %self.id, %error, retry_in = ?self.wait, "report not saved yet");
+        tracing::warn!(test_id = %self.id, %error, retry_in = ?self.wait, "store failed, trying again");
         tokio::time::sleep(self.wait).await;
         self.wait *= 2;
         Ok(())

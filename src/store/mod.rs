@@ -69,6 +69,18 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The store cannot be reached or cannot write now (Redis away, the
+    /// disk or the writer failing): worth trying again later, unlike a
+    /// record that cannot be read.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(_) | StoreError::Writer(_) | StoreError::Redis { .. }
+        )
+    }
+}
+
 /// The format of the message records this build writes (the envelope
 /// record's `v`, sled's `MSG1` value). Format 0, read and migrated on
 /// read, is the raw message alone with its envelope in a tree of its own.

@@ -205,7 +205,7 @@ pub async fn status(id: String, wait: super::wait::WaitQuery, state: WebState) -
             };
             warp::reply::json(&body).into_response()
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => error(store_status(&e), &e.to_string()),
     }
 }
 
@@ -277,4 +277,14 @@ fn too_many_requests(limited: &RateLimited) -> Response {
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(seconds));
     response
+}
+
+/// The status of an answer the store could not give: 503 while it is
+/// unreachable (come back later), 500 for a record it cannot read.
+pub(super) fn store_status(e: &crate::store::StoreError) -> StatusCode {
+    if e.is_unavailable() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    }
 }

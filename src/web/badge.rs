@@ -69,7 +69,7 @@ pub fn badge(id: String, state: WebState) -> Response {
     }
     let report = match state.reports.report(&id) {
         Ok(report) => report,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => return error(super::api::store_status(&e), &e.to_string()),
     };
     let (badge, cache) = match &report {
         Some(report) => (Badge::score(report), "public, max-age=60"),

@@ -84,7 +84,7 @@ pub fn send(id: String, n: usize, state: WebState) -> Response {
             }
             None => error(StatusCode::NOT_FOUND, &format!("no send {n} for {id}")),
         },
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => error(super::api::store_status(&e), &e.to_string()),
     }
 }
 
@@ -131,7 +131,7 @@ fn sends(id: &str, state: &WebState) -> Result<Vec<Report>, (StatusCode, String)
     state
         .reports
         .history(id)
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        .map_err(|e| (super::api::store_status(&e), e.to_string()))
 }
 
 #[cfg(test)]

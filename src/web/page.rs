@@ -203,7 +203,7 @@ pub fn report_page(
         // build's format, a store error) would otherwise wait for ever.
         Err(e) => {
             tracing::warn!(test_id = %id, error = %e, "could not read a report");
-            message_page(lang, t.report_unreadable, StatusCode::INTERNAL_SERVER_ERROR)
+            message_page(lang, t.report_unreadable, super::api::store_status(&e))
         }
         Ok(None) => {
             let mut frame = Frame::new(lang, format!("{} · mailscore", t.pending_title));

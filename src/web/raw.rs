@@ -91,7 +91,7 @@ fn stored_message(id: &str, state: &WebState) -> Result<StoredMessage, (StatusCo
             StatusCode::NOT_FOUND,
             "no message has been received for this test id".into(),
         )),
-        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+        Err(e) => Err((super::api::store_status(&e), e.to_string())),
     }
 }
 

@@ -17,6 +17,8 @@ pub struct RedisServer {
     pub addr: SocketAddr,
     dir: PathBuf,
     child: Child,
+    /// Started with an fsynced append-only file (kept across restarts).
+    durable: bool,
 }
 
 impl RedisServer {
@@ -48,6 +50,27 @@ impl RedisServer {
         panic!("redis-server did not start on a free loopback port");
     }
 
+    /// A fresh server that writes every command to its append-only file
+    /// before answering (`appendfsync always`): what a deployment that
+    /// promises "250 means kept" runs, since a kill then loses nothing.
+    #[allow(dead_code)]
+    pub fn start_durable() -> Option<RedisServer> {
+        let mut server = Self::start()?;
+        let _ = server.child.kill();
+        let _ = server.child.wait();
+        server.durable = true;
+        server.child = spawn_with(server.addr.port(), &server.dir, true);
+        assert!(server.ready(), "redis-server did not start durable");
+        Some(server)
+    }
+
+    /// SIGKILL: a crash. Start it again with [`RedisServer::restart`].
+    #[allow(dead_code)]
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// The URL mailscore's `--store` takes.
     pub fn url(&self) -> String {
         format!("redis://{}/0", self.addr)
@@ -71,7 +94,7 @@ impl RedisServer {
     pub fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        self.child = spawn(self.addr.port(), &self.dir);
+        self.child = spawn_with(self.addr.port(), &self.dir, self.durable);
         assert!(self.ready(), "redis-server did not come back");
     }
 
@@ -89,6 +112,7 @@ impl RedisServer {
         let mut server = RedisServer {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             child: spawn(port, &dir),
+            durable: false,
             dir,
         };
         server.ready().then_some(server)
@@ -122,9 +146,25 @@ impl RedisServer {
 }
 
 fn spawn(port: u16, dir: &Path) -> Child {
+    spawn_with(port, dir, false)
+}
+
+fn spawn_with(port: u16, dir: &Path, durable: bool) -> Child {
+    let persistence: &[&str] = if durable {
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+        ]
+    } else {
+        &["--save", "", "--appendonly", "no"]
+    };
     Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
+        .args(persistence)
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())

@@ -302,7 +302,14 @@ pub fn send_mail(
 /// reply was 250. Never panics: the server may die at any point, which is
 /// what the crash tests do to it.
 pub fn try_deliver(smtp: SocketAddr, helo: &str, mail_from: &str, id: &str) -> bool {
-    let attempt = || -> std::io::Result<bool> {
+    deliver_reply(smtp, helo, mail_from, id).starts_with("250")
+}
+
+/// [`try_deliver`], with the final reply (empty when the connection
+/// failed or closed before it).
+#[allow(dead_code)]
+pub fn deliver_reply(smtp: SocketAddr, helo: &str, mail_from: &str, id: &str) -> String {
+    let attempt = || -> std::io::Result<String> {
         let stream = TcpStream::connect(smtp)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         let mut reader = BufReader::new(stream.try_clone()?);
@@ -327,9 +334,9 @@ pub fn try_deliver(smtp: SocketAddr, helo: &str, mail_from: &str, id: &str) -> b
             reply()?;
         }
         writer.write_all(format!("Subject: {id}\r\n\r\nbody\r\n.\r\n").as_bytes())?;
-        Ok(reply()?.starts_with("250"))
+        reply()
     };
-    attempt().unwrap_or(false)
+    attempt().unwrap_or_default()
 }
 
 impl Server {
