@@ -575,3 +575,53 @@ fn redis_killed_under_two_nodes_loses_nothing_accepted() {
         during.len()
     );
 }
+
+/// Redis stalls for 2 s (`DEBUG SLEEP 2`) while four web requests wait on
+/// it: a new SMTP client is still greeted at once, since the blocking
+/// Redis calls give up their tokio worker first. (Before, the two workers
+/// of this 2-core machine both waited and the greeting took ~2 s.)
+#[test]
+fn a_stalled_redis_does_not_stall_other_clients_greetings() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dns = TestDns::start(Zone::new());
+    let server = Server::start(dns.addr, &["--store", &redis.url()]);
+    let mut sleeper = inspect(&redis);
+    let stall = std::thread::spawn(move || {
+        redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(2)
+            .query::<()>(&mut sleeper)
+            .unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let http = server.http;
+    let readers: Vec<_> = (0..4)
+        .map(|n| {
+            std::thread::spawn(move || {
+                support::server::http_exchange(http, "GET", &format!("/api/tests/stalled-{n}"), &[])
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let stream = std::net::TcpStream::connect(server.smtp).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut greeting = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut greeting).unwrap();
+    let waited = started.elapsed();
+    eprintln!("SMTP greeting during a 2 s Redis stall: {waited:?}");
+    assert!(greeting.starts_with("220"), "{greeting}");
+    assert!(
+        waited < Duration::from_secs(1),
+        "greeting stalled {waited:?}"
+    );
+    stall.join().unwrap();
+    for reader in readers {
+        let (status, _, body) = reader.join().unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+}

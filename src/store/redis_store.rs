@@ -361,6 +361,13 @@ impl RedisStore {
     /// repeat. A connection that failed is not reused.
     fn with_connection<T>(
         &self,
+        op: impl FnMut(&mut Connection) -> RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        off_the_workers(|| self.with_connection_blocking(op))
+    }
+
+    fn with_connection_blocking<T>(
+        &self,
         mut op: impl FnMut(&mut Connection) -> RedisResult<T>,
     ) -> Result<T, StoreError> {
         let pooled = self
@@ -440,5 +447,22 @@ mod tests {
         assert!(!tls.contains("secret"), "{tls}");
         assert!(check_url("redis://127.0.0.1/notadb").is_err());
         assert!(check_url("/var/lib/mailscore").is_err());
+    }
+}
+
+/// Runs `call`, which waits on Redis for as long as Redis takes (seconds
+/// under `DEBUG SLEEP`, a fork for a snapshot, a failover). On a tokio
+/// worker thread that would stall every task queued behind it there, the
+/// SMTP greetings of other clients among them (measured: 2 s with two web
+/// requests in flight on this 2-core machine): the worker first hands its
+/// other tasks to another thread. Elsewhere (the writer thread, the
+/// blocking pool, the analysis lane's own runtime) it simply runs.
+fn off_the_workers<T>(call: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
     }
 }

@@ -165,6 +165,8 @@ fn spawn_with(port: u16, dir: &Path, durable: bool) -> Child {
     Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(persistence)
+        // DEBUG SLEEP plays a stalled Redis (from loopback only).
+        .args(["--enable-debug-command", "local"])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
