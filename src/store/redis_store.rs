@@ -422,6 +422,23 @@ impl RedisStore {
     }
 }
 
+/// Runs `call`, which waits on Redis for as long as Redis takes (seconds
+/// under `DEBUG SLEEP`, a fork for a snapshot, a failover). On a tokio
+/// worker thread that would stall every task queued behind it there, the
+/// SMTP greetings of other clients among them (measured: 2 s with two web
+/// requests in flight on this 2-core machine): the worker first hands its
+/// other tasks to another thread. Elsewhere (the writer thread, the
+/// blocking pool, the analysis lane's own runtime) it simply runs.
+fn off_the_workers<T>(call: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,22 +464,5 @@ mod tests {
         assert!(!tls.contains("secret"), "{tls}");
         assert!(check_url("redis://127.0.0.1/notadb").is_err());
         assert!(check_url("/var/lib/mailscore").is_err());
-    }
-}
-
-/// Runs `call`, which waits on Redis for as long as Redis takes (seconds
-/// under `DEBUG SLEEP`, a fork for a snapshot, a failover). On a tokio
-/// worker thread that would stall every task queued behind it there, the
-/// SMTP greetings of other clients among them (measured: 2 s with two web
-/// requests in flight on this 2-core machine): the worker first hands its
-/// other tasks to another thread. Elsewhere (the writer thread, the
-/// blocking pool, the analysis lane's own runtime) it simply runs.
-fn off_the_workers<T>(call: impl FnOnce() -> T) -> T {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(call)
-        }
-        _ => call(),
     }
 }
