@@ -193,6 +193,17 @@ class Run:
         self.client_errors = collections.Counter()  # our own exceptions
         self.slow = threading.Semaphore(max(1, args.clients // 3))
         self.deadline = time.monotonic() + args.seconds
+        # --rate: when the next session may start (all workers share it).
+        self.next_start = time.monotonic()
+
+    def pace(self):
+        """Waits for this session's turn at --rate sessions a second."""
+        if not self.args.rate:
+            return
+        with self.lock:
+            start = max(self.next_start, time.monotonic())
+            self.next_start = start + 1.0 / self.args.rate
+        time.sleep(max(0.0, start - time.monotonic()))
 
     def new_id(self):
         with self.lock:
@@ -627,6 +638,7 @@ def worker(run, index):
     names = list(KINDS)
     weights = [KINDS[n][1] for n in names]
     while time.monotonic() < run.deadline:
+        run.pace()
         with run.lock:
             if run.sessions >= run.args.max_sessions:
                 return
@@ -725,6 +737,42 @@ def still_answering(smtp_port, http_port):
     return problems
 
 
+def p99(values):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def print_latency_windows(run, reported_at, started, load_seconds):
+    """250-to-report p50/p99 per 5-minute window of the load (by the 250)."""
+    window = 300 if load_seconds > 600 else max(10, load_seconds / 5)
+    rows = collections.defaultdict(list)
+    for id_, at in reported_at.items():
+        rows[int((run.acked_at[id_] - started) // window)].append(at - run.acked_at[id_])
+    print(f"250-to-report by {window:.0f} s window (p50 / p99 / n):")
+    for n in sorted(rows):
+        values = rows[n]
+        print(
+            f"  {n * window:>6.0f} s  {statistics.median(values) * 1000:7.0f} ms "
+            f"{p99(values) * 1000:7.0f} ms  {len(values):>6}"
+        )
+
+
+def print_rss(rss, warm_up):
+    """RSS over the run: after warm-up, how far it moved."""
+    if not rss:
+        return
+    settled = [kb for t, kb in rss if t >= warm_up] or [rss[-1][1]]
+    first, last = settled[0], settled[-1]
+    drift = (last - first) * 100 / first if first else 0
+    spread = (max(settled) - min(settled)) * 100 / min(settled) if min(settled) else 0
+    print(
+        f"RSS every sample: {len(rss)} samples, {rss[0][1] / 1024:.1f} MB at start; after "
+        f"{warm_up:.0f} s warm-up {first / 1024:.1f} MB → {last / 1024:.1f} MB at the end "
+        f"({drift:+.1f} %), min {min(settled) / 1024:.1f} / max {max(settled) / 1024:.1f} MB "
+        f"(spread {spread:.1f} %)"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60, help="length of the mixed load (default 60)")
@@ -736,6 +784,10 @@ def main():
         "takes ~12 s of DNS timeouts against the closed port; default 150)",
     )
     parser.add_argument("--report-timeout", type=float, default=300, help="seconds to wait for reports (default 300)")
+    parser.add_argument("--rate", type=float, default=0, help="sessions a second, steady (default 0: as fast as the clients go)")
+    parser.add_argument("--dns", default=None, help="DNS server HOST:PORT (default: a closed port, every check 'could not check')")
+    parser.add_argument("--rss-every", type=float, default=10, help="seconds between RSS samples (default 10)")
+    parser.add_argument("--warm-up", type=float, default=120, help="seconds of load before RSS counts as settled (default 120)")
     parser.add_argument("--seed", default="mailscore", help="random seed")
     parser.add_argument("--binary", default=None, help="default: target/release/mailscore")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and server log")
@@ -757,7 +809,7 @@ def main():
         "--smtp-listen", f"{LOOPBACK}:{smtp_port}",
         "--http-listen", f"{LOOPBACK}:{http_port}",
         "--domain", DOMAIN,
-        "--dns", f"{LOOPBACK}:{dns_port}",
+        "--dns", args.dns or f"{LOOPBACK}:{dns_port}",
         "--dns-timeout", "1",
         "--max-message-size", str(MAX_MESSAGE_SIZE),
         "--smtp-command-timeout", str(COMMAND_TIMEOUT),
@@ -787,11 +839,20 @@ def main():
         died = threading.Event()
         stop_sampling = threading.Event()
 
+        rss = []  # (seconds since the load began, VmRSS in kB)
+        sample_started = time.monotonic()
+
         def sample():
+            next_rss = 0.0
             while not stop_sampling.wait(0.5):
                 if server.poll() is not None:
                     died.set()
                     return
+                elapsed = time.monotonic() - sample_started
+                if elapsed >= next_rss:
+                    kb = proc_status(server.pid).get("VmRSS", "0 kB").split()[0]
+                    rss.append((elapsed, int(kb)))
+                    next_rss += args.rss_every
 
         # Watches for the server dying under load.
         sampler = threading.Thread(target=sample, daemon=True)
@@ -905,6 +966,8 @@ def main():
                 f"reports: {len(latencies)} / {len(run.acked)}, 250-to-report median "
                 f"{statistics.median(latencies):.1f} s, max {max(latencies):.1f} s"
             )
+            print_latency_windows(run, reported_at, started, load_seconds)
+        print_rss(rss, args.warm_up)
         print(f"lost (250 but no report or no stored message): {len(lost)}" + (f" {lost[:10]}" if lost else ""))
         print(f"corrupt (stored message differs from what was sent): {len(corrupt)}" + (f" {corrupt[:10]}" if corrupt else ""))
         print(f"phantom (refused or cut off, yet stored): {len(phantom)}" + (f" {phantom[:10]}" if phantom else ""))
