@@ -12,6 +12,7 @@ use crate::smtp::Envelope;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
+pub mod collect;
 pub mod diff;
 pub mod stored;
 

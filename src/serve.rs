@@ -320,16 +320,39 @@ const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 /// [`SWEEP_INTERVAL`], so storage stays bounded under a steady stream.
 async fn expire_old_messages(store: Store, retention: std::time::Duration) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+    let candidates = Arc::new(std::sync::Mutex::new(
+        crate::report::collect::Candidates::default(),
+    ));
     loop {
         tick.tick().await;
         let cutoff = unix_now().saturating_sub(retention.as_secs());
         let swept = {
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || store.remove_received_before(cutoff)).await
+            let (store, candidates) = (store.clone(), candidates.clone());
+            tokio::task::spawn_blocking(move || {
+                let removed = store.remove_received_before(cutoff)?;
+                // Then the texts the removed reports alone named.
+                let collected = match store.sled() {
+                    Some(sled) => {
+                        let mut candidates = candidates
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        crate::report::collect::collect_texts(sled, &mut candidates)?
+                    }
+                    None => 0,
+                };
+                Ok::<_, StoreError>((removed, collected))
+            })
+            .await
         };
         match swept {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(removed = n, "retention sweep removed expired tests"),
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((removed, texts))) => {
+                tracing::info!(
+                    removed,
+                    texts,
+                    "retention sweep removed expired tests and texts"
+                )
+            }
             Ok(Err(e)) => tracing::error!(error = %e, "retention sweep failed"),
             Err(e) => tracing::error!(error = %e, "retention sweep panicked"),
         }

@@ -210,6 +210,18 @@ async fn a_probe_is_stored_once_and_read_back_in_place() {
         !stored.bytes.windows(18).any(|w| w == b"mx.nowhere.example"),
         "the probe is kept apart"
     );
+    // The texts it names are exactly the texts it needs kept (what the
+    // retention sweep's collection marks).
+    let named: std::collections::HashSet<u64> = stored::referenced_texts(&stored.bytes)
+        .into_iter()
+        .collect();
+    let needed: std::collections::HashSet<u64> = SavedTexts::default()
+        .unsaved(&stored)
+        .into_iter()
+        .map(|(hash, _)| hash)
+        .collect();
+    assert_eq!(named, needed);
+    assert!(named.len() >= 2, "the probe and at least one explanation");
 
     let dir = store_dir("probe");
     let store = Store::open(&dir).unwrap();

@@ -21,7 +21,7 @@ use crate::fnv::Fnv;
 use crate::score::{Deduction, Text};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::Hasher;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -43,6 +43,35 @@ const NEWER: std::ops::RangeInclusive<u8> = 0x03..=0x1f;
 /// leave alone.
 pub fn newer_format(stored: &[u8]) -> Option<u8> {
     stored.first().copied().filter(|tag| NEWER.contains(tag))
+}
+
+/// The texts `stored` names: its deductions' explanations and the probe's
+/// JSON. A report stored whole (format 0) names none.
+pub fn referenced_texts(stored: &[u8]) -> Vec<u64> {
+    let mut hashes = Vec::new();
+    let Some((&tag, rest)) = stored.split_first() else {
+        return hashes;
+    };
+    if tag != TAG && tag != TAG_SERVERS {
+        return hashes;
+    }
+    let Some((len, mut rest)) = rest.split_first_chunk::<4>() else {
+        return hashes;
+    };
+    if tag == TAG_SERVERS {
+        let Some((hash, after)) = rest.get(4..).and_then(|r| r.split_first_chunk::<8>()) else {
+            return hashes;
+        };
+        hashes.push(u64::from_le_bytes(*hash));
+        rest = after;
+    }
+    let entries = rest
+        .get(u32::from_le_bytes(*len) as usize..)
+        .unwrap_or_default();
+    if let Ok(entries) = serde_json::from_slice::<Vec<Entry>>(entries) {
+        hashes.extend(entries.iter().map(|Entry(_, _, _, hash)| *hash));
+    }
+    hashes
 }
 
 /// The end of a report serialised with no deductions: `deductions` is its
@@ -86,21 +115,28 @@ impl Stored {
 /// The hashes of the texts this process has stored, so that each is
 /// written once, not once a report.
 #[derive(Default)]
-pub struct SavedTexts(Mutex<HashSet<u64>>);
+pub struct SavedTexts(Mutex<HashMap<u64, std::time::Instant>>);
+
+/// How long the analysis trusts that a text it saved is still kept:
+/// shorter than the retention sweep's interval, so a text the sweep
+/// collects (unnamed at two sweeps) is saved again before it is named
+/// ([`collect`](super::collect)).
+const SAVED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl SavedTexts {
     /// The texts of `stored` not saved yet, as the store keeps them: to
     /// store before the report itself.
     pub fn unsaved(&self, stored: &Stored) -> Vec<(u64, Vec<u8>)> {
         let saved = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let fresh = |hash: &u64| saved.get(hash).is_some_and(|at| at.elapsed() < SAVED_FOR);
         let mut unsaved: Vec<(u64, Vec<u8>)> = Vec::new();
         for (hash, texts) in stored.texts() {
-            if !saved.contains(&hash) && unsaved.iter().all(|(h, _)| *h != hash) {
+            if !fresh(&hash) && unsaved.iter().all(|(h, _)| *h != hash) {
                 unsaved.push((hash, texts.to_json()));
             }
         }
         if let Some(servers) = &stored.servers
-            && !saved.contains(&servers.hash)
+            && !fresh(&servers.hash)
         {
             unsaved.push((servers.hash, servers.json.to_vec()));
         }
@@ -109,10 +145,13 @@ impl SavedTexts {
 
     /// Notes texts the store now has.
     pub fn saved(&self, hashes: impl IntoIterator<Item = u64>) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend(hashes);
+        let mut saved = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        saved.extend(hashes.into_iter().map(|hash| (hash, now)));
+        // Bounded by what was saved lately, not by every probe ever kept.
+        if saved.len() > 4096 {
+            saved.retain(|_, at| at.elapsed() < SAVED_FOR);
+        }
     }
 }
 

@@ -243,6 +243,16 @@ impl Store {
         }
     }
 
+    /// The texts no kept report names any more can go: the sled store's
+    /// hashes, every report's, and a way to drop them. None for Redis,
+    /// whose texts are not collected (see `report::collect`).
+    pub fn sled(&self) -> Option<&SledStore> {
+        match self {
+            Store::Sled(s) => Some(s),
+            Store::Redis(_) => None,
+        }
+    }
+
     /// True while a received message still waits for its report.
     pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {
         match self {
@@ -292,7 +302,7 @@ impl Store {
 
 /// The envelope the store's unit tests deliver with.
 #[cfg(test)]
-fn test_envelope() -> Envelope {
+pub(crate) fn test_envelope() -> Envelope {
     Envelope {
         client_ip: "127.0.0.1".parse().expect("an IP address"),
         client_port: 4000,

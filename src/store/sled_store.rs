@@ -230,6 +230,37 @@ impl SledStore {
         Ok(self.texts.get(hash.to_be_bytes())?.map(|v| v.to_vec()))
     }
 
+    /// Calls `each` with every stored report, latest and earlier sends.
+    pub fn for_each_report(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        for value in self.reports.iter().values() {
+            each(stored_report::json(&value?));
+        }
+        for value in self.history.iter().values() {
+            if let Some(send) = history::decode(&value?) {
+                each(&send.report);
+            }
+        }
+        Ok(())
+    }
+
+    /// The hashes of every text kept.
+    pub fn text_hashes(&self) -> Result<Vec<u64>, StoreError> {
+        let mut hashes = Vec::new();
+        for key in self.texts.iter().keys() {
+            if let Some(hash) = key?.first_chunk::<8>() {
+                hashes.push(u64::from_be_bytes(*hash));
+            }
+        }
+        Ok(hashes)
+    }
+
+    pub fn remove_texts(&self, hashes: &[u64]) -> Result<(), StoreError> {
+        for hash in hashes {
+            self.texts.remove(hash.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
     pub fn put_survey(&self, id: &str, survey: &[u8]) -> Result<(), StoreError> {
         self.surveys.insert(id, survey)?;
         self.db.flush()?;
