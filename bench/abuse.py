@@ -826,7 +826,7 @@ def main():
             return 1
         print(
             f"server pid {server.pid}: SMTP {LOOPBACK}:{smtp_port}, HTTP {LOOPBACK}:{http_port}, "
-            f"DNS {LOOPBACK}:{dns_port} (closed), data {data_dir}",
+            f"DNS {args.dns or f'{LOOPBACK}:{dns_port} (closed)'}, data {data_dir}",
             flush=True,
         )
         print(
