@@ -275,7 +275,7 @@ fn verdict_of(decision: Decision) -> Verdict {
 }
 
 /// A finding with nothing found yet.
-fn base(identity: SpfIdentity, domain: &str, result: Verdict) -> SpfFinding {
+pub(super) fn base(identity: SpfIdentity, domain: &str, result: Verdict) -> SpfFinding {
     SpfFinding {
         result,
         setup: result.setup(),

@@ -12,25 +12,14 @@ use super::iprev::IprevFinding;
 use super::posture::{PostureFinding, Presence, RecordStatus};
 use super::smime::{SmimeFinding, SmimeResult};
 use super::spamd::{SpamdFinding, SpamdStatus};
-use super::spf::{AllPolicy, SpfFinding, SpfIdentity};
+use super::spf::{SpfFinding, SpfIdentity};
 use super::{Setup, Verdict, arc::ArcFinding};
 use std::net::IpAddr;
 
 pub fn spf(identity: SpfIdentity, domain: &str, why: FailureReason) -> SpfFinding {
     SpfFinding {
-        result: Verdict::Temperror,
-        setup: Setup::Unknown,
-        identity,
-        domain: domain.to_string(),
-        records: Vec::new(),
-        explanation: None,
         error: Some(could_not_check(why)),
-        problem: None,
-        matched: None,
-        dns_lookups: 0,
-        void_lookups: 0,
-        all: AllPolicy::Unknown,
-        uses_ptr: false,
+        ..super::spf::base(identity, domain, Verdict::Temperror)
     }
 }
 
@@ -83,12 +72,7 @@ pub fn helo(name: &str) -> HeloFinding {
 }
 
 pub fn smime(why: FailureReason) -> SmimeFinding {
-    SmimeFinding {
-        result: SmimeResult::Unknown,
-        signer: None,
-        digest: None,
-        error: Some(could_not_check(why)),
-    }
+    SmimeFinding::only(SmimeResult::Unknown, Some(could_not_check(why)))
 }
 
 pub fn blocklists(why: FailureReason) -> BlocklistFinding {

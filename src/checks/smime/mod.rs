@@ -224,7 +224,7 @@ impl SmimeFinding {
         }
     }
 
-    fn only(result: SmimeResult, error: Option<String>) -> SmimeFinding {
+    pub(crate) fn only(result: SmimeResult, error: Option<String>) -> SmimeFinding {
         SmimeFinding {
             result,
             error,
