@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::dkim::{rsa_key_record, rsa_signed, split_255};
 use support::dns::{TestDns, Zone};
+use support::survey::{row, temp_dir};
 
 const RECEIVER: &str = "mx.archive.test";
 
@@ -96,28 +97,10 @@ fn json(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
-fn row<'a>(tables: &'a Value, from: &str) -> &'a Value {
-    tables["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["from"] == from)
-        .unwrap_or_else(|| panic!("no row for {from}: {tables:#}"))
-}
-
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mailscore-survey-{}",
-        mailscore::test_id::generate()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn a_maildir_and_eml_files_are_surveyed_per_sender() {
     let dns = TestDns::start(zone());
-    let dir = temp_dir();
+    let dir = temp_dir("survey");
     let paths = archive(&dir);
     let out = survey(
         &dns,
@@ -218,7 +201,7 @@ fn a_maildir_and_eml_files_are_surveyed_per_sender() {
 #[test]
 fn without_the_receiving_host_ip_based_figures_are_not_checked() {
     let dns = TestDns::start(zone());
-    let dir = temp_dir();
+    let dir = temp_dir("survey");
     let paths = archive(&dir);
     let tables = json(&survey(&dns, &paths, &[]));
     let good = row(&tables, "news@good.go.jp");

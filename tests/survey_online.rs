@@ -9,11 +9,12 @@ mod support;
 
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::dkim::{rsa_key_record, rsa_signed, split_255};
 use support::dns::{TestDns, Zone};
 use support::redis::RedisServer;
 use support::server::{Server, send_mail};
+use support::survey::{row, wait_for_messages};
 
 fn zone() -> Zone {
     Zone::new()
@@ -56,32 +57,6 @@ fn send(server: &Server, from: &str, to: &str, signed: bool) {
     );
 }
 
-/// Polls the survey until it counts `messages` messages.
-fn wait_for_messages(server: &Server, survey: &str, messages: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, tables) = json(server, &format!("/api/surveys/{survey}"));
-        assert_eq!(status, 200, "{tables}");
-        if tables["messages"] == messages {
-            return tables;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{messages} messages never counted: {tables}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn row<'a>(tables: &'a Value, from: &str) -> &'a Value {
-    tables["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["from"] == from)
-        .unwrap_or_else(|| panic!("no row for {from}: {tables}"))
-}
-
 /// Creates a survey, has two senders mail it (one twice), and checks the
 /// tables; returns the survey id.
 fn survey_counts_each_sender_once(server: &Server) -> String {
@@ -121,7 +96,7 @@ fn survey_counts_each_sender_once(server: &Server) -> String {
         true,
     );
 
-    let tables = wait_for_messages(server, &id, 3);
+    let tables = wait_for_messages(server, &id, 3, Duration::from_secs(30));
     assert_eq!(tables["senders"], 2, "{tables}");
     assert_eq!(tables["survey"]["name"], "Government <newsletters>");
     let news = row(&tables, "news@news.go.jp");

@@ -10,13 +10,14 @@ mod support;
 
 use serde_json::Value;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::dns::TestDns;
 use support::redis::RedisServer;
 use support::server::{Server, send_mail};
 use support::study::{self, RECEIVER, StudySender};
+use support::survey::{row, temp_dir, wait_for_messages};
 
 fn survey(dns: &TestDns, mbox: &Path, extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_mailscore"))
@@ -42,24 +43,6 @@ fn stdout(out: &Output) -> &[u8] {
     &out.stdout
 }
 
-fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mailscore-survey-study-{}",
-        mailscore::test_id::generate()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn row<'a>(tables: &'a Value, from: &str) -> &'a Value {
-    tables["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["from"] == from)
-        .unwrap_or_else(|| panic!("no row for {from}"))
-}
-
 fn sender<'a>(senders: &'a [StudySender], label: &str) -> &'a StudySender {
     senders.iter().find(|s| s.label == label).unwrap()
 }
@@ -79,7 +62,7 @@ fn the_jipdec_study_tables_come_out_digit_for_digit() {
     let senders = study::senders();
     assert_eq!(senders.len(), 72);
     let dns = TestDns::start(study::zone());
-    let dir = temp_dir();
+    let dir = temp_dir("survey-study");
     let mbox = dir.join("study.mbox");
     let archive = study::mbox(&senders, RECEIVER);
     // mboxrd quoting of the body lines that start with "From ".
@@ -284,25 +267,6 @@ fn mail_the_study(server: &Server, survey: &str, senders: &[StudySender]) {
     }
 }
 
-/// Polls the survey's JSON until it counts `messages` messages.
-fn tables_once_counted(server: &Server, survey: &str, messages: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (status, body) = server.get(&format!("/api/surveys/{survey}"));
-        assert_eq!(status, 200, "{body}");
-        let tables: Value = serde_json::from_str(&body).unwrap();
-        if tables["messages"] == messages {
-            return tables;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{messages} messages never counted: {}",
-            tables["messages"]
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The study mailed into an online survey of `server`: the same figures.
 fn the_study_online(server: &Server, senders: &[StudySender]) {
     let (status, body) = server.post_json(
@@ -313,7 +277,7 @@ fn the_study_online(server: &Server, senders: &[StudySender]) {
     let created: Value = serde_json::from_str(&body).unwrap();
     let survey = created["id"].as_str().unwrap().to_string();
     mail_the_study(server, &survey, senders);
-    let tables = tables_once_counted(server, &survey, 77);
+    let tables = wait_for_messages(server, &survey, 77, Duration::from_secs(120));
     assert_published_figures(&tables, senders);
     // Each row names the label its mail came to, and the CSV has them all.
     let a01 = row(&tables, &sender(senders, "a01").from);

@@ -13,5 +13,6 @@ pub mod signed_root;
 pub mod smtp_reply;
 pub mod spamd;
 pub mod study;
+pub mod survey;
 pub mod tls;
 pub mod zones;
