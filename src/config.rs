@@ -52,6 +52,9 @@ pub struct Config {
     /// Where tests are stored: None for sled in `data_dir` (one node), or
     /// a `redis://host:port/db` URL that several nodes share.
     pub store: Option<String>,
+    /// Bytes of sled's page cache: what bounds the store's share of
+    /// resident memory, whatever the number of stored tests.
+    pub store_cache: u64,
     /// How long the SMTP server waits for a client's next command.
     pub smtp_command_timeout: Duration,
     /// How long a client may take over a whole DATA body.
@@ -182,6 +185,9 @@ pub struct Options {
     /// data dir [default: sled]
     #[arg(long, env = "MAILSCORE_STORE")]
     pub store: Option<String>,
+    /// Megabytes of the embedded store's page cache (sled) [default: 64]
+    #[arg(long, env = "MAILSCORE_STORE_CACHE_MB")]
+    pub store_cache_mb: Option<u64>,
     /// Seconds the SMTP server waits for the next command [default: 300]
     #[arg(long, env = "MAILSCORE_SMTP_COMMAND_TIMEOUT")]
     pub smtp_command_timeout: Option<u64>,
@@ -475,6 +481,7 @@ impl From<Options> for Config {
             tls_key: given.tls_key,
             retention: Duration::from_secs(86_400 * given.retention_days.unwrap_or(7)),
             store: given.store.filter(|store| store != "sled"),
+            store_cache: given.store_cache_mb.unwrap_or(64) * 1_048_576,
             smtp_command_timeout: seconds(given.smtp_command_timeout, 300),
             smtp_data_timeout: seconds(given.smtp_data_timeout, 600),
             smtp_session_lifetime: seconds(given.smtp_session_lifetime, 1800),

@@ -59,7 +59,12 @@ pub enum ServeError {
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let rules = RuleTable::load(config.rules.as_deref())?;
     let api_keys = Arc::new(web::ApiKeys::load(config.api_keys.as_deref())?);
-    let store = Store::open_location(config.store.as_deref(), &config.data_dir, config.retention)?;
+    let store = Store::open_location(
+        config.store.as_deref(),
+        &config.data_dir,
+        config.store_cache,
+        config.retention,
+    )?;
     let rules: LiveRules = rules.into();
     // One analyzer, so one resolver, per lane (see `background`): hickory
     // runs a DNS connection's driver task on the runtime that opened it and

@@ -142,14 +142,19 @@ impl Store {
     }
 
     /// The store a config names: `location` is None or "sled" for sled in
-    /// `data_dir`, or a `redis://` URL; `retention` becomes the Redis TTL.
+    /// `data_dir` with `cache_bytes` of page cache, or a `redis://` URL;
+    /// `retention` becomes the Redis TTL.
     pub fn open_location(
         location: Option<&str>,
         data_dir: &Path,
+        cache_bytes: u64,
         retention: Duration,
     ) -> Result<Store, StoreError> {
         match location {
-            None | Some("sled") => Store::open(data_dir),
+            None | Some("sled") => Ok(Store::Sled(SledStore::open_with_cache(
+                data_dir,
+                cache_bytes,
+            )?)),
             Some(url) => Ok(Store::Redis(RedisStore::connect(url, retention)?)),
         }
     }

@@ -18,10 +18,11 @@ use crate::smtp::Envelope;
 use std::path::Path;
 use std::sync::Arc;
 
-/// sled's page cache. Its default (1 GiB) let resident memory grow with the
-/// store, to ~900 MB after 30,000 messages; reads of older reports come from
-/// the OS page cache instead.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// sled's page cache unless told otherwise (`--store-cache-mb`). Its own
+/// default (1 GiB) let resident memory grow with the store, to ~900 MB
+/// after 30,000 messages; reads of older reports come from the OS page
+/// cache instead.
+pub const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct SledStore {
@@ -44,9 +45,14 @@ pub struct SledStore {
 
 impl SledStore {
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        SledStore::open_with_cache(dir, CACHE_BYTES)
+    }
+
+    /// Opens the store with `cache_bytes` of page cache.
+    pub fn open_with_cache(dir: &Path, cache_bytes: u64) -> Result<SledStore, StoreError> {
         let db = sled::Config::new()
             .path(dir)
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .open()?;
         Ok(SledStore {
             envelopes: db.open_tree("envelopes")?,
