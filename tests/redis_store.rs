@@ -37,7 +37,7 @@ fn envelope(id: &str) -> Envelope {
 }
 
 fn store(redis: &RedisServer, retention: Duration) -> Store {
-    Store::open_location(Some(&redis.url()), Path::new("/nonexistent"), retention)
+    Store::open_location(Some(&redis.url()), Path::new("/nonexistent"), 0, retention)
         .expect("connect to redis-server")
 }
 
@@ -272,7 +272,7 @@ fn an_unreachable_or_invalid_store_is_a_clear_error() {
         .unwrap()
         .port();
     let url = format!("redis://:secret@127.0.0.1:{port}/0");
-    let err = Store::open_location(Some(&url), Path::new("/nonexistent"), RETENTION)
+    let err = Store::open_location(Some(&url), Path::new("/nonexistent"), 0, RETENTION)
         .err()
         .expect("nothing listens there");
     assert!(matches!(err, StoreError::Redis { .. }), "{err}");
