@@ -157,6 +157,22 @@ Content-Transfer-Encoding: base64\r\n\r\n"
     message.into_bytes()
 }
 
+/// About 10 MB: a short text part and one 7.5 MB PDF in base64, the case
+/// issue 24 compares with rspamd.
+fn attachment_10m() -> Vec<u8> {
+    let mut message = format!(
+        "{HEADERS}Subject: The scan\r\n\
+Content-Type: multipart/mixed; boundary=\"b3\"\r\n\r\n\
+--b3\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe scan is attached.\r\n\
+--b3\r\nContent-Type: application/pdf; name=\"scan.pdf\"\r\n\
+Content-Disposition: attachment; filename=\"scan.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n"
+    );
+    message.push_str(&base64_lines(7_500_000));
+    message.push_str("--b3--\r\n");
+    message.into_bytes()
+}
+
 /// `size` pseudo-random bytes as base64 in 76-character lines.
 fn base64_lines(size: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -198,6 +214,7 @@ fn analysis(c: &mut Criterion) {
         ("plain 2 KB", plain_2k()),
         ("newsletter 50 KB, 40 links, DKIM", newsletter_50k()),
         ("attachments 5 MB", attachments_5m()),
+        ("attachment 10 MB", attachment_10m()),
     ];
     let mut group = c.benchmark_group("analyse+score");
     for (name, raw) in &messages {

@@ -274,25 +274,31 @@ fn is_pkcs7_signature_type(value: &str) -> bool {
 /// belongs to the delimiter. A missing close delimiter ends the last part at
 /// the end of the body.
 fn body_parts<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
+    let needle = [b"--", boundary].concat();
     let mut parts = Vec::new();
+    // A delimiter line cannot hold a line break.
+    if needle.contains(&b'\n') {
+        return parts;
+    }
     let mut part_start: Option<usize> = None;
-    let mut line_start = 0;
-    while line_start < body.len() {
-        let line_end = body[line_start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(body.len(), |i| line_start + i);
-        let next_line = (line_end + 1).min(body.len());
-        if let Some(close) = delimiter(&body[line_start..line_end], boundary) {
-            if let Some(start) = part_start {
-                parts.push(&body[start..part_end(body, line_start).max(start)]);
-            }
-            if close || parts.len() >= MAX_PARTS {
-                return parts;
-            }
-            part_start = Some(next_line);
+    // Only where `--boundary` occurs can a delimiter line start: found by
+    // memmem, not by reading every line of a 10 MB attachment.
+    for line_start in memchr::memmem::find_iter(body, &needle) {
+        if line_start > 0 && body[line_start - 1] != b'\n' {
+            continue;
         }
-        line_start = next_line.max(line_start + 1);
+        let line_end =
+            memchr::memchr(b'\n', &body[line_start..]).map_or(body.len(), |i| line_start + i);
+        let Some(close) = delimiter(&body[line_start..line_end], boundary) else {
+            continue;
+        };
+        if let Some(start) = part_start {
+            parts.push(&body[start..part_end(body, line_start).max(start)]);
+        }
+        if close || parts.len() >= MAX_PARTS {
+            return parts;
+        }
+        part_start = Some((line_end + 1).min(body.len()));
     }
     if let Some(start) = part_start {
         parts.push(&body[start.min(body.len())..]);
