@@ -248,6 +248,47 @@ fn analysis(c: &mut Criterion) {
     group.finish();
     save_for_spamc(&messages);
     corpus(c, &runtime, &pipeline);
+    by_size(c, &runtime, &pipeline);
+}
+
+/// `size` bytes of mail: a 1 KB text part and, past 1 KB, the rest as one
+/// base64 attachment, the shape in which big mail arrives.
+fn sized(size: usize) -> Vec<u8> {
+    let text = "Hello, the figures you asked for are below and attached.\r\n".repeat(14);
+    let mut message = format!(
+        "{HEADERS}Subject: Sized\r\n\
+Content-Type: multipart/mixed; boundary=\"b4\"\r\n\r\n\
+--b4\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}"
+    );
+    let rest = size.saturating_sub(message.len() + 200);
+    if rest > 0 {
+        message.push_str(
+            "--b4\r\nContent-Type: application/pdf; name=\"f.pdf\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n",
+        );
+        message.push_str(&base64_lines(rest * 3 / 4 * 76 / 78));
+    }
+    message.push_str("--b4--\r\n");
+    message.into_bytes()
+}
+
+/// How analysis time grows with the message: 1 KB to 10 MB (issue 24).
+fn by_size(c: &mut Criterion, runtime: &tokio::runtime::Runtime, pipeline: &Pipeline) {
+    let mut group = c.benchmark_group("by size");
+    for (name, size) in [
+        ("1 KB", 1_000),
+        ("100 KB", 100_000),
+        ("1 MB", 1_000_000),
+        ("10 MB", 10_000_000),
+    ] {
+        let raw = sized(size);
+        analyse(runtime, pipeline, &raw);
+        group.throughput(Throughput::Bytes(raw.len() as u64));
+        group.bench_function(name, |b| {
+            b.iter(|| analyse(runtime, pipeline, black_box(&raw)))
+        });
+    }
+    group.finish();
 }
 
 /// The three messages as files, so `bench/spamc.sh` times SpamAssassin on
