@@ -29,6 +29,7 @@ pub mod history;
 mod redis_store;
 mod sled_store;
 mod surveys;
+pub mod versioned;
 mod webhooks;
 mod writer;
 

@@ -6,6 +6,7 @@
 
 use super::sender::{self, SenderRow};
 use super::tables::Tables;
+use crate::store::{StoreError, versioned};
 use serde::{Deserialize, Serialize};
 
 /// What a survey was created with.
@@ -26,13 +27,17 @@ pub struct Survey {
 /// The longest survey name kept; it is shown on the page.
 pub const MAX_NAME: usize = 200;
 
+/// The format of the survey and row records this build writes (their
+/// `v`); records from before formats were numbered read as 0.
+pub const SURVEY_FORMAT: u32 = 1;
+
 impl Survey {
-    pub fn decode(bytes: &[u8]) -> Option<Survey> {
-        serde_json::from_slice(bytes).ok()
+    pub fn decode(bytes: &[u8]) -> Result<Survey, StoreError> {
+        versioned::decode(bytes, "survey", SURVEY_FORMAT)
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a survey serialises")
+        versioned::encode(self, SURVEY_FORMAT)
     }
 }
 
@@ -51,12 +56,12 @@ pub struct KeptRow {
 }
 
 impl KeptRow {
-    pub fn decode(bytes: &[u8]) -> Option<KeptRow> {
-        serde_json::from_slice(bytes).ok()
+    pub fn decode(bytes: &[u8]) -> Result<KeptRow, StoreError> {
+        versioned::decode(bytes, "survey row", SURVEY_FORMAT)
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a row serialises")
+        versioned::encode(self, SURVEY_FORMAT)
     }
 }
 
@@ -140,5 +145,31 @@ mod tests {
             assert!(Period::new(Some(bad), None).is_err(), "{bad}");
         }
         assert!(Period::new(None, None).unwrap().is_all());
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn surveys_are_kept_with_their_format_and_older_ones_still_read() {
+        let survey = Survey {
+            id: "s1".into(),
+            name: "go.jp".into(),
+            expect_domain: Some("go.jp".into()),
+            created_at: "2026-12-05T00:00:00Z".into(),
+        };
+        let kept = survey.encode();
+        assert!(kept.starts_with(br#"{"v":1,"id":"s1""#), "{kept:?}");
+        assert_eq!(Survey::decode(&kept).unwrap(), survey);
+        // As issue 22's build wrote it, before formats were numbered.
+        let unnumbered = serde_json::to_vec(&survey).unwrap();
+        assert_eq!(Survey::decode(&unnumbered).unwrap(), survey);
+        let newer = br#"{"v":2,"id":"s1","shape":"other"}"#;
+        assert!(matches!(
+            Survey::decode(newer),
+            Err(StoreError::NewerFormat { format: 2, .. })
+        ));
     }
 }

@@ -263,17 +263,23 @@ fn read(id: &str, state: &WebState) -> Result<(Survey, Vec<KeptRow>), (StatusCod
     if !test_id::is_plain(id) {
         return Err((StatusCode::BAD_REQUEST, "invalid survey id".into()));
     }
+    // A record of a newer build is an answer of its own (this build
+    // cannot count it), not a survey missing rows.
+    let unreadable =
+        |e: crate::store::StoreError| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
     let survey = state
         .store
         .survey(id)
         .map_err(unavailable)?
-        .and_then(|bytes| Survey::decode(&bytes))
         .ok_or((StatusCode::NOT_FOUND, "no such survey".to_string()))?;
+    let survey = Survey::decode(&survey).map_err(unreadable)?;
     let rows = state.store.survey_rows(id).map_err(unavailable)?;
-    Ok((
-        survey,
-        rows.iter().filter_map(|r| KeptRow::decode(r)).collect(),
-    ))
+    let rows = rows
+        .iter()
+        .map(|r| KeptRow::decode(r))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unreadable)?;
+    Ok((survey, rows))
 }
 
 const SORTS: [&str; 9] = [

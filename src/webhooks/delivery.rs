@@ -5,7 +5,7 @@
 
 use super::{survey_key, test_key};
 use crate::report::Report;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, versioned};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,13 +23,17 @@ pub struct Delivery {
     pub last_error: Option<String>,
 }
 
+/// The format of the delivery records this build writes (their `v`);
+/// records from before formats were numbered read as 0.
+pub const DELIVERY_FORMAT: u32 = 1;
+
 impl Delivery {
-    pub fn decode(bytes: &[u8]) -> Option<Delivery> {
-        serde_json::from_slice(bytes).ok()
+    pub fn decode(bytes: &[u8]) -> Result<Delivery, StoreError> {
+        versioned::decode(bytes, "webhook delivery", DELIVERY_FORMAT)
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(self).expect("a delivery serialises")
+        versioned::encode(self, DELIVERY_FORMAT)
     }
 }
 

@@ -75,7 +75,7 @@ fn start_due(outbox: &Arc<Outbox>) -> Option<u64> {
     };
     let now = now_ms();
     let mut next = None::<u64>;
-    for delivery in queued.iter().filter_map(|bytes| Delivery::decode(bytes)) {
+    for delivery in queued.iter().filter_map(|bytes| readable(bytes)) {
         if in_flight.contains(&delivery.id) {
             continue;
         }
@@ -99,6 +99,22 @@ fn start_due(outbox: &Arc<Outbox>) -> Option<u64> {
         });
     }
     next
+}
+
+/// A queued delivery this build can send. One it cannot read (written by a
+/// newer build, or corrupt) stays queued as it is, and is named in the log
+/// once per process rather than at every pass over the queue.
+fn readable(bytes: &[u8]) -> Option<Delivery> {
+    static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    match Delivery::decode(bytes) {
+        Ok(delivery) => Some(delivery),
+        Err(e) => {
+            if !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(error = %e, "a queued webhook delivery is left as it is");
+            }
+            None
+        }
+    }
 }
 
 /// Writes an attempt's outcome to the queue.
