@@ -72,7 +72,7 @@ fn survey_tables(c: &mut Criterion) {
             .survey_rows("bench")
             .unwrap()
             .iter()
-            .filter_map(|bytes| KeptRow::decode(bytes))
+            .filter_map(|bytes| KeptRow::decode(bytes).ok())
             .collect();
         online::tables(&survey, &rows, &Period::default())
     };

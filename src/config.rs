@@ -620,7 +620,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 47, "{keys:?}");
+        assert_eq!(keys.len(), 48, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()

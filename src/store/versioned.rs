@@ -15,14 +15,6 @@ struct Writing<'a, T> {
     record: &'a T,
 }
 
-#[derive(Deserialize)]
-struct Reading<T> {
-    #[serde(default)]
-    v: u32,
-    #[serde(flatten)]
-    record: T,
-}
-
 /// `record` as kept, in `format`.
 pub fn encode<T: Serialize>(record: &T, format: u32) -> Vec<u8> {
     serde_json::to_vec(&Writing { v: format, record }).expect("a stored record serialises")
@@ -51,9 +43,8 @@ pub fn decode<T: DeserializeOwned>(
             readable,
         });
     }
-    serde_json::from_slice::<Reading<T>>(bytes)
-        .map(|reading| reading.record)
-        .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+    // `v` itself is one more field to the record's type, which ignores it.
+    serde_json::from_slice::<T>(bytes).map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
 }
 
 #[cfg(test)]
