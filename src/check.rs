@@ -27,7 +27,7 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// The settings `serve` takes (its config file too): `check` uses the
-    /// DNS, rule, blocklist, S/MIME, content and spamd ones.
+    /// DNS, rule, blocklist, S/MIME, content, spamd and rspamd ones.
     #[command(
         flatten,
         next_help_heading = "Settings, as for serve (check uses those of the analysis)"

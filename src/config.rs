@@ -9,6 +9,7 @@ use crate::analysis::pipeline::Pipeline;
 use crate::checks::content::Profile;
 use crate::checks::dnsbl;
 use crate::checks::mail_server::{DEFAULT_RELAY_DOMAIN, ProbeSettings};
+use crate::checks::rspamd::RspamdSettings;
 use crate::checks::spamd::SpamdSettings;
 use crate::checks::{Analyzer, Settings, SetupError};
 use crate::dns::{DnsSetupError, resolver_with_anchors};
@@ -174,6 +175,13 @@ pub struct Options {
     /// Seconds spamd may take per message before it counts as not checked [default: 10]
     #[arg(long, env = "MAILSCORE_SPAMD_TIMEOUT")]
     pub spamd_timeout: Option<u64>,
+    /// rspamd's normal worker to score each message with (HTTP /checkv2),
+    /// HOST:PORT [default: none]
+    #[arg(long, env = "MAILSCORE_RSPAMD")]
+    pub rspamd: Option<SocketAddr>,
+    /// Seconds rspamd may take per message before it counts as not checked [default: 10]
+    #[arg(long, env = "MAILSCORE_RSPAMD_TIMEOUT")]
+    pub rspamd_timeout: Option<u64>,
     /// Seconds one check of a message may take; a check still waiting
     /// then is reported as "could not check" [default: 60]
     #[arg(long, env = "MAILSCORE_ANALYSIS_TIMEOUT")]
@@ -329,7 +337,7 @@ impl Options {
     }
 
     /// The analysis' settings: given or default blocklists, trust anchors,
-    /// content profile and spamd.
+    /// content profile, spamd and rspamd.
     fn settings(&self) -> Settings {
         let zones = |given: &Option<Vec<String>>, default: &[&str]| {
             given
@@ -348,6 +356,10 @@ impl Options {
             spamd: self.spamd.map(|addr| SpamdSettings {
                 addr,
                 timeout: Duration::from_secs(self.spamd_timeout.unwrap_or(10).max(1)),
+            }),
+            rspamd: self.rspamd.map(|addr| RspamdSettings {
+                addr,
+                timeout: Duration::from_secs(self.rspamd_timeout.unwrap_or(10).max(1)),
             }),
             probe: self.probe_settings(),
             dnssec_validation: self.dnssec_validation.unwrap_or_default() == Switch::On,
@@ -620,7 +632,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 48, "{keys:?}");
+        assert_eq!(keys.len(), 50, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()
@@ -788,12 +800,13 @@ mod tests {
     }
 
     #[test]
-    fn spamd_and_content_profile_come_from_file_and_flags() {
+    fn spamd_rspamd_and_content_profile_come_from_file_and_flags() {
         let path =
             std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
         std::fs::write(
             &path,
-            "spamd = \"127.0.0.1:783\"\nspamd_timeout = 4\ncontent_profile = \"fisc\"\n",
+            "spamd = \"127.0.0.1:783\"\nspamd_timeout = 4\ncontent_profile = \"fisc\"\n\
+             rspamd = \"127.0.0.1:11333\"\nrspamd_timeout = 3\n",
         )
         .unwrap();
         let args = Options {
@@ -803,6 +816,7 @@ mod tests {
         let from_file = Config::load(&args).map(|c| c.lists);
         let flagged = Config::load(&Options {
             spamd: Some("127.0.0.1:7830".parse().unwrap()),
+            rspamd: Some("127.0.0.1:21333".parse().unwrap()),
             content_profile: Some(Profile::Default),
             ..args
         })
@@ -812,12 +826,17 @@ mod tests {
         let spamd = from_file.spamd.unwrap();
         assert_eq!(spamd.addr, "127.0.0.1:783".parse().unwrap());
         assert_eq!(spamd.timeout, Duration::from_secs(4));
+        let rspamd = from_file.rspamd.unwrap();
+        assert_eq!(rspamd.addr, "127.0.0.1:11333".parse().unwrap());
+        assert_eq!(rspamd.timeout, Duration::from_secs(3));
         assert_eq!(from_file.content_profile, Profile::Fisc);
         let flagged = flagged.unwrap();
         assert_eq!(flagged.spamd.unwrap().addr.port(), 7830);
+        assert_eq!(flagged.rspamd.unwrap().addr.port(), 21333);
         assert_eq!(flagged.content_profile, Profile::Default);
         let default = Config::load(&Options::default()).unwrap();
         assert!(default.lists.spamd.is_none());
+        assert!(default.lists.rspamd.is_none());
         assert!(parse_profile("banks").is_err());
     }
 

@@ -292,9 +292,10 @@ phrases! {
         json_report: "JSON report", "JSON レポート";
         score_badge: "Score badge", "スコアバッジ";
 
-        // Content and format section, and SpamAssassin.
+        // Content and format section, SpamAssassin and Rspamd.
         section_content: "Content and format", "内容と形式";
         section_spamassassin: "SpamAssassin", "SpamAssassin（迷惑メール判定）";
+        section_rspamd: "Rspamd", "Rspamd（迷惑メール判定）";
     }
 }
 

@@ -1055,6 +1055,7 @@ fn full_report() -> Report {
             },
             content: full_content(),
             spamassassin: full_spamassassin(),
+            rspamd: full_rspamd(),
             message_id_domain: MessageIdDomainFinding {
                 result: MessageIdDomain::Foreign,
                 message_id_domain: Some("esp.example".into()),
@@ -1317,6 +1318,24 @@ fn full_spamassassin() -> mailscore::checks::spamd::SpamdFinding {
             name: "MISSING_HEADERS".into(),
             points: -1.2,
             description: "Missing To: header".into(),
+        }],
+        error: Some("x".into()),
+    }
+}
+
+fn full_rspamd() -> mailscore::checks::rspamd::RspamdFinding {
+    use mailscore::checks::rspamd::{RspamdFinding, RspamdStatus, RspamdSymbol};
+    RspamdFinding {
+        status: RspamdStatus::Checked,
+        server: Some("127.0.0.1:11333".into()),
+        action: Some("add header".into()),
+        score: Some(7.5),
+        required_score: Some(15.0),
+        symbols: vec![RspamdSymbol {
+            name: "DATE_IN_PAST".into(),
+            score: 1.0,
+            description: "Message date is in past".into(),
+            options: vec!["9180".into()],
         }],
         error: Some("x".into()),
     }

@@ -11,6 +11,7 @@ use mailscore::checks::content::headers::{
     DateState, DisplayName, FromState, MessageIdState, ReplyTo, ReturnPath, SubjectState,
 };
 use mailscore::checks::content::lookalike::Lookalike;
+use mailscore::checks::rspamd::RspamdStatus;
 use mailscore::checks::spamd::SpamdStatus;
 use serde_json::Value;
 
@@ -46,6 +47,7 @@ fn document_enums_match_the_finding_words() {
         ("BodyFinding", "charset", Charset::WORDS),
         ("BodyFinding", "size", Size::WORDS),
         ("SpamdFinding", "status", SpamdStatus::WORDS),
+        ("RspamdFinding", "status", RspamdStatus::WORDS),
     ];
     for (schema, property, words) in cases {
         let listed: Vec<String> = resolved(&schemas[schema]["properties"][property])["enum"]
@@ -68,6 +70,10 @@ fn words_serialise_as_the_report_shows_them() {
         ),
         (
             serde_json::to_value(SpamdStatus::NotChecked).unwrap(),
+            "not_checked",
+        ),
+        (
+            serde_json::to_value(RspamdStatus::NotChecked).unwrap(),
             "not_checked",
         ),
         (serde_json::to_value(Profile::Fisc).unwrap(), "fisc"),

@@ -1,9 +1,10 @@
-//! The content and SpamAssassin sections on the score page, in both
-//! languages, with attacker-chosen strings (attachment names, SpamAssassin
-//! descriptions) escaped.
+//! The content, SpamAssassin and Rspamd sections on the score page, in
+//! both languages, with attacker-chosen strings (attachment names,
+//! SpamAssassin and Rspamd descriptions) escaped.
 
 mod support;
 
+use mailscore::checks::rspamd::{RspamdFinding, RspamdStatus, RspamdSymbol};
 use mailscore::checks::spamd::{SpamRule, SpamdFinding, SpamdStatus};
 use mailscore::report::Report;
 use mailscore::web::render_report_page;
@@ -68,4 +69,58 @@ async fn spamassassin_not_configured_says_so() {
     assert!(en.contains("this mailscore does not run SpamAssassin"));
     let ja = render_report_page(&report, "ja");
     assert!(ja.contains("SpamAssassin（spamd）を使用していません"));
+}
+
+/// Rspamd's section beside SpamAssassin's: its action, score and every
+/// symbol, with rspamd's text (descriptions, options) escaped.
+#[tokio::test]
+async fn rspamd_rows_list_every_symbol_escaped() {
+    let raw = std::fs::read(dir().join("ham_personal_plain.eml")).unwrap();
+    let mut report = report(&raw).await;
+    assert_eq!(report.checks.rspamd.status, RspamdStatus::NotConfigured);
+    let en = render_report_page(&report, "en");
+    assert!(en.contains("this mailscore does not run Rspamd"));
+    let ja = render_report_page(&report, "ja");
+    assert!(ja.contains("Rspamd を使用していません"));
+
+    let symbol = |name: &str, score: f64, description: &str, options: &[&str]| RspamdSymbol {
+        name: name.into(),
+        score,
+        description: description.into(),
+        options: options.iter().map(|o| o.to_string()).collect(),
+    };
+    report.checks.rspamd = RspamdFinding {
+        status: RspamdStatus::Checked,
+        server: Some("127.0.0.1:11333".into()),
+        action: Some("add header".into()),
+        score: Some(7.5),
+        required_score: Some(15.0),
+        symbols: vec![
+            symbol(
+                "HFILTER_HOSTNAME_UNKNOWN",
+                2.5,
+                "Unknown client hostname",
+                &[],
+            ),
+            symbol(
+                "PHISHING",
+                1.5,
+                "<script>alert('rs')</script> Phished URL",
+                &["<img src=x onerror=alert(2)>"],
+            ),
+            symbol("MIME_TRACE", 0.0, "", &["0:+"]),
+        ],
+        error: None,
+    };
+    let en = render_report_page(&report, "en");
+    assert!(en.contains("id=\"rspamd\""));
+    assert!(en.contains("Rspamd (score 7.5 / 15.0)"));
+    assert!(en.contains("add header"));
+    for name in ["HFILTER_HOSTNAME_UNKNOWN", "PHISHING", "MIME_TRACE"] {
+        assert!(en.contains(name), "{name}");
+    }
+    assert!(!en.contains("<script>alert('rs')") && en.contains("&lt;script&gt;"));
+    assert!(!en.contains("<img src=x onerror=alert(2)>"));
+    let ja = render_report_page(&report, "ja");
+    assert!(ja.contains("Rspamd（迷惑メール判定）") && ja.contains("Rspamd (スコア "));
 }

@@ -16,6 +16,7 @@ pub mod message;
 pub mod message_id_domain;
 pub mod posture;
 pub mod row;
+pub mod rspamd;
 pub mod smime;
 pub mod spamd;
 pub mod spf;
@@ -78,6 +79,7 @@ check_ids! {
     Links => "links",
     Attachments => "attachments",
     Spamassassin => "spamassassin",
+    Rspamd => "rspamd",
     MessageIdDomain => "message_id_domain",
     MailServer => "mail_server",
 }
@@ -108,6 +110,7 @@ impl CheckId {
             CheckId::Links => content::links::FIELDS,
             CheckId::Attachments => content::attachments::FIELDS,
             CheckId::Spamassassin => spamd::FIELDS,
+            CheckId::Rspamd => rspamd::FIELDS,
             CheckId::MessageIdDomain => message_id_domain::FIELDS,
             CheckId::MailServer => mail_server::FIELDS,
         }
@@ -177,6 +180,10 @@ pub struct Findings {
     /// SpamAssassin's score and rules (`not_configured` without spamd).
     #[serde(default)]
     pub spamassassin: spamd::SpamdFinding,
+    /// Rspamd's action, score and symbols (`not_configured` without
+    /// rspamd). Reports stored before rspamd was asked read as that.
+    #[serde(default)]
+    pub rspamd: rspamd::RspamdFinding,
     /// The Message-ID's domain against the From domain. Reports stored
     /// before it was checked read as unknown.
     #[serde(default)]
@@ -259,6 +266,7 @@ impl Findings {
             CheckId::Links => vec![content.links.row(lang)],
             CheckId::Attachments => vec![content.attachments.row(lang)],
             CheckId::Spamassassin => vec![self.spamassassin.row(lang)],
+            CheckId::Rspamd => vec![self.rspamd.row(lang)],
             CheckId::MessageIdDomain => vec![self.message_id_domain.row(lang)],
             CheckId::MailServer => self.mail_server.rows(lang),
         }
@@ -290,6 +298,7 @@ impl Findings {
             CheckId::Arc => self.arc.text(),
             CheckId::Iprev => self.iprev.text(),
             CheckId::Spamassassin => self.spamassassin.text(),
+            CheckId::Rspamd => self.rspamd.text(),
             CheckId::MailServer => self.mail_server.text(),
             _ => String::new(),
         }
@@ -314,6 +323,7 @@ impl Findings {
         self.posture.facts(&mut facts);
         self.content.facts(&self.dkim, &mut facts);
         self.spamassassin.facts(&mut facts);
+        self.rspamd.facts(&mut facts);
         self.message_id_domain.facts(&mut facts);
         self.mail_server.facts(&mut facts);
         for failure in &self.failed {
@@ -333,7 +343,7 @@ const CONTENT_CHECKS: [CheckId; 5] = [
 ];
 
 /// What the checks are given besides DNS: the blocklists to ask, extra
-/// S/MIME trust anchors, the content profile, spamd. Their own settings
+/// S/MIME trust anchors, the content profile, spamd, rspamd. Their own settings
 /// type: the configuration fills it, tests build it directly.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
@@ -344,6 +354,8 @@ pub struct Settings {
     pub content_profile: content::Profile,
     /// spamd to score each message with, if the operator runs one.
     pub spamd: Option<spamd::SpamdSettings>,
+    /// rspamd to score each message with, if the operator runs one.
+    pub rspamd: Option<rspamd::RspamdSettings>,
     /// Whether and how the sender's mail servers are probed.
     pub probe: mail_server::ProbeSettings,
     /// Validate the From domain's DNSSEC (the resolver's trust anchors).
@@ -362,6 +374,7 @@ impl Settings {
             smime_ca_files: Vec::new(),
             content_profile: content::Profile::Default,
             spamd: None,
+            rspamd: None,
             probe: mail_server::ProbeSettings::off(),
             dnssec_validation: false,
             analysis_timeout: std::time::Duration::from_secs(60),
@@ -376,7 +389,7 @@ pub struct Analyzer {
     pub dns: Dns,
     pub hostname: String,
     pub trust: smime::TrustStore,
-    /// Blocklists, content profile and spamd, as configured.
+    /// Blocklists, content profile, spamd and rspamd, as configured.
     pub settings: Settings,
     /// Zone apexes found for the DNSSEC posture check, kept a while.
     pub zone_apexes: crate::dns::zone_apex::ZoneApexes,
@@ -468,13 +481,14 @@ impl Analyzer {
             .and_then(|a| a.rsplit_once('@'))
             .map(|(_, d)| crate::dns::idn::a_label(d));
 
-        // spamd scans while DNS answers: its timeout runs alongside theirs.
+        // spamd and rspamd scan while DNS answers: their timeouts run
+        // alongside theirs.
         let mail_from_identity = if mail_from.is_empty() {
             spf::SpfIdentity::Helo
         } else {
             spf::SpfIdentity::Mailfrom
         };
-        let (spf, spf_helo, iprev, helo_finding, ip_blocklists, spamassassin) = tokio::join!(
+        let (spf, spf_helo, iprev, helo_finding, ip_blocklists, spamassassin, rspamd) = tokio::join!(
             guard.run(
                 CheckId::Spf,
                 spf::mail_from_verdict(dns, ip, helo, &self.hostname, &mail_from),
@@ -500,6 +514,11 @@ impl Analyzer {
                 CheckId::Spamassassin,
                 spamd::spamd_verdict(self.settings.spamd.as_ref(), raw),
                 unchecked::spamassassin,
+            ),
+            guard.run(
+                CheckId::Rspamd,
+                rspamd::rspamd_verdict(self.settings.rspamd.as_ref(), envelope, raw),
+                unchecked::rspamd,
             ),
         );
 
@@ -592,6 +611,7 @@ impl Analyzer {
             posture,
             content,
             spamassassin,
+            rspamd,
             message_id_domain: message_id_domain::verdict(&message.facts),
             // Filled in by `probe_servers`, after the analysis slot is freed.
             failed: guard.into_failures(),
@@ -650,6 +670,7 @@ mod tests {
             posture::PostureWords::PAIRS,
             content::ContentWords::PAIRS,
             spamd::SpamassassinWords::PAIRS,
+            rspamd::RspamdWords::PAIRS,
             message_id_domain::MessageIdDomainWords::PAIRS,
             mail_server::MailServerWords::PAIRS,
         ] {

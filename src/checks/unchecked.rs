@@ -10,6 +10,7 @@ use super::guard::{FailureReason, could_not_check};
 use super::helo::{HeloFinding, HeloResult};
 use super::iprev::IprevFinding;
 use super::posture::{PostureFinding, Presence, RecordStatus};
+use super::rspamd::{RspamdFinding, RspamdStatus};
 use super::smime::{SmimeFinding, SmimeResult};
 use super::spamd::{SpamdFinding, SpamdStatus};
 use super::spf::{SpfFinding, SpfIdentity};
@@ -110,5 +111,13 @@ pub fn spamassassin(why: FailureReason) -> SpamdFinding {
         status: SpamdStatus::NotChecked,
         error: Some(could_not_check(why)),
         ..SpamdFinding::default()
+    }
+}
+
+pub fn rspamd(why: FailureReason) -> RspamdFinding {
+    RspamdFinding {
+        status: RspamdStatus::NotChecked,
+        error: Some(could_not_check(why)),
+        ..RspamdFinding::default()
     }
 }

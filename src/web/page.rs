@@ -334,6 +334,12 @@ const SECTIONS: &[SectionSpec] = &[
         checks: &[CheckId::Spamassassin],
         rules_below: false,
     },
+    SectionSpec {
+        id: "rspamd",
+        title: |t| t.section_rspamd,
+        checks: &[CheckId::Rspamd],
+        rules_below: false,
+    },
 ];
 
 /// The whole score page of `report`.

@@ -8,6 +8,7 @@ pub mod mx;
 pub mod pipeline;
 pub mod postfix;
 pub mod redis;
+pub mod rspamd;
 pub mod server;
 pub mod signed_root;
 pub mod smtp_reply;
