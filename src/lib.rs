@@ -23,6 +23,7 @@ pub mod dns;
 pub mod fnv;
 pub mod i18n;
 pub mod inbox;
+pub mod listen;
 pub mod logs;
 pub mod metrics;
 pub mod report;

@@ -200,12 +200,10 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .with_limits(limits)
         .with_proxy_trusted(config.proxy_trusted.clone())
         .with_metrics(metrics.clone());
-    let http = tokio::net::TcpListener::bind(config.http_listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: config.http_listen,
-            source,
-        })?;
+    let http = crate::listen::bind(config.http_listen).map_err(|source| ServeError::Bind {
+        addr: config.http_listen,
+        source,
+    })?;
     let http_addr = http.local_addr().map_err(|source| ServeError::Bind {
         addr: config.http_listen,
         source,

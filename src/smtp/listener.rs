@@ -158,7 +158,7 @@ impl Listener {
     ) -> std::io::Result<Listener> {
         let limits = SmtpLimits::default();
         Ok(Listener {
-            socket: TcpListener::bind(addr).await?,
+            socket: crate::listen::bind(addr)?,
             settings: Arc::new(settings),
             tls: None,
             delivery,
