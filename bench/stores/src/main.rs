@@ -4,7 +4,7 @@
 //!
 //!   stores commits --store S --sessions N --count C --size B --dir D --out F
 //!   stores fill    --store S --count C --size B --dir D --out F
-//!                  [--sessions N] [--cache MB] [--reads R] [--delete]
+//!                  [--sessions N] [--cache MB] [--reads R] [--delete] [--keep]
 //!   stores table F
 
 mod data;
@@ -32,7 +32,7 @@ impl Args {
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let key = arg.strip_prefix("--").unwrap_or_else(|| panic!("unexpected {arg}"));
-            let value = if key == "delete" { "1".into() } else { it.next().expect("a value").clone() };
+            let value = if key == "delete" || key == "keep" { "1".into() } else { it.next().expect("a value").clone() };
             map.insert(key.to_string(), value);
         }
         Args(map)
@@ -103,7 +103,9 @@ fn commits(args: &Args) {
         ],
     );
     drop(outcome.store);
-    let _ = std::fs::remove_dir_all(&dir);
+    if !args.0.contains_key("keep") {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// Fills a store, then measures its size, memory, report reads, and what
@@ -191,5 +193,7 @@ fn fill(args: &Args) {
             ],
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if !args.0.contains_key("keep") {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
