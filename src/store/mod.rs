@@ -352,6 +352,25 @@ impl Store {
         }
     }
 
+    /// SQLite: the writer's reports of one round share one commit, made by
+    /// [`commit_reports`](Self::commit_reports). Sled and Redis: nothing
+    /// (their writes need no transaction).
+    pub fn begin_reports(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.begin_reports(),
+            Store::Sled(_) | Store::Redis(_) => Ok(()),
+        }
+    }
+
+    /// Ends what [`begin_reports`](Self::begin_reports) began: committed,
+    /// not yet fsynced (as sled's unflushed report).
+    pub fn commit_reports(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.commit_reports(),
+            Store::Sled(_) | Store::Redis(_) => Ok(()),
+        }
+    }
+
     /// Sled: writes everything to disk. Redis: nothing to do, every write
     /// was acknowledged when it returned.
     pub fn flush(&self) -> Result<(), StoreError> {

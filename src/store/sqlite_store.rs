@@ -14,7 +14,10 @@
 //! Writes sled leaves unflushed (reports, texts, survey rows, deliveries)
 //! join an open transaction, or else commit at once without an fsync
 //! (`synchronous=NORMAL` for that commit: safe against `kill -9`, and made
-//! durable by the next fsynced commit, the WAL being written in order).
+//! durable by the next fsynced commit, the WAL being written in order);
+//! the writer's reports of one round share one such commit
+//! ([`begin_reports`](SqliteStore::begin_reports)). A durable commit of a
+//! transaction begun without an fsync fsyncs the WAL itself.
 //! Writes sled flushes itself (surveys, webhooks, a delivery's removal, the
 //! sweep) commit with an fsync before returning, any open batch with them.
 //! Each write inside a shared transaction is a savepoint, so a failed one
@@ -96,6 +99,9 @@ struct Writer {
     conn: Connection,
     /// A transaction is open (BEGIN IMMEDIATE, not yet committed).
     in_txn: bool,
+    /// The open transaction began with `synchronous=NORMAL`: a commit
+    /// that must be durable fsyncs the WAL itself.
+    normal_txn: bool,
     /// SQLite rolled back an open transaction after an error: what the
     /// writer put in it is gone, and its flush must say so.
     lost: bool,
@@ -166,6 +172,7 @@ impl SqliteStore {
                 writer: Mutex::new(Writer {
                     conn,
                     in_txn: false,
+                    normal_txn: false,
                     lost: false,
                 }),
                 open: AtomicBool::new(false),
@@ -508,13 +515,9 @@ impl SqliteStore {
     /// flush was rolled back, so that nobody is told it is stored.
     pub fn flush(&self) -> Result<(), StoreError> {
         let mut w = self.inner.lock_writer();
+        self.inner.notice_rollback(&mut w);
         let committed = if w.in_txn {
-            let result = w.conn.execute_batch("COMMIT");
-            if result.is_err() && !w.conn.is_autocommit() {
-                let _ = w.conn.execute_batch("ROLLBACK");
-            }
-            self.inner.closed(&mut w);
-            result
+            self.inner.end(&mut w, true)
         } else {
             Ok(())
         };
@@ -524,6 +527,28 @@ impl SqliteStore {
             return Err(StoreError::Writer(
                 "a write failed and SQLite rolled back the batch".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Opens a transaction the writer's reports of one round share,
+    /// committed by [`commit_reports`](Self::commit_reports) without an
+    /// fsync: one commit for the round instead of one per report.
+    pub fn begin_reports(&self) -> Result<(), StoreError> {
+        let mut w = self.inner.lock_writer();
+        self.inner.notice_rollback(&mut w);
+        if !w.in_txn {
+            self.inner.begin(&mut w, true)?;
+        }
+        Ok(())
+    }
+
+    /// Commits the reports' transaction (if nothing committed it since).
+    pub fn commit_reports(&self) -> Result<(), StoreError> {
+        let mut w = self.inner.lock_writer();
+        self.inner.notice_rollback(&mut w);
+        if w.in_txn && w.normal_txn {
+            self.inner.end(&mut w, false)?;
         }
         Ok(())
     }
@@ -620,6 +645,75 @@ impl Inner {
         self.open.store(false, Ordering::SeqCst);
     }
 
+    /// Opens a transaction; `normal`: committed without an fsync
+    /// (`synchronous=NORMAL`, which cannot change inside a transaction).
+    fn begin(&self, w: &mut Writer, normal: bool) -> Result<(), StoreError> {
+        if normal {
+            w.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        }
+        if let Err(e) = w.conn.execute_batch("BEGIN IMMEDIATE") {
+            if normal {
+                let _ = w.conn.execute_batch("PRAGMA synchronous = FULL");
+            }
+            return Err(e.into());
+        }
+        w.in_txn = true;
+        w.normal_txn = normal;
+        self.open.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Commits the open transaction (rolled back if the commit fails);
+    /// `durable`: on stable storage when this returns Ok, also a
+    /// transaction begun without an fsync (then its WAL is fsynced here).
+    fn end(&self, w: &mut Writer, durable: bool) -> Result<(), StoreError> {
+        let mut result = w.conn.execute_batch("COMMIT").map_err(StoreError::from);
+        if result.is_err() && !w.conn.is_autocommit() {
+            let _ = w.conn.execute_batch("ROLLBACK");
+        }
+        if std::mem::take(&mut w.normal_txn) {
+            let restored = w.conn.execute_batch("PRAGMA synchronous = FULL");
+            if result.is_ok() && durable {
+                result = self.sync_wal();
+            }
+            if result.is_ok() {
+                result = restored.map_err(StoreError::from);
+            }
+        }
+        self.closed(w);
+        result
+    }
+
+    /// Undoes the open transaction after a failed write.
+    fn rollback(&self, w: &mut Writer) {
+        if !w.conn.is_autocommit() {
+            let _ = w.conn.execute_batch("ROLLBACK");
+        }
+        if std::mem::take(&mut w.normal_txn) {
+            let _ = w.conn.execute_batch("PRAGMA synchronous = FULL");
+        }
+        self.closed(w);
+    }
+
+    /// SQLite rolls an open transaction back by itself after some errors
+    /// (a full disk, an I/O error): what was in it is lost.
+    fn notice_rollback(&self, w: &mut Writer) {
+        if w.in_txn && w.conn.is_autocommit() {
+            self.rollback(w);
+            w.lost = true;
+        }
+    }
+
+    /// fsync of the WAL: what `synchronous=FULL` does at a commit, for a
+    /// transaction that began without it.
+    fn sync_wal(&self) -> Result<(), StoreError> {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::File::open(&wal)
+            .and_then(|f| f.sync_data())
+            .map_err(|e| StoreError::Writer(format!("fsync of the SQLite WAL: {e}")))
+    }
+
     /// Runs `write` on the write connection and ends it as `commit` says.
     fn write<T>(
         &self,
@@ -627,39 +721,23 @@ impl Inner {
         write: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut w = self.lock_writer();
-        if w.in_txn && w.conn.is_autocommit() {
-            // SQLite rolled the open batch back after an error.
-            self.closed(&mut w);
-            w.lost = true;
-        }
+        self.notice_rollback(&mut w);
         let own = !w.in_txn;
         if own {
-            if commit == Commit::Lazy {
-                w.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
-            }
-            if let Err(e) = w.conn.execute_batch("BEGIN IMMEDIATE") {
-                let _ = w.conn.execute_batch("PRAGMA synchronous = FULL");
-                return Err(e.into());
-            }
-            w.in_txn = true;
-            self.open.store(true, Ordering::SeqCst);
+            self.begin(&mut w, commit == Commit::Lazy)?;
         }
         let result = if own {
             write(&w.conn)
         } else {
             in_savepoint(&w.conn, write)
         };
-        let result = match result {
+        match result {
             Err(e) => {
                 if own {
-                    if !w.conn.is_autocommit() {
-                        let _ = w.conn.execute_batch("ROLLBACK");
-                    }
-                    self.closed(&mut w);
-                } else if w.conn.is_autocommit() {
-                    // SQLite rolled back the batch this write joined.
-                    self.closed(&mut w);
-                    w.lost = true;
+                    self.rollback(&mut w);
+                } else {
+                    // SQLite may have rolled back the batch this write joined.
+                    self.notice_rollback(&mut w);
                 }
                 Err(e)
             }
@@ -667,23 +745,15 @@ impl Inner {
                 Commit::Leave => Ok(value),
                 Commit::Lazy if !own => Ok(value),
                 Commit::Lazy | Commit::Durable => {
-                    let committed = w.conn.execute_batch("COMMIT");
-                    if committed.is_err() {
-                        if !w.conn.is_autocommit() {
-                            let _ = w.conn.execute_batch("ROLLBACK");
-                        }
-                        // A batch this write committed with it is gone.
-                        w.lost |= !own;
+                    let ended = self.end(&mut w, commit == Commit::Durable);
+                    if ended.is_err() && !own {
+                        // The batch it committed with it is gone too.
+                        w.lost = true;
                     }
-                    self.closed(&mut w);
-                    committed.map(|()| value).map_err(StoreError::from)
+                    ended.map(|()| value)
                 }
             },
-        };
-        if own && commit == Commit::Lazy {
-            w.conn.execute_batch("PRAGMA synchronous = FULL")?;
         }
-        result
     }
 
     /// Runs `read` on a read connection, or on the write connection while

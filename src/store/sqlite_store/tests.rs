@@ -307,3 +307,30 @@ fn a_rolled_back_batch_fails_its_flush() {
     assert_eq!(store.message("box").unwrap().unwrap().raw, b"m2");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn a_round_of_reports_is_one_commit_and_a_durable_write_inside_it_fsyncs() {
+    let (store, dir) = temp_store();
+    let a = store.put_message("a", &envelope(), b"a").unwrap();
+    let b = store.put_message("b", &envelope(), b"b").unwrap();
+    store.begin_reports().unwrap();
+    assert!(store.put_report("a", a, b"{\"a\":1}").unwrap());
+    // Seen by this process before the commit.
+    assert_eq!(store.report("a").unwrap().unwrap(), b"{\"a\":1}");
+    // A write sled flushes commits the round with it, durably.
+    store.put_survey("s", b"{}").unwrap();
+    assert!(!store.inner.lock_writer().in_txn);
+    // The rest of the round commits one by one; nothing left open.
+    assert!(store.put_report("b", b, b"{\"b\":1}").unwrap());
+    store.commit_reports().unwrap();
+    assert!(!store.inner.lock_writer().in_txn);
+    store.begin_reports().unwrap();
+    store.commit_reports().unwrap();
+    drop(store);
+    let store = reopen(&dir);
+    assert_eq!(store.report("a").unwrap().unwrap(), b"{\"a\":1}");
+    assert_eq!(store.report("b").unwrap().unwrap(), b"{\"b\":1}");
+    assert!(store.survey("s").unwrap().is_some());
+    assert!(store.pending_ids().unwrap().is_empty());
+    std::fs::remove_dir_all(dir).ok();
+}
