@@ -32,6 +32,16 @@
 //! Memory: half of the cache setting is the write connection's page cache,
 //! the other half is shared by the [`READERS`] read connections; nothing
 //! else grows with the number of stored tests.
+//!
+//! Measured (tests/sqlite_store.rs, debug build, 2 shared cores, 20,000
+//! 2 KB messages from smtp-source over 20 sessions, each its own test,
+//! analysed during the ingest; default 64 MB cache): RSS 77 MB flat from
+//! 10,000 to 20,000 messages (sled: 141 MB); 14.2 KB on disk per test
+//! (sled: 19.2 KB), of which 2.4 KB is the message and 9.7 KB its report
+//! kept twice (latest and history), 1.17x the values' bytes; 69.5 KB
+//! written per message (sled: 73 KB); ingest 1,369 msg/s (sled: 1,242 in
+//! the same run). The retention sweep returns the file to its baseline
+//! (tests/sqlite_store.rs: 21.6 MB for 3,000 tests, 127 KB after).
 
 use super::history::{self, MAX_SENDS, Send};
 use super::sled_store::{stored_message, stored_report};
