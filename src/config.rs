@@ -50,10 +50,12 @@ pub struct Config {
     pub lists: Settings,
     /// Messages and reports are deleted this long after receipt.
     pub retention: Duration,
-    /// Where tests are stored: None for sled in `data_dir` (one node), or
-    /// a `redis://host:port/db` URL that several nodes share.
+    /// Where tests are stored: None for sled in `data_dir` (one node),
+    /// "sqlite" for SQLite there (one node), or a `redis://host:port/db`
+    /// URL that several nodes share.
     pub store: Option<String>,
-    /// Bytes of sled's page cache: what bounds the store's share of
+    /// Bytes of the embedded store's page cache (sled's, or SQLite's
+    /// connections' together): what bounds the store's share of
     /// resident memory, whatever the number of stored tests.
     pub store_cache: u64,
     /// How long the SMTP server waits for a client's next command.
@@ -189,11 +191,11 @@ pub struct Options {
     /// Days a message and its report are kept [default: 7]
     #[arg(long, env = "MAILSCORE_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
-    /// Store shared by several nodes, redis://host:port/db; "sled" for the
-    /// data dir [default: sled]
+    /// Store shared by several nodes, redis://host:port/db; "sled" or
+    /// "sqlite" for the data dir [default: sled]
     #[arg(long, env = "MAILSCORE_STORE")]
     pub store: Option<String>,
-    /// Megabytes of the embedded store's page cache (sled) [default: 64]
+    /// Megabytes of the embedded store's page cache (sled, sqlite) [default: 64]
     #[arg(long, env = "MAILSCORE_STORE_CACHE_MB")]
     pub store_cache_mb: Option<u64>,
     /// Seconds the SMTP server waits for the next command [default: 300]
@@ -896,6 +898,7 @@ mod tests {
             })
         };
         assert_eq!(store("sled").unwrap().store, None);
+        assert_eq!(store("sqlite").unwrap().store.as_deref(), Some("sqlite"));
         let url = "redis://10.0.0.5:6379/2";
         assert_eq!(store(url).unwrap().store.as_deref(), Some(url));
         let err = store("rediss://10.0.0.5/0").unwrap_err().to_string();

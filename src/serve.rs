@@ -334,12 +334,12 @@ async fn expire_old_messages(store: Store, retention: std::time::Duration) {
             tokio::task::spawn_blocking(move || {
                 let removed = store.remove_received_before(cutoff)?;
                 // Then the texts the removed reports alone named.
-                let collected = match store.sled() {
-                    Some(sled) => {
+                let collected = match store.text_gc() {
+                    Some(texts) => {
                         let mut candidates = candidates
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        crate::report::collect::collect_texts(sled, &mut candidates)?
+                        crate::report::collect::collect_texts(texts, &mut candidates)?
                     }
                     None => 0,
                 };

@@ -8,11 +8,11 @@
 //! analysis forgets that it saved a text after five minutes, so it saves it
 //! again rather than trust a text that may have gone.
 //!
-//! sled only: Redis's texts are shared by nodes whose caches this process
+//! sled and SQLite only ([`TextGc`]): Redis's texts are shared by nodes whose caches this process
 //! cannot reach, so they are left as they were.
 
 use super::stored;
-use crate::store::{SledStore, StoreError};
+use crate::store::{StoreError, TextGc};
 use std::collections::HashSet;
 
 /// Unnamed texts found by the last sweep: dropped if still unnamed at the
@@ -31,7 +31,7 @@ impl Candidates {
 }
 
 /// One sweep over `store`: returns how many texts were dropped.
-pub fn collect_texts(store: &SledStore, candidates: &mut Candidates) -> Result<usize, StoreError> {
+pub fn collect_texts(store: &dyn TextGc, candidates: &mut Candidates) -> Result<usize, StoreError> {
     let mut named = HashSet::new();
     store.for_each_report(&mut |report| named.extend(stored::referenced_texts(report)))?;
     let unnamed: HashSet<u64> = store
@@ -50,6 +50,7 @@ pub fn collect_texts(store: &SledStore, candidates: &mut Candidates) -> Result<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::SledStore;
 
     /// A stored report (format 1) naming the texts `hashes`.
     fn report_naming(hashes: &[u64]) -> Vec<u8> {

@@ -1,10 +1,13 @@
 //! Storage: raw messages with their envelopes, and the reports made from
 //! them. A message is durable before the SMTP listener answers 250.
 //!
-//! Two places to keep them, one interface: sled in the data directory (the
-//! default, one node) or a Redis/Valkey server that several nodes share
-//! (`--store redis://…`). [`Store`] is a plain enum over the two rather than
-//! a trait object: there are exactly two, and the callers stay as they were.
+//! Three places to keep them, one interface: sled in the data directory (the
+//! default, one node), SQLite in the data directory (`--store sqlite`, one
+//! node: real fsynced commits, memory bounded by its cache setting, space
+//! given back by the retention sweep; see [`sqlite_store`]) or a
+//! Redis/Valkey server that several nodes share (`--store redis://…`).
+//! [`Store`] is a plain enum over them rather than a trait object: there
+//! are few, and the callers stay as they were.
 //!
 //! Several nodes on one Redis: the node that received a message analyses
 //! it and writes the report; the others only read. That node already holds
@@ -28,6 +31,7 @@ mod group_flush;
 pub mod history;
 mod redis_store;
 mod sled_store;
+mod sqlite_store;
 mod surveys;
 pub mod versioned;
 mod webhooks;
@@ -36,6 +40,7 @@ mod writer;
 pub use history::Send;
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;
+pub use sqlite_store::SqliteStore;
 pub use writer::Writer;
 
 use crate::smtp::Envelope;
@@ -56,7 +61,13 @@ pub enum StoreError {
         location: String,
         source: redis::RedisError,
     },
-    #[error("invalid store {location:?}: {reason} (use \"sled\" or redis://host:port/db)")]
+    /// SQLite (`--store sqlite`): a full disk or an I/O error is worth
+    /// trying again later; a corrupt file is not.
+    #[error("storage error (SQLite): {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "invalid store {location:?}: {reason} (use \"sled\", \"sqlite\" or redis://host:port/db)"
+    )]
     Location { location: String, reason: String },
     /// A record this build cannot read: it is left as it is, for the
     /// newer build that wrote it.
@@ -75,10 +86,16 @@ impl StoreError {
     /// disk or the writer failing): worth trying again later, unlike a
     /// record that cannot be read.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Db(_) | StoreError::Writer(_) | StoreError::Redis { .. }
-        )
+        match self {
+            StoreError::Db(_) | StoreError::Writer(_) | StoreError::Redis { .. } => true,
+            StoreError::Sqlite(e) => e.sqlite_error_code().is_some_and(|code| {
+                !matches!(
+                    code,
+                    rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+                )
+            }),
+            _ => false,
+        }
     }
 }
 
@@ -108,6 +125,42 @@ pub enum Store {
     Sled(SledStore),
     /// A Redis/Valkey server: every node pointed at it sees every test.
     Redis(RedisStore),
+    /// Embedded SQLite in the data directory: one node.
+    Sqlite(SqliteStore),
+}
+
+/// What collecting the texts no report names needs
+/// ([`crate::report::collect`]): the embedded stores have it.
+pub trait TextGc {
+    /// Calls `each` with every stored report, latest and earlier sends.
+    fn for_each_report(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), StoreError>;
+    /// The hashes of every text kept.
+    fn text_hashes(&self) -> Result<Vec<u64>, StoreError>;
+    fn remove_texts(&self, hashes: &[u64]) -> Result<(), StoreError>;
+}
+
+impl TextGc for SledStore {
+    fn for_each_report(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        SledStore::for_each_report(self, each)
+    }
+    fn text_hashes(&self) -> Result<Vec<u64>, StoreError> {
+        SledStore::text_hashes(self)
+    }
+    fn remove_texts(&self, hashes: &[u64]) -> Result<(), StoreError> {
+        SledStore::remove_texts(self, hashes)
+    }
+}
+
+impl TextGc for SqliteStore {
+    fn for_each_report(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
+        SqliteStore::for_each_report(self, each)
+    }
+    fn text_hashes(&self) -> Result<Vec<u64>, StoreError> {
+        SqliteStore::text_hashes(self)
+    }
+    fn remove_texts(&self, hashes: &[u64]) -> Result<(), StoreError> {
+        SqliteStore::remove_texts(self, hashes)
+    }
 }
 
 impl StoredMessage {
@@ -143,7 +196,8 @@ impl Store {
     }
 
     /// The store a config names: `location` is None or "sled" for sled in
-    /// `data_dir` with `cache_bytes` of page cache, or a `redis://` URL;
+    /// `data_dir` with `cache_bytes` of page cache, "sqlite" for SQLite
+    /// there with as much, or a `redis://` URL;
     /// `retention` becomes the Redis TTL.
     pub fn open_location(
         location: Option<&str>,
@@ -156,14 +210,15 @@ impl Store {
                 data_dir,
                 cache_bytes,
             )?)),
+            Some("sqlite") => Ok(Store::Sqlite(SqliteStore::open(data_dir, cache_bytes)?)),
             Some(url) => Ok(Store::Redis(RedisStore::connect(url, retention)?)),
         }
     }
 
-    /// Checks a `store` setting without connecting: "sled" or a Redis URL
-    /// this build can use (no TLS, no cluster).
+    /// Checks a `store` setting without connecting: "sled", "sqlite" or a
+    /// Redis URL this build can use (no TLS, no cluster).
     pub fn check_location(location: &str) -> Result<(), StoreError> {
-        if location == "sled" {
+        if location == "sled" || location == "sqlite" {
             return Ok(());
         }
         redis_store::check_url(location).map(drop)
@@ -181,6 +236,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.put_message(id, envelope, raw),
             Store::Redis(s) => s.put_message(id, envelope, raw),
+            Store::Sqlite(s) => s.put_message(id, envelope, raw),
         }
     }
 
@@ -196,6 +252,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.put_message_unflushed(id, envelope, raw),
             Store::Redis(s) => s.put_message(id, envelope, raw),
+            Store::Sqlite(s) => s.put_message_unflushed(id, envelope, raw),
         }
     }
 
@@ -203,6 +260,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.message(id),
             Store::Redis(s) => s.message(id),
+            Store::Sqlite(s) => s.message(id),
         }
     }
 
@@ -213,6 +271,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.put_report(id, seq, report),
             Store::Redis(s) => s.put_report(id, seq, report),
+            Store::Sqlite(s) => s.put_report(id, seq, report),
         }
     }
 
@@ -220,6 +279,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.report(id),
             Store::Redis(s) => s.report(id),
+            Store::Sqlite(s) => s.report(id),
         }
     }
 
@@ -230,6 +290,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.history(id),
             Store::Redis(s) => s.history(id),
+            Store::Sqlite(s) => s.history(id),
         }
     }
 
@@ -239,6 +300,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.put_texts(hash, texts),
             Store::Redis(s) => s.put_texts(hash, texts),
+            Store::Sqlite(s) => s.put_texts(hash, texts),
         }
     }
 
@@ -246,6 +308,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.texts(hash),
             Store::Redis(s) => s.texts(hash),
+            Store::Sqlite(s) => s.texts(hash),
         }
     }
 
@@ -255,6 +318,16 @@ impl Store {
     pub fn sled(&self) -> Option<&SledStore> {
         match self {
             Store::Sled(s) => Some(s),
+            Store::Redis(_) | Store::Sqlite(_) => None,
+        }
+    }
+
+    /// The store's texts can be collected ([`TextGc`]): sled's and
+    /// SQLite's; None for Redis (see `report::collect`).
+    pub fn text_gc(&self) -> Option<&dyn TextGc> {
+        match self {
+            Store::Sled(s) => Some(s),
+            Store::Sqlite(s) => Some(s),
             Store::Redis(_) => None,
         }
     }
@@ -264,6 +337,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.is_pending(id),
             Store::Redis(s) => s.is_pending(id),
+            Store::Sqlite(s) => s.is_pending(id),
         }
     }
 
@@ -274,6 +348,26 @@ impl Store {
         match self {
             Store::Sled(s) => s.remove_received_before(cutoff),
             Store::Redis(_) => Ok(0),
+            Store::Sqlite(s) => s.remove_received_before(cutoff),
+        }
+    }
+
+    /// SQLite: the writer's reports of one round share one commit, made by
+    /// [`commit_reports`](Self::commit_reports). Sled and Redis: nothing
+    /// (their writes need no transaction).
+    pub fn begin_reports(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.begin_reports(),
+            Store::Sled(_) | Store::Redis(_) => Ok(()),
+        }
+    }
+
+    /// Ends what [`begin_reports`](Self::begin_reports) began: committed,
+    /// not yet fsynced (as sled's unflushed report).
+    pub fn commit_reports(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.commit_reports(),
+            Store::Sled(_) | Store::Redis(_) => Ok(()),
         }
     }
 
@@ -283,6 +377,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.flush(),
             Store::Redis(_) => Ok(()),
+            Store::Sqlite(s) => s.flush(),
         }
     }
 
@@ -293,6 +388,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.size_on_disk().ok(),
             Store::Redis(r) => r.used_bytes().ok(),
+            Store::Sqlite(s) => s.size_on_disk().ok(),
         }
     }
 
@@ -302,6 +398,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.pending_ids(),
             Store::Redis(s) => s.pending_ids(),
+            Store::Sqlite(s) => s.pending_ids(),
         }
     }
 }

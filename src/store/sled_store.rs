@@ -455,18 +455,18 @@ fn parse_meta(meta: &[u8]) -> Result<StoredMessage, StoreError> {
 
 /// A message value: its envelope record and the raw bytes, in one value so
 /// that one insert stores both.
-mod stored_message {
+pub(super) mod stored_message {
     /// `MSG` and the format's digit ([`super::super::MESSAGE_FORMAT`]).
     const MAGIC: &[u8; 4] = b"MSG1";
 
     /// The format of a value a newer build wrote (`MSG2`…`MSG9`).
-    pub(super) fn newer_format(value: &[u8]) -> Option<u32> {
+    pub(in crate::store) fn newer_format(value: &[u8]) -> Option<u32> {
         let digit = *value.strip_prefix(b"MSG")?.first()?;
         let format = u32::from(digit.checked_sub(b'0')?);
         (2..=9).contains(&format).then_some(format)
     }
 
-    pub(super) fn encode(meta: &[u8], raw: &[u8]) -> Vec<u8> {
+    pub(in crate::store) fn encode(meta: &[u8], raw: &[u8]) -> Vec<u8> {
         let len = u32::try_from(meta.len()).expect("an envelope record is small");
         let mut value = Vec::with_capacity(8 + meta.len() + raw.len());
         value.extend_from_slice(MAGIC);
@@ -478,7 +478,7 @@ mod stored_message {
 
     /// The envelope record and the raw message; None for a value written
     /// before this format (the raw message alone).
-    pub(super) fn decode(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    pub(in crate::store) fn decode(value: &[u8]) -> Option<(&[u8], &[u8])> {
         let rest = value.strip_prefix(MAGIC)?;
         let (len, rest) = rest.split_first_chunk::<4>()?;
         let len = usize::try_from(u32::from_be_bytes(*len)).ok()?;
@@ -489,10 +489,10 @@ mod stored_message {
 /// A report value: the `seq` of the message it reports on, then the JSON
 /// served as is. Reports written before this format are the bare JSON (an
 /// object, so they start with `{`), with seq 0.
-mod stored_report {
+pub(super) mod stored_report {
     const TAG: u8 = b'R';
 
-    pub(super) fn encode(seq: u64, json: &[u8]) -> Vec<u8> {
+    pub(in crate::store) fn encode(seq: u64, json: &[u8]) -> Vec<u8> {
         let mut value = Vec::with_capacity(9 + json.len());
         value.push(TAG);
         value.extend_from_slice(&seq.to_be_bytes());
@@ -500,7 +500,7 @@ mod stored_report {
         value
     }
 
-    pub(super) fn seq(value: &[u8]) -> u64 {
+    pub(in crate::store) fn seq(value: &[u8]) -> u64 {
         match value.split_first() {
             Some((&TAG, rest)) => rest
                 .first_chunk::<8>()
@@ -509,7 +509,7 @@ mod stored_report {
         }
     }
 
-    pub(super) fn json(value: &[u8]) -> &[u8] {
+    pub(in crate::store) fn json(value: &[u8]) -> &[u8] {
         match value.split_first() {
             Some((&TAG, rest)) => rest.get(8..).unwrap_or_default(),
             _ => value,

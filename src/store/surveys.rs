@@ -17,6 +17,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.put_survey(id, survey),
             Store::Redis(s) => s.put_survey(id, survey),
+            Store::Sqlite(s) => s.put_survey(id, survey),
         }
     }
 
@@ -24,6 +25,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.survey(id),
             Store::Redis(s) => s.survey(id),
+            Store::Sqlite(s) => s.survey(id),
         }
     }
 
@@ -32,6 +34,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.put_survey_row(id, entry, row),
             Store::Redis(s) => s.put_survey_row(id, entry, row),
+            Store::Sqlite(s) => s.put_survey_row(id, entry, row),
         }
     }
 
@@ -40,6 +43,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.survey_rows(id),
             Store::Redis(s) => s.survey_rows(id),
+            Store::Sqlite(s) => s.survey_rows(id),
         }
     }
 }

@@ -15,6 +15,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.put_webhook(key, url, expires),
             Store::Redis(s) => s.put_webhook(key, url, expires),
+            Store::Sqlite(s) => s.put_webhook(key, url, expires),
         }
     }
 
@@ -22,6 +23,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.webhook(key),
             Store::Redis(s) => s.webhook(key),
+            Store::Sqlite(s) => s.webhook(key),
         }
     }
 
@@ -30,6 +32,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.put_delivery(id, delivery),
             Store::Redis(s) => s.put_delivery(id, delivery),
+            Store::Sqlite(s) => s.put_delivery(id, delivery),
         }
     }
 
@@ -38,6 +41,7 @@ impl Store {
         match self {
             Store::Sled(s) => s.deliveries(),
             Store::Redis(s) => s.deliveries(),
+            Store::Sqlite(s) => s.deliveries(),
         }
     }
 
@@ -46,15 +50,16 @@ impl Store {
         match self {
             Store::Sled(s) => s.remove_delivery(id),
             Store::Redis(s) => s.remove_delivery(id),
+            Store::Sqlite(s) => s.remove_delivery(id),
         }
     }
 
     /// True when this node may attempt delivery `id` for the next `hold`:
-    /// nodes sharing a Redis never attempt one delivery at once. (One sled
-    /// store has one node.)
+    /// nodes sharing a Redis never attempt one delivery at once. (One sled or
+    /// SQLite store has one node.)
     pub fn claim_delivery(&self, id: &str, hold: std::time::Duration) -> Result<bool, StoreError> {
         match self {
-            Store::Sled(_) => Ok(true),
+            Store::Sled(_) | Store::Sqlite(_) => Ok(true),
             Store::Redis(s) => s.claim_delivery(id, hold),
         }
     }

@@ -134,12 +134,26 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
         // Deliveries first: their sessions wait for the flush to send 250;
         // nobody waits on a report's write.
         deliver(store, deliveries);
+        // SQLite: the round's reports share one commit (a no-op for sled).
+        let batch = if reports.is_empty() {
+            Ok(())
+        } else {
+            store.begin_reports()
+        };
+        if let Err(e) = &batch {
+            tracing::warn!(error = %e, "reports of this round commit one by one");
+        }
+        let batched = batch.is_ok() && !reports.is_empty();
         for (id, seq, json, texts, done) in reports {
             let saved = texts
                 .iter()
                 .try_for_each(|(hash, texts)| store.put_texts(*hash, texts))
                 .and_then(|()| store.put_report(&id, seq, &json));
             let _ = done.send(saved.map_err(|e| e.to_string()));
+        }
+        if batched && let Err(e) = store.commit_reports() {
+            // Their pending marks went with them: analysed again at start-up.
+            tracing::error!(error = %e, "the reports of this round were not committed");
         }
     }
 }

@@ -1,0 +1,336 @@
+//! The sled store's unit tests, on SQLite: the same semantics.
+
+use super::*;
+use crate::store::test_envelope as envelope;
+
+fn temp_store() -> (SqliteStore, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("mailscore-sqlite-{}", crate::test_id::generate()));
+    (SqliteStore::open(&dir, 8 << 20).unwrap(), dir)
+}
+
+fn reopen(dir: &Path) -> SqliteStore {
+    SqliteStore::open(dir, 8 << 20).unwrap()
+}
+
+#[test]
+fn message_survives_reopen_and_stays_pending_until_reported() {
+    let (store, dir) = temp_store();
+    let seq = store
+        .put_message("box1", &envelope(), b"Subject: x\r\n\r\nhi\r\n")
+        .unwrap();
+    drop(store);
+    let store = reopen(&dir);
+    let msg = store.message("box1").unwrap().unwrap();
+    assert_eq!(msg.raw, b"Subject: x\r\n\r\nhi\r\n");
+    assert_eq!(msg.envelope, envelope());
+    assert_eq!(msg.seq, seq);
+    assert_eq!(store.pending_ids().unwrap(), vec!["box1".to_string()]);
+    assert!(store.put_report("box1", seq, b"{}").unwrap());
+    assert!(store.pending_ids().unwrap().is_empty());
+    assert_eq!(store.report("box1").unwrap().unwrap(), b"{}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn unflushed_writes_are_read_back_before_the_flush_and_durable_after() {
+    let (store, dir) = temp_store();
+    let seq = store
+        .put_message_unflushed("box1", &envelope(), b"m")
+        .unwrap();
+    // Read through the write connection while the batch is open.
+    assert_eq!(store.message("box1").unwrap().unwrap().raw, b"m");
+    assert!(store.is_pending("box1").unwrap());
+    // A report of a message in the open batch joins it.
+    assert!(store.put_report("box1", seq, b"{\"a\":1}").unwrap());
+    assert_eq!(store.report("box1").unwrap().unwrap(), b"{\"a\":1}");
+    store.flush().unwrap();
+    // Nothing open: a second flush has nothing to do.
+    store.flush().unwrap();
+    drop(store);
+    let store = reopen(&dir);
+    assert_eq!(store.report("box1").unwrap().unwrap(), b"{\"a\":1}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn concurrent_put_messages_share_commits_and_all_land() {
+    let (store, dir) = temp_store();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..25)
+                    .map(|n| {
+                        store
+                            .put_message(&format!("b{t}-{n}"), &envelope(), b"m")
+                            .unwrap()
+                    })
+                    .collect::<Vec<u64>>()
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 200, "every message has a seq of its own");
+    drop(store);
+    let store = reopen(&dir);
+    assert_eq!(store.pending_ids().unwrap().len(), 200);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn every_send_is_kept_in_order_up_to_the_cap_and_survives_reopen() {
+    let (store, dir) = temp_store();
+    let mut seqs = Vec::new();
+    for n in 0..MAX_SENDS + 3 {
+        let seq = store.put_message("box1", &envelope(), b"m").unwrap();
+        let report = format!("{{\"n\":{n}}}");
+        assert!(store.put_report("box1", seq, report.as_bytes()).unwrap());
+        seqs.push(seq);
+    }
+    let other = store.put_message("box10", &envelope(), b"m").unwrap();
+    store.put_report("box10", other, b"{}").unwrap();
+    drop(store);
+    let store = reopen(&dir);
+    let sends = store.history("box1").unwrap();
+    assert_eq!(sends.len(), MAX_SENDS);
+    assert_eq!(sends.first().unwrap().report, b"{\"n\":3}");
+    assert_eq!(
+        sends.last().unwrap().report,
+        format!("{{\"n\":{}}}", MAX_SENDS + 2).as_bytes()
+    );
+    let kept: Vec<u64> = sends.iter().map(|s| s.seq).collect();
+    assert_eq!(kept, seqs[3..]);
+    assert_eq!(store.history("box10").unwrap().len(), 1);
+    assert!(store.history("box").unwrap().is_empty());
+    // A stale analysis adds nothing to the history.
+    assert!(!store.put_report("box1", seqs[0], b"{}").unwrap());
+    assert_eq!(store.history("box1").unwrap().len(), MAX_SENDS);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn report_of_an_older_message_does_not_replace_a_newer_one() {
+    let (store, dir) = temp_store();
+    let old = store.put_message("box2", &envelope(), b"old").unwrap();
+    let new = store.put_message("box2", &envelope(), b"new").unwrap();
+    assert!(!store.put_report("box2", old, b"old report").unwrap());
+    assert!(store.report("box2").unwrap().is_none());
+    assert!(store.put_report("box2", new, b"new report").unwrap());
+    assert_eq!(store.report("box2").unwrap().unwrap(), b"new report");
+    assert!(!store.is_pending("box2").unwrap());
+    // Even with its pending mark back, an older seq never replaces a
+    // newer report.
+    store
+        .execute(
+            "INSERT OR REPLACE INTO pending (id, seq) VALUES ('box2', ?1)",
+            [old as i64],
+        )
+        .unwrap();
+    assert!(!store.put_report("box2", old, b"old report").unwrap());
+    assert_eq!(store.report("box2").unwrap().unwrap(), b"new report");
+    // The pending mark is cleared only for its own seq.
+    assert!(store.is_pending("box2").unwrap());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_report_clears_only_its_own_pending_mark() {
+    let (store, dir) = temp_store();
+    let first = store.put_message("box5", &envelope(), b"1").unwrap();
+    let second = store
+        .put_message_unflushed("box5", &envelope(), b"2")
+        .unwrap();
+    store.flush().unwrap();
+    assert!(!store.put_report("box5", first, b"{}").unwrap());
+    assert!(store.is_pending("box5").unwrap());
+    assert!(store.put_report("box5", second, b"{}").unwrap());
+    assert!(!store.is_pending("box5").unwrap());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn retention_sweep_drops_old_sends_of_a_live_address() {
+    let (store, dir) = temp_store();
+    let now = history::now();
+    let mut live = envelope();
+    live.received_at = now + 3_600;
+    let seq = store.put_message("box1", &live, b"m").unwrap();
+    store.put_report("box1", seq, b"{}").unwrap();
+    assert_eq!(store.remove_received_before(now + 60).unwrap(), 0);
+    assert!(store.report("box1").unwrap().is_some());
+    assert!(store.history("box1").unwrap().is_empty());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn retention_sweep_removes_only_old_messages_and_their_reports() {
+    let (store, dir) = temp_store();
+    let mut old = envelope();
+    old.received_at = 100;
+    let mut new = envelope();
+    new.received_at = 1_000;
+    let seq = store.put_message("old-box", &old, b"old").unwrap();
+    store.put_report("old-box", seq, b"{}").unwrap();
+    store.put_message("new-box", &new, b"new").unwrap();
+    assert_eq!(store.history("old-box").unwrap().len(), 1);
+    assert_eq!(store.remove_received_before(500).unwrap(), 1);
+    assert!(store.message("old-box").unwrap().is_none());
+    assert!(store.report("old-box").unwrap().is_none());
+    assert!(store.history("old-box").unwrap().is_empty());
+    assert!(store.message("new-box").unwrap().is_some());
+    assert_eq!(store.pending_ids().unwrap(), vec!["new-box".to_string()]);
+    let late = store.put_message("late-box", &old, b"late").unwrap();
+    store.remove_received_before(500).unwrap();
+    assert!(!store.put_report("late-box", late, b"{}").unwrap());
+    assert!(store.report("late-box").unwrap().is_none());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn surveys_and_their_webhooks_outlive_the_retention_sweep() {
+    let (store, dir) = temp_store();
+    store.put_survey("s1", b"{}").unwrap();
+    store.put_survey_row("s1", "1.news", b"row").unwrap();
+    store.put_survey_row("s10", "1.news", b"other").unwrap();
+    store
+        .put_webhook("survey:s1", "https://hooks.example/s", false)
+        .unwrap();
+    store
+        .put_webhook("test:t1", "https://hooks.example/t", true)
+        .unwrap();
+    store.put_delivery("d1", b"delivery").unwrap();
+    store.remove_received_before(u64::MAX).unwrap();
+    assert!(store.survey("s1").unwrap().is_some());
+    assert_eq!(store.survey_rows("s1").unwrap(), [b"row".to_vec()]);
+    assert_eq!(
+        store.webhook("survey:s1").unwrap().as_deref(),
+        Some("https://hooks.example/s")
+    );
+    assert_eq!(store.webhook("test:t1").unwrap(), None);
+    assert_eq!(store.deliveries().unwrap(), [b"delivery".to_vec()]);
+    store.remove_delivery("d1").unwrap();
+    assert!(store.deliveries().unwrap().is_empty());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_pending_mark_whose_message_never_landed_is_dropped_at_start_up() {
+    let (store, dir) = temp_store();
+    let seq = store.put_message("box3", &envelope(), b"kept").unwrap();
+    store
+        .execute(
+            "INSERT OR REPLACE INTO pending (id, seq) VALUES ('box3', ?1)",
+            [seq as i64 + 1],
+        )
+        .unwrap();
+    store
+        .execute("INSERT INTO pending (id, seq) VALUES ('box4', 7)", [])
+        .unwrap();
+    assert!(store.pending_ids().unwrap().is_empty());
+    assert!(!store.is_pending("box3").unwrap());
+    assert_eq!(store.message("box3").unwrap().unwrap().raw, b"kept");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn texts_are_kept_listed_and_removed() {
+    let (store, dir) = temp_store();
+    store.put_texts(u64::MAX - 1, b"big hash").unwrap();
+    store.put_texts(7, b"seven").unwrap();
+    assert_eq!(store.texts(u64::MAX - 1).unwrap().unwrap(), b"big hash");
+    let mut hashes = store.text_hashes().unwrap();
+    hashes.sort_unstable();
+    assert_eq!(hashes, [7, u64::MAX - 1]);
+    store.remove_texts(&[7]).unwrap();
+    assert_eq!(store.texts(7).unwrap(), None);
+    let seq = store.put_message("r", &envelope(), b"m").unwrap();
+    store.put_report("r", seq, b"report").unwrap();
+    let mut seen = Vec::new();
+    store
+        .for_each_report(&mut |r| seen.push(r.to_vec()))
+        .unwrap();
+    assert_eq!(seen, [b"report".to_vec(), b"report".to_vec()]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_newer_builds_message_and_database_are_refused() {
+    let (store, dir) = temp_store();
+    store
+        .execute(
+            "INSERT INTO messages (id, received_at, value) VALUES ('later', 1, ?1)",
+            [&b"MSG7\x00\x00\x00\x02{}whatever format 7 means"[..]],
+        )
+        .unwrap();
+    assert!(matches!(
+        store.message("later").unwrap_err(),
+        StoreError::NewerFormat {
+            record: "message",
+            format: 7,
+            readable: 1
+        }
+    ));
+    store.execute("PRAGMA user_version = 2", []).unwrap();
+    drop(store);
+    assert!(matches!(
+        SqliteStore::open(&dir, 8 << 20).err().unwrap(),
+        StoreError::NewerFormat { format: 2, .. }
+    ));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_rolled_back_batch_fails_its_flush() {
+    let (store, dir) = temp_store();
+    store
+        .put_message_unflushed("box", &envelope(), b"m")
+        .unwrap();
+    // What SQLite does on a full disk or an I/O error mid-batch.
+    store
+        .inner
+        .lock_writer()
+        .conn
+        .execute_batch("ROLLBACK")
+        .unwrap();
+    // A write after it goes on in a transaction of its own.
+    store.put_texts(1, b"t").unwrap();
+    assert_eq!(store.texts(1).unwrap().unwrap(), b"t");
+    assert!(store.flush().is_err(), "nobody hears 250 for a lost batch");
+    assert!(store.message("box").unwrap().is_none());
+    // And the store goes on.
+    store.put_message("box", &envelope(), b"m2").unwrap();
+    assert_eq!(store.message("box").unwrap().unwrap().raw, b"m2");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_round_of_reports_is_one_commit_and_a_durable_write_inside_it_fsyncs() {
+    let (store, dir) = temp_store();
+    let a = store.put_message("a", &envelope(), b"a").unwrap();
+    let b = store.put_message("b", &envelope(), b"b").unwrap();
+    store.begin_reports().unwrap();
+    assert!(store.put_report("a", a, b"{\"a\":1}").unwrap());
+    // Seen by this process before the commit.
+    assert_eq!(store.report("a").unwrap().unwrap(), b"{\"a\":1}");
+    // A write sled flushes commits the round with it, durably.
+    store.put_survey("s", b"{}").unwrap();
+    assert!(!store.inner.lock_writer().in_txn);
+    // The rest of the round commits one by one; nothing left open.
+    assert!(store.put_report("b", b, b"{\"b\":1}").unwrap());
+    store.commit_reports().unwrap();
+    assert!(!store.inner.lock_writer().in_txn);
+    store.begin_reports().unwrap();
+    store.commit_reports().unwrap();
+    drop(store);
+    let store = reopen(&dir);
+    assert_eq!(store.report("a").unwrap().unwrap(), b"{\"a\":1}");
+    assert_eq!(store.report("b").unwrap().unwrap(), b"{\"b\":1}");
+    assert!(store.survey("s").unwrap().is_some());
+    assert!(store.pending_ids().unwrap().is_empty());
+    std::fs::remove_dir_all(dir).ok();
+}
