@@ -9,6 +9,7 @@
 #                                   # without it the MX is 127.0.0.1:25, which
 #                                   # the probe refuses at once (not public)
 #   PROBE=off bench/ingest.sh       # --probe off
+#   STORE=sqlite bench/ingest.sh    # --store sqlite (default: sled)
 #   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
 #                                   # (SOAK_SESSIONS=5 sessions by default), all
 #                                   # to one test id, so the store stays one
@@ -129,7 +130,7 @@ fi
 
 smtp_port=$(free_port)
 http_port=$(free_port)
-target/release/mailscore serve "${probe_args[@]}" --data-dir "$work/data" --domain localhost \
+target/release/mailscore serve "${probe_args[@]}" ${STORE:+--store "$STORE"} --data-dir "$work/data" --domain localhost \
     --smtp-listen "127.0.0.1:$smtp_port" --http-listen "127.0.0.1:$http_port" \
     --dns "127.0.0.1:$dns_port" --dns-timeout 2 \
     --max-connections-per-ip 1000 --messages-per-ip-per-minute 100000000 \
