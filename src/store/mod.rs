@@ -17,11 +17,17 @@
 //! report. (A crashed node's pending ids wait for the next start of any
 //! node; a periodic claim of old pending ids would close that gap.)
 //!
-//! The interface is synchronous. Delivery already runs on the blocking pool
-//! (it fsyncs), and a store read is a sled lookup in memory or one Redis
-//! round trip (bounded by [`redis_store`]'s socket timeouts), so the web
-//! handlers keep calling it directly instead of turning every `.map` into an
-//! async `.then`.
+//! The interface is synchronous. Delivery already runs off the tokio
+//! workers (the [`Writer`] thread, which fsyncs), and a store read is a sled
+//! lookup in memory or one Redis round trip, so the web handlers keep
+//! calling it directly instead of turning every `.map` into an async
+//! `.then`. The Redis side underneath is the async client
+//! ([`RedisStore`]'s methods are `async`): its requests run on a runtime of
+//! their own, over a fixed few multiplexed connections, at most 256 in
+//! flight and each bounded by timeouts; a synchronous call only waits for
+//! the answer, and on a tokio worker it first hands the worker's other
+//! tasks to another thread (`block_in_place`), so a slow Redis does not
+//! stall the SMTP greetings queued there.
 
 pub mod free_space;
 mod group_flush;
@@ -179,7 +185,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match self {
             Store::Sled(s) => s.put_message(id, envelope, raw),
-            Store::Redis(s) => s.put_message(id, envelope, raw),
+            Store::Redis(s) => redis_store::wait(s.put_message(id, envelope, raw)),
         }
     }
 
@@ -194,14 +200,14 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match self {
             Store::Sled(s) => s.put_message_unflushed(id, envelope, raw),
-            Store::Redis(s) => s.put_message(id, envelope, raw),
+            Store::Redis(s) => redis_store::wait(s.put_message(id, envelope, raw)),
         }
     }
 
     pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
         match self {
             Store::Sled(s) => s.message(id),
-            Store::Redis(s) => s.message(id),
+            Store::Redis(s) => redis_store::wait(s.message(id)),
         }
     }
 
@@ -211,14 +217,14 @@ impl Store {
     pub fn put_report(&self, id: &str, seq: u64, report: &[u8]) -> Result<bool, StoreError> {
         match self {
             Store::Sled(s) => s.put_report(id, seq, report),
-            Store::Redis(s) => s.put_report(id, seq, report),
+            Store::Redis(s) => redis_store::wait(s.put_report(id, seq, report)),
         }
     }
 
     pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
             Store::Sled(s) => s.report(id),
-            Store::Redis(s) => s.report(id),
+            Store::Redis(s) => redis_store::wait(s.report(id)),
         }
     }
 
@@ -228,7 +234,7 @@ impl Store {
     pub fn history(&self, id: &str) -> Result<Vec<Send>, StoreError> {
         match self {
             Store::Sled(s) => s.history(id),
-            Store::Redis(s) => s.history(id),
+            Store::Redis(s) => redis_store::wait(s.history(id)),
         }
     }
 
@@ -237,14 +243,14 @@ impl Store {
     pub fn put_texts(&self, hash: u64, texts: &[u8]) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.put_texts(hash, texts),
-            Store::Redis(s) => s.put_texts(hash, texts),
+            Store::Redis(s) => redis_store::wait(s.put_texts(hash, texts)),
         }
     }
 
     pub fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
             Store::Sled(s) => s.texts(hash),
-            Store::Redis(s) => s.texts(hash),
+            Store::Redis(s) => redis_store::wait(s.texts(hash)),
         }
     }
 
@@ -262,7 +268,7 @@ impl Store {
     pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {
         match self {
             Store::Sled(s) => s.is_pending(id),
-            Store::Redis(s) => s.is_pending(id),
+            Store::Redis(s) => redis_store::wait(s.is_pending(id)),
         }
     }
 
@@ -291,7 +297,7 @@ impl Store {
     pub fn size_bytes(&self) -> Option<u64> {
         match self {
             Store::Sled(s) => s.size_on_disk().ok(),
-            Store::Redis(r) => r.used_bytes().ok(),
+            Store::Redis(r) => redis_store::wait(r.used_bytes()).ok(),
         }
     }
 
@@ -300,7 +306,7 @@ impl Store {
     pub fn pending_ids(&self) -> Result<Vec<String>, StoreError> {
         match self {
             Store::Sled(s) => s.pending_ids(),
-            Store::Redis(s) => s.pending_ids(),
+            Store::Redis(s) => redis_store::wait(s.pending_ids()),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! delivery is queued before its report is saved, and leaves the queue
 //! (flushed) as soon as its receiver has answered 2xx.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, redis_store};
 
 impl Store {
     /// Where `key`'s reports go; `expires` says whether it follows the
@@ -14,14 +14,14 @@ impl Store {
     pub fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.put_webhook(key, url, expires),
-            Store::Redis(s) => s.put_webhook(key, url, expires),
+            Store::Redis(s) => redis_store::wait(s.put_webhook(key, url, expires)),
         }
     }
 
     pub fn webhook(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self {
             Store::Sled(s) => s.webhook(key),
-            Store::Redis(s) => s.webhook(key),
+            Store::Redis(s) => redis_store::wait(s.webhook(key)),
         }
     }
 
@@ -29,7 +29,7 @@ impl Store {
     pub fn put_delivery(&self, id: &str, delivery: &[u8]) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.put_delivery(id, delivery),
-            Store::Redis(s) => s.put_delivery(id, delivery),
+            Store::Redis(s) => redis_store::wait(s.put_delivery(id, delivery)),
         }
     }
 
@@ -37,7 +37,7 @@ impl Store {
     pub fn deliveries(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         match self {
             Store::Sled(s) => s.deliveries(),
-            Store::Redis(s) => s.deliveries(),
+            Store::Redis(s) => redis_store::wait(s.deliveries()),
         }
     }
 
@@ -45,7 +45,7 @@ impl Store {
     pub fn remove_delivery(&self, id: &str) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.remove_delivery(id),
-            Store::Redis(s) => s.remove_delivery(id),
+            Store::Redis(s) => redis_store::wait(s.remove_delivery(id)),
         }
     }
 
@@ -55,7 +55,7 @@ impl Store {
     pub fn claim_delivery(&self, id: &str, hold: std::time::Duration) -> Result<bool, StoreError> {
         match self {
             Store::Sled(_) => Ok(true),
-            Store::Redis(s) => s.claim_delivery(id, hold),
+            Store::Redis(s) => redis_store::wait(s.claim_delivery(id, hold)),
         }
     }
 }
