@@ -577,9 +577,10 @@ fn redis_killed_under_two_nodes_loses_nothing_accepted() {
 }
 
 /// Redis stalls for 2 s (`DEBUG SLEEP 2`) while four web requests wait on
-/// it: a new SMTP client is still greeted at once, since the blocking
-/// Redis calls give up their tokio worker first. (Before, the two workers
-/// of this 2-core machine both waited and the greeting took ~2 s.)
+/// it: a new SMTP client is still greeted at once. The requests run on
+/// the Redis client's own runtime, and the web handlers waiting for their
+/// answers give up their tokio worker first. (Once, the two workers of this
+/// 2-core machine both waited and the greeting took ~2 s.)
 #[test]
 fn a_stalled_redis_does_not_stall_other_clients_greetings() {
     let Some(redis) = RedisServer::start() else {

@@ -20,11 +20,17 @@
 //! report. (A crashed node's pending ids wait for the next start of any
 //! node; a periodic claim of old pending ids would close that gap.)
 //!
-//! The interface is synchronous. Delivery already runs on the blocking pool
-//! (it fsyncs), and a store read is a sled lookup in memory or one Redis
-//! round trip (bounded by [`redis_store`]'s socket timeouts), so the web
-//! handlers keep calling it directly instead of turning every `.map` into an
-//! async `.then`.
+//! The interface is synchronous. Delivery already runs off the tokio
+//! workers (the [`Writer`] thread, which fsyncs), and a store read is a sled
+//! lookup in memory or one Redis round trip, so the web handlers keep
+//! calling it directly instead of turning every `.map` into an async
+//! `.then`. The Redis side underneath is the async client
+//! ([`RedisStore`]'s methods are `async`): its requests run on a runtime of
+//! their own, over a fixed few multiplexed connections, at most 256 in
+//! flight and each bounded by timeouts; a synchronous call only waits for
+//! the answer, and on a tokio worker it first hands the worker's other
+//! tasks to another thread (`block_in_place`), so a slow Redis does not
+//! stall the SMTP greetings queued there.
 
 pub mod free_space;
 mod group_flush;
@@ -235,7 +241,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match self {
             Store::Sled(s) => s.put_message(id, envelope, raw),
-            Store::Redis(s) => s.put_message(id, envelope, raw),
+            Store::Redis(s) => redis_store::wait(s.put_message(id, envelope, raw)),
             Store::Sqlite(s) => s.put_message(id, envelope, raw),
         }
     }
@@ -251,7 +257,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match self {
             Store::Sled(s) => s.put_message_unflushed(id, envelope, raw),
-            Store::Redis(s) => s.put_message(id, envelope, raw),
+            Store::Redis(s) => redis_store::wait(s.put_message(id, envelope, raw)),
             Store::Sqlite(s) => s.put_message_unflushed(id, envelope, raw),
         }
     }
@@ -259,7 +265,7 @@ impl Store {
     pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
         match self {
             Store::Sled(s) => s.message(id),
-            Store::Redis(s) => s.message(id),
+            Store::Redis(s) => redis_store::wait(s.message(id)),
             Store::Sqlite(s) => s.message(id),
         }
     }
@@ -270,7 +276,7 @@ impl Store {
     pub fn put_report(&self, id: &str, seq: u64, report: &[u8]) -> Result<bool, StoreError> {
         match self {
             Store::Sled(s) => s.put_report(id, seq, report),
-            Store::Redis(s) => s.put_report(id, seq, report),
+            Store::Redis(s) => redis_store::wait(s.put_report(id, seq, report)),
             Store::Sqlite(s) => s.put_report(id, seq, report),
         }
     }
@@ -278,7 +284,7 @@ impl Store {
     pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
             Store::Sled(s) => s.report(id),
-            Store::Redis(s) => s.report(id),
+            Store::Redis(s) => redis_store::wait(s.report(id)),
             Store::Sqlite(s) => s.report(id),
         }
     }
@@ -289,7 +295,7 @@ impl Store {
     pub fn history(&self, id: &str) -> Result<Vec<Send>, StoreError> {
         match self {
             Store::Sled(s) => s.history(id),
-            Store::Redis(s) => s.history(id),
+            Store::Redis(s) => redis_store::wait(s.history(id)),
             Store::Sqlite(s) => s.history(id),
         }
     }
@@ -299,7 +305,7 @@ impl Store {
     pub fn put_texts(&self, hash: u64, texts: &[u8]) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.put_texts(hash, texts),
-            Store::Redis(s) => s.put_texts(hash, texts),
+            Store::Redis(s) => redis_store::wait(s.put_texts(hash, texts)),
             Store::Sqlite(s) => s.put_texts(hash, texts),
         }
     }
@@ -307,7 +313,7 @@ impl Store {
     pub fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
             Store::Sled(s) => s.texts(hash),
-            Store::Redis(s) => s.texts(hash),
+            Store::Redis(s) => redis_store::wait(s.texts(hash)),
             Store::Sqlite(s) => s.texts(hash),
         }
     }
@@ -336,7 +342,7 @@ impl Store {
     pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {
         match self {
             Store::Sled(s) => s.is_pending(id),
-            Store::Redis(s) => s.is_pending(id),
+            Store::Redis(s) => redis_store::wait(s.is_pending(id)),
             Store::Sqlite(s) => s.is_pending(id),
         }
     }
@@ -387,7 +393,7 @@ impl Store {
     pub fn size_bytes(&self) -> Option<u64> {
         match self {
             Store::Sled(s) => s.size_on_disk().ok(),
-            Store::Redis(r) => r.used_bytes().ok(),
+            Store::Redis(r) => redis_store::wait(r.used_bytes()).ok(),
             Store::Sqlite(s) => s.size_on_disk().ok(),
         }
     }
@@ -397,7 +403,7 @@ impl Store {
     pub fn pending_ids(&self) -> Result<Vec<String>, StoreError> {
         match self {
             Store::Sled(s) => s.pending_ids(),
-            Store::Redis(s) => s.pending_ids(),
+            Store::Redis(s) => redis_store::wait(s.pending_ids()),
             Store::Sqlite(s) => s.pending_ids(),
         }
     }

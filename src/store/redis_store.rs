@@ -21,6 +21,16 @@
 //! single server (or a managed endpoint that proxies); Cluster mode itself
 //! is not wired up.
 //!
+//! The client: the async `redis` client on a one-thread tokio runtime of
+//! its own (shared by the process), [`CONNECTIONS`] multiplexed
+//! connections used in turn, each reconnecting by itself after Redis
+//! restarts; at most [`MAX_IN_FLIGHT`] requests at once, and each bounded:
+//! 3 s to connect, 5 s for an answer, 8 s in all (a wait for a place among
+//! those in flight included). A timeout or a dropped connection is a
+//! [`StoreError::Redis`], which SMTP answers with 451 and the web with 503.
+//! The methods are `async` and can be awaited from any runtime; the
+//! synchronous [`super::Store`] waits on them with [`wait`].
+//!
 //! Durability: a write returns once Redis acknowledged it. Whether an
 //! acknowledged write survives a Redis crash is Redis's persistence
 //! setting (`appendonly yes`, `appendfsync always` or `everysec`), which
@@ -29,18 +39,28 @@
 use super::history::{self, MAX_SENDS, Send};
 use super::{StoreError, StoredMessage};
 use crate::smtp::Envelope;
-use redis::{Client, Commands, Connection, RedisError, RedisResult, Script};
-use std::sync::{Arc, Mutex, PoisonError};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Client, RedisError, RedisResult, Script};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tokio::sync::Semaphore;
 
 /// How long opening a connection to Redis may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long one command may take to be sent or answered. The store's
-/// callers block on it (an SMTP delivery, a web request), so it is bounded.
-const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle connections kept for reuse; more are opened under load and closed
-/// when handed back to a full pool.
-const MAX_IDLE: usize = 16;
+/// How long one command may take to be answered once sent.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request may take in all: waiting for a place among those in
+/// flight, a reconnection, the command and its answer. Its callers wait on
+/// it (an SMTP delivery, a web request), so it is bounded.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(8);
+/// The multiplexed connections, used in turn; each carries any number of
+/// requests at once and reconnects by itself after Redis restarts.
+const CONNECTIONS: usize = 4;
+/// Requests in flight at most: a stalled Redis makes the rest wait (up to
+/// [`REQUEST_TIMEOUT`]) instead of piling up without bound.
+const MAX_IN_FLIGHT: usize = 256;
 
 const SEQ_KEY: &str = "mailscore:seq";
 const DELIVERIES_KEY: &str = "mailscore:deliveries";
@@ -86,13 +106,31 @@ pub struct RedisStore {
 }
 
 struct Shared {
-    client: Client,
     /// host:port and database, for error messages (never the password).
     location: String,
     ttl_ms: u64,
-    idle: Mutex<Vec<Connection>>,
+    connections: Vec<ConnectionManager>,
+    /// The connection the next request goes to.
+    next: AtomicUsize,
+    in_flight: Semaphore,
     put_message: Script,
     put_report: Script,
+}
+
+/// The runtime the Redis connections live on, shared by every store of
+/// the process: one thread, whose tasks only wait on sockets and timers.
+/// Callers on any runtime, or none, hand their requests to it and wait for
+/// the answer without holding a thread of their own runtime.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("mailscore-redis")
+            .enable_all()
+            .build()
+            .expect("the Redis client's runtime starts")
+    })
 }
 
 /// The keys of one test id.
@@ -158,57 +196,92 @@ impl RedisStore {
         let client = check_url(url)?;
         let info = client.get_connection_info();
         let location = format!("redis://{}/{}", info.addr(), info.redis_settings().db());
+        let error = |source| StoreError::Redis {
+            location: location.clone(),
+            source,
+        };
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let connections = {
+            // The connections' tasks go to the client's own runtime.
+            let _runtime = runtime().enter();
+            (0..CONNECTIONS)
+                .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
+                .collect::<RedisResult<Vec<_>>>()
+                .map_err(error)?
+        };
         let store = RedisStore {
             shared: Arc::new(Shared {
-                client,
                 location,
                 ttl_ms: u64::try_from(retention.as_millis()).unwrap_or(u64::MAX),
-                idle: Mutex::new(Vec::new()),
+                connections,
+                next: AtomicUsize::new(0),
+                in_flight: Semaphore::new(MAX_IN_FLIGHT),
                 put_message: Script::new(PUT_MESSAGE),
                 put_report: Script::new(PUT_REPORT),
             }),
         };
-        store.with_connection(|c| redis::cmd("PING").query::<String>(c))?;
+        wait(store.run(|mut c, _| async move {
+            redis::cmd("PING").query_async::<String>(&mut c).await
+        }))?;
         Ok(store)
     }
 
-    pub fn put_message(
+    pub async fn put_message(
         &self,
         id: &str,
         envelope: &Envelope,
         raw: &[u8],
     ) -> Result<u64, StoreError> {
-        let seq: u64 = self.with_connection(|c| c.incr(SEQ_KEY, 1))?;
+        let seq: u64 = self
+            .run(|mut c, _| async move { c.incr(SEQ_KEY, 1).await })
+            .await?;
         let record = StoredMessage::new(seq, envelope.clone());
         let meta = serde_json::to_vec(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let keys = Keys::of(id);
+        let keys = Arc::new(Keys::of(id));
+        let (meta, raw) = (Arc::new(meta), Arc::new(raw.to_vec()));
         // Writing the same seq twice (a retry) leaves the same state.
-        self.with_connection(|c| {
-            self.shared
-                .put_message
-                .key(&keys.message)
-                .key(&keys.raw)
-                .key(&keys.pending)
-                .key(&keys.report)
-                .key(&keys.history)
-                .arg(&meta)
-                .arg(raw)
-                .arg(seq)
-                .arg(self.shared.ttl_ms)
-                .invoke::<()>(c)
-        })?;
+        self.run(move |mut c, shared| {
+            let (keys, meta, raw) = (keys.clone(), meta.clone(), raw.clone());
+            async move {
+                shared
+                    .put_message
+                    .key(&keys.message)
+                    .key(&keys.raw)
+                    .key(&keys.pending)
+                    .key(&keys.report)
+                    .key(&keys.history)
+                    .arg(&*meta)
+                    .arg(&*raw)
+                    .arg(seq)
+                    .arg(shared.ttl_ms)
+                    .invoke_async::<()>(&mut c)
+                    .await
+            }
+        })
+        .await?;
         Ok(seq)
     }
 
-    pub fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
-        let keys = Keys::of(id);
+    pub async fn message(&self, id: &str) -> Result<Option<StoredMessage>, StoreError> {
+        let keys = Arc::new(Keys::of(id));
         // One MGET: the envelope and the body of the same delivery.
-        let (meta, raw): (Option<Vec<u8>>, Option<Vec<u8>>) = self.with_connection(|c| {
-            redis::cmd("MGET")
-                .arg(&keys.message)
-                .arg(&keys.raw)
-                .query(c)
-        })?;
+        let (meta, raw): (Option<Vec<u8>>, Option<Vec<u8>>) = self
+            .run(move |mut c, _| {
+                let keys = keys.clone();
+                async move {
+                    redis::cmd("MGET")
+                        .arg(&keys.message)
+                        .arg(&keys.raw)
+                        .query_async(&mut c)
+                        .await
+                }
+            })
+            .await?;
         let (Some(meta), Some(raw)) = (meta, raw) else {
             return Ok(None);
         };
@@ -217,28 +290,37 @@ impl RedisStore {
         Ok(Some(record))
     }
 
-    pub fn put_report(&self, id: &str, seq: u64, report: &[u8]) -> Result<bool, StoreError> {
-        let keys = Keys::of(id);
-        self.with_connection(|c| {
-            self.shared
-                .put_report
-                .key(&keys.pending)
-                .key(&keys.report)
-                .key(&keys.message)
-                .key(&keys.history)
-                .arg(seq)
-                .arg(report)
-                .arg(history::encode(seq, history::now(), report))
-                .arg(MAX_SENDS)
-                .invoke::<bool>(c)
+    pub async fn put_report(&self, id: &str, seq: u64, report: &[u8]) -> Result<bool, StoreError> {
+        let keys = Arc::new(Keys::of(id));
+        let entry = Arc::new(history::encode(seq, history::now(), report));
+        let report = Arc::new(report.to_vec());
+        self.run(move |mut c, shared| {
+            let (keys, entry, report) = (keys.clone(), entry.clone(), report.clone());
+            async move {
+                shared
+                    .put_report
+                    .key(&keys.pending)
+                    .key(&keys.report)
+                    .key(&keys.message)
+                    .key(&keys.history)
+                    .arg(seq)
+                    .arg(&*report)
+                    .arg(&*entry)
+                    .arg(MAX_SENDS)
+                    .invoke_async::<bool>(&mut c)
+                    .await
+            }
         })
+        .await
     }
 
     /// The list expires with the address's latest message; within it,
     /// sends older than the retention are left out here.
-    pub fn history(&self, id: &str) -> Result<Vec<Send>, StoreError> {
+    pub async fn history(&self, id: &str) -> Result<Vec<Send>, StoreError> {
         let key = Keys::of(id).history;
-        let values: Vec<Vec<u8>> = self.with_connection(|c| c.lrange(&key, 0, -1))?;
+        let values: Vec<Vec<u8>> = self
+            .run_on_key(key, |mut c, key| async move { c.lrange(&key, 0, -1).await })
+            .await?;
         let oldest = history::now().saturating_sub(self.shared.ttl_ms / 1000);
         values
             .iter()
@@ -251,91 +333,116 @@ impl RedisStore {
             .collect()
     }
 
-    pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = Keys::of(id).report;
-        self.with_connection(|c| c.get(&key))
+    pub async fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(Keys::of(id).report).await
     }
 
-    pub fn put_texts(&self, hash: u64, texts: &[u8]) -> Result<(), StoreError> {
-        let key = texts_key(hash);
-        self.with_connection(|c| c.set::<_, _, ()>(&key, texts))
+    pub async fn put_texts(&self, hash: u64, texts: &[u8]) -> Result<(), StoreError> {
+        self.set(texts_key(hash), texts).await
     }
 
-    pub fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = texts_key(hash);
-        self.with_connection(|c| c.get(&key))
+    pub async fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(texts_key(hash)).await
     }
 
-    pub fn put_survey(&self, id: &str, survey: &[u8]) -> Result<(), StoreError> {
-        let key = survey_key(id);
-        self.with_connection(|c| c.set::<_, _, ()>(&key, survey))
+    pub async fn put_survey(&self, id: &str, survey: &[u8]) -> Result<(), StoreError> {
+        self.set(survey_key(id), survey).await
     }
 
-    pub fn survey(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = survey_key(id);
-        self.with_connection(|c| c.get(&key))
+    pub async fn survey(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(survey_key(id)).await
     }
 
-    pub fn put_survey_row(&self, id: &str, entry: &str, row: &[u8]) -> Result<(), StoreError> {
-        let key = survey_key(id) + ":rows";
-        self.with_connection(|c| c.hset::<_, _, _, ()>(&key, entry, row))
+    pub async fn put_survey_row(
+        &self,
+        id: &str,
+        entry: &str,
+        row: &[u8],
+    ) -> Result<(), StoreError> {
+        self.hset(survey_key(id) + ":rows", entry, row).await
     }
 
-    pub fn survey_rows(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
-        let key = survey_key(id) + ":rows";
-        self.with_connection(|c| c.hvals(&key))
-    }
-
-    pub fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {
-        let (key, ttl) = (format!("mailscore:webhook:{key}"), self.shared.ttl_ms);
-        self.with_connection(|c| match expires {
-            true => c.pset_ex::<_, _, ()>(&key, url, ttl),
-            false => c.set::<_, _, ()>(&key, url),
+    pub async fn survey_rows(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.run_on_key(survey_key(id) + ":rows", |mut c, key| async move {
+            c.hvals(&key).await
         })
+        .await
     }
 
-    pub fn webhook(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let key = format!("mailscore:webhook:{key}");
-        self.with_connection(|c| c.get(&key))
+    pub async fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {
+        let (key, ttl) = (format!("mailscore:webhook:{key}"), self.shared.ttl_ms);
+        let url = Arc::new(url.to_string());
+        self.run_on_key(key, move |mut c, key| {
+            let url = url.clone();
+            async move {
+                match expires {
+                    true => c.pset_ex::<_, _, ()>(&key, &*url, ttl).await,
+                    false => c.set::<_, _, ()>(&key, &*url).await,
+                }
+            }
+        })
+        .await
     }
 
-    pub fn put_delivery(&self, id: &str, delivery: &[u8]) -> Result<(), StoreError> {
-        self.with_connection(|c| c.hset::<_, _, _, ()>(DELIVERIES_KEY, id, delivery))
+    pub async fn webhook(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.run_on_key(
+            format!("mailscore:webhook:{key}"),
+            |mut c, key| async move { c.get(&key).await },
+        )
+        .await
     }
 
-    pub fn deliveries(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.with_connection(|c| c.hvals(DELIVERIES_KEY))
+    pub async fn put_delivery(&self, id: &str, delivery: &[u8]) -> Result<(), StoreError> {
+        self.hset(DELIVERIES_KEY.to_string(), id, delivery).await
     }
 
-    pub fn remove_delivery(&self, id: &str) -> Result<(), StoreError> {
-        self.with_connection(|c| c.hdel::<_, _, ()>(DELIVERIES_KEY, id))
+    pub async fn deliveries(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        self.run(|mut c, _| async move { c.hvals(DELIVERIES_KEY).await })
+            .await
+    }
+
+    pub async fn remove_delivery(&self, id: &str) -> Result<(), StoreError> {
+        self.run_on_key(id.to_string(), |mut c, id| async move {
+            c.hdel::<_, _, ()>(DELIVERIES_KEY, &id).await
+        })
+        .await
     }
 
     /// `SET … NX PX`: the first node to ask holds it for `hold`.
-    pub fn claim_delivery(&self, id: &str, hold: Duration) -> Result<bool, StoreError> {
+    pub async fn claim_delivery(&self, id: &str, hold: Duration) -> Result<bool, StoreError> {
         let key = format!("mailscore:delivery-claim:{id}");
-        let set: Option<String> = self.with_connection(|c| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(hold.as_millis() as u64)
-                .query(c)
-        })?;
+        let hold = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX);
+        let set: Option<String> = self
+            .run_on_key(key, move |mut c, key| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(hold)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
         Ok(set.is_some())
     }
 
-    pub fn is_pending(&self, id: &str) -> Result<bool, StoreError> {
-        let key = Keys::of(id).pending;
-        self.with_connection(|c| c.exists(&key))
+    pub async fn is_pending(&self, id: &str) -> Result<bool, StoreError> {
+        self.run_on_key(Keys::of(id).pending, |mut c, key| async move {
+            c.exists(&key).await
+        })
+        .await
     }
 
     /// The memory the Redis server uses (`INFO memory`: `used_memory`), the
     /// store's size as `/metrics` reports it. Shared by every node, and
     /// by anything else kept in that Redis.
-    pub fn used_bytes(&self) -> Result<u64, StoreError> {
-        let info: String = self.with_connection(|c| redis::cmd("INFO").arg("memory").query(c))?;
+    pub async fn used_bytes(&self) -> Result<u64, StoreError> {
+        let info: String =
+            self.run(|mut c, _| async move {
+                redis::cmd("INFO").arg("memory").query_async(&mut c).await
+            })
+            .await?;
         info.lines()
             .find_map(|line| line.strip_prefix("used_memory:"))
             .and_then(|value| value.trim().parse().ok())
@@ -343,11 +450,28 @@ impl RedisStore {
     }
 
     /// Every node's pending ids: a SCAN, which only start-up runs.
-    pub fn pending_ids(&self) -> Result<Vec<String>, StoreError> {
-        let keys: Vec<String> = self.with_connection(|c| {
-            c.scan_match::<_, String>("mailscore:{*}:pending")?
-                .collect::<RedisResult<Vec<String>>>()
-        })?;
+    pub async fn pending_ids(&self) -> Result<Vec<String>, StoreError> {
+        let keys: Vec<String> = self
+            .run(|mut c, _| async move {
+                let mut keys = Vec::new();
+                let mut cursor = 0u64;
+                loop {
+                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg("mailscore:{*}:pending")
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut c)
+                        .await?;
+                    keys.extend(batch);
+                    if next == 0 {
+                        return Ok(keys);
+                    }
+                    cursor = next;
+                }
+            })
+            .await?;
         Ok(keys
             .iter()
             .filter_map(|key| pending_id(key))
@@ -355,87 +479,124 @@ impl RedisStore {
             .collect())
     }
 
-    /// Runs `op` on a pooled connection, or a new one. A pooled connection
-    /// the server closed meanwhile (a Redis restart, an idle timeout) gets
-    /// one retry on a fresh connection; every operation here is safe to
-    /// repeat. A connection that failed is not reused.
-    fn with_connection<T>(
-        &self,
-        op: impl FnMut(&mut Connection) -> RedisResult<T>,
-    ) -> Result<T, StoreError> {
-        off_the_workers(|| self.with_connection_blocking(op))
+    async fn get(&self, key: String) -> Result<Option<Vec<u8>>, StoreError> {
+        self.run_on_key(key, |mut c, key| async move { c.get(&key).await })
+            .await
     }
 
-    fn with_connection_blocking<T>(
-        &self,
-        mut op: impl FnMut(&mut Connection) -> RedisResult<T>,
-    ) -> Result<T, StoreError> {
-        let pooled = self
-            .shared
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop();
-        let (result, connection) = match pooled {
-            Some(mut connection) => match op(&mut connection) {
-                Err(e) if e.is_connection_dropped() => {
-                    let mut fresh = self.open_connection()?;
-                    (op(&mut fresh), fresh)
+    async fn set(&self, key: String, value: &[u8]) -> Result<(), StoreError> {
+        let value = Arc::new(value.to_vec());
+        self.run_on_key(key, move |mut c, key| {
+            let value = value.clone();
+            async move { c.set::<_, _, ()>(&key, &*value).await }
+        })
+        .await
+    }
+
+    async fn hset(&self, key: String, field: &str, value: &[u8]) -> Result<(), StoreError> {
+        let (field, value) = (Arc::new(field.to_string()), Arc::new(value.to_vec()));
+        self.run_on_key(key, move |mut c, key| {
+            let (field, value) = (field.clone(), value.clone());
+            async move { c.hset::<_, _, _, ()>(&key, &*field, &*value).await }
+        })
+        .await
+    }
+
+    /// [`run`](Self::run) with `key` handed to each attempt.
+    async fn run_on_key<T, F, Fut>(&self, key: String, op: F) -> Result<T, StoreError>
+    where
+        T: std::marker::Send + 'static,
+        F: Fn(ConnectionManager, Arc<String>) -> Fut + std::marker::Send + 'static,
+        Fut: Future<Output = RedisResult<T>> + std::marker::Send + 'static,
+    {
+        let key = Arc::new(key);
+        self.run(move |c, _| op(c, key.clone())).await
+    }
+
+    /// Runs `op` on the next connection, on the client's runtime: at most
+    /// [`MAX_IN_FLIGHT`] at once, each within [`REQUEST_TIMEOUT`]. A
+    /// connection the server closed meanwhile (a Redis restart, an idle
+    /// timeout) reconnects, and the request gets one more attempt; every
+    /// operation here is safe to repeat.
+    async fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: std::marker::Send + 'static,
+        F: Fn(ConnectionManager, Arc<Shared>) -> Fut + std::marker::Send + 'static,
+        Fut: Future<Output = RedisResult<T>> + std::marker::Send + 'static,
+    {
+        let shared = self.shared.clone();
+        let request = async move {
+            let _permit = shared
+                .in_flight
+                .acquire()
+                .await
+                .expect("the semaphore is never closed");
+            let turn = shared.next.fetch_add(1, Ordering::Relaxed);
+            let connection = &shared.connections[turn % shared.connections.len()];
+            let mut retried = false;
+            loop {
+                // A failed attempt made the connection reconnect: the
+                // retry goes to the same one.
+                match op(connection.clone(), shared.clone()).await {
+                    Err(e) if !retried && e.is_connection_dropped() => retried = true,
+                    result => return result,
                 }
-                result => (result, connection),
-            },
-            None => {
-                let mut fresh = self.open_connection()?;
-                (op(&mut fresh), fresh)
             }
         };
-        let value = result.map_err(|e| self.error(e))?;
-        let mut idle = self
-            .shared
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE {
-            idle.push(connection);
-        }
-        Ok(value)
-    }
-
-    fn open_connection(&self) -> Result<Connection, StoreError> {
-        let connection = self
-            .shared
-            .client
-            .get_connection_with_timeout(CONNECT_TIMEOUT)
-            .map_err(|e| self.error(e))?;
-        connection
-            .set_read_timeout(Some(IO_TIMEOUT))
-            .and_then(|()| connection.set_write_timeout(Some(IO_TIMEOUT)))
-            .map_err(|e| self.error(e))?;
-        Ok(connection)
-    }
-
-    fn error(&self, source: RedisError) -> StoreError {
-        StoreError::Redis {
+        // The timer too is the client runtime's (the caller may have none).
+        let task =
+            runtime().spawn(async move { tokio::time::timeout(REQUEST_TIMEOUT, request).await });
+        let result = match task.await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_elapsed)) => Err(RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no answer within {REQUEST_TIMEOUT:?}"),
+            ))),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(RedisError::from(std::io::Error::other(e.to_string()))),
+        };
+        result.map_err(|source| StoreError::Redis {
             location: self.shared.location.clone(),
             source,
-        }
+        })
     }
 }
 
-/// Runs `call`, which waits on Redis for as long as Redis takes (seconds
-/// under `DEBUG SLEEP`, a fork for a snapshot, a failover). On a tokio
-/// worker thread that would stall every task queued behind it there, the
-/// SMTP greetings of other clients among them (measured: 2 s with two web
-/// requests in flight on this 2-core machine): the worker first hands its
-/// other tasks to another thread. Elsewhere (the writer thread, the
-/// blocking pool, the analysis lane's own runtime) it simply runs.
-fn off_the_workers<T>(call: impl FnOnce() -> T) -> T {
+/// Waits for `request` on a thread that is not a task's: the writer
+/// thread, start-up, the blocking pool, the analysis lane's own runtime.
+/// The request itself runs on the client's runtime; this thread only
+/// sleeps until the answer. On a tokio worker (a caller that could not be
+/// made async) the worker first hands its other tasks to another thread.
+pub(super) fn wait<F: Future>(request: F) -> F::Output {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current() {
         Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(call)
+            tokio::task::block_in_place(|| park_until_done(request))
         }
-        _ => call(),
+        _ => park_until_done(request),
+    }
+}
+
+/// Polls `future` on this thread, sleeping between wake-ups.
+fn park_until_done<F: Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
     }
 }
 

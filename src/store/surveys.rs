@@ -9,14 +9,14 @@
 //! twice, two nodes never race on a shared row, and any period's table can
 //! be folded from the rows of that period.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, redis_store};
 
 impl Store {
     /// Keeps survey `id`'s definition.
     pub fn put_survey(&self, id: &str, survey: &[u8]) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.put_survey(id, survey),
-            Store::Redis(s) => s.put_survey(id, survey),
+            Store::Redis(s) => redis_store::wait(s.put_survey(id, survey)),
             Store::Sqlite(s) => s.put_survey(id, survey),
         }
     }
@@ -24,7 +24,7 @@ impl Store {
     pub fn survey(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
             Store::Sled(s) => s.survey(id),
-            Store::Redis(s) => s.survey(id),
+            Store::Redis(s) => redis_store::wait(s.survey(id)),
             Store::Sqlite(s) => s.survey(id),
         }
     }
@@ -33,7 +33,7 @@ impl Store {
     pub fn put_survey_row(&self, id: &str, entry: &str, row: &[u8]) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.put_survey_row(id, entry, row),
-            Store::Redis(s) => s.put_survey_row(id, entry, row),
+            Store::Redis(s) => redis_store::wait(s.put_survey_row(id, entry, row)),
             Store::Sqlite(s) => s.put_survey_row(id, entry, row),
         }
     }
@@ -42,7 +42,7 @@ impl Store {
     pub fn survey_rows(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
         match self {
             Store::Sled(s) => s.survey_rows(id),
-            Store::Redis(s) => s.survey_rows(id),
+            Store::Redis(s) => redis_store::wait(s.survey_rows(id)),
             Store::Sqlite(s) => s.survey_rows(id),
         }
     }

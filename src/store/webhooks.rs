@@ -6,7 +6,7 @@
 //! delivery is queued before its report is saved, and leaves the queue
 //! (flushed) as soon as its receiver has answered 2xx.
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, redis_store};
 
 impl Store {
     /// Where `key`'s reports go; `expires` says whether it follows the
@@ -14,7 +14,7 @@ impl Store {
     pub fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.put_webhook(key, url, expires),
-            Store::Redis(s) => s.put_webhook(key, url, expires),
+            Store::Redis(s) => redis_store::wait(s.put_webhook(key, url, expires)),
             Store::Sqlite(s) => s.put_webhook(key, url, expires),
         }
     }
@@ -22,7 +22,7 @@ impl Store {
     pub fn webhook(&self, key: &str) -> Result<Option<String>, StoreError> {
         match self {
             Store::Sled(s) => s.webhook(key),
-            Store::Redis(s) => s.webhook(key),
+            Store::Redis(s) => redis_store::wait(s.webhook(key)),
             Store::Sqlite(s) => s.webhook(key),
         }
     }
@@ -31,7 +31,7 @@ impl Store {
     pub fn put_delivery(&self, id: &str, delivery: &[u8]) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.put_delivery(id, delivery),
-            Store::Redis(s) => s.put_delivery(id, delivery),
+            Store::Redis(s) => redis_store::wait(s.put_delivery(id, delivery)),
             Store::Sqlite(s) => s.put_delivery(id, delivery),
         }
     }
@@ -40,7 +40,7 @@ impl Store {
     pub fn deliveries(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         match self {
             Store::Sled(s) => s.deliveries(),
-            Store::Redis(s) => s.deliveries(),
+            Store::Redis(s) => redis_store::wait(s.deliveries()),
             Store::Sqlite(s) => s.deliveries(),
         }
     }
@@ -49,7 +49,7 @@ impl Store {
     pub fn remove_delivery(&self, id: &str) -> Result<(), StoreError> {
         match self {
             Store::Sled(s) => s.remove_delivery(id),
-            Store::Redis(s) => s.remove_delivery(id),
+            Store::Redis(s) => redis_store::wait(s.remove_delivery(id)),
             Store::Sqlite(s) => s.remove_delivery(id),
         }
     }
@@ -60,7 +60,7 @@ impl Store {
     pub fn claim_delivery(&self, id: &str, hold: std::time::Duration) -> Result<bool, StoreError> {
         match self {
             Store::Sled(_) | Store::Sqlite(_) => Ok(true),
-            Store::Redis(s) => s.claim_delivery(id, hold),
+            Store::Redis(s) => redis_store::wait(s.claim_delivery(id, hold)),
         }
     }
 }
