@@ -8,8 +8,9 @@
 //! analysis forgets that it saved a text after five minutes, so it saves it
 //! again rather than trust a text that may have gone.
 //!
-//! sled and SQLite only ([`TextGc`]): Redis's texts are shared by nodes whose caches this process
-//! cannot reach, so they are left as they were.
+//! sled and SQLite only ([`TextGc`]): Redis's texts are shared by nodes
+//! whose caches this process cannot reach, so Redis expires them instead,
+//! a retention and ten minutes after their last save (`store::redis_store`).
 
 use super::stored;
 use crate::store::{StoreError, TextGc};

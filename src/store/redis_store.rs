@@ -8,8 +8,9 @@
 //!
 //! and `mailscore:seq`, the sequence counter, and `mailscore:texts:{hash}`,
 //! the explanations reports name by hash (see [`crate::report::stored`]),
-//! kept without a TTL since they are few and shared. Surveys, also
-//! without a TTL (their tables outlive the messages): `mailscore:survey:{id}`
+//! kept for the retention and ten minutes more from their last save (so
+//! they outlive every report naming them; a text nobody names any more
+//! expires). Surveys, without a TTL (their tables outlive the messages): `mailscore:survey:{id}`
 //! the definition, and the hash `mailscore:survey:{id}:rows`, a row per
 //! message. Webhooks: `mailscore:webhook:{key}` where a test's (with the
 //! retention as TTL) or a survey's (none) reports go, the hash
@@ -61,6 +62,10 @@ const CONNECTIONS: usize = 4;
 /// Requests in flight at most: a stalled Redis makes the rest wait (up to
 /// [`REQUEST_TIMEOUT`]) instead of piling up without bound.
 const MAX_IN_FLIGHT: usize = 256;
+
+/// How much longer than the retention a text is kept after its last save:
+/// more than the five minutes the analysis trusts a save it made.
+const TEXTS_OUTLIVE: Duration = Duration::from_secs(600);
 
 const SEQ_KEY: &str = "mailscore:seq";
 const DELIVERIES_KEY: &str = "mailscore:deliveries";
@@ -337,8 +342,22 @@ impl RedisStore {
         self.get(Keys::of(id).report).await
     }
 
+    /// Kept for the retention plus [`TEXTS_OUTLIVE`]: every report naming
+    /// a text is saved within the analysis's trust in its last save (five
+    /// minutes, `report::stored::SavedTexts`), and expires with its message
+    /// at most a retention after that, so the text outlives every report
+    /// that names it; each save sets the time again.
     pub async fn put_texts(&self, hash: u64, texts: &[u8]) -> Result<(), StoreError> {
-        self.set(texts_key(hash), texts).await
+        let ttl = self
+            .shared
+            .ttl_ms
+            .saturating_add(TEXTS_OUTLIVE.as_millis() as u64);
+        let texts = Arc::new(texts.to_vec());
+        self.run_on_key(texts_key(hash), move |mut c, key| {
+            let texts = texts.clone();
+            async move { c.pset_ex::<_, _, ()>(&key, &*texts, ttl).await }
+        })
+        .await
     }
 
     pub async fn texts(&self, hash: u64) -> Result<Option<Vec<u8>>, StoreError> {
