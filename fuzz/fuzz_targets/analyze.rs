@@ -14,9 +14,9 @@
 use libfuzzer_sys::fuzz_target;
 use mail_auth::MessageAuthenticator;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use mailscore::analysis::pipeline::Pipeline;
 use mailscore::checks::Analyzer;
 use mailscore::checks::Settings;
-use mailscore::analysis::pipeline::Pipeline;
 use mailscore::report::Subject;
 use mailscore::score::RuleTable;
 use mailscore::smtp::Envelope;
