@@ -117,7 +117,7 @@ async fn nothing_to_fix_is_one_line() {
     // Nothing costs points: every section folds to its heading.
     assert_eq!(
         page.matches("<details class=\"section\">").count(),
-        8,
+        9,
         "{page}"
     );
     assert!(!page.contains("<details class=\"section\" open>"), "{page}");
