@@ -12,6 +12,7 @@ const RANKS: &[(&str, u8)] = &[
     // Leaves: plain helpers and counters every stage may use.
     ("fnv", 0),
     ("i18n", 0),
+    ("listen", 0),
     ("metrics", 0),
     ("test_id", 0),
     // The pipeline, in the order one message meets it.
