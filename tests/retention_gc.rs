@@ -12,77 +12,11 @@
 //! round). Returning to the baseline needs a store that compacts or
 //! truncates (issue 24's store choice).
 
+mod support;
+
 use mailscore::report::collect::{Candidates, collect_texts};
-use mailscore::smtp::Envelope;
 use mailscore::store::SledStore;
-use std::path::{Path, PathBuf};
-
-/// The blocks the directory's files take, as `du` counts them.
-fn allocated_bytes(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        total += if meta.is_dir() {
-            allocated_bytes(&entry.path())
-        } else {
-            meta.blocks() * 512
-        };
-    }
-    total
-}
-
-fn data_dir() -> PathBuf {
-    // Beside the build, not in /tmp: a tmpfs would count the same blocks,
-    // but the project's disk is what a deployment has.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "retention-gc-{}-{}",
-        std::process::id(),
-        mailscore::test_id::generate()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn envelope(received_at: u64) -> Envelope {
-    let mut envelope: Envelope = serde_json::from_value(serde_json::json!({
-        "client_ip": "192.0.2.25",
-        "client_port": 25,
-        "helo": "mail.example.com",
-        "mail_from": "sender@example.com",
-        "rcpt_to": ["t@localhost"],
-        "tls": null,
-        "received_at": 0,
-    }))
-    .unwrap();
-    envelope.received_at = received_at;
-    envelope
-}
-
-/// A stored report (format 1) naming `texts` by hash, as the analysis
-/// writes them.
-fn report_naming(id: &str, texts: &[u64]) -> Vec<u8> {
-    let head = format!("{{\"id\":\"{id}\",\"deductions\":");
-    let mut bytes = vec![0x01];
-    bytes.extend_from_slice(&(head.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(head.as_bytes());
-    let entries: Vec<(&str, &str, f64, u64)> =
-        texts.iter().map(|h| ("RULE", "spf", 1.0, *h)).collect();
-    bytes.extend(serde_json::to_vec(&entries).unwrap());
-    bytes
-}
-
-/// 2 KB of mail, different for each message (so nothing dedupes it).
-fn message(n: usize) -> Vec<u8> {
-    let mut raw =
-        format!("From: sender{n}@example.com\r\nTo: t@localhost\r\nSubject: message {n}\r\n\r\n")
-            .into_bytes();
-    while raw.len() < 2048 {
-        raw.extend_from_slice(format!("line {n} {} of the body\r\n", raw.len()).as_bytes());
-    }
-    raw
-}
+use support::store_files::{allocated_bytes, data_dir, envelope, message, report_naming, unix_now};
 
 /// One day of tests, all received "yesterday", ids prefixed by `round`:
 /// each with its message, a report naming two texts of its own (as a
@@ -137,16 +71,9 @@ fn sweep(store: &SledStore, cutoff: u64, round: usize) {
 
 const TESTS: usize = 3000;
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 #[test]
 fn what_the_retention_sweeps_away_is_gone_and_its_space_used_again() {
-    let dir = data_dir();
+    let dir = data_dir("retention-gc");
     let store = SledStore::open(&dir).unwrap();
     store.flush().unwrap();
     let baseline = allocated_bytes(&dir);

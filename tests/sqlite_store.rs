@@ -7,14 +7,13 @@
 mod support;
 
 use mailscore::report::collect::{Candidates, collect_texts};
-use mailscore::smtp::Envelope;
 use mailscore::store::SqliteStore;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::dns::{TestDns, Zone};
 use support::server::{Server, fresh_data_dir, try_deliver};
+use support::store_files::{allocated_bytes, data_dir, envelope, message, report_naming, unix_now};
 
 #[test]
 fn every_acknowledged_message_survives_sigkill_and_gets_a_report() {
@@ -61,72 +60,6 @@ fn every_acknowledged_message_survives_sigkill_and_gets_a_report() {
         "{} acknowledged before kill -9, all read back and analysed",
         acknowledged.len()
     );
-}
-
-/// The blocks the directory's files take, as `du` counts them.
-fn allocated_bytes(dir: &Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        total += if meta.is_dir() {
-            allocated_bytes(&entry.path())
-        } else {
-            meta.blocks() * 512
-        };
-    }
-    total
-}
-
-fn data_dir(name: &str) -> PathBuf {
-    // Beside the build, not in /tmp: the project's disk is what a
-    // deployment has.
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "{name}-{}-{}",
-        std::process::id(),
-        mailscore::test_id::generate()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn envelope(received_at: u64) -> Envelope {
-    let mut envelope: Envelope = serde_json::from_value(serde_json::json!({
-        "client_ip": "192.0.2.25",
-        "client_port": 25,
-        "helo": "mail.example.com",
-        "mail_from": "sender@example.com",
-        "rcpt_to": ["t@localhost"],
-        "tls": null,
-        "received_at": 0,
-    }))
-    .unwrap();
-    envelope.received_at = received_at;
-    envelope
-}
-
-/// A stored report (format 1) naming `texts` by hash.
-fn report_naming(id: &str, texts: &[u64]) -> Vec<u8> {
-    let head = format!("{{\"id\":\"{id}\",\"deductions\":");
-    let mut bytes = vec![0x01];
-    bytes.extend_from_slice(&(head.len() as u32).to_le_bytes());
-    bytes.extend_from_slice(head.as_bytes());
-    let entries: Vec<(&str, &str, f64, u64)> =
-        texts.iter().map(|h| ("RULE", "spf", 1.0, *h)).collect();
-    bytes.extend(serde_json::to_vec(&entries).unwrap());
-    bytes
-}
-
-/// 2 KB of mail, different for each message.
-fn message(n: usize) -> Vec<u8> {
-    let mut raw =
-        format!("From: sender{n}@example.com\r\nTo: t@localhost\r\nSubject: message {n}\r\n\r\n")
-            .into_bytes();
-    while raw.len() < 2048 {
-        raw.extend_from_slice(format!("line {n} {} of the body\r\n", raw.len()).as_bytes());
-    }
-    raw
 }
 
 const TESTS: usize = 3000;
@@ -181,13 +114,6 @@ fn sweep(store: &SqliteStore, cutoff: u64, round: usize) {
     // The texts' pages: the next sweep's vacuum gives them back; here, one
     // more sweep with nothing to expire does.
     assert_eq!(store.remove_received_before(cutoff).unwrap(), 0);
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
 }
 
 #[test]

@@ -13,6 +13,7 @@ pub mod server;
 pub mod signed_root;
 pub mod smtp_reply;
 pub mod spamd;
+pub mod store_files;
 pub mod study;
 pub mod survey;
 pub mod tls;
