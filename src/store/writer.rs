@@ -144,16 +144,26 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
             tracing::warn!(error = %e, "reports of this round commit one by one");
         }
         let batched = batch.is_ok() && !reports.is_empty();
+        let mut answers = Vec::with_capacity(reports.len());
         for (id, seq, json, texts, done) in reports {
             let saved = texts
                 .iter()
                 .try_for_each(|(hash, texts)| store.put_texts(*hash, texts))
                 .and_then(|()| store.put_report(&id, seq, &json));
-            let _ = done.send(saved.map_err(|e| e.to_string()));
+            answers.push((saved.map_err(|e| e.to_string()), done));
         }
-        if batched && let Err(e) = store.commit_reports() {
-            // Their pending marks went with them: analysed again at start-up.
-            tracing::error!(error = %e, "the reports of this round were not committed");
+        // Answered after the commit: whoever hears "saved" can read it.
+        let committed = if batched {
+            store.commit_reports().map_err(|e| {
+                // Their pending marks went with them: analysed again at start-up.
+                tracing::error!(error = %e, "the reports of this round were not committed");
+                e.to_string()
+            })
+        } else {
+            Ok(())
+        };
+        for (saved, done) in answers {
+            let _ = done.send(committed.clone().and(saved));
         }
     }
 }

@@ -32,18 +32,20 @@ fn message_survives_reopen_and_stays_pending_until_reported() {
 }
 
 #[test]
-fn unflushed_writes_are_read_back_before_the_flush_and_durable_after() {
+fn unflushed_writes_are_read_after_the_flush_and_durable() {
     let (store, dir) = temp_store();
     let seq = store
         .put_message_unflushed("box1", &envelope(), b"m")
         .unwrap();
-    // Read through the write connection while the batch is open.
-    assert_eq!(store.message("box1").unwrap().unwrap().raw, b"m");
-    assert!(store.is_pending("box1").unwrap());
+    // Readers see what is committed: not the open batch.
+    assert!(store.message("box1").unwrap().is_none());
+    assert!(!store.is_pending("box1").unwrap());
     // A report of a message in the open batch joins it.
     assert!(store.put_report("box1", seq, b"{\"a\":1}").unwrap());
-    assert_eq!(store.report("box1").unwrap().unwrap(), b"{\"a\":1}");
+    assert!(store.report("box1").unwrap().is_none());
     store.flush().unwrap();
+    assert_eq!(store.message("box1").unwrap().unwrap().raw, b"m");
+    assert_eq!(store.report("box1").unwrap().unwrap(), b"{\"a\":1}");
     // Nothing open: a second flush has nothing to do.
     store.flush().unwrap();
     drop(store);
@@ -315,11 +317,12 @@ fn a_round_of_reports_is_one_commit_and_a_durable_write_inside_it_fsyncs() {
     let b = store.put_message("b", &envelope(), b"b").unwrap();
     store.begin_reports().unwrap();
     assert!(store.put_report("a", a, b"{\"a\":1}").unwrap());
-    // Seen by this process before the commit.
-    assert_eq!(store.report("a").unwrap().unwrap(), b"{\"a\":1}");
+    // Read once committed.
+    assert!(store.report("a").unwrap().is_none());
     // A write sled flushes commits the round with it, durably.
     store.put_survey("s", b"{}").unwrap();
     assert!(!store.inner.lock_writer().in_txn);
+    assert_eq!(store.report("a").unwrap().unwrap(), b"{\"a\":1}");
     // The rest of the round commits one by one; nothing left open.
     assert!(store.put_report("b", b, b"{\"b\":1}").unwrap());
     store.commit_reports().unwrap();
@@ -333,4 +336,62 @@ fn a_round_of_reports_is_one_commit_and_a_durable_write_inside_it_fsyncs() {
     assert!(store.survey("s").unwrap().is_some());
     assert!(store.pending_ids().unwrap().is_empty());
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn another_threads_write_into_an_open_batch_returns_once_it_is_committed() {
+    let (store, dir) = temp_store();
+    store
+        .put_message_unflushed("box", &envelope(), b"m")
+        .unwrap();
+    let joined = std::thread::spawn({
+        let store = store.clone();
+        move || {
+            store.put_survey_row("s", "e", b"row").unwrap();
+            // Its own write is readable when it returns.
+            store.survey_rows("s").unwrap()
+        }
+    });
+    // The other thread is in the batch and waits for its commit.
+    while !joined_in(&store) {
+        std::thread::yield_now();
+    }
+    assert!(!joined.is_finished());
+    store.flush().unwrap();
+    assert_eq!(joined.join().unwrap(), vec![b"row".to_vec()]);
+    // A batch rolled back under a joined write fails that write.
+    store
+        .put_message_unflushed("box2", &envelope(), b"m")
+        .unwrap();
+    let lost = std::thread::spawn({
+        let store = store.clone();
+        move || store.put_survey_row("s", "f", b"row")
+    });
+    while !joined_in(&store) {
+        std::thread::yield_now();
+    }
+    store
+        .inner
+        .lock_writer()
+        .conn
+        .execute_batch("ROLLBACK")
+        .unwrap();
+    assert!(store.flush().is_err());
+    assert!(
+        lost.join().unwrap().is_err(),
+        "nobody hears stored for a lost row"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The open batch holds a survey row: another thread's write joined it.
+fn joined_in(store: &SqliteStore) -> bool {
+    let w = store.inner.lock_writer();
+    w.in_txn
+        && w.conn
+            .query_row("SELECT count(*) FROM survey_rows", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+            > store.survey_rows("s").unwrap().len() as i64
 }
