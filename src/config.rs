@@ -50,9 +50,9 @@ pub struct Config {
     pub lists: Settings,
     /// Messages and reports are deleted this long after receipt.
     pub retention: Duration,
-    /// Where tests are stored: None for sled in `data_dir` (one node),
-    /// "sqlite" for SQLite there (one node), or a `redis://host:port/db`
-    /// URL that several nodes share.
+    /// Where tests are stored: None for SQLite in `data_dir` (one node),
+    /// "sled" for sled there (one node), or a `redis://host:port/db` URL
+    /// that several nodes share.
     pub store: Option<String>,
     /// Bytes of the embedded store's page cache (sled's, or SQLite's
     /// connections' together): what bounds the store's share of
@@ -119,7 +119,7 @@ pub struct Options {
     #[arg(long, env = "MAILSCORE_CONFIG")]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Directory for the sled database [default: ./data]
+    /// Directory of the embedded store (SQLite, or sled) [default: ./data]
     #[arg(long, env = "MAILSCORE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// SMTP listen address [default: 127.0.0.1:2525]
@@ -191,8 +191,8 @@ pub struct Options {
     /// Days a message and its report are kept [default: 7]
     #[arg(long, env = "MAILSCORE_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
-    /// Store shared by several nodes, redis://host:port/db; "sled" or
-    /// "sqlite" for the data dir [default: sled]
+    /// Store shared by several nodes, redis://host:port/db; "sqlite" or
+    /// "sled" for the data dir [default: sqlite]
     #[arg(long, env = "MAILSCORE_STORE")]
     pub store: Option<String>,
     /// Megabytes of the embedded store's page cache (sled, sqlite) [default: 64]
@@ -494,7 +494,7 @@ impl From<Options> for Config {
             tls_cert: given.tls_cert,
             tls_key: given.tls_key,
             retention: Duration::from_secs(86_400 * given.retention_days.unwrap_or(7)),
-            store: given.store.filter(|store| store != "sled"),
+            store: given.store.filter(|store| store != "sqlite"),
             store_cache: given.store_cache_mb.unwrap_or(64) * 1_048_576,
             smtp_command_timeout: seconds(given.smtp_command_timeout, 300),
             smtp_data_timeout: seconds(given.smtp_data_timeout, 600),
@@ -889,7 +889,7 @@ mod tests {
     }
 
     #[test]
-    fn store_is_sled_by_default_or_a_redis_url_and_tls_is_refused() {
+    fn store_is_sqlite_by_default_or_a_redis_url_and_tls_is_refused() {
         assert_eq!(Config::load(&Options::default()).unwrap().store, None);
         let store = |value: &str| {
             Config::load(&Options {
@@ -897,8 +897,8 @@ mod tests {
                 ..Options::default()
             })
         };
-        assert_eq!(store("sled").unwrap().store, None);
-        assert_eq!(store("sqlite").unwrap().store.as_deref(), Some("sqlite"));
+        assert_eq!(store("sqlite").unwrap().store, None);
+        assert_eq!(store("sled").unwrap().store.as_deref(), Some("sled"));
         let url = "redis://10.0.0.5:6379/2";
         assert_eq!(store(url).unwrap().store.as_deref(), Some(url));
         let err = store("rediss://10.0.0.5/0").unwrap_err().to_string();

@@ -42,6 +42,10 @@ enum Command {
     /// Work with the configuration without starting the server.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Copy the sled database in the data dir (an earlier release's
+    /// default store) into SQLite, keeping sled's files aside; serve does
+    /// the same on its first start. Same flags as serve.
+    MigrateStore(Box<Options>),
 }
 
 #[derive(Subcommand)]
@@ -86,6 +90,7 @@ async fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
             .map_err(|e| format!("config check failed: {e}")),
+        Command::MigrateStore(args) => migrate_store(&args),
         Command::Wait(args) => wait(&args)
             .await
             .map(|outcome| {
@@ -115,4 +120,20 @@ async fn serve(args: &Options) -> Result<ExitCode, String> {
             Ok(ExitCode::from(2))
         }
     }
+}
+
+/// `migrate-store`: what serve would do first, on its own, with a summary.
+fn migrate_store(args: &Options) -> Result<ExitCode, String> {
+    use mailscore::store::migrate;
+    let config = Config::load(args).map_err(|e| e.to_string())?;
+    let dir = &config.data_dir;
+    match migrate::sled_to_sqlite(dir, config.store_cache).map_err(|e| e.to_string())? {
+        Some(copied) => println!(
+            "copied {} into SQLite: {copied}\nsled's files are kept in {}",
+            dir.display(),
+            dir.join(migrate::SLED_ASIDE).display()
+        ),
+        None => println!("{} holds no sled database to copy", dir.display()),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -156,8 +156,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 
     tokio::spawn(expire_old_messages(store.clone(), config.retention));
 
-    // The disk reserve guards sled's directory; Redis is not on our disk.
-    let free_space = matches!(store, Store::Sled(_)).then(|| {
+    // The disk reserve guards the data directory; Redis is not on our disk.
+    let free_space = matches!(store, Store::Sled(_) | Store::Sqlite(_)).then(|| {
         let max_message = config.max_message_size as u64;
         FreeSpace::new(&config.data_dir, config.min_free_space, max_message)
     });

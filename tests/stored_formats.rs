@@ -78,7 +78,13 @@ fn copy_dir(from: &Path, to: &Path) {
 /// Writes the fixture with this build: two sends to one address (a DKIM
 /// pass, then a fail), one spoofed message to another.
 fn write_fixture(dns: &TestDns) {
-    let server = Server::start_with_env(dns.addr, &[], &[("MAILSCORE_PROBE", "off")]);
+    // sled, the default store when the formats were numbered: the fixture
+    // is also the data directory a first start on SQLite migrates.
+    let server = Server::start_with_env(
+        dns.addr,
+        &["--store", "sled"],
+        &[("MAILSCORE_PROBE", "off")],
+    );
     let message = |id: &str, n: u32| {
         format!(
             "From: alice@good.example\r\nTo: {id}@localhost\r\nSubject: fixture {id} {n}\r\n\
@@ -141,16 +147,29 @@ fn a_data_dir_of_format_1_is_read_by_every_later_build() {
         serde_json::from_str(&std::fs::read_to_string(summary_file()).unwrap()).unwrap();
     let data = fresh_data_dir();
     copy_dir(&fixture_dir(), &data);
-    // Kept however old the fixture gets.
-    let server = Server::start_in(
-        data,
-        dns.addr,
-        &["--retention-days", "36500"],
-        &[("MAILSCORE_PROBE", "off")],
-    );
+    // Kept however old the fixture gets. The fixture is sled's: the first
+    // start copies it into SQLite, the default store.
+    let start = |data| {
+        Server::start_in(
+            data,
+            dns.addr,
+            &["--retention-days", "36500"],
+            &[("MAILSCORE_PROBE", "off")],
+        )
+    };
+    let server = start(data);
     assert_eq!(summary(&server), expected);
     assert_eq!(expected["fixture-a"]["sends"], 2);
     assert_eq!(expected["fixture-a"]["dkim"], "fail");
+    let data = server.stop();
+    assert!(data.join("mailscore.sqlite3").is_file());
+    assert!(!data.join("db").exists(), "sled's files moved aside");
+    let aside = data.join("sled-before-sqlite");
+    assert!(aside.join("db").is_file() && aside.join("conf").is_file());
+    // The next start reads SQLite alone, the same.
+    let server = start(data);
+    assert_eq!(summary(&server), expected);
+    std::fs::remove_dir_all(server.stop()).ok();
 }
 
 #[test]

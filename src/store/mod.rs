@@ -1,11 +1,13 @@
 //! Storage: raw messages with their envelopes, and the reports made from
 //! them. A message is durable before the SMTP listener answers 250.
 //!
-//! Three places to keep them, one interface: sled in the data directory (the
-//! default, one node), SQLite in the data directory (`--store sqlite`, one
-//! node: real fsynced commits, memory bounded by its cache setting, space
-//! given back by the retention sweep; see [`sqlite_store`]) or a
-//! Redis/Valkey server that several nodes share (`--store redis://…`).
+//! Three places to keep them, one interface: SQLite in the data directory
+//! (the default, one node: real fsynced commits, memory bounded by its
+//! cache setting, space given back by the retention sweep; see
+//! [`sqlite_store`]; a sled directory is copied in on first start, see
+//! [`migrate`]), sled there (`--store sled`, the default before; chosen
+//! against by measurement, bench/README.md) or a Redis/Valkey server that
+//! several nodes share (`--store redis://…`).
 //! [`Store`] is a plain enum over them rather than a trait object: there
 //! are few, and the callers stay as they were.
 //!
@@ -35,6 +37,7 @@
 pub mod free_space;
 mod group_flush;
 pub mod history;
+pub mod migrate;
 mod redis_store;
 mod sled_store;
 mod sqlite_store;
@@ -75,6 +78,8 @@ pub enum StoreError {
         "invalid store {location:?}: {reason} (use \"sled\", \"sqlite\" or redis://host:port/db)"
     )]
     Location { location: String, reason: String },
+    #[error("moving the sled data directory {dir} to SQLite: {reason}")]
+    Migration { dir: String, reason: String },
     /// A record this build cannot read: it is left as it is, for the
     /// newer build that wrote it.
     #[error(
@@ -196,15 +201,34 @@ impl StoredMessage {
 }
 
 impl Store {
-    /// The embedded sled store in `dir`.
+    /// The default store in `dir`: SQLite with the default cache, a sled
+    /// directory found there copied in first ([`migrate`]).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_sqlite(dir, sled_store::CACHE_BYTES)
+    }
+
+    /// The embedded sled store in `dir` (`--store sled`).
+    pub fn open_sled(dir: &Path) -> Result<Store, StoreError> {
         Ok(Store::Sled(SledStore::open(dir)?))
     }
 
-    /// The store a config names: `location` is None or "sled" for sled in
-    /// `data_dir` with `cache_bytes` of page cache, "sqlite" for SQLite
-    /// there with as much, or a `redis://` URL;
-    /// `retention` becomes the Redis TTL.
+    /// SQLite in `dir` with `cache_bytes` of page cache; a sled database
+    /// there is copied in first, its files kept aside.
+    pub fn open_sqlite(dir: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        if let Some(copied) = migrate::sled_to_sqlite(dir, cache_bytes)? {
+            tracing::info!(
+                data_dir = %dir.display(),
+                "copied the sled data directory into SQLite: {copied}; sled's files are kept in {}",
+                dir.join(migrate::SLED_ASIDE).display()
+            );
+        }
+        Ok(Store::Sqlite(SqliteStore::open(dir, cache_bytes)?))
+    }
+
+    /// The store a config names: `location` is None or "sqlite" for SQLite
+    /// in `data_dir` with `cache_bytes` of page cache (a sled database
+    /// there copied in first), "sled" for sled there with as much, or a
+    /// `redis://` URL; `retention` becomes the Redis TTL.
     pub fn open_location(
         location: Option<&str>,
         data_dir: &Path,
@@ -212,11 +236,11 @@ impl Store {
         retention: Duration,
     ) -> Result<Store, StoreError> {
         match location {
-            None | Some("sled") => Ok(Store::Sled(SledStore::open_with_cache(
+            None | Some("sqlite") => Store::open_sqlite(data_dir, cache_bytes),
+            Some("sled") => Ok(Store::Sled(SledStore::open_with_cache(
                 data_dir,
                 cache_bytes,
             )?)),
-            Some("sqlite") => Ok(Store::Sqlite(SqliteStore::open(data_dir, cache_bytes)?)),
             Some(url) => Ok(Store::Redis(RedisStore::connect(url, retention)?)),
         }
     }

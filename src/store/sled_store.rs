@@ -435,6 +435,39 @@ impl SledStore {
     }
 }
 
+/// What [`SledStore::dump`] calls with each key and value.
+pub(super) type Entry<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
+impl SledStore {
+    /// Calls `each` with every key and value of the tree `name`, as
+    /// stored: what a copy to another store reads ([`super::migrate`]).
+    pub(super) fn dump(&self, name: &str, each: &mut Entry<'_>) -> Result<u64, StoreError> {
+        let mut count = 0;
+        for entry in self.db.open_tree(name)?.iter() {
+            let (key, value) = entry?;
+            each(&key, &value)?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    /// The envelope record kept apart for a message of format 0.
+    pub(super) fn envelope_record(&self, id: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.envelopes.get(id)?.map(|v| v.to_vec()))
+    }
+
+    /// A number above every sequence number this store handed out.
+    pub(super) fn next_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Writes a value as it is (tests: records of earlier formats).
+    #[cfg(test)]
+    pub(super) fn insert_raw(&self, tree: &str, key: &[u8], value: &[u8]) {
+        self.db.open_tree(tree).unwrap().insert(key, value).unwrap();
+    }
+}
+
 /// History keys: the id, a NUL (never in an id), the seq big-endian, so
 /// that one id's sends are one prefix, in order.
 fn history_prefix(id: &str) -> Vec<u8> {

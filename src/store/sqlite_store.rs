@@ -4,8 +4,10 @@
 //! `auto_vacuum=INCREMENTAL` (the retention sweep gives its pages back to
 //! the filesystem). One table per sled tree ([`super::sled_store`]), with
 //! the same values byte for byte: the message value (envelope record and
-//! raw message), the report value (seq then JSON), the history entries,
-//! webhooks (8-byte time, then the URL).
+//! raw message), the history entries, webhooks (8-byte time, then the
+//! URL); but no table of latest reports: the latest send in the history
+//! is the report, so it is kept once (sled keeps it twice). A sled data
+//! directory is copied in on first start ([`super::migrate`]).
 //!
 //! Transactions: one write connection, behind a mutex. The writer's
 //! unflushed puts ([`put_message_unflushed`](SqliteStore::put_message_unflushed))
@@ -50,7 +52,7 @@
 //! (tests/sqlite_store.rs: 21.6 MB for 3,000 tests, 127 KB after).
 
 use super::history::{self, MAX_SENDS, Send};
-use super::sled_store::{stored_message, stored_report};
+use super::sled_store::stored_message;
 use super::{StoreError, StoredMessage};
 use crate::smtp::Envelope;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -63,7 +65,9 @@ use std::time::Duration;
 pub const FILE_NAME: &str = "mailscore.sqlite3";
 
 /// The schema this build creates and reads (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: a report is kept once, as the address's latest send in `history`
+/// (1 kept it in a `reports` table as well: twice the bytes).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Read connections at most; a reader beyond them waits for one.
 pub const READERS: usize = 4;
@@ -77,7 +81,6 @@ INSERT INTO meta (key, value) VALUES ('seq', 0);
 CREATE TABLE messages (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL, value BLOB NOT NULL);
 CREATE INDEX messages_received_at ON messages (received_at);
 CREATE TABLE pending (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-CREATE TABLE reports (id TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE history (
     id TEXT NOT NULL, seq INTEGER NOT NULL, saved_at INTEGER NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (id, seq)
@@ -91,7 +94,7 @@ CREATE TABLE survey_rows (
 );
 CREATE TABLE webhooks (key TEXT PRIMARY KEY, set_at INTEGER NOT NULL, value BLOB NOT NULL);
 CREATE TABLE deliveries (id TEXT PRIMARY KEY, value BLOB NOT NULL);
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 ";
 
 /// Cheap to clone: one database, shared.
@@ -156,7 +159,12 @@ impl SqliteStore {
             location: dir.display().to_string(),
             reason: e.to_string(),
         })?;
-        let path = dir.join(FILE_NAME);
+        SqliteStore::open_file(&dir.join(FILE_NAME), cache_bytes)
+    }
+
+    /// Opens (or creates) the database file `path`.
+    pub(super) fn open_file(path: &Path, cache_bytes: u64) -> Result<SqliteStore, StoreError> {
+        let path = path.to_path_buf();
         let conn = Connection::open(&path)?;
         let cache_kib = i64::try_from(cache_bytes / 1024)
             .unwrap_or(i64::MAX)
@@ -186,8 +194,10 @@ impl SqliteStore {
                 readable: SCHEMA_VERSION,
             });
         }
-        if version == 0 {
-            conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))?;
+        match version {
+            0 => conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))?,
+            1 => upgrade::from_1(&conn)?,
+            _ => {}
         }
         Ok(SqliteStore {
             inner: Arc::new(Inner {
@@ -275,6 +285,7 @@ impl SqliteStore {
     /// Saves the report for message `seq` of `id`, unless a newer message
     /// arrived meanwhile or the message expired; as sled's, but the check
     /// and the write are one transaction, so no compare-and-swap loop.
+    /// Kept once: the latest entry of the address's history is its report.
     /// Returns whether it was saved. Committed without an fsync (or with
     /// the open batch): a crash can lose it, never the pending mark before
     /// it, so the message is analysed again at start-up.
@@ -287,15 +298,12 @@ impl SqliteStore {
             if pending != Some(seq as i64) {
                 return Ok(false);
             }
-            let current: Option<Vec<u8>> = c
-                .prepare_cached("SELECT substr(value, 1, 9) FROM reports WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            if current.as_deref().map(stored_report::seq) > Some(seq) {
+            let latest: Option<i64> = c
+                .prepare_cached("SELECT max(seq) FROM history WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            if latest.is_some_and(|latest| latest as u64 > seq) {
                 return Ok(false);
             }
-            c.prepare_cached("INSERT OR REPLACE INTO reports (id, value) VALUES (?1, ?2)")?
-                .execute(params![id, stored_report::encode(seq, report)])?;
             let now = history::now();
             c.prepare_cached(
                 "INSERT OR REPLACE INTO history (id, seq, saved_at, value) VALUES (?1, ?2, ?3, ?4)",
@@ -334,13 +342,22 @@ impl SqliteStore {
         })
     }
 
+    /// The report of the latest send: the last entry of the history.
     pub fn report(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let value = self.inner.read(|c| {
-            Ok(c.prepare_cached("SELECT value FROM reports WHERE id = ?1")?
-                .query_row([id], |r| r.get::<_, Vec<u8>>(0))
-                .optional()?)
+        let value: Option<Vec<u8>> = self.inner.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT value FROM history WHERE id = ?1 ORDER BY seq DESC LIMIT 1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
         })?;
-        Ok(value.map(|v| stored_report::json(&v).to_vec()))
+        value
+            .map(|v| {
+                history::decode(&v).map(|send| send.report).ok_or_else(|| {
+                    StoreError::Corrupt(format!("the latest history entry of {id} is too short"))
+                })
+            })
+            .transpose()
     }
 
     /// Keeps the explanation `texts` under `hash`; written before the
@@ -361,14 +378,10 @@ impl SqliteStore {
         })
     }
 
-    /// Calls `each` with every stored report, latest and earlier sends.
+    /// Calls `each` with every stored report, latest and earlier sends
+    /// (all in the history).
     pub fn for_each_report(&self, each: &mut dyn FnMut(&[u8])) -> Result<(), StoreError> {
         self.inner.read(|c| {
-            let mut statement = c.prepare("SELECT value FROM reports")?;
-            let mut rows = statement.query([])?;
-            while let Some(row) = rows.next()? {
-                each(stored_report::json(blob(row)?));
-            }
             let mut statement = c.prepare("SELECT value FROM history")?;
             let mut rows = statement.query([])?;
             while let Some(row) = rows.next()? {
@@ -519,15 +532,17 @@ impl SqliteStore {
             // The pending mark goes with the message, in the same
             // transaction: an analysis still running for it saves nothing.
             let mut pending = c.prepare_cached("DELETE FROM pending WHERE id = ?1")?;
-            let mut reports = c.prepare_cached("DELETE FROM reports WHERE id = ?1")?;
             let mut sends = c.prepare_cached("DELETE FROM history WHERE id = ?1")?;
             for id in &expired {
                 pending.execute([id])?;
-                reports.execute([id])?;
                 sends.execute([id])?;
             }
-            c.prepare_cached("DELETE FROM history WHERE saved_at < ?1")?
-                .execute([cutoff])?;
+            // Not the latest send of a kept message: it is its report.
+            c.prepare_cached(
+                "DELETE FROM history WHERE saved_at < ?1 AND seq < \
+                 (SELECT max(seq) FROM history AS latest WHERE latest.id = history.id)",
+            )?
+            .execute([cutoff])?;
             c.prepare_cached("DELETE FROM webhooks WHERE set_at != 0 AND set_at < ?1")?
                 .execute([cutoff])?;
             Ok(expired.len())
@@ -575,6 +590,23 @@ impl SqliteStore {
         self.inner.notice_rollback(&mut w);
         if w.in_txn && w.normal_txn {
             self.inner.end(&mut w, false)?;
+        }
+        Ok(())
+    }
+
+    /// Checkpoints the WAL into the database file and closes it: what a
+    /// caller about to rename the file needs (its WAL is named after it).
+    pub(super) fn close(self) -> Result<(), StoreError> {
+        let w = self.inner.lock_writer();
+        let (busy, _, _): (i64, i64, i64) =
+            w.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        if busy != 0 {
+            return Err(StoreError::Writer(
+                "the WAL could not be checkpointed: a reader holds it".into(),
+            ));
         }
         Ok(())
     }
@@ -906,5 +938,8 @@ fn in_savepoint<T>(
     }
 }
 
+mod import;
+pub use import::Import;
 #[cfg(test)]
 mod tests;
+mod upgrade;

@@ -161,11 +161,16 @@ fn retention_sweep_drops_old_sends_of_a_live_address() {
     let now = history::now();
     let mut live = envelope();
     live.received_at = now + 3_600;
-    let seq = store.put_message("box1", &live, b"m").unwrap();
-    store.put_report("box1", seq, b"{}").unwrap();
+    for report in ["{\"send\":1}", "{\"send\":2}"] {
+        let seq = store.put_message("box1", &live, b"m").unwrap();
+        store.put_report("box1", seq, report.as_bytes()).unwrap();
+    }
     assert_eq!(store.remove_received_before(now + 60).unwrap(), 0);
-    assert!(store.report("box1").unwrap().is_some());
-    assert!(store.history("box1").unwrap().is_empty());
+    // The older send goes; the latest is the report of a kept message.
+    assert_eq!(store.report("box1").unwrap().unwrap(), b"{\"send\":2}");
+    let sends = store.history("box1").unwrap();
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].report, b"{\"send\":2}");
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -256,7 +261,8 @@ fn texts_are_kept_listed_and_removed() {
     store
         .for_each_report(&mut |r| seen.push(r.to_vec()))
         .unwrap();
-    assert_eq!(seen, [b"report".to_vec(), b"report".to_vec()]);
+    // Kept once: the latest send is the report.
+    assert_eq!(seen, [b"report".to_vec()]);
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -277,11 +283,11 @@ fn a_newer_builds_message_and_database_are_refused() {
             readable: 1
         }
     ));
-    store.execute("PRAGMA user_version = 2", []).unwrap();
+    store.execute("PRAGMA user_version = 3", []).unwrap();
     drop(store);
     assert!(matches!(
         SqliteStore::open(&dir, 8 << 20).err().unwrap(),
-        StoreError::NewerFormat { format: 2, .. }
+        StoreError::NewerFormat { format: 3, .. }
     ));
     std::fs::remove_dir_all(dir).ok();
 }
@@ -394,4 +400,47 @@ fn joined_in(store: &SqliteStore) -> bool {
             })
             .unwrap()
             > store.survey_rows("s").unwrap().len() as i64
+}
+
+#[test]
+fn a_schema_1_database_keeps_its_reports_once_as_sends() {
+    let (store, dir) = temp_store();
+    let seq = store.put_message("both", &envelope(), b"m").unwrap();
+    store.put_report("both", seq, b"{\"kept\":1}").unwrap();
+    let lone = store.put_message("lone", &envelope(), b"m").unwrap();
+    // Schema 1: the latest report in a table of its own as well; one
+    // with no send of its own (as a copy of sled's older data may hold).
+    store
+        .execute(
+            "CREATE TABLE reports (id TEXT PRIMARY KEY, value BLOB NOT NULL)",
+            [],
+        )
+        .unwrap();
+    for (id, seq, json) in [
+        ("both", seq, "{\"kept\":1}"),
+        ("lone", lone, "{\"lone\":1}"),
+    ] {
+        let value = crate::store::sled_store::stored_report::encode(seq, json.as_bytes());
+        store
+            .execute(
+                "INSERT INTO reports (id, value) VALUES (?1, ?2)",
+                params![id, value],
+            )
+            .unwrap();
+    }
+    store.execute("PRAGMA user_version = 1", []).unwrap();
+    drop(store);
+    let store = reopen(&dir);
+    assert_eq!(store.report("both").unwrap().unwrap(), b"{\"kept\":1}");
+    assert_eq!(store.history("both").unwrap().len(), 1);
+    assert_eq!(store.report("lone").unwrap().unwrap(), b"{\"lone\":1}");
+    assert_eq!(store.history("lone").unwrap()[0].seq, lone);
+    let version: u32 = store
+        .inner
+        .lock_writer()
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    std::fs::remove_dir_all(dir).ok();
 }
