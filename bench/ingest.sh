@@ -9,7 +9,7 @@
 #                                   # without it the MX is 127.0.0.1:25, which
 #                                   # the probe refuses at once (not public)
 #   PROBE=off bench/ingest.sh       # --probe off
-#   STORE=sqlite bench/ingest.sh    # --store sqlite (default: sled)
+#   STORE=sled bench/ingest.sh      # --store sled (default: sqlite)
 #   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
 #                                   # (SOAK_SESSIONS=5 sessions by default), all
 #                                   # to one test id, so the store stays one

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
 pub mod collect;
+mod compressed;
 pub mod diff;
 pub mod stored;
 

@@ -208,7 +208,7 @@ fn a_report_of_a_newer_format_is_refused_and_left_untouched() {
     assert_eq!(status, 500, "{body}");
     assert!(
         body.contains(
-            "report written by a newer mailscore (format 7; this one reads up to 2), left untouched"
+            "report written by a newer mailscore (format 7; this one reads up to 3), left untouched"
         ),
         "{body}"
     );

@@ -16,6 +16,7 @@
 //! stored with the probe's place in its head and the hash of its JSON.
 
 use super::Report;
+use super::compressed;
 use crate::checks::mail_server::{MailServerFinding, ProbeStatus};
 use crate::fnv::Fnv;
 use crate::score::{Deduction, Text};
@@ -34,10 +35,11 @@ const TAG_SERVERS: u8 = 0x02;
 
 /// The newest stored form this build writes and reads: its first byte
 /// is the format (a report stored whole, format 0, starts with `{`).
-pub const FORMAT: u8 = TAG_SERVERS;
+/// Format 3 is format 1 or 2 compressed ([`compressed`]).
+pub const FORMAT: u8 = compressed::TAG;
 
 /// The first bytes a later build may give its own stored forms.
-const NEWER: std::ops::RangeInclusive<u8> = 0x03..=0x1f;
+const NEWER: std::ops::RangeInclusive<u8> = 0x04..=0x1f;
 
 /// The format of a report a newer build stored, which this one must
 /// leave alone.
@@ -48,6 +50,21 @@ pub fn newer_format(stored: &[u8]) -> Option<u8> {
 /// The texts `stored` names: its deductions' explanations and the probe's
 /// JSON. A report stored whole (format 0) names none.
 pub fn referenced_texts(stored: &[u8]) -> Vec<u64> {
+    match compressed::unpack(stored) {
+        Ok(inner) if inner.first() != Some(&compressed::TAG) => texts_named(&inner),
+        // Unreadable: it names nothing this build can see.
+        _ => Vec::new(),
+    }
+}
+
+/// The stored form inside `stored`, uncompressed (as it is if it was not
+/// compressed).
+pub fn uncompressed(stored: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, String> {
+    compressed::unpack(stored)
+}
+
+/// [`referenced_texts`] of a stored form not compressed.
+fn texts_named(stored: &[u8]) -> Vec<u64> {
     let mut hashes = Vec::new();
     let Some((&tag, rest)) = stored.split_first() else {
         return hashes;
@@ -212,7 +229,7 @@ pub fn encode(mut report: Report) -> serde_json::Result<Stored> {
         .collect();
     serde_json::to_writer(&mut bytes, &entries)?;
     Ok(Stored {
-        bytes,
+        bytes: compressed::pack(&bytes).map_err(serde_json::Error::io)?,
         deductions,
         servers,
     })
@@ -275,6 +292,21 @@ pub fn expand(
             "written by a newer mailscore (report format {format}; this one reads up to {FORMAT})"
         ));
     }
+    if stored.first() == Some(&compressed::TAG) {
+        let inner = compressed::unpack(&stored)?.into_owned();
+        if inner.first() == Some(&compressed::TAG) {
+            return Err("stored report compressed twice".into());
+        }
+        return expand_plain(inner, texts);
+    }
+    expand_plain(stored, texts)
+}
+
+/// [`expand`] of a stored form not compressed.
+fn expand_plain(
+    stored: Vec<u8>,
+    texts: impl Fn(u64) -> Option<Arc<[u8]>>,
+) -> Result<Vec<u8>, String> {
     let (tag, rest) = match stored.split_first() {
         Some((&tag, rest)) if tag == TAG || tag == TAG_SERVERS => (tag, rest),
         _ => return Ok(stored),
