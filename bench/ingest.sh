@@ -221,6 +221,10 @@ if [ "$SOAK" -gt 0 ]; then
 fi
 
 echo "peak RSS: mailscore $(rss_kb "$mailscore_pid") kB, smtp-sink $(rss_kb "$sink_pid") kB"
+# smtp-source -N gives each message a test of its own: the store holds them all.
+received=$(curl -s "$http/metrics" | awk '/^mailscore_messages_received_total / {print $2}')
+data_bytes=$(du -sb "$work/data" | cut -f1)
+echo "data dir: $data_bytes bytes for $received messages received = $((data_bytes / ${received%.*})) bytes per 2 KB message (its test, report and history; WAL and TLS pair included)"
 if [ "${MX_PROBE:-}" = postfix ]; then
     echo "the sender's MX was probed in $(grep -c 'disconnect from.*ehlo=' "$mx/maillog" || true) SMTP conversations (one per address per 10 minutes: the probe cache)"
 fi

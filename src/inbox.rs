@@ -1,8 +1,11 @@
 //! Where the SMTP listener delivers: each message is stored once per test
 //! id among its recipients (durably, before the 250), then its ids are
-//! queued for [`analysis`](crate::analysis). Nothing here reads a message.
+//! queued for [`analysis`](crate::analysis), with the message in memory
+//! when it fits the queue's budget ([`handed`]). Nothing here reads a
+//! message.
 
 use crate::analysis::Queued;
+use crate::analysis::handed::{self, Handed};
 use crate::metrics::Metrics;
 use crate::smtp::{Delivery, DeliveryError, DeliveryFuture, Envelope};
 use crate::store::free_space::FreeSpace;
@@ -35,15 +38,17 @@ impl Inbox {
             .collect()
     }
 
-    /// Queues stored ids for analysis.
-    fn queue_analysis(&self, ids: Vec<String>) {
-        for id in ids {
+    /// Queues stored ids for analysis, each with its stored copy when the
+    /// session hands it over (None: read back from the store).
+    fn queue_analysis(&self, ids: Vec<String>, copies: Vec<Option<Handed>>) {
+        let copies = copies.into_iter().chain(std::iter::repeat_with(|| None));
+        for (id, handed) in ids.into_iter().zip(copies) {
             // Counted before sending: the analyzer may take the id (and count
             // it down) before `send` returns, and the gauge saturates at 0.
             self.metrics.analysis_queued();
             // The analyzer only stops at shutdown; the message is on disk and
             // will be picked up as pending at the next start.
-            if self.queue.send(Queued::now(id)).is_err() {
+            if self.queue.send(Queued::handed(id, handed)).is_err() {
                 self.metrics.analysis_started();
                 self.metrics.analysis_ended();
             }
@@ -59,7 +64,7 @@ impl Delivery for Inbox {
                 .put_message(id, envelope, message)
                 .map_err(|e| DeliveryError(e.to_string()))?;
         }
-        self.queue_analysis(ids);
+        self.queue_analysis(ids, Vec::new());
         Ok(())
     }
 
@@ -76,11 +81,18 @@ impl Delivery for Inbox {
             if ids.is_empty() {
                 return Ok(());
             }
-            self.writer
+            let written = self
+                .writer
                 .write(ids.clone(), envelope, message)
                 .await
                 .map_err(DeliveryError)?;
-            self.queue_analysis(ids);
+            let copies = Handed::for_each_copy(
+                &handed::BUDGET,
+                &written.seqs,
+                written.envelope,
+                written.raw,
+            );
+            self.queue_analysis(ids, copies);
             Ok(())
         })
     }

@@ -1,10 +1,11 @@
 //! "250 only after the message is on stable storage", watched from the
 //! kernel's side: `mailscore serve` runs under strace (Debian's, installed
-//! by .ci/run), one message is delivered, and in the trace a sync of the
-//! store's filesystem (`syncfs`; fsync and fdatasync would do too) comes
-//! after the read that ends the DATA and before the write of the `250`.
-//! (sled's own flush, `sync_file_range`, does not count: it flushes
-//! neither the disk's cache nor metadata.)
+//! by .ci/run), one message is delivered, and in the trace a sync of a
+//! file of the store (the default SQLite's WAL: `fsync`/`fdatasync`;
+//! `syncfs` of the data directory would do too) comes after the read that
+//! ends the DATA and before the write of the `250`. (`sync_file_range`,
+//! sled's own flush, does not count: it flushes neither the disk's cache
+//! nor metadata.)
 
 mod support;
 
@@ -58,7 +59,8 @@ fn the_store_is_synced_after_the_data_and_before_the_250() {
     let serve = serve_command(dns.addr, &data);
     let mut command = Command::new("strace");
     command
-        .args(["-f", "-s", "128", "-o"])
+        // -y: each descriptor with its path, to see which file is synced.
+        .args(["-f", "-y", "-s", "128", "-o"])
         .arg(&trace)
         .args([
             "-e",
@@ -125,14 +127,16 @@ fn the_store_is_synced_after_the_data_and_before_the_250() {
         })
         .unwrap_or_else(|| panic!("no 250 written in the trace:\n{text}"));
     let syncs: Vec<usize> = SYNCS.iter().flat_map(|s| completed(&lines, s)).collect();
+    let data_path = data.display().to_string();
     let between: Vec<&str> = syncs
         .iter()
         .filter(|&&i| end_of_data < i && i < accepted)
         .map(|&i| lines[i])
+        .filter(|line| line.contains(&data_path))
         .collect();
     assert!(
         !between.is_empty(),
-        "no sync between the end of DATA (line {end_of_data}) and the 250 (line {accepted}):\n{}",
+        "no sync of the store's files in {data_path} between the end of DATA (line {end_of_data}) and the 250 (line {accepted}):\n{}",
         lines[end_of_data..=accepted].join("\n")
     );
     eprintln!("synced before the 250: {}", between[0]);

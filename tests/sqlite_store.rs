@@ -250,7 +250,7 @@ fn figures_sqlite_against_sled() {
         eprintln!("{store} files: {files:?}");
         if store == "sqlite" {
             let db = rusqlite::Connection::open(server.data_dir.join("mailscore.sqlite3")).unwrap();
-            for table in ["messages", "reports", "history", "texts"] {
+            for table in ["messages", "history", "texts"] {
                 let (rows, bytes): (i64, Option<i64>) = db
                     .query_row(
                         &format!("SELECT count(*), sum(length(value)) FROM {table}"),

@@ -1,8 +1,10 @@
-//! Analysis after the 250: the queue of stored message ids, each read back
-//! from the store, run through the [`pipeline`] (checks → score → report)
-//! on a lane of [`background`], and its report saved through the writer.
+//! Analysis after the 250: the queue of stored message ids, each with the
+//! message the session handed over ([`handed`]) or read back from the
+//! store, run through the [`pipeline`] (checks → score → report) on a lane
+//! of [`background`], and its report saved through the writer.
 
 pub mod background;
+pub mod handed;
 pub mod pipeline;
 
 use crate::metrics::Metrics;
@@ -64,17 +66,25 @@ pub struct LanePipelines {
     pub normal: Arc<Pipeline>,
 }
 
-/// A message id owed an analysis, and since when.
+/// A message id owed an analysis, since when, and the message if the
+/// session handed it over.
 pub struct Queued {
     id: String,
     at: Instant,
+    handed: Option<handed::Handed>,
 }
 
 impl Queued {
+    /// An id whose message is read back from the store.
     pub fn now(id: String) -> Queued {
+        Queued::handed(id, None)
+    }
+
+    pub fn handed(id: String, handed: Option<handed::Handed>) -> Queued {
         Queued {
             id,
             at: Instant::now(),
+            handed,
         }
     }
 }
@@ -89,7 +99,7 @@ pub async fn analyze_queued(
     metrics: Arc<Metrics>,
     lanes: Lanes,
 ) {
-    while let Some(Queued { id, at }) = queued.recv().await {
+    while let Some(Queued { id, at, handed }) = queued.recv().await {
         let slot = lanes.slot(at).await;
         metrics.analysis_started();
         let pipeline = if slot.in_background() {
@@ -103,7 +113,8 @@ pub async fn analyze_queued(
             // Counts the analysis as ended however the task ends, a panic
             // included, so backpressure cannot wedge on a lost count.
             let _ended = AnalysisEnded(metrics.clone());
-            if let Err(e) = analyze_one(&saving, &pipeline, &domain, &id, &metrics, held).await {
+            let analysed = analyze_one(&saving, &pipeline, &domain, &id, handed, &metrics, held);
+            if let Err(e) = analysed.await {
                 metrics.analysis_failed();
                 tracing::error!(test_id = %id, error = %e, "analysis failed");
             }
@@ -125,6 +136,7 @@ async fn analyze_one(
     pipeline: &Pipeline,
     domain: &str,
     id: &str,
+    handed: Option<handed::Handed>,
     metrics: &Metrics,
     held: background::Held,
 ) -> Result<(), StoreError> {
@@ -136,13 +148,17 @@ async fn analyze_one(
     // read and write is tried again with growing waits rather than given
     // up (the message would otherwise stay pending until the next start).
     let mut backoff = Backoff::new(id);
-    let message = loop {
-        match saving.store.message(id) {
-            Ok(Some(message)) => break message,
-            Ok(None) => return Ok(()),
-            Err(e) => backoff.wait_after(e).await?,
-        }
+    let message = match handed {
+        Some(handed) => Message::Handed(handed),
+        None => loop {
+            match saving.store.message(id) {
+                Ok(Some(message)) => break Message::Stored(message),
+                Ok(None) => return Ok(()),
+                Err(e) => backoff.wait_after(e).await?,
+            }
+        },
     };
+    let (seq, envelope, raw) = message.parts();
     let address = format!("{id}@{domain}");
     let started = std::time::Instant::now();
     let report = pipeline
@@ -151,8 +167,8 @@ async fn analyze_one(
                 id,
                 address: &address,
             },
-            &message.envelope,
-            &message.raw,
+            envelope,
+            raw,
             held,
         )
         .await;
@@ -164,19 +180,35 @@ async fn analyze_one(
     // Before the report: until the report is saved the message stays
     // pending, so a crash in between analyses it again and rewrites the row.
     let deliveries = loop {
-        let written = count_in_survey(&saving.store, id, message.seq, &report).and_then(|()| {
-            webhooks::delivery::queue_report(&saving.store, id, message.seq, &report)
-        });
+        let written = count_in_survey(&saving.store, id, seq, &report)
+            .and_then(|()| webhooks::delivery::queue_report(&saving.store, id, seq, &report));
         match written {
             Ok(deliveries) => break deliveries,
             Err(e) => backoff.wait_after(e).await?,
         }
     };
-    saving.save(id, message.seq, report, &mut backoff).await?;
+    drop(message);
+    saving.save(id, seq, report, &mut backoff).await?;
     if deliveries > 0 {
         saving.webhooks_queued.notify_one();
     }
     Ok(())
+}
+
+/// The message an analysis reads: handed over by its session, or read
+/// back from the store.
+enum Message {
+    Handed(handed::Handed),
+    Stored(crate::store::StoredMessage),
+}
+
+impl Message {
+    fn parts(&self) -> (u64, &crate::smtp::Envelope, &[u8]) {
+        match self {
+            Message::Handed(h) => (h.seq, &h.envelope, &h.raw),
+            Message::Stored(m) => (m.seq, &m.envelope, &m.raw),
+        }
+    }
 }
 
 /// Waits between tries of a failed store write: 1 s, doubling, then the

@@ -112,6 +112,9 @@ struct Inner {
     readers: Mutex<Readers>,
     reader_free: Condvar,
     reader_cache_kib: i64,
+    /// Copies the WAL into the database off the writer's path; dropped
+    /// (stopped) with the store.
+    _checkpointer: checkpoint::Checkpointer,
 }
 
 struct Writer {
@@ -180,9 +183,11 @@ impl SqliteStore {
                 reason: format!("SQLite refused WAL mode (journal_mode is {mode})"),
             });
         }
+        // wal_autocheckpoint = 0: the checkpoint thread does it, not a
+        // commit (see checkpoint.rs).
         conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL; PRAGMA cache_size = -{}; \
-             PRAGMA journal_size_limit = {};",
+             PRAGMA journal_size_limit = {}; PRAGMA wal_autocheckpoint = 0;",
             cache_kib / 2,
             16 * 1024 * 1024
         ))?;
@@ -199,6 +204,9 @@ impl SqliteStore {
             1 => upgrade::from_1(&conn)?,
             _ => {}
         }
+        let checkpointer = checkpoint::Checkpointer::start(&path).map_err(|e| {
+            StoreError::Writer(format!("starting the SQLite checkpoint thread: {e}"))
+        })?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 path,
@@ -215,6 +223,7 @@ impl SqliteStore {
                 readers: Mutex::default(),
                 reader_free: Condvar::new(),
                 reader_cache_kib: (cache_kib / 2 / READERS as i64).max(64),
+                _checkpointer: checkpointer,
             }),
         })
     }
@@ -938,6 +947,7 @@ fn in_savepoint<T>(
     }
 }
 
+mod checkpoint;
 mod import;
 pub use import::Import;
 #[cfg(test)]

@@ -27,7 +27,15 @@ struct Job {
     ids: Vec<String>,
     envelope: Envelope,
     raw: Vec<u8>,
-    done: oneshot::Sender<Result<Vec<u64>, String>>,
+    done: oneshot::Sender<Result<Written, String>>,
+}
+
+/// A delivery made durable: each id's sequence number, and the message
+/// given back (for the analysis, which need not read it back then).
+pub struct Written {
+    pub seqs: Vec<u64>,
+    pub envelope: Envelope,
+    pub raw: Vec<u8>,
 }
 
 /// What the writer thread is asked to do.
@@ -62,13 +70,14 @@ impl Writer {
     }
 
     /// Stores `raw` as the latest message of each of `ids` and returns, once
-    /// it is durable, each one's sequence number; or why it is not stored.
+    /// it is durable, each one's sequence number with the message; or why
+    /// it is not stored.
     pub async fn write(
         &self,
         ids: Vec<String>,
         envelope: Envelope,
         raw: Vec<u8>,
-    ) -> Result<Vec<u64>, String> {
+    ) -> Result<Written, String> {
         self.ask(|done| {
             Work::Deliver(Job {
                 ids,
@@ -186,7 +195,11 @@ fn deliver(store: &Store, batch: Vec<Job>) {
     // One flush for the batch: nobody hears "stored" before it.
     let flushed = store.flush().map_err(|e| e.to_string());
     for (job, written) in batch.into_iter().zip(written) {
-        let outcome = flushed.clone().and(written);
+        let outcome = flushed.clone().and(written).map(|seqs| Written {
+            seqs,
+            envelope: job.envelope,
+            raw: job.raw,
+        });
         // A session that gave up (its client left) no longer listens.
         let _ = job.done.send(outcome);
     }
@@ -213,8 +226,9 @@ mod tests {
         let mut seqs = Vec::new();
         for write in writes.collect::<Vec<_>>() {
             let written = write.await.unwrap().unwrap();
-            assert_eq!(written.len(), 2, "one seq per id");
-            seqs.extend(written);
+            assert_eq!(written.seqs.len(), 2, "one seq per id");
+            assert!(written.raw.starts_with(b"m"), "the message comes back");
+            seqs.extend(written.seqs);
         }
         seqs.sort_unstable();
         seqs.dedup();
@@ -250,11 +264,13 @@ mod tests {
         let old = writer
             .write(ids(), envelope(), b"old".to_vec())
             .await
-            .unwrap()[0];
+            .unwrap()
+            .seqs[0];
         let new = writer
             .write(ids(), envelope(), b"new".to_vec())
             .await
-            .unwrap()[0];
+            .unwrap()
+            .seqs[0];
         let report =
             |seq: u64, json: &str| writer.put_report("box".into(), seq, json.into(), Vec::new());
         assert_eq!(report(old, "{\"old\":1}").await, Ok(false));
