@@ -50,6 +50,9 @@ pub struct Config {
     pub lists: Settings,
     /// Messages and reports are deleted this long after receipt.
     pub retention: Duration,
+    /// A survey and its rows are deleted this long after its last activity
+    /// (its creation or its latest row); at least `retention`.
+    pub survey_retention: Duration,
     /// Where tests are stored: None for SQLite in `data_dir` (one node),
     /// "sled" for sled there (one node), or a `redis://host:port/db` URL
     /// that several nodes share.
@@ -191,6 +194,11 @@ pub struct Options {
     /// Days a message and its report are kept [default: 7]
     #[arg(long, env = "MAILSCORE_RETENTION_DAYS")]
     pub retention_days: Option<u64>,
+    /// Days a survey and its rows are kept after its last activity (its
+    /// creation or its latest message); at least retention_days
+    /// [default: 400, or retention_days if longer]
+    #[arg(long, env = "MAILSCORE_SURVEY_RETENTION_DAYS")]
+    pub survey_retention_days: Option<u64>,
     /// Store shared by several nodes, redis://host:port/db; "sqlite" or
     /// "sled" for the data dir [default: sqlite]
     #[arg(long, env = "MAILSCORE_STORE")]
@@ -472,6 +480,8 @@ impl From<Options> for Config {
             .unwrap_or_else(|| "127.0.0.1:8080".parse().unwrap());
         let domain = given.domain_or_default();
         let seconds = |given: Option<u64>, default| Duration::from_secs(given.unwrap_or(default));
+        let days = |days: u64| Duration::from_secs(days.saturating_mul(86_400));
+        let retention = days(given.retention_days.unwrap_or(7));
         Config {
             lists: given.settings(),
             data_dir: given.data_dir.unwrap_or("./data".into()),
@@ -493,7 +503,12 @@ impl From<Options> for Config {
                 .to_string(),
             tls_cert: given.tls_cert,
             tls_key: given.tls_key,
-            retention: Duration::from_secs(86_400 * given.retention_days.unwrap_or(7)),
+            retention,
+            // Never shorter than the retention unless asked to (and then
+            // refused): a long retention alone stays valid.
+            survey_retention: given
+                .survey_retention_days
+                .map_or(days(400).max(retention), days),
             store: given.store.filter(|store| store != "sqlite"),
             store_cache: given.store_cache_mb.unwrap_or(64) * 1_048_576,
             smtp_command_timeout: seconds(given.smtp_command_timeout, 300),
@@ -537,6 +552,17 @@ impl Config {
         }
         if self.retention.is_zero() {
             return Err(invalid("retention_days", "must be at least 1"));
+        }
+        if self.survey_retention < self.retention {
+            // A survey's rows are what is left of its messages: going
+            // before the messages would leave reports no table counts.
+            return Err(invalid(
+                "survey_retention_days",
+                &format!(
+                    "must be at least retention_days ({} days)",
+                    self.retention.as_secs() / 86_400
+                ),
+            ));
         }
         if let Some(store) = &self.store {
             crate::store::Store::check_location(store).map_err(|e| ConfigError::Invalid {
@@ -634,7 +660,7 @@ mod tests {
         let command = Serve::command();
         let keys = serde_json::to_value(Options::default()).unwrap();
         let keys: Vec<&String> = keys.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 50, "{keys:?}");
+        assert_eq!(keys.len(), 51, "{keys:?}");
         for key in keys {
             let arg = command
                 .get_arguments()
@@ -664,6 +690,56 @@ mod tests {
         assert_eq!(config.public_url, "http://127.0.0.1:8080");
         assert_eq!(config.dns, None);
         assert_eq!(config.retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.survey_retention, Duration::from_secs(400 * 86_400));
+    }
+
+    #[test]
+    fn survey_retention_comes_from_file_and_flags_and_is_no_shorter_than_the_retention() {
+        let path =
+            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+        std::fs::write(
+            &path,
+            "retention_days = 30
+survey_retention_days = 90
+",
+        )
+        .unwrap();
+        let args = Options {
+            config: Some(path.clone()),
+            ..Options::default()
+        };
+        let from_file = Config::load(&args);
+        let flagged = Config::load(&Options {
+            survey_retention_days: Some(30),
+            ..args.clone()
+        });
+        let shorter = Config::load(&Options {
+            survey_retention_days: Some(29),
+            ..args
+        });
+        std::fs::remove_file(path).ok();
+        assert_eq!(
+            from_file.unwrap().survey_retention,
+            Duration::from_secs(90 * 86_400)
+        );
+        assert_eq!(
+            flagged.unwrap().survey_retention,
+            Duration::from_secs(30 * 86_400)
+        );
+        let long = Config::load(&Options {
+            retention_days: Some(500),
+            ..Options::default()
+        });
+        assert_eq!(
+            long.unwrap().survey_retention,
+            Duration::from_secs(500 * 86_400),
+            "a retention longer than the default survey retention is valid alone"
+        );
+        let err = shorter.unwrap_err().to_string();
+        assert!(
+            err.contains("survey_retention_days") && err.contains("retention_days (30 days)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -756,6 +832,7 @@ mod tests {
         assert_eq!(config.lists.ip_blocklists.len(), 3);
         assert_eq!(config.smtp_data_timeout, Duration::from_secs(600));
         assert_eq!(config.messages_per_ip_per_minute, 60);
+        assert_eq!(config.survey_retention, Duration::from_secs(400 * 86_400));
     }
 
     #[test]

@@ -245,6 +245,13 @@ phrases! {
         deductions_total: "Deductions total", "減点の合計";
         score_stops_at_zero: "the score stops at 0", "スコアは 0 で止まります";
         could_not_check: "Could not check (left out of the score)", "確認できませんでした（スコアに含めていません）";
+        analysis_failed: "The analysis of this message failed (a bug in mailscore, logged); nothing here was checked or scored", "このメッセージの解析に失敗しました（mailscore の不具合、ログに記録済み）。確認も採点もしていません";
+        stage_checks: "could not check the message", "メッセージを確認できませんでした";
+        stage_score: "could not score the message", "採点できませんでした";
+        stage_report: "could not build the report", "レポートを作成できませんでした";
+        stage_survey: "could not count the message in its survey", "調査に集計できませんでした";
+        stage_webhook: "could not queue the report for its webhook", "Webhook への送信を予約できませんでした";
+        stage_store: "could not store the report", "レポートを保存できませんでした";
         section_rules: "Rules for this section", "このセクションのルール";
         good_to_have: "Good to have (no points)", "さらに良くするには（減点なし）";
 

@@ -13,6 +13,7 @@
 //! label, is the checks' business ([`Metrics::new`] is handed the list);
 //! the resolver inside `mail-auth` does not expose a per-query hook.
 
+use crate::analysis::stage::Stage;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -129,6 +130,8 @@ pub struct Metrics {
     analysis_failures: AtomicU64,
     /// Checks reported "could not check": [panicked, timed out].
     check_failures: [AtomicU64; 2],
+    /// By stage, in `Stage::ALL`'s order.
+    stage_failures: [AtomicU64; Stage::ALL.len()],
     /// Analyses the background thread had no slot for in time.
     analysis_promoted: AtomicU64,
     /// One per DNS-backed check, in the order [`Metrics::new`] was given.
@@ -176,6 +179,7 @@ impl Metrics {
             analysis_micros: AtomicU64::new(0),
             analysis_failures: AtomicU64::new(0),
             check_failures: Default::default(),
+            stage_failures: Default::default(),
             analysis_promoted: AtomicU64::new(0),
             dns,
             reports_json: AtomicU64::new(0),
@@ -291,7 +295,8 @@ impl Metrics {
         self.analysis_promoted.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// An analysis that ended in an error (the store failed).
+    /// An analysis that ended without a report (the store failed, or the
+    /// report of a failed analysis failed too): the message stays pending.
     pub fn analysis_failed(&self) {
         self.analysis_failures.fetch_add(1, Ordering::Relaxed);
         self.analysis_progress_at
@@ -302,6 +307,12 @@ impl Metrics {
     /// missed the analysis deadline.
     pub fn check_failed(&self, timed_out: bool) {
         self.check_failures[usize::from(timed_out)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A stage of an analysis that panicked: the message got the report
+    /// of a failed analysis.
+    pub fn analysis_stage_failed(&self, stage: Stage) {
+        self.stage_failures[stage.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn report_served(&self, format: ReportFormat) {
@@ -499,6 +510,20 @@ impl Metrics {
                 out,
                 "mailscore_check_failures_total",
                 &format!("reason=\"{reason}\""),
+                counter.load(Ordering::Relaxed),
+            );
+        }
+        family(
+            out,
+            "mailscore_analysis_stage_failures_total",
+            "counter",
+            "Analyses that failed in a stage outside the checks (a bug), by stage; each got a report saying so.",
+        );
+        for (stage, counter) in Stage::ALL.iter().zip(&self.stage_failures) {
+            sample(
+                out,
+                "mailscore_analysis_stage_failures_total",
+                &format!("stage=\"{}\"", stage.as_str()),
                 counter.load(Ordering::Relaxed),
             );
         }

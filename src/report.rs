@@ -2,6 +2,7 @@
 //! returns it as is and the HTML page is rendered from it, so the two views
 //! can never disagree.
 
+use crate::analysis::stage::StageFailure;
 use crate::checks::message::MessageFacts;
 use crate::checks::{Analysis, Findings};
 use crate::score::jipdec::{self, SetupGrid};
@@ -15,6 +16,7 @@ use std::net::IpAddr;
 pub mod collect;
 mod compressed;
 pub mod diff;
+mod failed;
 pub mod stored;
 
 /// The report of one test address: what `GET /api/tests/{id}` returns once a
@@ -29,11 +31,17 @@ pub struct Report {
     pub address: String,
     /// "done" once analysis finished; "error" when it finished without
     /// some checks (`checks.failed` names them; they read "could not
-    /// check" and deducted nothing).
+    /// check" and deducted nothing), or when the analysis itself failed
+    /// (`failed_stage` says where).
     #[cfg_attr(feature = "openapi", schemars(extend("enum" = ["done", "error"])))]
     pub status: String,
+    /// The stage the analysis failed in (a bug in mailscore): then no check
+    /// has a finding of its own, nothing was scored and `score` is 0.
+    /// Absent when the analysis ran to its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_stage: Option<StageFailure>,
     /// `max_score` minus the deductions' points, clamped to [0, max_score],
-    /// one decimal.
+    /// one decimal (0 when the analysis failed).
     #[cfg_attr(feature = "openapi", schemars(range(min = 0)))]
     pub score: f64,
     /// The most a message can score: 10.
@@ -84,6 +92,7 @@ pub struct EnvelopeView {
 }
 
 /// Who the report is for: the test id and the address it was sent to.
+#[derive(Clone, Copy)]
 pub struct Subject<'a> {
     pub id: &'a str,
     pub address: &'a str,
@@ -104,6 +113,7 @@ impl Report {
                 true => "done".into(),
                 false => "error".into(),
             },
+            failed_stage: None,
             score: score.score,
             max_score: score.max_score,
             received_at: rfc3339(envelope.received_at),

@@ -64,7 +64,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         &config.data_dir,
         config.store_cache,
         config.retention,
-    )?;
+    )?
+    .with_survey_retention(config.survey_retention);
     let rules: LiveRules = rules.into();
     // One analyzer, so one resolver, per lane (see `background`): hickory
     // runs a DNS connection's driver task on the runtime that opened it and
@@ -96,7 +97,12 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     });
     let metrics = Arc::new(Metrics::new(Findings::DNS_CHECKS.map(CheckId::as_str)));
 
-    // Expire first, so start-up does not analyse what is due for deletion.
+    // Expire first, so start-up does not analyse what is due for deletion
+    // (nor count it in a survey that is).
+    crate::survey::retention::remove_idle(
+        &store,
+        unix_now().saturating_sub(config.survey_retention.as_secs()),
+    )?;
     store.remove_received_before(unix_now().saturating_sub(config.retention.as_secs()))?;
     let (queue, queued) = mpsc::unbounded_channel();
     // Messages that got 250 before a crash but no report: analyse them now.
@@ -154,7 +160,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         ));
     }
 
-    tokio::spawn(expire_old_messages(store.clone(), config.retention));
+    tokio::spawn(expire_old_messages(
+        store.clone(),
+        config.retention,
+        config.survey_retention,
+    ));
 
     // The disk reserve guards the data directory; Redis is not on our disk.
     let free_space = matches!(store, Store::Sled(_) | Store::Sqlite(_)).then(|| {
@@ -319,9 +329,14 @@ async fn reload_rules_on_hangup(
 /// How often the retention sweep runs.
 const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Deletes messages and reports older than `retention`, now and every
-/// [`SWEEP_INTERVAL`], so storage stays bounded under a steady stream.
-async fn expire_old_messages(store: Store, retention: std::time::Duration) {
+/// Deletes messages and reports older than `retention`, and surveys idle
+/// for `survey_retention`, now and every [`SWEEP_INTERVAL`], so storage
+/// stays bounded under a steady stream.
+async fn expire_old_messages(
+    store: Store,
+    retention: std::time::Duration,
+    survey_retention: std::time::Duration,
+) {
     let mut tick = tokio::time::interval(SWEEP_INTERVAL);
     let candidates = Arc::new(std::sync::Mutex::new(
         crate::report::collect::Candidates::default(),
@@ -329,9 +344,13 @@ async fn expire_old_messages(store: Store, retention: std::time::Duration) {
     loop {
         tick.tick().await;
         let cutoff = unix_now().saturating_sub(retention.as_secs());
+        let survey_cutoff = unix_now().saturating_sub(survey_retention.as_secs());
         let swept = {
             let (store, candidates) = (store.clone(), candidates.clone());
             tokio::task::spawn_blocking(move || {
+                // Surveys first: SQLite gives their pages back with the
+                // messages' below.
+                let surveys = crate::survey::retention::remove_idle(&store, survey_cutoff)?;
                 let removed = store.remove_received_before(cutoff)?;
                 // Then the texts the removed reports alone named.
                 let collected = match store.text_gc() {
@@ -343,17 +362,18 @@ async fn expire_old_messages(store: Store, retention: std::time::Duration) {
                     }
                     None => 0,
                 };
-                Ok::<_, StoreError>((removed, collected))
+                Ok::<_, StoreError>((removed, collected, surveys))
             })
             .await
         };
         match swept {
-            Ok(Ok((0, 0))) => {}
-            Ok(Ok((removed, texts))) => {
+            Ok(Ok((0, 0, 0))) => {}
+            Ok(Ok((removed, texts, surveys))) => {
                 tracing::info!(
                     removed,
                     texts,
-                    "retention sweep removed expired tests and texts"
+                    surveys,
+                    "retention sweep removed expired tests, texts and idle surveys"
                 )
             }
             Ok(Err(e)) => tracing::error!(error = %e, "retention sweep failed"),

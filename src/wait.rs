@@ -148,6 +148,14 @@ struct Status {
     readiness: Vec<ReadinessSummary>,
     #[serde(default)]
     checks: CheckSummary,
+    /// The stage an analysis failed in, from servers that say.
+    #[serde(default)]
+    failed_stage: Option<FailedStage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FailedStage {
+    error: String,
 }
 
 /// Of the report's checks, those that could not be done.
@@ -421,7 +429,9 @@ fn judge(
     report_url: &Url,
 ) -> Result<Outcome, WaitError> {
     // A score without some checks says too little to pass on.
-    let mut passed = report.score >= min_score && report.checks.failed.is_empty();
+    let mut passed = report.score >= min_score
+        && report.checks.failed.is_empty()
+        && report.failed_stage.is_none();
     for wanted in require {
         let Some(verdict) = report.readiness.iter().find(|r| r.key() == *wanted) else {
             let known: Vec<String> = report.readiness.iter().map(|r| r.key()).collect();
@@ -492,6 +502,9 @@ fn judge(
             names.join(", ")
         );
     }
+    if let Some(failed) = &report.failed_stage {
+        let _ = writeln!(summary, "the analysis failed: {}", failed.error);
+    }
     let _ = writeln!(summary, "report: {report_url}");
     Ok(Outcome { passed, summary })
 }
@@ -550,6 +563,7 @@ mod tests {
             score: 4.5,
             max_score: 10.0,
             checks: CheckSummary::default(),
+            failed_stage: None,
             grade: Some(GradeSummary {
                 level: "improve".into(),
                 decided_by: vec!["mx_no_starttls".into()],
@@ -624,6 +638,22 @@ mod tests {
         assert!(
             err.contains("hotmail") && err.contains("gmail, gmail-bulk"),
             "{err}"
+        );
+        // An analysis that failed passes nothing, whatever the score.
+        let failed = Status {
+            failed_stage: Some(FailedStage {
+                error: "could not score the message (a bug in mailscore, logged)".into(),
+            }),
+            ..report
+        };
+        let outcome = judge(&failed, 0.0, &[], &url).unwrap();
+        assert!(!outcome.passed);
+        assert!(
+            outcome
+                .summary
+                .contains("the analysis failed: could not score the message"),
+            "{}",
+            outcome.summary
         );
     }
 }

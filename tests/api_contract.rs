@@ -11,6 +11,7 @@
 mod support;
 
 use jsonschema::Validator;
+use mailscore::analysis::stage::{Stage, StageFailure};
 use mailscore::checks::Findings;
 use mailscore::checks::arc::ArcFinding;
 use mailscore::checks::dkim::DkimFinding;
@@ -915,6 +916,7 @@ fn full_report() -> Report {
         id: "full-report".into(),
         address: "full-report@localhost".into(),
         status: "done".into(),
+        failed_stage: Some(StageFailure::of(Stage::Score)),
         score: 7.5,
         max_score: 10.0,
         received_at: "2025-11-25T10:00:00Z".into(),

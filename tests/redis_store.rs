@@ -241,6 +241,56 @@ fn texts_are_shared_by_nodes_and_outlive_the_reports_naming_them() {
     );
 }
 
+/// A survey's keys carry the survey retention as TTL (not the tests'),
+/// and each row renews all of them: a survey goes once idle that long,
+/// whole, by Redis's own expiry; the sweep has nothing to do.
+#[test]
+fn surveys_carry_the_survey_retention_as_ttl_which_each_row_renews() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let survey_retention = 3 * RETENTION;
+    let store = store(&redis, RETENTION).with_survey_retention(survey_retention);
+    store
+        .put_webhook("survey:s-ttl", "https://hooks.example/s", false)
+        .unwrap();
+    store.put_survey("s-ttl", b"{}").unwrap();
+    let keys = [
+        "mailscore:survey:{s-ttl}",
+        "mailscore:survey:{s-ttl}:rows",
+        "mailscore:webhook:survey:s-ttl",
+    ];
+    let mut conn = inspect(&redis);
+    let survey_ms = survey_retention.as_millis() as i64;
+    let near = |ttl: i64| ttl <= survey_ms && ttl > survey_ms - 60_000;
+    for key in [keys[0], keys[2]] {
+        let ttl: i64 = conn.pttl(key).unwrap();
+        assert!(near(ttl), "{key}: {ttl}");
+        // As if most of it had passed: the next row renews it.
+        let _: () = conn.pexpire(key, 60_000).unwrap();
+    }
+    store.put_survey_row("s-ttl", "1.news", b"row").unwrap();
+    for key in keys {
+        let ttl: i64 = conn.pttl(key).unwrap();
+        assert!(near(ttl), "{key}: {ttl}");
+    }
+    assert!(store.survey_ids_to_sweep().unwrap().is_empty());
+
+    // Expired by Redis itself: a survey retention of a second.
+    let short = self::store(&redis, RETENTION).with_survey_retention(Duration::from_secs(1));
+    short.put_survey("s-gone", b"{}").unwrap();
+    short.put_survey_row("s-gone", "1.news", b"row").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while short.survey("s-gone").unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the survey never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    while !short.survey_rows("s-gone").unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "its rows never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn an_expired_message_gets_no_report() {
     let Some(redis) = RedisServer::start() else {

@@ -1,11 +1,14 @@
 //! Analysis after the 250: the queue of stored message ids, each with the
 //! message the session handed over ([`handed`]) or read back from the
 //! store, run through the [`pipeline`] (checks → score → report) on a lane
-//! of [`background`], and its report saved through the writer.
+//! of [`background`], and its report saved through the writer. A panic in
+//! any [`stage`] of it gives the report of a failed analysis, saved the
+//! same way, so no message stays pending for ever.
 
 pub mod background;
 pub mod handed;
 pub mod pipeline;
+pub mod stage;
 
 use crate::metrics::Metrics;
 use crate::report::Report;
@@ -17,6 +20,7 @@ use crate::survey::online;
 use crate::webhooks;
 use background::Lanes;
 use pipeline::Pipeline;
+use stage::{Stage, StageFailure, Stages};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -33,17 +37,24 @@ pub struct Saving {
 }
 
 impl Saving {
+    /// The report's stored form, and the texts it names that the store
+    /// may lack.
+    fn encode(&self, report: Report) -> Result<Encoded, StoreError> {
+        let stored = stored::encode(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let texts = self.texts.unsaved(&stored);
+        Ok(Encoded { stored, texts })
+    }
+
     /// Stores the report for message `seq` of `id`, and before it the
     /// texts it names that the store may lack.
     async fn save(
         &self,
         id: &str,
         seq: u64,
-        report: Report,
+        encoded: Encoded,
         backoff: &mut Backoff<'_>,
     ) -> Result<(), StoreError> {
-        let stored = stored::encode(report).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let texts = self.texts.unsaved(&stored);
+        let Encoded { stored, texts } = encoded;
         let hashes: Vec<u64> = texts.iter().map(|(hash, _)| *hash).collect();
         // Through the writer thread: sled then takes every write from one
         // thread, which measured ~6 % more messages/s than writing here.
@@ -58,6 +69,12 @@ impl Saving {
         self.texts.saved(hashes);
         Ok(())
     }
+}
+
+/// A report ready for the writer.
+struct Encoded {
+    stored: stored::Stored,
+    texts: Vec<(u64, Vec<u8>)>,
 }
 
 /// The pipeline of each lane: the same rules, a resolver each.
@@ -139,7 +156,7 @@ async fn analyze_one(
     handed: Option<handed::Handed>,
     metrics: &Metrics,
     held: background::Held,
-) -> Result<(), StoreError> {
+) -> Result<(), AnalysisError> {
     // Analysis is CPU work between the sessions' short steps. Spawned from
     // a session's wake-up it would run next on that worker, ahead of every
     // session waiting for its reply; yielding puts it behind them.
@@ -160,36 +177,44 @@ async fn analyze_one(
     };
     let (seq, envelope, raw) = message.parts();
     let address = format!("{id}@{domain}");
+    let subject = Subject {
+        id,
+        address: &address,
+    };
     let started = std::time::Instant::now();
     let report = pipeline
-        .report_then_release(
-            Subject {
-                id,
-                address: &address,
-            },
-            envelope,
-            raw,
-            held,
-        )
+        .report_then_release(subject, envelope, raw, held)
         .await;
     tokio::task::yield_now().await;
-    metrics.analysis_finished(started.elapsed(), report.checks.dns_tallies());
+    match &report.failed_stage {
+        // Its made-up findings are no DNS verdicts.
+        Some(failure) => {
+            metrics.analysis_finished(started.elapsed(), []);
+            metrics.analysis_stage_failed(failure.stage);
+        }
+        None => metrics.analysis_finished(started.elapsed(), report.checks.dns_tallies()),
+    }
     for failure in &report.checks.failed {
         metrics.check_failed(failure.reason == crate::checks::guard::FailureReason::TimedOut);
     }
-    // Before the report: until the report is saved the message stays
-    // pending, so a crash in between analyses it again and rewrites the row.
-    let deliveries = loop {
-        let written = count_in_survey(&saving.store, id, seq, &report)
-            .and_then(|()| webhooks::delivery::queue_report(&saving.store, id, seq, &report));
-        match written {
-            Ok(deliveries) => break deliveries,
-            Err(e) => backoff.wait_after(e).await?,
+    let stages = Stages::of(id);
+    let kept = match keep(saving, stages, id, seq, report, &mut backoff).await? {
+        Ok(kept) => kept,
+        Err(failure) => {
+            metrics.analysis_stage_failed(failure.stage);
+            let failed = Report::failed(subject, envelope, failure);
+            // The stages that failed are tried once more with this report,
+            // which holds nothing they could fail on again; if one still
+            // does, the message stays pending (and the error is counted).
+            let stages = stages.without_faults();
+            keep(saving, stages, id, seq, failed, &mut backoff)
+                .await?
+                .map_err(|again| AnalysisError::FailedAgain(again.stage))?
         }
     };
     drop(message);
-    saving.save(id, seq, report, &mut backoff).await?;
-    if deliveries > 0 {
+    saving.save(id, seq, kept.encoded, &mut backoff).await?;
+    if kept.deliveries > 0 {
         saving.webhooks_queued.notify_one();
     }
     Ok(())
@@ -209,6 +234,73 @@ impl Message {
             Message::Stored(m) => (m.seq, &m.envelope, &m.raw),
         }
     }
+}
+
+/// A report counted, queued for its webhooks and encoded: ready to save.
+struct Kept {
+    encoded: Encoded,
+    deliveries: usize,
+}
+
+/// The stages between the report and the store: its survey row, its
+/// webhook deliveries, its stored form. The outer error is the store's
+/// (given up after the backoff), the inner one a stage that panicked.
+async fn keep(
+    saving: &Saving,
+    stages: Stages<'_>,
+    id: &str,
+    seq: u64,
+    report: Report,
+    backoff: &mut Backoff<'_>,
+) -> Result<Result<Kept, StageFailure>, StoreError> {
+    let store = &saving.store;
+    // Before the report: until the report is saved the message stays
+    // pending, so a crash in between analyses it again and rewrites the row
+    // and the deliveries (under the same names).
+    loop {
+        match stages.run_now(Stage::Survey, || count_in_survey(store, id, seq, &report)) {
+            Ok(Ok(())) => break,
+            Ok(Err(e)) => backoff.wait_after(e).await?,
+            Err(failure) => return Ok(Err(failure)),
+        }
+    }
+    let deliveries = loop {
+        let queued = stages.run_now(Stage::Webhook, || {
+            webhooks::delivery::queue_report(store, id, seq, &report)
+        });
+        match queued {
+            Ok(Ok(deliveries)) => break deliveries,
+            Ok(Err(e)) => backoff.wait_after(e).await?,
+            Err(failure) => return Ok(Err(failure)),
+        }
+    };
+    Ok(
+        match stages.run_now(Stage::Store, || saving.encode(report)) {
+            Ok(Ok(encoded)) => Ok(Kept {
+                encoded,
+                deliveries,
+            }),
+            // A report that does not serialise is a bug like a panic: no
+            // wait mends it.
+            Ok(Err(e)) => {
+                tracing::error!(test_id = %id, error = %e, "report not encoded");
+                Err(StageFailure::of(Stage::Store))
+            }
+            Err(failure) => Err(failure),
+        },
+    )
+}
+
+/// Why an analysis ended without a saved report; the message stays
+/// pending, for the next start-up.
+#[derive(Debug, thiserror::Error)]
+enum AnalysisError {
+    /// The store failed past every try.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The report of a failed analysis failed in a stage too.
+    #[error("the report of a failed analysis failed too, in the {} stage", .0.as_str())]
+    FailedAgain(Stage),
 }
 
 /// Waits between tries of a failed store write: 1 s, doubling, then the

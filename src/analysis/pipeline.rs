@@ -1,7 +1,10 @@
 //! One message through analyze → score → report. `serve` runs this after
 //! each delivery; `check` runs it on a file. Same code path, same report.
+//! A panic in any of the three gives the report of a failed analysis
+//! ([`super::stage`]).
 
-use crate::checks::Analyzer;
+use super::stage::{Stage, StageFailure, Stages};
+use crate::checks::{Analysis, Analyzer};
 use crate::report::{Report, Subject};
 use crate::score::{self, LiveRules};
 use crate::smtp::Envelope;
@@ -36,6 +39,43 @@ impl Pipeline {
         raw: &[u8],
         slot: S,
     ) -> Report {
+        let stages = Stages::of(subject.id);
+        self.staged(&stages, subject, envelope, raw, slot)
+            .await
+            .unwrap_or_else(|failure| Report::failed(subject, envelope, failure))
+    }
+
+    /// Checks, score and report, each a [`Stage`] whose panic is its
+    /// failure.
+    async fn staged<S>(
+        &self,
+        stages: &Stages<'_>,
+        subject: Subject<'_>,
+        envelope: &Envelope,
+        raw: &[u8],
+        slot: S,
+    ) -> Result<Report, StageFailure> {
+        let analysis = stages
+            .run(Stage::Checks, self.checks_then_release(envelope, raw, slot))
+            .await?;
+        // Scoring and the report are CPU work too: in `serve`, SMTP
+        // sessions waiting for a reply go first.
+        tokio::task::yield_now().await;
+        let (score, readiness) = stages.run_now(Stage::Score, || {
+            let table = self.rules.current();
+            let facts = analysis.findings.facts();
+            let score = score::score(&table, &facts);
+            let domain = &analysis.findings.posture.domain;
+            let readiness = score::readiness::readiness(&table.providers, &facts, domain);
+            (score, readiness)
+        })?;
+        stages.run_now(Stage::Report, || {
+            Report::new(subject, envelope, analysis, score, readiness)
+        })
+    }
+
+    /// Every check, then the probe of the sender's servers.
+    async fn checks_then_release<S>(&self, envelope: &Envelope, raw: &[u8], slot: S) -> Analysis {
         let mut analysis = self.analyzer.analyze(envelope, raw).await;
         let mut slot = Some(slot);
         let servers = {
@@ -51,14 +91,6 @@ impl Pipeline {
             }
         };
         analysis.findings.mail_server = servers;
-        // Scoring and the report are CPU work too: in `serve`, SMTP
-        // sessions waiting for a reply go first.
-        tokio::task::yield_now().await;
-        let table = self.rules.current();
-        let facts = analysis.findings.facts();
-        let score = score::score(&table, &facts);
-        let domain = &analysis.findings.posture.domain;
-        let readiness = score::readiness::readiness(&table.providers, &facts, domain);
-        Report::new(subject, envelope, analysis, score, readiness)
+        analysis
     }
 }

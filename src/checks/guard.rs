@@ -26,6 +26,10 @@ pub enum FailureReason {
     Panicked,
     /// The check had not answered within its time limit.
     TimedOut,
+    /// The analysis around the checks failed (the report's `failed_stage`
+    /// says where), so no check has a finding of its own. Not listed in
+    /// `checks.failed`: each check's finding says it.
+    AnalysisFailed,
 }
 
 impl FailureReason {
@@ -33,6 +37,7 @@ impl FailureReason {
         match self {
             FailureReason::Panicked => "panicked",
             FailureReason::TimedOut => "timed_out",
+            FailureReason::AnalysisFailed => "analysis_failed",
         }
     }
 }
@@ -102,10 +107,10 @@ impl Guard {
                 None => future.await,
             }
         };
-        let caught = CatchUnwind(Box::pin(future));
+        let caught = CatchUnwind::new(future);
         let reason = match tokio::time::timeout(self.limit, caught).await {
             Ok(Ok(finding)) => return finding,
-            Ok(Err(())) => FailureReason::Panicked,
+            Ok(Err(_)) => FailureReason::Panicked,
             Err(_) => FailureReason::TimedOut,
         };
         self.failed(&[check], reason);
@@ -158,21 +163,31 @@ pub fn could_not_check(reason: FailureReason) -> String {
     match reason {
         FailureReason::Panicked => "could not check: the check failed (a bug, logged)".into(),
         FailureReason::TimedOut => "could not check: no answer within the time limit".into(),
+        FailureReason::AnalysisFailed => {
+            "could not check: the analysis of the message failed (a bug, logged)".into()
+        }
     }
 }
 
-/// Polls a future, turning a panic inside it into `Err(())`.
-struct CatchUnwind<F>(Pin<Box<F>>);
+/// Polls a future, turning a panic inside it into `Err` with the panic's
+/// payload (also for the analysis stages, `analysis::stage`).
+pub(crate) struct CatchUnwind<F>(Pin<Box<F>>);
+
+impl<F: Future> CatchUnwind<F> {
+    pub(crate) fn new(future: F) -> CatchUnwind<F> {
+        CatchUnwind(Box::pin(future))
+    }
+}
 
 impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Result<F::Output, ()>;
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let future = self.0.as_mut();
         match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Err(_) => Poll::Ready(Err(())),
+            Err(panic) => Poll::Ready(Err(panic)),
         }
     }
 }

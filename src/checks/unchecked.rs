@@ -121,3 +121,36 @@ pub fn rspamd(why: FailureReason) -> RspamdFinding {
         ..RspamdFinding::default()
     }
 }
+
+/// Every check's finding when the analysis of the message failed around
+/// them ([`crate::analysis::stage`]): each says "could not check", but the
+/// TLS of the hop, which the envelope alone tells. Made from the envelope
+/// only: whatever the analysis failed on is not read again.
+pub fn findings(envelope: &super::Envelope) -> super::Findings {
+    let why = FailureReason::AnalysisFailed;
+    let helo_name = envelope.helo.as_str();
+    let (identity, spf_domain) = match envelope.mail_from.rsplit_once('@') {
+        Some((_, domain)) => (SpfIdentity::Mailfrom, domain),
+        None => (SpfIdentity::Helo, helo_name),
+    };
+    super::Findings {
+        spf: spf(identity, spf_domain, why),
+        spf_helo: spf(SpfIdentity::Helo, helo_name, why),
+        dkim: Vec::new(),
+        dmarc: dmarc("", why),
+        arc: arc(why),
+        iprev: iprev(envelope.client_ip, why),
+        helo: helo(helo_name),
+        tls: super::tls::verdict(envelope),
+        smime: smime(why),
+        ip_blocklists: blocklists(why),
+        domain_blocklists: blocklists(why),
+        posture: posture("", why),
+        content: Default::default(),
+        spamassassin: spamassassin(why),
+        rspamd: rspamd(why),
+        message_id_domain: Default::default(),
+        failed: Vec::new(),
+        mail_server: Default::default(),
+    }
+}

@@ -10,10 +10,12 @@
 //! the explanations reports name by hash (see [`crate::report::stored`]),
 //! kept for the retention and ten minutes more from their last save (so
 //! they outlive every report naming them; a text nobody names any more
-//! expires). Surveys, without a TTL (their tables outlive the messages): `mailscore:survey:{id}`
-//! the definition, and the hash `mailscore:survey:{id}:rows`, a row per
-//! message. Webhooks: `mailscore:webhook:{key}` where a test's (with the
-//! retention as TTL) or a survey's (none) reports go, the hash
+//! expires). Surveys, with the survey retention as TTL, renewed by each
+//! row (their tables outlive the messages, and go once the survey is idle):
+//! `mailscore:survey:{id}` the definition, and the hash
+//! `mailscore:survey:{id}:rows`, a row per message. Webhooks:
+//! `mailscore:webhook:{key}` where a test's (with the retention as TTL) or
+//! a survey's (the survey's TTL) reports go, the hash
 //! `mailscore:deliveries` the queue, and `mailscore:delivery-claim:{id}`
 //! which node attempts a delivery now. Each id's keys carry the
 //! retention as their TTL, so Redis expires tests by itself (no sweep), and
@@ -108,6 +110,9 @@ return 1
 #[derive(Clone)]
 pub struct RedisStore {
     shared: Arc<Shared>,
+    /// The TTL of a survey's keys, renewed by each of its rows; None
+    /// keeps them for ever.
+    survey_ttl_ms: Option<u64>,
 }
 
 struct Shared {
@@ -166,6 +171,10 @@ fn texts_key(hash: u64) -> String {
 
 fn survey_key(id: &str) -> String {
     format!("mailscore:survey:{{{id}}}")
+}
+
+fn webhook_key(key: &str) -> String {
+    format!("mailscore:webhook:{key}")
 }
 
 /// The test id in a `mailscore:{id}:pending` key.
@@ -229,6 +238,7 @@ impl RedisStore {
                 put_message: Script::new(PUT_MESSAGE),
                 put_report: Script::new(PUT_REPORT),
             }),
+            survey_ttl_ms: None,
         };
         wait(store.run(|mut c, _| async move {
             redis::cmd("PING").query_async::<String>(&mut c).await
@@ -364,8 +374,25 @@ impl RedisStore {
         self.get(texts_key(hash)).await
     }
 
+    /// Surveys are kept `retention` after their last activity: their keys
+    /// get it as TTL, which each row renews.
+    pub fn with_survey_retention(self, retention: Duration) -> RedisStore {
+        RedisStore {
+            survey_ttl_ms: Some(u64::try_from(retention.as_millis()).unwrap_or(u64::MAX)),
+            ..self
+        }
+    }
+
     pub async fn put_survey(&self, id: &str, survey: &[u8]) -> Result<(), StoreError> {
-        self.set(survey_key(id), survey).await
+        let Some(ttl) = self.survey_ttl_ms else {
+            return self.set(survey_key(id), survey).await;
+        };
+        let survey = Arc::new(survey.to_vec());
+        self.run_on_key(survey_key(id), move |mut c, key| {
+            let survey = survey.clone();
+            async move { c.pset_ex::<_, _, ()>(&key, &*survey, ttl).await }
+        })
+        .await
     }
 
     pub async fn survey(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
@@ -378,7 +405,45 @@ impl RedisStore {
         entry: &str,
         row: &[u8],
     ) -> Result<(), StoreError> {
-        self.hset(survey_key(id) + ":rows", entry, row).await
+        let rows = survey_key(id) + ":rows";
+        self.hset(rows.clone(), entry, row).await?;
+        let Some(ttl) = self.survey_ttl_ms else {
+            return Ok(());
+        };
+        // The survey's last activity: its definition, rows and webhook
+        // live on from now.
+        let keys = Arc::new([
+            survey_key(id),
+            rows,
+            webhook_key(&crate::webhooks::survey_key(id)),
+        ]);
+        self.run(move |mut c, _| {
+            let keys = keys.clone();
+            async move {
+                let mut pipe = redis::pipe();
+                for key in keys.iter() {
+                    pipe.pexpire(key, i64::try_from(ttl).unwrap_or(i64::MAX))
+                        .ignore();
+                }
+                pipe.query_async::<()>(&mut c).await
+            }
+        })
+        .await
+    }
+
+    /// Deletes survey `id`, its rows and the webhook kept under
+    /// `webhook`. (Not called by the sweep: their TTL expires them.)
+    pub async fn remove_survey(&self, id: &str, webhook: &str) -> Result<(), StoreError> {
+        let keys = Arc::new([
+            survey_key(id),
+            survey_key(id) + ":rows",
+            webhook_key(webhook),
+        ]);
+        self.run(move |mut c, _| {
+            let keys = keys.clone();
+            async move { c.del::<_, ()>(&keys[..]).await }
+        })
+        .await
     }
 
     pub async fn survey_rows(&self, id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
@@ -388,15 +453,20 @@ impl RedisStore {
         .await
     }
 
+    /// A webhook that does not expire with the tests (a survey's) gets the
+    /// survey's TTL.
     pub async fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {
-        let (key, ttl) = (format!("mailscore:webhook:{key}"), self.shared.ttl_ms);
+        let ttl = match expires {
+            true => Some(self.shared.ttl_ms),
+            false => self.survey_ttl_ms,
+        };
         let url = Arc::new(url.to_string());
-        self.run_on_key(key, move |mut c, key| {
+        self.run_on_key(webhook_key(key), move |mut c, key| {
             let url = url.clone();
             async move {
-                match expires {
-                    true => c.pset_ex::<_, _, ()>(&key, &*url, ttl).await,
-                    false => c.set::<_, _, ()>(&key, &*url).await,
+                match ttl {
+                    Some(ttl) => c.pset_ex::<_, _, ()>(&key, &*url, ttl).await,
+                    None => c.set::<_, _, ()>(&key, &*url).await,
                 }
             }
         })
@@ -405,7 +475,7 @@ impl RedisStore {
 
     pub async fn webhook(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.run_on_key(
-            format!("mailscore:webhook:{key}"),
+            webhook_key(key),
             |mut c, key| async move { c.get(&key).await },
         )
         .await

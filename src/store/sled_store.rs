@@ -292,6 +292,26 @@ impl SledStore {
             .collect()
     }
 
+    pub fn survey_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.surveys
+            .iter()
+            .keys()
+            .map(|id| Ok(String::from_utf8_lossy(&id?).into_owned()))
+            .collect()
+    }
+
+    /// Deletes survey `id`, its rows and the webhook kept under
+    /// `webhook_key`, flushed.
+    pub fn remove_survey(&self, id: &str, webhook_key: &str) -> Result<(), StoreError> {
+        for key in self.survey_rows.scan_prefix(survey_row_key(id, "")).keys() {
+            self.survey_rows.remove(key?)?;
+        }
+        self.surveys.remove(id)?;
+        self.webhooks.remove(webhook_key)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// A webhook that does not expire is kept with time 0, which the
     /// retention sweep never reaches.
     pub fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {

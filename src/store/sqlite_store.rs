@@ -472,6 +472,31 @@ impl SqliteStore {
         })
     }
 
+    pub fn survey_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.read(|c| {
+            let mut statement = c.prepare_cached("SELECT id FROM surveys")?;
+            let ids = statement
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(ids)
+        })
+    }
+
+    /// Deletes survey `id`, its rows and the webhook kept under
+    /// `webhook_key`, in one fsynced transaction. (The pages go back to
+    /// the filesystem at the next retention sweep.)
+    pub fn remove_survey(&self, id: &str, webhook_key: &str) -> Result<(), StoreError> {
+        self.inner.write(Commit::Durable, |c| {
+            c.prepare_cached("DELETE FROM survey_rows WHERE survey = ?1")?
+                .execute([id])?;
+            c.prepare_cached("DELETE FROM surveys WHERE id = ?1")?
+                .execute([id])?;
+            c.prepare_cached("DELETE FROM webhooks WHERE key = ?1")?
+                .execute([webhook_key])?;
+            Ok(())
+        })
+    }
+
     /// A webhook that does not expire is kept with time 0, which the
     /// retention sweep never reaches.
     pub fn put_webhook(&self, key: &str, url: &str, expires: bool) -> Result<(), StoreError> {

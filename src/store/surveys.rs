@@ -2,6 +2,10 @@
 //! row per message counted in it. Both are opaque bytes here (the survey
 //! stage writes and reads them) and neither follows `--retention-days`:
 //! a survey's tables must outlive the raw messages they were made from.
+//! They follow `--survey-retention-days` instead, from the survey's last
+//! activity: the embedded stores are swept by the survey stage
+//! (`survey::retention`), which reads the records' times; Redis gives
+//! their keys the survey retention as TTL, renewed by each row.
 //!
 //! A row is written once per message, under an entry naming the message
 //! (its label and sequence number), never read-modified-written: a message
@@ -10,6 +14,7 @@
 //! be folded from the rows of that period.
 
 use super::{Store, StoreError, redis_store};
+use std::time::Duration;
 
 impl Store {
     /// Keeps survey `id`'s definition.
@@ -44,6 +49,35 @@ impl Store {
             Store::Sled(s) => s.survey_rows(id),
             Store::Redis(s) => redis_store::wait(s.survey_rows(id)),
             Store::Sqlite(s) => s.survey_rows(id),
+        }
+    }
+
+    /// Surveys are kept `retention` after their last activity: for
+    /// Redis, the TTL of their keys. (The embedded stores are swept.)
+    pub fn with_survey_retention(self, retention: Duration) -> Store {
+        match self {
+            Store::Redis(s) => Store::Redis(s.with_survey_retention(retention)),
+            other => other,
+        }
+    }
+
+    /// The surveys the sweep of idle surveys looks at: every one kept in
+    /// sled or SQLite; none in Redis, which expires them by itself.
+    pub fn survey_ids_to_sweep(&self) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sled(s) => s.survey_ids(),
+            Store::Redis(_) => Ok(Vec::new()),
+            Store::Sqlite(s) => s.survey_ids(),
+        }
+    }
+
+    /// Deletes survey `id`, every row of it, and its webhook (kept under
+    /// `webhook_key`).
+    pub fn remove_survey(&self, id: &str, webhook_key: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sled(s) => s.remove_survey(id, webhook_key),
+            Store::Redis(s) => redis_store::wait(s.remove_survey(id, webhook_key)),
+            Store::Sqlite(s) => s.remove_survey(id, webhook_key),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod compare;
 pub mod csv;
 pub mod online;
 pub mod received;
+pub mod retention;
 pub mod sender;
 pub mod tables;
 

@@ -11,6 +11,7 @@ use super::fix_first::{self, Fix};
 use super::html;
 use super::reports::SendPair;
 use super::rows::{self, DeductionView, Shown};
+use crate::analysis::stage::Stage;
 use crate::checks::CheckId;
 use crate::checks::message::MessageFacts;
 use crate::checks::row::Tone;
@@ -81,6 +82,8 @@ struct ReportPage<'a> {
     changes: Option<ChangesView>,
     /// The checks that could not be done, by name; empty when all ran.
     could_not: String,
+    /// Why the analysis failed, when it did; else empty.
+    analysis_failed: String,
 }
 
 #[derive(Template)]
@@ -387,8 +390,12 @@ fn render_page(
         .iter()
         .map(|f| changes::check_name(lang, f.check.as_str(), report))
         .collect();
+    let analysis_failed = report.failed_stage.as_ref().map_or(String::new(), |f| {
+        format!("{}: {}", t.analysis_failed, stage_words(t, f.stage))
+    });
     let page = ReportPage {
         could_not: could_not.join(", "),
+        analysis_failed,
         fixes,
         total,
         frame,
@@ -405,6 +412,18 @@ fn render_page(
         changes,
     };
     html::render_string(&page)
+}
+
+/// What a failed stage left undone, in the page's language.
+fn stage_words(t: &Ui, stage: Stage) -> &'static str {
+    match stage {
+        Stage::Checks => t.stage_checks,
+        Stage::Score => t.stage_score,
+        Stage::Report => t.stage_report,
+        Stage::Survey => t.stage_survey,
+        Stage::Webhook => t.stage_webhook,
+        Stage::Store => t.stage_store,
+    }
 }
 
 /// Where `check` is on the page: its first row's anchor, else its section.
