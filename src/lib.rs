@@ -30,6 +30,7 @@ pub mod report;
 pub mod score;
 pub mod serve;
 pub mod smtp;
+pub mod stage;
 pub mod store;
 pub mod survey;
 pub mod survey_cli;

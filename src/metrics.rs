@@ -13,7 +13,7 @@
 //! label, is the checks' business ([`Metrics::new`] is handed the list);
 //! the resolver inside `mail-auth` does not expose a per-query hook.
 
-use crate::analysis::stage::Stage;
+use crate::stage::Stage;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

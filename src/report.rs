@@ -2,7 +2,6 @@
 //! returns it as is and the HTML page is rendered from it, so the two views
 //! can never disagree.
 
-use crate::analysis::stage::StageFailure;
 use crate::checks::message::MessageFacts;
 use crate::checks::{Analysis, Findings};
 use crate::score::jipdec::{self, SetupGrid};
@@ -10,6 +9,7 @@ use crate::score::mschecker::{self, Grade};
 use crate::score::readiness::Readiness;
 use crate::score::{Deduction, Score};
 use crate::smtp::Envelope;
+use crate::stage::StageFailure;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 

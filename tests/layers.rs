@@ -9,34 +9,36 @@ use std::path::Path;
 
 /// Lower ranks first. Within a rank nothing may import another.
 const RANKS: &[(&str, u8)] = &[
-    // Leaves: plain helpers and counters every stage may use.
+    // Leaves: plain helpers and names every stage may use.
     ("fnv", 0),
     ("i18n", 0),
     ("listen", 0),
-    ("metrics", 0),
+    ("stage", 0),
     ("test_id", 0),
+    // Counters, by names the leaves give (the failed stages').
+    ("metrics", 1),
     // The pipeline, in the order one message meets it.
-    ("dns", 1),
-    ("smtp", 1),
-    ("store", 2),
-    ("checks", 3),
-    ("score", 4),
-    ("report", 5),
+    ("dns", 2),
+    ("smtp", 2),
+    ("store", 3),
+    ("checks", 4),
+    ("score", 5),
+    ("report", 6),
     // A survey folds reports into rows; the analysis hands it each one.
-    ("survey", 6),
+    ("survey", 7),
     // Webhooks queue a finished report and deliver it.
-    ("webhooks", 6),
-    ("analysis", 7),
-    ("inbox", 8),
-    ("web", 8),
+    ("webhooks", 7),
+    ("analysis", 8),
+    ("inbox", 9),
+    ("web", 9),
     // Wiring and the commands.
-    ("config", 9),
-    ("check", 10),
-    ("survey_cli", 10),
-    ("config_check", 10),
-    ("logs", 10),
-    ("wait", 10),
-    ("serve", 11),
+    ("config", 10),
+    ("check", 11),
+    ("survey_cli", 11),
+    ("config_check", 11),
+    ("logs", 11),
+    ("wait", 11),
+    ("serve", 12),
 ];
 
 fn rank(module: &str) -> u8 {

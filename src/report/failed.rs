@@ -5,11 +5,11 @@
 //! same bug would meet that again, and this report must always be made.
 
 use super::{EnvelopeView, Report, Subject, rfc3339};
-use crate::analysis::stage::StageFailure;
 use crate::checks::message::MessageFacts;
 use crate::checks::unchecked;
 use crate::score::MAX_SCORE;
 use crate::smtp::Envelope;
+use crate::stage::StageFailure;
 
 impl Report {
     pub fn failed(subject: Subject<'_>, envelope: &Envelope, failure: StageFailure) -> Report {
@@ -44,8 +44,8 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::stage::Stage;
     use crate::report::stored;
+    use crate::stage::Stage;
 
     #[test]
     fn a_failed_analysis_reports_the_stage_and_stores_like_any_report() {

@@ -50,6 +50,7 @@ pub use history::Send;
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;
 pub use sqlite_store::SqliteStore;
+pub use webhooks::survey_webhook_key;
 pub use writer::{Writer, Written};
 
 use crate::smtp::Envelope;

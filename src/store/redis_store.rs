@@ -415,7 +415,7 @@ impl RedisStore {
         let keys = Arc::new([
             survey_key(id),
             rows,
-            webhook_key(&crate::webhooks::survey_key(id)),
+            webhook_key(&super::survey_webhook_key(id)),
         ]);
         self.run(move |mut c, _| {
             let keys = keys.clone();

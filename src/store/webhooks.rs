@@ -8,6 +8,12 @@
 
 use super::{Store, StoreError, redis_store};
 
+/// The key of a survey's webhook: the store removes it with its survey
+/// (the survey retention), so the store names it.
+pub fn survey_webhook_key(id: &str) -> String {
+    format!("survey:{id}")
+}
+
 impl Store {
     /// Where `key`'s reports go; `expires` says whether it follows the
     /// retention (a test's does, a survey's does not).

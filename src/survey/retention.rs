@@ -10,7 +10,6 @@
 
 use super::online::{KeptRow, Survey};
 use crate::store::{Store, StoreError};
-use crate::webhooks;
 
 /// Deletes every survey whose last activity was before `cutoff` (Unix
 /// seconds), its rows and its webhook; returns how many went.
@@ -18,7 +17,7 @@ pub fn remove_idle(store: &Store, cutoff: u64) -> Result<usize, StoreError> {
     let mut removed = 0;
     for id in store.survey_ids_to_sweep()? {
         if last_activity(store, &id)?.is_some_and(|last| last < cutoff) {
-            store.remove_survey(&id, &webhooks::survey_key(&id))?;
+            store.remove_survey(&id, &crate::store::survey_webhook_key(&id))?;
             removed += 1;
         }
     }

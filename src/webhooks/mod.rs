@@ -68,5 +68,5 @@ pub fn test_key(id: &str) -> String {
 
 /// The store key of a survey's webhook.
 pub fn survey_key(id: &str) -> String {
-    format!("survey:{id}")
+    crate::store::survey_webhook_key(id)
 }
