@@ -115,6 +115,17 @@ pub fn resolver(server: Option<SocketAddr>, timeout: Duration) -> Result<Dns, Dn
     resolver_with_anchors(server, timeout, None)
 }
 
+/// A resolver asking `server` over TCP only, for the `analyze` fuzz target
+/// (`fuzz/fuzz_targets/analyze.rs`): at a closed port the kernel refuses
+/// each connection at once, so every lookup fails in microseconds. Over UDP
+/// ([`resolver`]) it would not: hickory sends from unconnected sockets,
+/// which never see the ICMP port-unreachable, so each query waits out
+/// `timeout`.
+pub fn tcp_resolver(server: SocketAddr, timeout: Duration) -> Result<Dns, DnsSetupError> {
+    let (config, opts) = one_server(NameServerConfig::tcp(server.ip()), server.port(), timeout);
+    build(config, opts, None)
+}
+
 /// [`resolver`], validating DNSSEC from the trust anchors in `anchors` (DNSKEY
 /// records in zone-file form, as IANA publishes the root's) instead of the
 /// root's built-in ones: tests sign a root of their own.
@@ -124,6 +135,14 @@ pub fn resolver_with_anchors(
     anchors: Option<&Path>,
 ) -> Result<Dns, DnsSetupError> {
     let (config, opts) = settings(server, timeout)?;
+    build(config, opts, anchors)
+}
+
+fn build(
+    config: ResolverConfig,
+    opts: ResolverOpts,
+    anchors: Option<&Path>,
+) -> Result<Dns, DnsSetupError> {
     let auth = MessageAuthenticator::new(config.clone(), opts.clone())
         .map_err(|e| DnsSetupError(e.to_string()))?;
     let mut validating_opts = opts;
@@ -151,9 +170,20 @@ fn settings(
     let Some(server) = server else {
         return read_system_conf().map_err(|e| DnsSetupError(e.to_string()));
     };
-    let mut ns = NameServerConfig::udp_and_tcp(server.ip());
+    Ok(one_server(
+        NameServerConfig::udp_and_tcp(server.ip()),
+        server.port(),
+        timeout,
+    ))
+}
+
+fn one_server(
+    mut ns: NameServerConfig,
+    port: u16,
+    timeout: Duration,
+) -> (ResolverConfig, ResolverOpts) {
     for conn in &mut ns.connections {
-        conn.port = server.port();
+        conn.port = port;
     }
     let mut opts = ResolverOpts::default();
     opts.timeout = timeout;
@@ -162,7 +192,7 @@ fn settings(
     // /etc/hosts would answer for this machine's names (a PTR pointing at
     // one would be "confirmed" by our own hosts file, or not).
     opts.use_hosts_file = ResolveHosts::Never;
-    Ok((ResolverConfig::from_name_servers(vec![ns]), opts))
+    (ResolverConfig::from_name_servers(vec![ns]), opts)
 }
 
 /// The TXT records at `name`, each with its strings joined, for showing the
@@ -271,5 +301,44 @@ pub(crate) fn answer(result: &Result<Lookup, NetError>) -> Answer<'_> {
             Answer::Failed(format!("DNS answered {code}"))
         }
         Err(error) => Answer::Failed(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback port nothing listens on: bound by us, then let go.
+    fn closed_port() -> SocketAddr {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    }
+
+    // With a 30 s timeout a resolver that waited would fail with `Timeout`
+    // after 30 s; a refused connect is `NoConnections` (hickory keeps the
+    // io error to itself).
+    #[tokio::test]
+    async fn tcp_resolver_at_a_closed_port_is_refused_without_waiting() {
+        let dns = tcp_resolver(closed_port(), Duration::from_secs(30)).unwrap();
+        let reply = dns.lookup("example.com.", RecordType::A).await;
+        assert!(matches!(*reply, Err(NetError::NoConnections)), "{reply:?}");
+        assert!(
+            matches!(answer(&reply), Answer::Failed(_)),
+            "a refused lookup says nothing about the records"
+        );
+        let validated = dns.validated("example.com.", RecordType::MX).await;
+        assert!(
+            matches!(validated, Err(NetError::NoConnections)),
+            "{validated:?}"
+        );
+    }
+
+    // Why the fuzzer needs tcp_resolver: over UDP the same closed port
+    // is silence, and each query waits out its timeout.
+    #[tokio::test]
+    async fn udp_resolver_at_a_closed_port_waits_out_its_timeout() {
+        let dns = resolver(Some(closed_port()), Duration::from_millis(200)).unwrap();
+        let reply = dns.lookup("example.com.", RecordType::A).await;
+        assert!(matches!(*reply, Err(NetError::Timeout)), "{reply:?}");
     }
 }
