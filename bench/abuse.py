@@ -795,6 +795,10 @@ def main():
     parser.add_argument("--seed", default="mailscore", help="random seed")
     parser.add_argument("--binary", default=None, help="default: target/release/mailscore")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and server log")
+    parser.add_argument(
+        "--serve-arg", action="append", default=[],
+        help="one more argument for serve (repeat it), e.g. --serve-arg=--store-cache-mb --serve-arg=8",
+    )
     args = parser.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -820,6 +824,7 @@ def main():
         "--smtp-data-timeout", str(DATA_TIMEOUT),
         "--max-connections-per-ip", str(MAX_PER_IP),
         "--messages-per-ip-per-minute", str(MESSAGES_PER_MINUTE),
+        *args.serve_arg,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILSCORE_")}
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -5,6 +5,7 @@
 #
 #   bench/soak.sh                      # 30 min at 8 sessions/s
 #   SECONDS_LOAD=300 RATE=20 bench/soak.sh
+#   SERVE_ARGS="--store-cache-mb 8" bench/soak.sh   # more flags for serve
 #
 # Starts dnsmasq on a free 127.0.0.1 port serving example.com (the load's
 # sender: SPF, DMARC, MX, A; other names NXDOMAIN with an SOA, so DNSBL
@@ -40,4 +41,5 @@ trap 'kill $dns_pid 2>/dev/null || true' EXIT
 
 python3 bench/abuse.py --seconds "$SECONDS_LOAD" --rate "$RATE" --clients 12 \
     --max-sessions 100000000 --max-good 100000000 --report-timeout 300 \
-    --dns "127.0.0.1:$dns_port" --rss-every 10 --warm-up 120
+    --dns "127.0.0.1:$dns_port" --rss-every 10 --warm-up 120 \
+    $(for arg in ${SERVE_ARGS:-}; do printf -- '--serve-arg=%s ' "$arg"; done)
