@@ -66,6 +66,16 @@ async fn messages_that_crashed_the_analyze_fuzzer_get_a_report() {
         .await
         .unwrap_or_else(|_| panic!("{} hung", path.display()));
         assert_eq!(report.message.size, raw.len(), "{}", path.display());
+        // The checks' guard turns a panic into a "could not check" finding,
+        // so a report alone would hide the crash coming back (the fuzzer
+        // still sees it: libfuzzer-sys aborts on any panic).
+        assert!(
+            report.checks.failed.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            report.checks.failed
+        );
+        assert_eq!(report.status, "done", "{}", path.display());
         assert!((0.0..=10.0).contains(&report.score), "{}", path.display());
         serde_json::to_vec(&report).expect("a report always serialises");
     }

@@ -3,8 +3,8 @@
 //!
 //! DNS goes to a closed port on loopback, over TCP only: each query's
 //! connect is refused by the kernel at once (a TCP reset), so every check
-//! ends as "could not be checked" without waiting. Over UDP, as
-//! `analyze::dns::resolver` asks, it would not: hickory sends from
+//! ends as "could not be checked" without waiting (`dns::tcp_resolver`).
+//! Over UDP, as `dns::resolver` asks, it would not: hickory sends from
 //! unconnected sockets, which never see the ICMP port-unreachable, so each
 //! query waits out its whole timeout (about 12 s a message at 1 s). No
 //! blocklists are asked (`Settings::none()`).
@@ -12,11 +12,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mail_auth::MessageAuthenticator;
-use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mailscore::analysis::pipeline::Pipeline;
 use mailscore::checks::Analyzer;
 use mailscore::checks::Settings;
+use mailscore::dns::tcp_resolver;
 use mailscore::report::Subject;
 use mailscore::score::RuleTable;
 use mailscore::smtp::Envelope;
@@ -37,15 +36,7 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 static PIPELINE: LazyLock<Pipeline> = LazyLock::new(|| {
     // The resolver's connections are tasks on this runtime.
     let _runtime = RUNTIME.enter();
-    let mut server = NameServerConfig::tcp(CLOSED_DNS.ip());
-    for connection in &mut server.connections {
-        connection.port = CLOSED_DNS.port();
-    }
-    let mut opts = ResolverOpts::default();
-    opts.timeout = Duration::from_secs(1);
-    opts.attempts = 1;
-    let dns = MessageAuthenticator::new(ResolverConfig::from_name_servers(vec![server]), opts)
-        .expect("resolver");
+    let dns = tcp_resolver(CLOSED_DNS, Duration::from_secs(1)).expect("resolver");
     Pipeline {
         analyzer: Analyzer::new(dns, "mx.test.example", &Settings::none()).expect("analyzer"),
         rules: RuleTable::embedded()
