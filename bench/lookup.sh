@@ -54,7 +54,7 @@ cat >"$work/random.lua" <<'EOF'
 local count, path = tonumber(os.getenv("COUNT")), os.getenv("PATH_FORMAT")
 math.randomseed(os.time())
 request = function()
-    return wrk.format("GET", string.format(path, math.random(0, count - 1)))
+    return wrk.format("GET", string.format(path, math.random(1, count)))
 end
 EOF
 
