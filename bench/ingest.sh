@@ -52,7 +52,9 @@ done
 
 work=$(mktemp -d)
 pids=()
+postfix_dirs=()
 cleanup() {
+    for dir in "${postfix_dirs[@]}"; do stop_postfix "$dir"; done
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -71,6 +73,41 @@ wait_port() {
     exit 1
 }
 now() { date +%s.%N; }
+# A private Postfix instance in DIR, its smtpd on 127.0.0.1:PORT: its own
+# config, queue, data dir and log, so it touches nothing of the system's
+# Postfix; master.cf is the package's own, with the chroot off (the chroot
+# would be this queue dir, without the etc/ files the daemons read). Further
+# arguments are main.cf settings.
+start_postfix() {
+    local dir=$1 port=$2
+    shift 2
+    # Its daemons run as postfix: the work dir (mktemp, 0700) must let them in.
+    chmod 755 "$work"
+    mkdir -p "$dir/conf" "$dir/queue" "$dir/data"
+    chown postfix "$dir/data"
+    awk -v port="$port" '
+        $1 == "smtp" && $2 == "inet" { print "127.0.0.1:" port " inet n - n - - smtpd"; next }
+        !/^#/ && NF >= 5 && $5 == "y" { $5 = "n" }
+        { print }' /etc/postfix/master.cf.proto >"$dir/conf/master.cf"
+    : >"$dir/conf/main.cf"
+    postconf -c "$dir/conf" -e "queue_directory = $dir/queue" "data_directory = $dir/data" \
+        "maillog_file = $dir/maillog" "maillog_file_prefixes = /tmp, /var" \
+        "compatibility_level = 3.6" "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" "$@"
+    postfix -c "$dir/conf" start
+    postfix_dirs+=("$dir")
+    wait_port "$port"
+}
+# postfix stop only signals master: wait for it, so that the work dir is not
+# removed under daemons still writing to it.
+stop_postfix() {
+    local pid
+    read -r pid <"$1/queue/pid/master.pid" 2>/dev/null || return 0
+    postfix -c "$1/conf" stop 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+}
 rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
 rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # Analyses run at normal priority so far: the background thread had no
@@ -101,30 +138,17 @@ pids+=($!)
 probe_args=(--probe "${PROBE:-on}" --dnssec-validation "${DNSSEC:-off}")
 if [ "${MX_PROBE:-}" = postfix ]; then
     # The sender's MX: Postfix 3.7 on its own port, as tests/support/mx.rs
-    # sets it up (own config, queue and log; relay closed; STARTTLS).
+    # sets it up (relay closed; STARTTLS).
     mx_port=$(free_port)
     mx="$work/mx"
-    # Its daemons run as postfix: the work dir (mktemp, 0700) must let them in.
-    chmod 755 "$work"
-    mkdir -p "$mx/conf" "$mx/queue" "$mx/data"
-    chown postfix "$mx/data"
+    mkdir -p "$mx"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
         -subj /CN=mail.x.example -addext subjectAltName=DNS:mail.x.example \
         -keyout "$mx/key.pem" -out "$mx/cert.pem" 2>/dev/null
-    awk -v port="$mx_port" '
-        $1 == "smtp" && $2 == "inet" { print "127.0.0.1:" port " inet n - n - - smtpd"; next }
-        !/^#/ && NF >= 5 && $5 == "y" { $5 = "n" }
-        { print }' /etc/postfix/master.cf.proto >"$mx/conf/master.cf"
-    : >"$mx/conf/main.cf"
-    postconf -c "$mx/conf" -e "queue_directory = $mx/queue" "data_directory = $mx/data" \
-        "maillog_file = $mx/maillog" "maillog_file_prefixes = /tmp, /var" \
-        "compatibility_level = 3.6" "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" \
+    start_postfix "$mx" "$mx_port" \
         "myhostname = mail.x.example" "mydestination =" "mynetworks = 192.0.2.0/24" \
         "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \
         "smtpd_tls_security_level = may" "smtpd_tls_chain_files = $mx/key.pem, $mx/cert.pem"
-    postfix -c "$mx/conf" start
-    trap 'postfix -c "$mx/conf" stop 2>/dev/null; cleanup' EXIT
-    wait_port "$mx_port"
     probe_args+=(--probe-port "$mx_port" --probe-allow-private)
 fi
 
