@@ -154,7 +154,12 @@ fi
 
 smtp_port=$(free_port)
 http_port=$(free_port)
-target/release/mailscore serve "${probe_args[@]}" ${STORE:+--store "$STORE"} --data-dir "$work/data" --domain localhost \
+# Each server runs in a session of its own, as Postfix's master makes
+# itself one: with sched_autogroup on, a session is a CPU scheduling group,
+# and on a busy machine a server left in this script's session would share
+# its group's CPU with the smtp-source driving it, where Postfix does not.
+# setsid keeps the pid (a background job here leads no process group).
+setsid target/release/mailscore serve "${probe_args[@]}" ${STORE:+--store "$STORE"} --data-dir "$work/data" --domain localhost \
     --smtp-listen "127.0.0.1:$smtp_port" --http-listen "127.0.0.1:$http_port" \
     --dns "127.0.0.1:$dns_port" --dns-timeout 2 \
     --max-connections-per-ip 1000 --messages-per-ip-per-minute 100000000 \
@@ -164,7 +169,7 @@ mailscore_pid=$!
 pids+=("$mailscore_pid")
 
 sink_port=$(free_port)
-smtp-sink -u nobody "127.0.0.1:$sink_port" 1024 &
+setsid smtp-sink -u nobody "127.0.0.1:$sink_port" 1024 &
 sink_pid=$!
 pids+=("$sink_pid")
 wait_port "$smtp_port"
