@@ -9,6 +9,12 @@
 #                                   # without it the MX is 127.0.0.1:25, which
 #                                   # the probe refuses at once (not public)
 #   PROBE=off bench/ingest.sh       # --probe off
+#   PEER_POSTFIX=1 bench/ingest.sh  # also, each round, the same load into a
+#                                   # private Postfix (its smtpd on loopback,
+#                                   # its own config and queue; it relays the
+#                                   # bench recipients to discard), and
+#                                   # mailscore ÷ Postfix; PEER_POSTFIX=both
+#                                   # adds a second one with in_flow_delay = 0
 #   STORE=sled bench/ingest.sh      # --store sled (default: sqlite)
 #   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
 #                                   # (SOAK_SESSIONS=5 sessions by default), all
@@ -177,6 +183,49 @@ wait_port "$http_port"
 wait_port "$sink_port"
 http="http://127.0.0.1:$http_port"
 
+# Postfix as a receiver: a queue-writing MTA beside mailscore under the same
+# load. Its smtpd answers 250 only once cleanup has written and fsynced the
+# queue file; the bench recipients (@localhost) are relayed to discard, so
+# what follows the 250 (qmgr, delivery, removal) is cheap and nothing
+# leaves. The rest is Postfix's default, as an admin runs it: in_flow_delay
+# 1s (PEER_POSTFIX=both measures 0 beside it); loopback is in mynetworks,
+# so anvil does not count it (its defaults, 50 connections a client and no
+# rate limit, would not bite at 50 sessions either). No lookups: not the
+# client's name, not DNS for the (unused) SMTP client, and no alias_maps,
+# which every smtpd opens at start (there is no aliases.db).
+peers=()
+case "${PEER_POSTFIX:-}" in
+    "" | 0) ;;
+    both) peers=(postfix postfix-flow0) ;;
+    *) peers=(postfix) ;;
+esac
+declare -A peer_port peer_label=([postfix]="Postfix" [postfix-flow0]="Postfix (in_flow_delay 0)")
+for peer in "${peers[@]}"; do
+    peer_port[$peer]=$(free_port)
+    settings=("myhostname = $peer.bench" "mydestination =" "relay_domains = localhost"
+        "default_transport = discard" "relay_transport = discard" "alias_maps ="
+        "smtpd_peername_lookup = no" "smtp_dns_support_level = disabled")
+    [ "$peer" = postfix-flow0 ] && settings+=("in_flow_delay = 0")
+    start_postfix "$work/$peer" "${peer_port[$peer]}" "${settings[@]}"
+done
+# Messages a peer has discarded so far: one per accepted message, once the
+# queue manager got to it.
+discarded() { grep -c 'status=sent' "$work/$1/maillog" || true; }
+# Waits until PEER has discarded N messages in all: its own log, not only
+# smtp-source's exit status, says every message was queued; and its
+# deliveries must not run beside the next system's measurement.
+wait_discarded() {
+    for _ in $(seq 1200); do
+        [ "$(discarded "$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    echo "${peer_label[$1]}: $(discarded "$1") messages discarded, $2 expected" >&2
+    grep -E 'reject|warning|error|fatal' "$work/$1/maillog" | tail -5 >&2
+    exit 1
+}
+# "median (min–max)" of the arguments.
+spread() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {printf "%s (%s–%s)", v[int((NR + 1) / 2)], v[1], v[NR]}'; }
+
 probe() {
     python3 bench/probe.py --smtp "127.0.0.1:$smtp_port" --http "$http" "$@"
 }
@@ -187,14 +236,32 @@ probe --count 20 --label "warm-up" >/dev/null
 for sessions in $SESSIONS; do
     source_args=(-s "$sessions" -m "$MESSAGES" -l 2048 -N -f sender@x.example -t bench@localhost)
     ratios=()
+    sink_rates=()
+    ours_rates=()
+    declare -A peer_rates=() peer_ratios=()
     for round in $(seq "$ROUNDS"); do
         sink_cpu0=$(cpu_s "$sink_pid")
         t0=$(now)
         smtp-source "${source_args[@]}" "127.0.0.1:$sink_port"
         t1=$(now)
         sink_cpu1=$(cpu_s "$sink_pid")
+        peer_lines=()
+        for peer in "${peers[@]}"; do
+            before=$(discarded "$peer")
+            p0=$(now)
+            smtp-source "${source_args[@]}" "127.0.0.1:${peer_port[$peer]}"
+            p1=$(now)
+            wait_discarded "$peer" $((before + MESSAGES))
+            p2=$(now)
+            peer_rate=$(rate "$MESSAGES" "$p0" "$p1")
+            peer_rates[$peer]+=" $peer_rate"
+            peer_lines+=("${peer_label[$peer]} $peer_rate msg/s, all $MESSAGES queued and discarded, the last $(python3 -c "print(f'{$p2 - $p1:.2f}')") s after the last 250")
+        done
         ours_cpu0=$(cpu_s "$mailscore_pid")
         promoted0=$(promoted)
+        # Timed from here, not from the end of smtp-sink's run: the peers ran
+        # in between.
+        ours_t0=$(now)
         smtp-source "${source_args[@]}" "127.0.0.1:$smtp_port"
         t2=$(now)
         # A marker message behind the load: its report means the backlog drained.
@@ -202,15 +269,31 @@ for sessions in $SESSIONS; do
         t3=$(now)
         ours_cpu1=$(cpu_s "$mailscore_pid")
         sink_rate=$(rate "$MESSAGES" "$t0" "$t1")
-        ours_rate=$(rate "$MESSAGES" "$t1" "$t2")
+        ours_rate=$(rate "$MESSAGES" "$ours_t0" "$t2")
         ratio=$(python3 -c "print(f'{$ours_rate / $sink_rate * 100:.0f}')")
         ratios+=("$ratio")
         drain=$(python3 -c "print(f'{$t3 - $t2:.2f}')")
         echo "sessions $sessions, round $round of $ROUNDS: smtp-sink $sink_rate msg/s, mailscore $ours_rate msg/s ($ratio% of smtp-sink); analysis backlog drained ${drain} s after the last 250"
+        for i in "${!peers[@]}"; do
+            peer=${peers[$i]}
+            peer_rate=${peer_rates[$peer]##* }
+            peer_ratio=$(python3 -c "print(f'{$ours_rate / $peer_rate:.2f}')")
+            peer_ratios[$peer]+=" $peer_ratio"
+            echo "    ${peer_lines[$i]}; mailscore ÷ ${peer_label[$peer]} ${peer_ratio}×"
+        done
+        sink_rates+=("$sink_rate")
+        ours_rates+=("$ours_rate")
         echo "    analyses promoted from background to normal CPU priority: $(($(promoted) - promoted0)) of $MESSAGES"
         echo "    CPU per message: mailscore $(cpu_ms_per_msg "$ours_cpu0" "$ours_cpu1" "$MESSAGES") ms (receive, store, analyse, report), smtp-sink $(cpu_ms_per_msg "$sink_cpu0" "$sink_cpu1" "$MESSAGES") ms; mailscore peak RSS so far $(rss_kb "$mailscore_pid") kB"
     done
     echo "sessions $sessions: mailscore at $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{r[NR] = $1} END {print r[int((NR + 1) / 2)]}')% of smtp-sink, the median of ${ROUNDS} rounds (${ratios[*]})"
+    if [ "${#peers[@]}" -gt 0 ]; then
+        echo "sessions $sessions, msg/s median (min–max) of $ROUNDS rounds: smtp-sink $(spread "${sink_rates[@]}"), mailscore $(spread "${ours_rates[@]}")"
+        for peer in "${peers[@]}"; do
+            # shellcheck disable=SC2086 # space-separated figures
+            echo "    ${peer_label[$peer]} $(spread ${peer_rates[$peer]}); mailscore ÷ ${peer_label[$peer]} $(spread ${peer_ratios[$peer]})× within a round"
+        done
+    fi
 done
 
 probe --count 300 --label "latency, unloaded"
