@@ -9,6 +9,12 @@
 #                                   # without it the MX is 127.0.0.1:25, which
 #                                   # the probe refuses at once (not public)
 #   PROBE=off bench/ingest.sh       # --probe off
+#   PEER_POSTFIX=1 bench/ingest.sh  # also, each round, the same load into a
+#                                   # private Postfix (its smtpd on loopback,
+#                                   # its own config and queue; it relays the
+#                                   # bench recipients to discard), and
+#                                   # mailscore ÷ Postfix; PEER_POSTFIX=both
+#                                   # adds a second one with in_flow_delay = 0
 #   STORE=sled bench/ingest.sh      # --store sled (default: sqlite)
 #   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
 #                                   # (SOAK_SESSIONS=5 sessions by default), all
@@ -52,7 +58,9 @@ done
 
 work=$(mktemp -d)
 pids=()
+postfix_dirs=()
 cleanup() {
+    for dir in "${postfix_dirs[@]}"; do stop_postfix "$dir"; done
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$work"
@@ -71,6 +79,41 @@ wait_port() {
     exit 1
 }
 now() { date +%s.%N; }
+# A private Postfix instance in DIR, its smtpd on 127.0.0.1:PORT: its own
+# config, queue, data dir and log, so it touches nothing of the system's
+# Postfix; master.cf is the package's own, with the chroot off (the chroot
+# would be this queue dir, without the etc/ files the daemons read). Further
+# arguments are main.cf settings.
+start_postfix() {
+    local dir=$1 port=$2
+    shift 2
+    # Its daemons run as postfix: the work dir (mktemp, 0700) must let them in.
+    chmod 755 "$work"
+    mkdir -p "$dir/conf" "$dir/queue" "$dir/data"
+    chown postfix "$dir/data"
+    awk -v port="$port" '
+        $1 == "smtp" && $2 == "inet" { print "127.0.0.1:" port " inet n - n - - smtpd"; next }
+        !/^#/ && NF >= 5 && $5 == "y" { $5 = "n" }
+        { print }' /etc/postfix/master.cf.proto >"$dir/conf/master.cf"
+    : >"$dir/conf/main.cf"
+    postconf -c "$dir/conf" -e "queue_directory = $dir/queue" "data_directory = $dir/data" \
+        "maillog_file = $dir/maillog" "maillog_file_prefixes = /tmp, /var" \
+        "compatibility_level = 3.6" "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" "$@"
+    postfix -c "$dir/conf" start
+    postfix_dirs+=("$dir")
+    wait_port "$port"
+}
+# postfix stop only signals master: wait for it, so that the work dir is not
+# removed under daemons still writing to it.
+stop_postfix() {
+    local pid
+    read -r pid <"$1/queue/pid/master.pid" 2>/dev/null || return 0
+    postfix -c "$1/conf" stop 2>/dev/null || true
+    for _ in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+}
 rate() { python3 -c "print(f'{$1 / ($3 - $2):.0f}')"; }
 rss_kb() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 # Analyses run at normal priority so far: the background thread had no
@@ -101,36 +144,28 @@ pids+=($!)
 probe_args=(--probe "${PROBE:-on}" --dnssec-validation "${DNSSEC:-off}")
 if [ "${MX_PROBE:-}" = postfix ]; then
     # The sender's MX: Postfix 3.7 on its own port, as tests/support/mx.rs
-    # sets it up (own config, queue and log; relay closed; STARTTLS).
+    # sets it up (relay closed; STARTTLS).
     mx_port=$(free_port)
     mx="$work/mx"
-    # Its daemons run as postfix: the work dir (mktemp, 0700) must let them in.
-    chmod 755 "$work"
-    mkdir -p "$mx/conf" "$mx/queue" "$mx/data"
-    chown postfix "$mx/data"
+    mkdir -p "$mx"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
         -subj /CN=mail.x.example -addext subjectAltName=DNS:mail.x.example \
         -keyout "$mx/key.pem" -out "$mx/cert.pem" 2>/dev/null
-    awk -v port="$mx_port" '
-        $1 == "smtp" && $2 == "inet" { print "127.0.0.1:" port " inet n - n - - smtpd"; next }
-        !/^#/ && NF >= 5 && $5 == "y" { $5 = "n" }
-        { print }' /etc/postfix/master.cf.proto >"$mx/conf/master.cf"
-    : >"$mx/conf/main.cf"
-    postconf -c "$mx/conf" -e "queue_directory = $mx/queue" "data_directory = $mx/data" \
-        "maillog_file = $mx/maillog" "maillog_file_prefixes = /tmp, /var" \
-        "compatibility_level = 3.6" "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" \
+    start_postfix "$mx" "$mx_port" \
         "myhostname = mail.x.example" "mydestination =" "mynetworks = 192.0.2.0/24" \
         "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \
         "smtpd_tls_security_level = may" "smtpd_tls_chain_files = $mx/key.pem, $mx/cert.pem"
-    postfix -c "$mx/conf" start
-    trap 'postfix -c "$mx/conf" stop 2>/dev/null; cleanup' EXIT
-    wait_port "$mx_port"
     probe_args+=(--probe-port "$mx_port" --probe-allow-private)
 fi
 
 smtp_port=$(free_port)
 http_port=$(free_port)
-target/release/mailscore serve "${probe_args[@]}" ${STORE:+--store "$STORE"} --data-dir "$work/data" --domain localhost \
+# Each server runs in a session of its own, as Postfix's master makes
+# itself one: with sched_autogroup on, a session is a CPU scheduling group,
+# and on a busy machine a server left in this script's session would share
+# its group's CPU with the smtp-source driving it, where Postfix does not.
+# setsid keeps the pid (a background job here leads no process group).
+setsid target/release/mailscore serve "${probe_args[@]}" ${STORE:+--store "$STORE"} --data-dir "$work/data" --domain localhost \
     --smtp-listen "127.0.0.1:$smtp_port" --http-listen "127.0.0.1:$http_port" \
     --dns "127.0.0.1:$dns_port" --dns-timeout 2 \
     --max-connections-per-ip 1000 --messages-per-ip-per-minute 100000000 \
@@ -140,7 +175,7 @@ mailscore_pid=$!
 pids+=("$mailscore_pid")
 
 sink_port=$(free_port)
-smtp-sink -u nobody "127.0.0.1:$sink_port" 1024 &
+setsid smtp-sink -u nobody "127.0.0.1:$sink_port" 1024 &
 sink_pid=$!
 pids+=("$sink_pid")
 wait_port "$smtp_port"
@@ -148,24 +183,106 @@ wait_port "$http_port"
 wait_port "$sink_port"
 http="http://127.0.0.1:$http_port"
 
+# Postfix as a receiver: a queue-writing MTA beside mailscore under the same
+# load. Its smtpd answers 250 only once cleanup has written and fsynced the
+# queue file; the bench recipients (@localhost) are relayed to discard, so
+# what follows the 250 (qmgr, delivery, removal) is cheap and nothing
+# leaves. The rest is Postfix's default, as an admin runs it: in_flow_delay
+# 1s (PEER_POSTFIX=both measures 0 beside it); loopback is in mynetworks,
+# so anvil does not count it (its defaults, 50 connections a client and no
+# rate limit, would not bite at 50 sessions either). No lookups: not the
+# client's name, not DNS for the (unused) SMTP client, and no alias_maps,
+# which every smtpd opens at start (there is no aliases.db).
+peers=()
+case "${PEER_POSTFIX:-}" in
+    "" | 0) ;;
+    both) peers=(postfix postfix-flow0) ;;
+    *) peers=(postfix) ;;
+esac
+declare -A peer_port peer_label=([postfix]="Postfix" [postfix-flow0]="Postfix (in_flow_delay 0)")
+for peer in "${peers[@]}"; do
+    peer_port[$peer]=$(free_port)
+    settings=("myhostname = $peer.bench" "mydestination =" "relay_domains = localhost"
+        "default_transport = discard" "relay_transport = discard" "alias_maps ="
+        "smtpd_peername_lookup = no" "smtp_dns_support_level = disabled")
+    [ "$peer" = postfix-flow0 ] && settings+=("in_flow_delay = 0")
+    start_postfix "$work/$peer" "${peer_port[$peer]}" "${settings[@]}"
+done
+# Messages a peer has discarded so far: one per accepted message, once the
+# queue manager got to it.
+discarded() { grep -c 'status=sent' "$work/$1/maillog" || true; }
+# Waits until PEER has discarded N messages in all: its own log, not only
+# smtp-source's exit status, says every message was queued; and its
+# deliveries must not run beside the next system's measurement.
+wait_discarded() {
+    for _ in $(seq 1200); do
+        [ "$(discarded "$1")" -ge "$2" ] && return 0
+        sleep 0.1
+    done
+    echo "${peer_label[$1]}: $(discarded "$1") messages discarded, $2 expected" >&2
+    grep -E 'reject|warning|error|fatal' "$work/$1/maillog" | tail -5 >&2
+    exit 1
+}
+# "median (min–max)" of the arguments.
+spread() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {printf "%s (%s–%s)", v[int((NR + 1) / 2)], v[1], v[NR]}'; }
+
 probe() {
     python3 bench/probe.py --smtp "127.0.0.1:$smtp_port" --http "$http" "$@"
 }
 
 echo "mailscore $(target/release/mailscore --version 2>/dev/null || true) on $(nproc) cores; $MESSAGES messages of 2 KB per run"
+# mailscore and Postfix both answer 250 after an fsync, and what one costs
+# on a shared disk moves with the other tenants' writes (0.1 to 4 ms within
+# minutes on the 2-core VM): each round prints it.
+fsync_ms() {
+    python3 - "$work/fsync-probe" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+ms = []
+for _ in range(100):
+    os.write(fd, b"x" * 4096)
+    t = time.perf_counter()
+    os.fsync(fd)
+    ms.append((time.perf_counter() - t) * 1000)
+os.close(fd)
+os.unlink(sys.argv[1])
+ms.sort()
+print(f"p50 {ms[49]:.2f} ms, p90 {ms[89]:.2f} ms")
+PY
+}
+echo "an fsync of 4 KB appended in the work dir: $(fsync_ms)"
 probe --count 20 --label "warm-up" >/dev/null
 
 for sessions in $SESSIONS; do
     source_args=(-s "$sessions" -m "$MESSAGES" -l 2048 -N -f sender@x.example -t bench@localhost)
     ratios=()
+    sink_rates=()
+    ours_rates=()
+    declare -A peer_rates=() peer_ratios=()
     for round in $(seq "$ROUNDS"); do
+        fsync_now=$(fsync_ms)
         sink_cpu0=$(cpu_s "$sink_pid")
         t0=$(now)
         smtp-source "${source_args[@]}" "127.0.0.1:$sink_port"
         t1=$(now)
         sink_cpu1=$(cpu_s "$sink_pid")
+        peer_lines=()
+        for peer in "${peers[@]}"; do
+            before=$(discarded "$peer")
+            p0=$(now)
+            smtp-source "${source_args[@]}" "127.0.0.1:${peer_port[$peer]}"
+            p1=$(now)
+            wait_discarded "$peer" $((before + MESSAGES))
+            p2=$(now)
+            peer_rate=$(rate "$MESSAGES" "$p0" "$p1")
+            peer_rates[$peer]+=" $peer_rate"
+            peer_lines+=("${peer_label[$peer]} $peer_rate msg/s, all $MESSAGES queued and discarded, the last $(python3 -c "print(f'{$p2 - $p1:.2f}')") s after the last 250")
+        done
         ours_cpu0=$(cpu_s "$mailscore_pid")
         promoted0=$(promoted)
+        # Timed from here, not from the end of smtp-sink's run: the peers ran
+        # in between.
+        ours_t0=$(now)
         smtp-source "${source_args[@]}" "127.0.0.1:$smtp_port"
         t2=$(now)
         # A marker message behind the load: its report means the backlog drained.
@@ -173,15 +290,32 @@ for sessions in $SESSIONS; do
         t3=$(now)
         ours_cpu1=$(cpu_s "$mailscore_pid")
         sink_rate=$(rate "$MESSAGES" "$t0" "$t1")
-        ours_rate=$(rate "$MESSAGES" "$t1" "$t2")
+        ours_rate=$(rate "$MESSAGES" "$ours_t0" "$t2")
         ratio=$(python3 -c "print(f'{$ours_rate / $sink_rate * 100:.0f}')")
         ratios+=("$ratio")
         drain=$(python3 -c "print(f'{$t3 - $t2:.2f}')")
         echo "sessions $sessions, round $round of $ROUNDS: smtp-sink $sink_rate msg/s, mailscore $ours_rate msg/s ($ratio% of smtp-sink); analysis backlog drained ${drain} s after the last 250"
+        echo "    an fsync of 4 KB appended, before the round: $fsync_now"
+        for i in "${!peers[@]}"; do
+            peer=${peers[$i]}
+            peer_rate=${peer_rates[$peer]##* }
+            peer_ratio=$(python3 -c "print(f'{$ours_rate / $peer_rate:.2f}')")
+            peer_ratios[$peer]+=" $peer_ratio"
+            echo "    ${peer_lines[$i]}; mailscore ÷ ${peer_label[$peer]} ${peer_ratio}×"
+        done
+        sink_rates+=("$sink_rate")
+        ours_rates+=("$ours_rate")
         echo "    analyses promoted from background to normal CPU priority: $(($(promoted) - promoted0)) of $MESSAGES"
         echo "    CPU per message: mailscore $(cpu_ms_per_msg "$ours_cpu0" "$ours_cpu1" "$MESSAGES") ms (receive, store, analyse, report), smtp-sink $(cpu_ms_per_msg "$sink_cpu0" "$sink_cpu1" "$MESSAGES") ms; mailscore peak RSS so far $(rss_kb "$mailscore_pid") kB"
     done
     echo "sessions $sessions: mailscore at $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{r[NR] = $1} END {print r[int((NR + 1) / 2)]}')% of smtp-sink, the median of ${ROUNDS} rounds (${ratios[*]})"
+    if [ "${#peers[@]}" -gt 0 ]; then
+        echo "sessions $sessions, msg/s median (min–max) of $ROUNDS rounds: smtp-sink $(spread "${sink_rates[@]}"), mailscore $(spread "${ours_rates[@]}")"
+        for peer in "${peers[@]}"; do
+            # shellcheck disable=SC2086 # space-separated figures
+            echo "    ${peer_label[$peer]} $(spread ${peer_rates[$peer]}); mailscore ÷ ${peer_label[$peer]} $(spread ${peer_ratios[$peer]})× within a round"
+        done
+    fi
 done
 
 probe --count 300 --label "latency, unloaded"
@@ -221,6 +355,7 @@ if [ "$SOAK" -gt 0 ]; then
 fi
 
 echo "peak RSS: mailscore $(rss_kb "$mailscore_pid") kB, smtp-sink $(rss_kb "$sink_pid") kB"
+echo "an fsync of 4 KB appended in the work dir, at the end: $(fsync_ms)"
 # smtp-source -N gives each message a test of its own: the store holds them all.
 received=$(curl -s "$http/metrics" | awk '/^mailscore_messages_received_total / {print $2}')
 data_bytes=$(du -sb "$work/data" | cut -f1)
