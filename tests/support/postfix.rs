@@ -46,10 +46,8 @@ impl Postfix {
         }
         // master and its daemons write their lock and caches as `postfix`.
         run("chown", &["postfix", dir.join("data").to_str().unwrap()]);
-        let smtp = free_port();
         let master = std::fs::read_to_string("/etc/postfix/master.cf.proto")
             .expect("Debian's postfix ships master.cf.proto");
-        std::fs::write(conf.join("master.cf"), master_cf(&master, smtp)).unwrap();
         std::fs::write(conf.join("main.cf"), "").unwrap();
         let d = dir.display();
         let mut main = vec![
@@ -73,16 +71,34 @@ impl Postfix {
         let mut postconf = Command::new("postconf");
         postconf.arg("-c").arg(&conf).arg("-e").args(&main);
         assert!(postconf.status().unwrap().success(), "postconf -e failed");
-        let postfix = Postfix { dir, smtp };
-        let started = Command::new("postfix")
-            .arg("-c")
-            .arg(&conf)
-            .arg("start")
-            .status()
-            .unwrap();
-        assert!(started.success(), "postfix start failed: {}", postfix.log());
-        postfix.wait_listening();
-        Some(postfix)
+        // The free port can be taken by another process before master
+        // binds it (tests and benchmarks run side by side): another one.
+        for attempt in 1.. {
+            let smtp = free_port();
+            std::fs::write(conf.join("master.cf"), master_cf(&master, smtp)).unwrap();
+            let postfix = Postfix {
+                dir: dir.clone(),
+                smtp,
+            };
+            let started = Command::new("postfix")
+                .arg("-c")
+                .arg(&conf)
+                .arg("start")
+                .status()
+                .unwrap();
+            if started.success() {
+                postfix.wait_listening();
+                return Some(postfix);
+            }
+            let log = postfix.log();
+            assert!(
+                attempt < 5 && log.contains("Address already in use"),
+                "postfix start failed: {log}"
+            );
+            // Its Drop would stop the instance and remove the directory.
+            std::mem::forget(postfix);
+        }
+        unreachable!("the loop returns or panics")
     }
 
     /// The instance's log so far.
