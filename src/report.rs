@@ -91,6 +91,20 @@ pub struct EnvelopeView {
     pub rcpt_to: Vec<String>,
 }
 
+impl EnvelopeView {
+    /// The envelope as a report shows it (no TLS details: they are the
+    /// TLS check's).
+    pub fn of(envelope: &Envelope) -> EnvelopeView {
+        EnvelopeView {
+            client_ip: envelope.client_ip,
+            client_port: envelope.client_port,
+            helo: envelope.helo.clone(),
+            mail_from: envelope.mail_from.clone(),
+            rcpt_to: envelope.rcpt_to.clone(),
+        }
+    }
+}
+
 /// Who the report is for: the test id and the address it was sent to.
 #[derive(Clone, Copy)]
 pub struct Subject<'a> {
@@ -117,13 +131,7 @@ impl Report {
             score: score.score,
             max_score: score.max_score,
             received_at: rfc3339(envelope.received_at),
-            envelope: EnvelopeView {
-                client_ip: envelope.client_ip,
-                client_port: envelope.client_port,
-                helo: envelope.helo.clone(),
-                mail_from: envelope.mail_from.clone(),
-                rcpt_to: envelope.rcpt_to.clone(),
-            },
+            envelope: EnvelopeView::of(envelope),
             message: analysis.message,
             grade: mschecker::grade(&analysis.findings),
             setup: jipdec::grid(&analysis.findings),
