@@ -24,14 +24,6 @@ fn smtp(server: &Server) -> Smtp<std::net::TcpStream> {
     smtp
 }
 
-fn metric(server: &Server, name: &str) -> f64 {
-    let (status, body) = server.get("/metrics");
-    assert_eq!(status, 200);
-    body.lines()
-        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics:\n{body}"))
-}
-
 #[test]
 fn a_full_analysis_backlog_defers_new_mail_until_it_drains() {
     let server = Server::start(silent_dns(), &["--max-analysis-backlog", "1"]);
@@ -47,20 +39,17 @@ fn a_full_analysis_backlog_defers_new_mail_until_it_drains() {
     let reply = second.command("MAIL FROM:<bob@other.example>");
     assert!(reply.starts_with("451 4.3.2"), "{reply:?}");
     assert_eq!(
-        metric(
-            &server,
-            "mailscore_smtp_refused_total{reason=\"analysis_backlog_full\"}"
-        ),
+        server.metric::<f64>("mailscore_smtp_refused_total{reason=\"analysis_backlog_full\"}"),
         1.0
     );
-    assert_eq!(metric(&server, "mailscore_analysis_unfinished"), 1.0);
+    assert_eq!(server.metric::<f64>("mailscore_analysis_unfinished"), 1.0);
     let report = server.wait_for_report("backlog-one");
     assert_eq!(report["status"], "done");
     assert_eq!(report["checks"]["spf"]["result"], "temperror");
 
     // The count drops when the analysis task ends, just after the report.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while metric(&server, "mailscore_analysis_unfinished") != 0.0 {
+    while server.metric::<f64>("mailscore_analysis_unfinished") != 0.0 {
         assert!(
             std::time::Instant::now() < deadline,
             "backlog never drained"

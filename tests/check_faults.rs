@@ -33,13 +33,6 @@ fn send(server: &Server, id: &str) -> Value {
     server.wait_for_report(id)
 }
 
-fn metric(server: &Server, line: &str) -> u64 {
-    let (_, text) = server.get("/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {line} in {text}"))
-}
-
 #[test]
 fn a_panicking_check_is_could_not_check_and_the_rest_is_reported() {
     let dns = TestDns::start(good_example(Zone::new()));
@@ -71,10 +64,7 @@ fn a_panicking_check_is_could_not_check_and_the_rest_is_reported() {
     let (_, page) = server.get("/tests/fault-panic?lang=ja");
     assert!(page.contains("確認できませんでした"));
     assert_eq!(
-        metric(
-            &server,
-            "mailscore_check_failures_total{reason=\"panicked\"}"
-        ),
+        server.metric::<u64>("mailscore_check_failures_total{reason=\"panicked\"}"),
         1
     );
 
@@ -127,10 +117,7 @@ fn a_hung_check_is_cut_at_the_analysis_deadline() {
     assert_eq!(report["checks"]["dkim"][0]["result"], "pass");
     assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
     assert_eq!(
-        metric(
-            &server,
-            "mailscore_check_failures_total{reason=\"timed_out\"}"
-        ),
+        server.metric::<u64>("mailscore_check_failures_total{reason=\"timed_out\"}"),
         1
     );
 }
@@ -143,10 +130,7 @@ fn without_a_fault_the_report_is_done_and_has_no_failures() {
     assert_eq!(report["status"], "done");
     assert!(report["checks"].get("failed").is_none(), "{report:#}");
     assert_eq!(
-        metric(
-            &server,
-            "mailscore_check_failures_total{reason=\"panicked\"}"
-        ),
+        server.metric::<u64>("mailscore_check_failures_total{reason=\"panicked\"}"),
         0
     );
 }

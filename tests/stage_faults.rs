@@ -41,18 +41,10 @@ fn send(server: &Server, id: &str) -> Value {
     server.wait_for_report(id)
 }
 
-fn metric(server: &Server, line: &str) -> u64 {
-    let (_, text) = server.get("/metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {line} in {text}"))
-}
-
 fn stage_failures(server: &Server, stage: &str) -> u64 {
-    metric(
-        server,
-        &format!("mailscore_analysis_stage_failures_total{{stage=\"{stage}\"}}"),
-    )
+    server.metric::<u64>(&format!(
+        "mailscore_analysis_stage_failures_total{{stage=\"{stage}\"}}"
+    ))
 }
 
 #[test]
@@ -96,7 +88,7 @@ fn a_panic_outside_the_checks_ends_in_a_report_naming_the_stage() {
     assert_eq!(fine["status"], "done", "{fine:#}");
     assert!(fine.get("failed_stage").is_none(), "{fine:#}");
     assert_eq!(fine["checks"]["spf"]["result"], "pass");
-    assert_eq!(metric(&server, "mailscore_analysis_failures_total"), 0);
+    assert_eq!(server.metric::<u64>("mailscore_analysis_failures_total"), 0);
 
     // Each report of a failed analysis was saved as the message's report:
     // none of them is pending, so a start-up has nothing to analyse again.
@@ -107,7 +99,7 @@ fn a_panic_outside_the_checks_ends_in_a_report_naming_the_stage() {
     let server = Server::start_in(data_dir, dns.addr, &[], &env);
     let after = send(&server, "stage-after-restart");
     assert_eq!(after["status"], "done", "{after:#}");
-    assert_eq!(metric(&server, "mailscore_analysis_seconds_count"), 1);
+    assert_eq!(server.metric::<u64>("mailscore_analysis_seconds_count"), 1);
     for stage in STAGES {
         assert_eq!(stage_failures(&server, stage), 0, "{stage}");
         let (_, body) = server.get(&format!("/api/tests/stage-{stage}"));

@@ -58,6 +58,16 @@ impl Server {
         http_request(self.http, "GET", path, &[])
     }
 
+    /// The value of `series` (a metric's name and labels, as `/metrics`
+    /// prints them) now.
+    pub fn metric<T: std::str::FromStr>(&self, series: &str) -> T {
+        let (status, body) = self.get("/metrics");
+        assert_eq!(status, 200);
+        body.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} not in /metrics:\n{body}"))
+    }
+
     pub fn post(&self, path: &str) -> (u16, String) {
         http_request(self.http, "POST", path, &[])
     }
