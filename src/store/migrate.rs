@@ -18,7 +18,7 @@
 //! starts the copy again.
 
 use super::history;
-use super::sled_store::{stored_message, stored_report};
+use super::sled_store::stored_message;
 use super::sqlite_store::{FILE_NAME, Import};
 use super::{SledStore, SqliteStore, StoreError, StoredMessage};
 use std::collections::HashMap;
@@ -86,7 +86,7 @@ pub fn sled_to_sqlite(dir: &Path, cache_bytes: u64) -> Result<Option<Migrated>, 
         return Ok(None);
     }
     if at(FILE_NAME).exists() {
-        return Err(location(
+        return Err(migration_error(
             dir,
             format!(
                 "it holds both sled's files and {FILE_NAME}; start with --store sled \
@@ -99,7 +99,7 @@ pub fn sled_to_sqlite(dir: &Path, cache_bytes: u64) -> Result<Option<Migrated>, 
     std::fs::File::create(at(WHOLE))
         .and_then(|f| f.sync_all())
         .and_then(|()| sync_dir(dir))
-        .map_err(|e| location(dir, format!("writing {WHOLE}: {e}")))?;
+        .map_err(|e| migration_error(dir, format!("writing {WHOLE}: {e}")))?;
     finish(dir)?;
     Ok(Some(copied))
 }
@@ -135,14 +135,9 @@ fn copy_trees(sled: &SledStore, to: &Import) -> Result<Migrated, StoreError> {
     })?;
     sled.dump("reports", &mut |id, value| {
         let id = text(id);
-        let seq = stored_report::seq(value);
-        if to.has_send(&id, seq)? {
-            return Ok(());
-        }
         let saved_at = received.get(&id).copied().unwrap_or_else(history::now);
-        let entry = history::encode(seq, saved_at, stored_report::json(value));
-        copied.reports_as_sends += 1;
-        to.send(&id, seq, saved_at, &entry)
+        copied.reports_as_sends += u64::from(to.latest_report(&id, value, saved_at)?);
+        Ok(())
     })?;
     copied.texts = sled.dump("texts", &mut |hash, value| to.texts(be_u64(hash), value))?;
     copied.surveys = sled.dump("surveys", &mut |id, value| to.survey(&text(id), value))?;
@@ -199,17 +194,17 @@ fn finish(dir: &Path) -> Result<(), StoreError> {
     if copy.exists() && !dir.join(FILE_NAME).exists() {
         std::fs::rename(&copy, dir.join(FILE_NAME))
             .and_then(|()| sync_dir(dir))
-            .map_err(|e| location(dir, format!("renaming {COPY}: {e}")))?;
+            .map_err(|e| migration_error(dir, format!("renaming {COPY}: {e}")))?;
     }
     let aside = dir.join(SLED_ASIDE);
-    for name in sled_files(dir).map_err(|e| location(dir, e.to_string()))? {
+    for name in sled_files(dir).map_err(|e| migration_error(dir, e.to_string()))? {
         std::fs::create_dir_all(&aside)
             .and_then(|()| std::fs::rename(dir.join(&name), aside.join(&name)))
-            .map_err(|e| location(dir, format!("moving sled's {name:?} aside: {e}")))?;
+            .map_err(|e| migration_error(dir, format!("moving sled's {name:?} aside: {e}")))?;
     }
     sync_dir(dir)
         .and_then(|()| std::fs::remove_file(dir.join(WHOLE)))
-        .map_err(|e| location(dir, format!("removing {WHOLE}: {e}")))
+        .map_err(|e| migration_error(dir, format!("removing {WHOLE}: {e}")))
 }
 
 /// sled 0.34's files: `conf`, `db`, `blobs/` and `snap.*`.
@@ -230,7 +225,7 @@ fn remove_copy(dir: &Path) -> Result<(), StoreError> {
     for suffix in ["", "-wal", "-shm"] {
         let path = PathBuf::from(format!("{}{suffix}", dir.join(COPY).display()));
         if path.exists() {
-            std::fs::remove_file(&path).map_err(|e| location(dir, e.to_string()))?;
+            std::fs::remove_file(&path).map_err(|e| migration_error(dir, e.to_string()))?;
         }
     }
     Ok(())
@@ -240,7 +235,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-fn location(dir: &Path, reason: String) -> StoreError {
+fn migration_error(dir: &Path, reason: String) -> StoreError {
     StoreError::Migration {
         dir: dir.display().to_string(),
         reason,

@@ -3,6 +3,8 @@
 
 use super::{Commit, SqliteStore};
 use crate::store::StoreError;
+use crate::store::history;
+use crate::store::sled_store::stored_report;
 use rusqlite::{Connection, params};
 
 /// The open transaction of a copy; each method stores one value as it
@@ -22,7 +24,13 @@ impl SqliteStore {
     }
 }
 
-impl Import<'_> {
+impl<'a> Import<'a> {
+    /// Rows written on `conn`, inside a transaction the caller holds (a
+    /// schema upgrade: [`super::upgrade`]).
+    pub(super) fn on(conn: &'a Connection) -> Import<'a> {
+        Import { conn }
+    }
+
     fn insert(&self, sql: &str, values: impl rusqlite::Params) -> Result<(), StoreError> {
         self.conn.prepare_cached(sql)?.execute(values)?;
         Ok(())
@@ -49,12 +57,22 @@ impl Import<'_> {
         )
     }
 
-    /// Whether `id` has a send of `seq` or later kept.
-    pub fn has_send(&self, id: &str, seq: u64) -> Result<bool, StoreError> {
-        Ok(self
+    /// A latest report as sled kept it (seq, then the report) made the
+    /// send it is, dated `saved_at`, unless `id` keeps a send of its seq or
+    /// later: SQLite keeps a report only as a send. Returns whether one was
+    /// added.
+    pub fn latest_report(&self, id: &str, value: &[u8], saved_at: u64) -> Result<bool, StoreError> {
+        let seq = stored_report::seq(value);
+        let kept = self
             .conn
             .prepare_cached("SELECT 1 FROM history WHERE id = ?1 AND seq >= ?2")?
-            .exists(params![id, seq as i64])?)
+            .exists(params![id, seq as i64])?;
+        if kept {
+            return Ok(false);
+        }
+        let entry = history::encode(seq, saved_at, stored_report::json(value));
+        self.send(id, seq, saved_at, &entry)?;
+        Ok(true)
     }
 
     pub fn texts(&self, hash: u64, value: &[u8]) -> Result<(), StoreError> {
