@@ -298,13 +298,7 @@ fn a_rolled_back_batch_fails_its_flush() {
     store
         .put_message_unflushed("box", &envelope(), b"m")
         .unwrap();
-    // What SQLite does on a full disk or an I/O error mid-batch.
-    store
-        .inner
-        .lock_writer()
-        .conn
-        .execute_batch("ROLLBACK")
-        .unwrap();
+    roll_back_as_sqlite_does(&store);
     // A write after it goes on in a transaction of its own.
     store.put_texts(1, b"t").unwrap();
     assert_eq!(store.texts(1).unwrap().unwrap(), b"t");
@@ -376,18 +370,23 @@ fn another_threads_write_into_an_open_batch_returns_once_it_is_committed() {
     while !joined_in(&store) {
         std::thread::yield_now();
     }
-    store
-        .inner
-        .lock_writer()
-        .conn
-        .execute_batch("ROLLBACK")
-        .unwrap();
+    roll_back_as_sqlite_does(&store);
     assert!(store.flush().is_err());
     assert!(
         lost.join().unwrap().is_err(),
         "nobody hears stored for a lost row"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// What SQLite does to an open batch on a full disk or an I/O error.
+fn roll_back_as_sqlite_does(store: &SqliteStore) {
+    store
+        .inner
+        .lock_writer()
+        .conn
+        .execute_batch("ROLLBACK")
+        .unwrap();
 }
 
 /// The open batch holds a survey row: another thread's write joined it.
