@@ -755,11 +755,11 @@ impl Inner {
         if normal {
             w.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
         }
-        if let Err(e) = w.conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run(&w.conn, "BEGIN IMMEDIATE") {
             if normal {
                 let _ = w.conn.execute_batch("PRAGMA synchronous = FULL");
             }
-            return Err(e.into());
+            return Err(e);
         }
         w.in_txn = true;
         w.owner = Some(std::thread::current().id());
@@ -772,7 +772,7 @@ impl Inner {
     /// `durable`: on stable storage when this returns Ok, also a
     /// transaction begun without an fsync (then its WAL is fsynced here).
     fn end(&self, w: &mut Writer, durable: bool) -> Result<(), StoreError> {
-        let mut result = w.conn.execute_batch("COMMIT").map_err(StoreError::from);
+        let mut result = run(&w.conn, "COMMIT");
         if result.is_err() && !w.conn.is_autocommit() {
             let _ = w.conn.execute_batch("ROLLBACK");
         }
@@ -967,10 +967,10 @@ fn in_savepoint<T>(
     conn: &Connection,
     write: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.execute_batch("SAVEPOINT write")?;
+    run(conn, "SAVEPOINT write")?;
     match write(conn) {
         Ok(value) => {
-            conn.execute_batch("RELEASE write")?;
+            run(conn, "RELEASE write")?;
             Ok(value)
         }
         Err(e) => {
@@ -980,6 +980,15 @@ fn in_savepoint<T>(
             Err(e)
         }
     }
+}
+
+/// Runs one statement that returns no rows, prepared once per connection:
+/// the transaction statements run several times per batch, and parsing
+/// them each time showed in profiles. Not for `PRAGMA synchronous`, which
+/// takes effect when it is prepared, not when it runs (SQLite's pragma.c).
+fn run(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 mod checkpoint;

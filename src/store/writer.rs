@@ -140,19 +140,21 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
                 } => reports.push((id, seq, json, texts, done)),
             }
         }
-        // Deliveries first: their sessions wait for the flush to send 250;
-        // nobody waits on a report's write.
-        deliver(store, deliveries);
-        // SQLite: the round's reports share one commit (a no-op for sled).
-        let batch = if reports.is_empty() {
-            Ok(())
-        } else {
+        // One commit for the round: the reports join the deliveries'
+        // transaction and ride along with its fsync (a commit of their own
+        // wrote the pages both touch, such as the pending marks', twice).
+        // Alone, they commit without an fsync: nobody waits on a report's
+        // durability (a lost one is analysed again at start-up).
+        let alone = deliveries.is_empty();
+        let stored = store_deliveries(store, &deliveries);
+        let batch = if alone && !reports.is_empty() {
             store.begin_reports()
+        } else {
+            Ok(())
         };
         if let Err(e) = &batch {
             tracing::warn!(error = %e, "reports of this round commit one by one");
         }
-        let batched = batch.is_ok() && !reports.is_empty();
         let mut answers = Vec::with_capacity(reports.len());
         for (id, seq, json, texts, done) in reports {
             let saved = texts
@@ -162,27 +164,28 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
             answers.push((saved.map_err(|e| e.to_string()), done));
         }
         // Answered after the commit: whoever hears "saved" can read it.
-        let committed = if batched {
-            store.commit_reports().map_err(|e| {
-                // Their pending marks went with them: analysed again at start-up.
-                tracing::error!(error = %e, "the reports of this round were not committed");
-                e.to_string()
-            })
+        let committed = if !alone {
+            // One flush for the batch: nobody hears "stored" before it.
+            store.flush().map_err(|e| e.to_string())
+        } else if batch.is_ok() && !answers.is_empty() {
+            store.commit_reports().map_err(|e| e.to_string())
         } else {
             Ok(())
         };
+        if let Err(e) = &committed {
+            // The reports' pending marks went with them: analysed again at start-up.
+            tracing::error!(error = %e, "the writes of this round were not committed");
+        }
+        answer_deliveries(deliveries, stored, &committed);
         for (saved, done) in answers {
             let _ = done.send(committed.clone().and(saved));
         }
     }
 }
 
-/// Stores a batch of deliveries and makes it durable with one flush.
-fn deliver(store: &Store, batch: Vec<Job>) {
-    if batch.is_empty() {
-        return;
-    }
-    let written: Vec<Result<Vec<u64>, String>> = batch
+/// Stores each delivery of the round, unflushed: each id's seq, or why not.
+fn store_deliveries(store: &Store, batch: &[Job]) -> Vec<Result<Vec<u64>, String>> {
+    batch
         .iter()
         .map(|job| {
             job.ids
@@ -191,11 +194,18 @@ fn deliver(store: &Store, batch: Vec<Job>) {
                 .collect::<Result<_, _>>()
                 .map_err(|e| e.to_string())
         })
-        .collect();
-    // One flush for the batch: nobody hears "stored" before it.
-    let flushed = store.flush().map_err(|e| e.to_string());
-    for (job, written) in batch.into_iter().zip(written) {
-        let outcome = flushed.clone().and(written).map(|seqs| Written {
+        .collect()
+}
+
+/// Tells each session whether its message is stored: only if the round's
+/// flush (`committed`) succeeded.
+fn answer_deliveries(
+    batch: Vec<Job>,
+    stored: Vec<Result<Vec<u64>, String>>,
+    committed: &Result<(), String>,
+) {
+    for (job, written) in batch.into_iter().zip(stored) {
+        let outcome = committed.clone().and(written).map(|seqs| Written {
             seqs,
             envelope: job.envelope,
             raw: job.raw,
