@@ -1,13 +1,12 @@
 //! Analysis in the background. It runs after the 250, so it should never
 //! hold one up: it gets a thread of its own, with a single-threaded tokio
-//! runtime, at Linux's background CPU priority (`SCHED_IDLE`). A session or
-//! the store writer that wakes up then takes the CPU at once, instead of
-//! waiting behind the analysis of an earlier message, and the analysis
-//! uses the CPU the sessions leave idle while they wait on the network and
-//! the disk. At 20 smtp-source sessions on 2 cores this measured +10 %
-//! messages/s (3,875–3,955 against 3,443–3,595, alternating runs) and the
-//! 250 came sooner under load; the analysis still kept up (its backlog was
-//! empty ~0.1 s after the last 250).
+//! runtime, at a background CPU priority (nice [`BACKGROUND_NICE`]). A
+//! session or the store writer that wakes up then takes the CPU first,
+//! instead of waiting behind the analysis of an earlier message, and the
+//! analysis uses the CPU the sessions leave idle while they wait on the
+//! network and the disk. At 20 smtp-source sessions on 2 cores this
+//! measured +10 % messages/s against analysing at normal priority (with
+//! `SCHED_IDLE`, below).
 //!
 //! Background priority only gets the CPU left over, so a flood of SMTP or
 //! HTTP could hold reports back for long. [`Lanes`] therefore sends a
@@ -17,6 +16,17 @@
 //! switching.) Each lane analyses with a resolver of its own, since hickory
 //! keeps a DNS connection's task on the runtime that opened it (serve.rs,
 //! tests/background_lanes.rs).
+//!
+//! Why a nice value and not `SCHED_IDLE` (used before): an analysis that
+//! got a background slot cannot move lanes, and under a flood an idle-class
+//! thread got next to no CPU (Linux weighs it 3 against a normal thread's
+//! 1024), so a report whose analysis started there waited 13–44 ms for it
+//! (instrumented: its analysis runs in 1 ms given the CPU). At nice 10
+//! (weight 110) it keeps moving. Measured beside a 20-session flood (bench
+//! probe, 300 messages a run, 9 runs of each, alternating), report p99:
+//! `SCHED_IDLE` and 10 ms [`BEHIND`] 26–50 ms (median 32), nice 10 and
+//! 3 ms 17–27 ms (median 23); the flood's messages/s within the noise
+//! (2,962–3,748 against 2,822–3,885). Nice 19 or 3 ms alone: 23–32 ms.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -26,14 +36,17 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 /// A message that waited longer than this for a background slot means the
-/// background is starved: it is analysed at normal priority instead.
-/// Under a 20-session flood the background gets little CPU, and a report
-/// then comes about this long after its 250 (4 ms unloaded). Measured
-/// beside such a flood, in alternating runs, report at p99: 50 ms gave
-/// 65–79 ms, 20 ms gave 36–49 ms, 10 ms 25–29 ms; messages/s stayed the
-/// same within the noise each time (10 against 20 ms: 3,813–4,020 against
-/// 3,712–3,960). 100 ms was no faster than 40.
-pub const BEHIND: Duration = Duration::from_millis(10);
+/// background is behind: it is analysed at normal priority instead. Under
+/// a 20-session flood the background gets little CPU, and a report then
+/// comes about this long after its 250 at best (4 ms unloaded). Measured
+/// (with `SCHED_IDLE`), report at p99 beside such a flood: 50 ms gave
+/// 65–79 ms, 20 ms gave 36–49 ms, 10 ms 25–29 ms; with nice 10, 3 ms gave
+/// 17–27 ms (see the module's note); messages/s stayed the same within
+/// the noise each time.
+pub const BEHIND: Duration = Duration::from_millis(3);
+
+/// The background lane's nice value (0 is normal, 19 the lowest).
+pub const BACKGROUND_NICE: i32 = 10;
 
 /// A thread running a tokio runtime of its own at background priority.
 /// Dropping it stops the runtime, and the tasks on it at their next await.
@@ -156,26 +169,30 @@ pub struct Held(#[allow(dead_code)] OwnedSemaphorePermit);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
-    /// Runs only on CPU time nobody else wants (`SCHED_IDLE`).
+    /// Time-sharing at nice [`BACKGROUND_NICE`]: the CPU goes to normal
+    /// threads first.
     Background,
-    /// The default time-sharing policy (`SCHED_OTHER`).
+    /// The default time-sharing policy (`SCHED_OTHER`, nice 0).
     Normal,
 }
 
-/// Sets the calling thread's CPU scheduling policy. Returns whether the
-/// system did; where it cannot (not Linux, or a sandbox forbids it) the
-/// thread keeps its priority, which costs speed, never correctness.
+/// Sets the calling thread's CPU priority. Returns whether the system did;
+/// where it cannot (not Linux, or a sandbox forbids it) the thread keeps
+/// its priority, which costs speed, never correctness.
 pub fn set_priority(priority: Priority) -> bool {
     #[cfg(target_os = "linux")]
     {
-        let policy = match priority {
-            Priority::Background => libc::SCHED_IDLE,
-            Priority::Normal => libc::SCHED_OTHER,
+        let nice = match priority {
+            Priority::Background => BACKGROUND_NICE,
+            Priority::Normal => 0,
         };
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: `param` is a valid sched_param that outlives the call;
-        // pid 0 is the calling thread, so no other thread is affected.
-        unsafe { libc::sched_setscheduler(0, policy, &param) == 0 }
+        // SAFETY: plain integer arguments. On Linux a nice value belongs
+        // to a thread, and `gettid` names the calling one, so no other
+        // thread is affected.
+        unsafe {
+            let thread = libc::gettid() as libc::id_t;
+            libc::setpriority(libc::PRIO_PROCESS, thread, nice) == 0
+        }
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -188,10 +205,18 @@ pub fn set_priority(priority: Priority) -> bool {
 pub fn priority() -> Option<Priority> {
     #[cfg(target_os = "linux")]
     {
-        // SAFETY: no arguments; it reads the calling thread's policy.
-        match unsafe { libc::sched_getscheduler(0) } {
-            libc::SCHED_IDLE => Some(Priority::Background),
-            libc::SCHED_OTHER => Some(Priority::Normal),
+        // SAFETY: plain integer arguments; they read the calling thread's
+        // policy and nice value.
+        let (policy, nice) = unsafe {
+            let thread = libc::gettid() as libc::id_t;
+            (
+                libc::sched_getscheduler(0),
+                libc::getpriority(libc::PRIO_PROCESS, thread),
+            )
+        };
+        match (policy, nice) {
+            (libc::SCHED_OTHER, BACKGROUND_NICE) => Some(Priority::Background),
+            (libc::SCHED_OTHER, 0) => Some(Priority::Normal),
             _ => None,
         }
     }
