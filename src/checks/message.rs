@@ -53,7 +53,8 @@ pub struct ReadMessage {
 pub const MAX_LINK_DOMAINS: usize = 20;
 
 pub fn facts(raw: &[u8]) -> ReadMessage {
-    facts_of(raw, MessageParser::default().parse(raw).as_ref())
+    let view = super::big_parts::view(raw);
+    facts_of(raw, MessageParser::default().parse(view.as_ref()).as_ref())
 }
 
 /// [`facts`] from `raw` already parsed (`None`: it would not parse).

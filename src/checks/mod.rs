@@ -3,6 +3,7 @@
 //! business. DNS plumbing lives below, in [`crate::dns`].
 
 pub mod arc;
+pub mod big_parts;
 pub mod content;
 pub mod dkim;
 pub mod dmarc;
@@ -14,6 +15,7 @@ pub mod iprev;
 pub mod mail_server;
 pub mod message;
 pub mod message_id_domain;
+pub mod mime_parts;
 pub mod posture;
 pub mod row;
 pub mod rspamd;
@@ -457,7 +459,8 @@ impl Analyzer {
         // Parsed once for both, and dropped before the lookups: its parts
         // would otherwise live as long as the slowest DNS answer.
         let (message, content) = {
-            let parsed = mail_parser::MessageParser::default().parse(raw);
+            let view = big_parts::view(raw);
+            let parsed = mail_parser::MessageParser::default().parse(view.as_ref());
             let context = content::Context {
                 mail_from: &envelope.mail_from,
                 received_at: envelope.received_at,

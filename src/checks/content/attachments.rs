@@ -9,6 +9,7 @@ use super::Profile;
 use super::zip;
 use super::{MAX_LISTED, bounded};
 use crate::checks::CheckId;
+use crate::checks::big_parts;
 use crate::checks::facts::{BOOLS, Facts, Field, yes};
 use crate::checks::row::Row;
 use crate::i18n::Lang;
@@ -114,7 +115,8 @@ pub fn attachments(message: &Message<'_>) -> AttachmentFinding {
         let file = Attachment {
             name: bounded(name),
             content_type: bounded(&content_type),
-            size: part.contents().len(),
+            // A big part the parser saw only the start of (big_parts.rs).
+            size: big_parts::cut_size(part).unwrap_or(part.contents().len()),
             flags,
         };
         if finding.files.len() < MAX_LISTED {

@@ -64,7 +64,9 @@ pub struct Context<'a> {
 }
 
 pub fn content(raw: &[u8], context: &Context<'_>) -> ContentFinding {
-    content_of(raw, MessageParser::default().parse(raw).as_ref(), context)
+    let view = crate::checks::big_parts::view(raw);
+    let parsed = MessageParser::default().parse(view.as_ref());
+    content_of(raw, parsed.as_ref(), context)
 }
 
 /// [`content`] from `raw` already parsed (`None`: it would not parse).

@@ -10,11 +10,10 @@
 //! used only to read the Content-Type and Content-Transfer-Encoding fields.
 
 use super::MAX_SMIME_BYTES;
+use crate::checks::mime_parts::{self, body_parts};
 use mail_parser::{MessageParser, MimeHeaders};
 use std::borrow::Cow;
 
-/// A multipart body with more parts than this is only read this far.
-const MAX_PARTS: usize = 64;
 /// RFC 2046 allows 70 characters; anything much longer is not a boundary we
 /// search for (it would make the search slow, not more correct).
 const MAX_BOUNDARY: usize = 200;
@@ -142,26 +141,8 @@ fn opaque(entity: &Entity<'_>, smime_type: Option<&str>) -> Located<'static> {
 impl<'a> Entity<'a> {
     /// Splits at the first empty line. No empty line: all header, no body.
     fn split(bytes: &'a [u8]) -> Entity<'a> {
-        let mut pos = 0;
-        while pos < bytes.len() {
-            let line_end = bytes[pos..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map(|i| pos + i);
-            let line = &bytes[pos..line_end.unwrap_or(bytes.len())];
-            let Some(line_end) = line_end else { break };
-            if line.is_empty() || line == b"\r" {
-                return Entity {
-                    header: &bytes[..line_end + 1],
-                    body: &bytes[line_end + 1..],
-                };
-            }
-            pos = line_end + 1;
-        }
-        Entity {
-            header: bytes,
-            body: &[],
-        }
+        let (header, body) = mime_parts::split(bytes);
+        Entity { header, body }
     }
 
     fn kind(&self) -> Kind {
@@ -269,70 +250,6 @@ fn is_pkcs7_signature_type(value: &str) -> bool {
         || value.eq_ignore_ascii_case("application/x-pkcs7-signature")
 }
 
-/// The body parts of a multipart body, each exactly as between its
-/// delimiter lines (RFC 2046 §5.1.1): the line break before a delimiter
-/// belongs to the delimiter. A missing close delimiter ends the last part at
-/// the end of the body.
-fn body_parts<'a>(body: &'a [u8], boundary: &[u8]) -> Vec<&'a [u8]> {
-    let needle = [b"--", boundary].concat();
-    let mut parts = Vec::new();
-    // A delimiter line cannot hold a line break.
-    if needle.contains(&b'\n') {
-        return parts;
-    }
-    let mut part_start: Option<usize> = None;
-    // Only where `--boundary` occurs can a delimiter line start: found by
-    // memmem, not by reading every line of a 10 MB attachment.
-    for line_start in memchr::memmem::find_iter(body, &needle) {
-        if line_start > 0 && body[line_start - 1] != b'\n' {
-            continue;
-        }
-        let line_end =
-            memchr::memchr(b'\n', &body[line_start..]).map_or(body.len(), |i| line_start + i);
-        let Some(close) = delimiter(&body[line_start..line_end], boundary) else {
-            continue;
-        };
-        if let Some(start) = part_start {
-            parts.push(&body[start..part_end(body, line_start).max(start)]);
-        }
-        if close || parts.len() >= MAX_PARTS {
-            return parts;
-        }
-        part_start = Some((line_end + 1).min(body.len()));
-    }
-    if let Some(start) = part_start {
-        parts.push(&body[start.min(body.len())..]);
-    }
-    parts
-}
-
-/// `Some(is_close)` when `line` (without its LF) is `--boundary` or
-/// `--boundary--`, with optional trailing white space.
-fn delimiter(line: &[u8], boundary: &[u8]) -> Option<bool> {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let rest = line.strip_prefix(b"--")?.strip_prefix(boundary)?;
-    let (close, rest) = match rest.strip_prefix(b"--") {
-        Some(rest) => (true, rest),
-        None => (false, rest),
-    };
-    rest.iter()
-        .all(|&b| b == b' ' || b == b'\t')
-        .then_some(close)
-}
-
-/// Where the part before a delimiter line starting at `line_start` ends:
-/// before the CRLF (or bare LF) that precedes the delimiter.
-fn part_end(body: &[u8], line_start: usize) -> usize {
-    let mut end = line_start;
-    if end > 0 && body[end - 1] == b'\n' {
-        end -= 1;
-        if end > 0 && body[end - 1] == b'\r' {
-            end -= 1;
-        }
-    }
-    end
-}
-
 /// The canonical form S/MIME signs (RFC 8551 §3.1.1): CRLF line endings.
 /// A message stored with bare LF gets its CR back; CRLF is left alone.
 fn crlf(bytes: &[u8]) -> Cow<'_, [u8]> {
@@ -355,46 +272,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parts_are_the_bytes_between_delimiter_line_breaks() {
-        let body = b"preamble\r\n--b\r\nA: 1\r\n\r\nx\r\n\r\n--b  \r\nsig\r\n--b--\r\nepilogue";
-        assert_eq!(
-            body_parts(body, b"b"),
-            vec![&b"A: 1\r\n\r\nx\r\n"[..], &b"sig"[..]]
-        );
-    }
-
-    #[test]
-    fn a_longer_boundary_sharing_the_prefix_is_not_a_delimiter() {
-        let body = b"--b\r\none\r\n--bb\r\nstill one\r\n--b--\r\n";
-        assert_eq!(
-            body_parts(body, b"b"),
-            vec![&b"one\r\n--bb\r\nstill one"[..]]
-        );
-    }
-
-    #[test]
-    fn unterminated_multipart_ends_at_the_end() {
-        assert_eq!(
-            body_parts(b"--b\nx\n--b\ny", b"b"),
-            vec![&b"x"[..], &b"y"[..]]
-        );
-        assert_eq!(body_parts(b"--b", b"b"), vec![&b""[..]]);
-        assert!(body_parts(b"", b"b").is_empty());
-    }
-
-    #[test]
     fn bare_lf_becomes_crlf_and_crlf_stays() {
         assert_eq!(&*crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n");
         assert!(matches!(crlf(b"a\r\nb"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn header_block_ends_at_the_first_empty_line() {
-        let e = Entity::split(b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\nmore");
-        assert_eq!(e.header, b"A: 1\r\nB: 2\r\n\r\n");
-        assert_eq!(e.body, b"body\r\n\r\nmore");
-        let e = Entity::split(b"\nbody");
-        assert_eq!((e.header, e.body), (&b"\n"[..], &b"body"[..]));
-        assert_eq!(Entity::split(b"A: 1").body, b"");
     }
 }
