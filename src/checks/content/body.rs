@@ -205,7 +205,17 @@ fn structure(message: &Message<'_>, raw: &[u8], notes: &mut Vec<String>) -> Stru
 /// `--`, at most 76 bytes: RFC 2046 boundaries are 1–70 characters), read
 /// in one pass so a hostile nest of multiparts costs linear time.
 fn delimiter_lines(raw: &[u8]) -> HashSet<&[u8]> {
-    raw.split(|b| *b == b'\n')
+    // Only lines that start with "--" can be delimiters: found by memmem,
+    // not by splitting every line of a 10 MB attachment (base64 has no '-').
+    let first = raw.starts_with(b"--").then_some(0);
+    let starts = first
+        .into_iter()
+        .chain(memchr::memmem::find_iter(raw, b"\n--").map(|i| i + 1));
+    starts
+        .map(|start| {
+            let end = memchr::memchr(b'\n', &raw[start..]).map_or(raw.len(), |i| start + i);
+            &raw[start..end]
+        })
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .map(|line| line.trim_ascii_end())
         .filter(|line| line.len() <= 76 && line.starts_with(b"--") && line.ends_with(b"--"))
@@ -308,5 +318,19 @@ impl BodyFinding {
             detail,
             records: self.notes.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiter_lines_are_whole_lines_starting_and_ending_with_dashes() {
+        let raw = b"--a--\r\nx --b--\r\n--c--  \r\n--d-- x\n--e--";
+        let lines = delimiter_lines(raw);
+        let mut lines: Vec<_> = lines.into_iter().collect();
+        lines.sort();
+        assert_eq!(lines, vec![&b"--a--"[..], b"--c--", b"--e--"]);
     }
 }
