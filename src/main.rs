@@ -55,8 +55,33 @@ enum ConfigCommand {
     Check(Box<Options>),
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    match runtime() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("mailscore: cannot start the tokio runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Tokio's workers: one fewer than the cores (at least one), since the
+/// store writer and the background analysis have threads of their own.
+/// With one per core they woke each other: on 2 cores, 20 smtp-source
+/// sessions measured 0.24 ms of CPU per message with one worker against
+/// 0.31 with two (6 alternating rounds), and a report 19.8 ms after its
+/// 250 at p99 beside the flood, not 27 (the JSON report served 33k
+/// requests/s, not 37–45k). `TOKIO_WORKER_THREADS` still decides when set.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        builder.worker_threads(cores.saturating_sub(1).max(1));
+    }
+    builder.enable_all().build()
+}
+
+async fn run() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Serve(args) => serve(&args).await,
         Command::Check(args) => match check(&args).await {
