@@ -14,6 +14,7 @@
 //! With a Redis store each of them is one acknowledged round trip, in turn.
 
 use super::Store;
+use super::batch::{MessageWrite, ReportWrite};
 use crate::smtp::Envelope;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
@@ -155,14 +156,7 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
         if let Err(e) = &batch {
             tracing::warn!(error = %e, "reports of this round commit one by one");
         }
-        let mut answers = Vec::with_capacity(reports.len());
-        for (id, seq, json, texts, done) in reports {
-            let saved = texts
-                .iter()
-                .try_for_each(|(hash, texts)| store.put_texts(*hash, texts))
-                .and_then(|()| store.put_report(&id, seq, &json));
-            answers.push((saved.map_err(|e| e.to_string()), done));
-        }
+        let answers = save_reports(store, reports);
         // Answered after the commit: whoever hears "saved" can read it.
         let committed = if !alone {
             // One flush for the batch: nobody hears "stored" before it.
@@ -183,15 +177,54 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
     }
 }
 
+/// Where a report's save is answered.
+type ReportDone = oneshot::Sender<Result<bool, String>>;
+
+/// A report queued for the writer: id, seq, JSON, texts, answer channel.
+type ReportJob = (String, u64, Vec<u8>, Vec<(u64, Vec<u8>)>, ReportDone);
+
+/// Saves the round's reports (uncommitted where the store has batches):
+/// each one's outcome, with the channel to answer it on after the commit.
+fn save_reports(store: &Store, reports: Vec<ReportJob>) -> Vec<(Result<bool, String>, ReportDone)> {
+    let writes: Vec<ReportWrite<'_>> = reports
+        .iter()
+        .map(|(id, seq, json, texts, _)| ReportWrite {
+            id,
+            seq: *seq,
+            json,
+            texts,
+        })
+        .collect();
+    let saved = store.put_reports(&writes);
+    drop(writes);
+    saved
+        .into_iter()
+        .zip(reports)
+        .map(|(saved, (.., done))| (saved.map_err(|e| e.to_string()), done))
+        .collect()
+}
+
 /// Stores each delivery of the round, unflushed: each id's seq, or why not.
 fn store_deliveries(store: &Store, batch: &[Job]) -> Vec<Result<Vec<u64>, String>> {
+    let writes: Vec<MessageWrite<'_>> = batch
+        .iter()
+        .flat_map(|job| {
+            job.ids.iter().map(|id| MessageWrite {
+                id,
+                envelope: &job.envelope,
+                raw: &job.raw,
+            })
+        })
+        .collect();
+    let mut stored = store.put_messages_unflushed(&writes).into_iter();
     batch
         .iter()
         .map(|job| {
-            job.ids
-                .iter()
-                .map(|id| store.put_message_unflushed(id, &job.envelope, &job.raw))
-                .collect::<Result<_, _>>()
+            // All of the job's answers taken before one error ends the collect.
+            let answers: Vec<_> = stored.by_ref().take(job.ids.len()).collect();
+            answers
+                .into_iter()
+                .collect::<Result<Vec<u64>, _>>()
                 .map_err(|e| e.to_string())
         })
         .collect()
