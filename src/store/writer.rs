@@ -7,11 +7,12 @@
 //! a wake-up storm per flush. Here a message costs one channel send and one
 //! wake-up of the session that waits for it.
 //!
-//! Finished reports are written here too (without a flush of their own),
-//! with any explanation texts they are the first to name, so every write to
-//! the store comes from this one thread: a write from the background
-//! analysis thread could stall a flush while that thread waits for CPU.
-//! With a Redis store each of them is one acknowledged round trip, in turn.
+//! Finished reports are written here too, in the same commit as the
+//! round's deliveries, with any explanation texts they are the first to
+//! name, so every write to the store comes from this one thread: a write
+//! from the background analysis thread could stall a flush while that
+//! thread waits for CPU. With a Redis store a round's writes are in flight
+//! together ([`super::batch`]).
 
 use super::Store;
 use super::batch::{MessageWrite, ReportWrite};
