@@ -89,6 +89,62 @@ fn messages_round_trip_and_only_the_pending_seq_gets_a_report() {
     assert_eq!(store.message("no-such-box").unwrap().map(|m| m.seq), None);
 }
 
+/// The writer hands a round's writes to Redis together (store/batch.rs):
+/// every acknowledged message is stored, and of several to one address
+/// the one with the highest seq is the latest, as when they went in turn.
+#[test]
+fn a_writer_round_in_flight_together_keeps_the_latest_message_of_an_address() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = store(&redis, RETENTION);
+    let writer = mailscore::store::Writer::start(store.clone()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let written = runtime.block_on(async {
+        let writes = (0..60).map(|n| {
+            let writer = writer.clone();
+            // Every third write goes to one address, the rest each to their own.
+            let id = if n % 3 == 0 {
+                "same".to_string()
+            } else {
+                format!("box{n}")
+            };
+            tokio::spawn(async move {
+                let raw = format!("Subject: {n}\r\n\r\n").into_bytes();
+                let written = writer.write(vec![id.clone()], envelope(&id), raw).await;
+                (id, n, written.expect("stored").seqs[0])
+            })
+        });
+        let mut written = Vec::new();
+        for write in writes.collect::<Vec<_>>() {
+            written.push(write.await.unwrap());
+        }
+        written
+    });
+    for (id, n, seq) in &written {
+        if id != "same" {
+            let message = store.message(id).unwrap().expect("acknowledged, so stored");
+            assert_eq!(
+                (message.seq, message.raw),
+                (*seq, format!("Subject: {n}\r\n\r\n").into_bytes())
+            );
+        }
+    }
+    let (_, n, seq) = written
+        .iter()
+        .filter(|(id, ..)| id == "same")
+        .max_by_key(|(.., seq)| *seq)
+        .unwrap();
+    let latest = store.message("same").unwrap().unwrap();
+    assert_eq!(latest.seq, *seq, "the highest seq is the latest message");
+    assert_eq!(latest.raw, format!("Subject: {n}\r\n\r\n").into_bytes());
+    assert_eq!(
+        store.pending_ids().unwrap().len(),
+        41,
+        "40 addresses of their own and one shared"
+    );
+}
+
 #[test]
 fn reports_and_raw_messages_carry_the_retention_as_ttl() {
     let Some(redis) = RedisServer::start() else {
