@@ -326,6 +326,22 @@ mod tests {
 
     const IDS: [&str; 4] = ["sent-twice", "waiting", "old", "never-seen"];
 
+    /// Runs `open`, which opens a sled store just dropped, until sled's
+    /// background threads have let go of its lock file (they do so a
+    /// moment after the handle is dropped; a clean clone's CI run once
+    /// caught it still held).
+    fn once_sled_lets_go<T>(open: impl Fn() -> Result<T, StoreError>) -> T {
+        for _ in 0..250 {
+            match open() {
+                Err(e) if e.to_string().contains("could not acquire lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return result.unwrap(),
+            }
+        }
+        panic!("sled kept its lock for 5 s after its handle was dropped")
+    }
+
     #[test]
     fn every_record_is_copied_and_reads_the_same_from_sqlite() {
         let dir =
@@ -334,7 +350,7 @@ mod tests {
         let before = with_old_report_as_a_send(seen(&sled, &IDS));
         let texts = sled.texts(42).unwrap();
         drop(sled);
-        let copied = sled_to_sqlite(&dir, 8 << 20).unwrap().expect("a copy");
+        let copied = once_sled_lets_go(|| sled_to_sqlite(&dir, 8 << 20)).expect("a copy");
         assert_eq!(
             (
                 copied.messages,
@@ -391,14 +407,14 @@ mod tests {
         ));
         // A crash mid-copy: a partial copy and no marker.
         std::fs::write(dir.join(COPY), b"half a database").unwrap();
-        assert!(sled_to_sqlite(&dir, 8 << 20).unwrap().is_some());
+        assert!(once_sled_lets_go(|| sled_to_sqlite(&dir, 8 << 20)).is_some());
         assert_eq!(seen(&Store::open(&dir).unwrap(), &IDS), before);
         std::fs::remove_dir_all(&dir).ok();
 
         // A crash after the marker, before the rename: finished at start.
         let sled = sled_with_every_kind_of_record(&dir);
         drop(sled);
-        copy(&dir, &dir.join(COPY), 8 << 20).unwrap();
+        once_sled_lets_go(|| copy(&dir, &dir.join(COPY), 8 << 20));
         std::fs::File::create(dir.join(WHOLE)).unwrap();
         assert_eq!(sled_to_sqlite(&dir, 8 << 20).unwrap(), None);
         assert!(!dir.join(WHOLE).exists() && !holds_sled(&dir));
