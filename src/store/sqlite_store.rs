@@ -941,7 +941,7 @@ impl Inner {
     /// Frees the pages deletions left empty and truncates the WAL, when no
     /// batch is open (else at the next sweep).
     fn give_back_space(&self) -> Result<(), StoreError> {
-        let w = self.lock_writer();
+        let mut w = self.lock_writer();
         if w.in_txn {
             return Ok(());
         }
@@ -953,10 +953,25 @@ impl Inner {
             let mut rows = statement.query([])?;
             while rows.next()?.is_some() {}
         }
-        // Readers may hold the WAL open: then it is truncated next time.
-        let mut statement = w.conn.prepare("PRAGMA wal_checkpoint(TRUNCATE)")?;
-        let mut rows = statement.query([])?;
-        while rows.next()?.is_some() {}
+        // SQLite runs one checkpoint at a time and answers another "busy"
+        // at once: the checkpoint thread may be copying just now (a
+        // clean-clone CI run caught the sweep's WAL left at 102 MB so). So
+        // tried again for up to a second, the writer let go in between;
+        // then left to the checkpoint thread's next idle round.
+        for _ in 0..100 {
+            let busy: i64 = w
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy == 0 {
+                break;
+            }
+            drop(w);
+            std::thread::sleep(Duration::from_millis(10));
+            w = self.lock_writer();
+            if w.in_txn {
+                break;
+            }
+        }
         Ok(())
     }
 }
