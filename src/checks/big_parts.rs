@@ -14,7 +14,7 @@
 //! nor anything outside the first [`MAX_DEPTH`] levels of multiparts.
 
 use super::mime_parts::{body_parts, split};
-use mail_parser::{MessageParser, MessagePart, MimeHeaders};
+use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders};
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
@@ -43,6 +43,13 @@ struct Cut {
     kept: Vec<u8>,
 }
 
+/// `raw` parsed as the checks read it (through [`view`]), handed to
+/// `read`: `None` when it would not parse.
+pub fn parsed<T>(raw: &[u8], read: impl FnOnce(Option<&Message<'_>>) -> T) -> T {
+    let view = view(raw);
+    read(MessageParser::default().parse(view.as_ref()).as_ref())
+}
+
 /// `raw` as the parser should see it: itself when no part is cut.
 pub fn view(raw: &[u8]) -> Cow<'_, [u8]> {
     if raw.len() <= CUT_OVER {
@@ -50,7 +57,7 @@ pub fn view(raw: &[u8]) -> Cow<'_, [u8]> {
     }
     let (header, body) = split(raw);
     let mut cuts = Vec::new();
-    if let Some(boundary) = multipart_boundary(header) {
+    if let Some(boundary) = part_headers(header).and_then(|h| multipart_boundary(&h)) {
         walk(raw, body, &boundary, 0, &mut cuts);
     }
     if cuts.is_empty() {
@@ -82,27 +89,36 @@ pub fn cut_size(part: &MessagePart<'_>) -> Option<usize> {
 fn walk(raw: &[u8], body: &[u8], boundary: &str, depth: usize, cuts: &mut Vec<Cut>) {
     for part in body_parts(body, boundary.as_bytes()) {
         let (header, part_body) = split(part);
-        if let Some(inner) = multipart_boundary(header) {
+        let Some(headers) = part_headers(header) else {
+            continue;
+        };
+        if let Some(inner) = multipart_boundary(&headers) {
             if depth + 1 < MAX_DEPTH {
                 walk(raw, part_body, &inner, depth + 1, cuts);
             }
         } else if part_body.len() > CUT_OVER
-            && let Some(cut) = cut_of(header, part_body)
+            && is_binary_base64(&headers)
+            && let Some(kept) = kept_unless_zip(part_body)
         {
             let offset = |bytes: &[u8]| bytes.as_ptr() as usize - raw.as_ptr() as usize;
             let start = offset(part_body);
             cuts.push(Cut {
                 entity: offset(part),
                 body: start..start + part_body.len(),
-                ..cut
+                size: decoded_size(part_body),
+                kept,
             });
         }
     }
 }
 
-/// The boundary of a multipart entity with this header block.
-fn multipart_boundary(header: &[u8]) -> Option<String> {
-    let headers = MessageParser::new().parse_headers(header)?;
+/// An entity's header fields, parsed (once per part).
+fn part_headers(header: &[u8]) -> Option<Message<'_>> {
+    MessageParser::new().parse_headers(header)
+}
+
+/// The boundary of a multipart entity with these header fields.
+fn multipart_boundary(headers: &Message<'_>) -> Option<String> {
     let content_type = headers.content_type()?;
     if !content_type.ctype().eq_ignore_ascii_case("multipart") {
         return None;
@@ -111,36 +127,28 @@ fn multipart_boundary(header: &[u8]) -> Option<String> {
     (!boundary.is_empty()).then(|| boundary.to_string())
 }
 
-/// The cut of a leaf part's `body` (positions left for the caller), if
-/// it is base64 and not text, a message or a ZIP.
-fn cut_of(header: &[u8], body: &[u8]) -> Option<Cut> {
-    let headers = MessageParser::new().parse_headers(header)?;
+/// Base64, and neither text, a message nor a multipart.
+fn is_binary_base64(headers: &Message<'_>) -> bool {
     let base64 = headers
         .content_transfer_encoding()
         .is_some_and(|e| e.trim().eq_ignore_ascii_case("base64"));
     let ctype = headers
         .content_type()
         .map(|c| c.ctype().to_ascii_lowercase());
-    if !base64
-        || matches!(
+    base64
+        && !matches!(
             ctype.as_deref(),
             None | Some("text" | "message" | "multipart")
         )
-    {
-        return None;
-    }
+}
+
+/// The characters kept of a base64 `body`, unless it is a ZIP: "PK" in
+/// base64 is "UE" and one of s, t, u, v, and a ZIP's directory is at its
+/// end, which the archive checks read.
+fn kept_unless_zip(body: &[u8]) -> Option<Vec<u8>> {
     let kept = kept_lines(body);
-    // "PK" in base64 is "UE" and one of s, t, u, v: a ZIP's directory is
-    // at its end, which the archive checks read.
-    if kept.starts_with(b"UE") && kept.get(2).is_some_and(|c| (b's'..=b'v').contains(c)) {
-        return None;
-    }
-    Some(Cut {
-        entity: 0,
-        body: 0..0,
-        size: decoded_size(body),
-        kept,
-    })
+    let zip = kept.starts_with(b"UE") && kept.get(2).is_some_and(|c| (b's'..=b'v').contains(c));
+    (!zip).then_some(kept)
 }
 
 /// The first [`KEEP_CHARS`] characters of a base64 body (a whole number of

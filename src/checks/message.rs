@@ -3,7 +3,7 @@
 //! blow up the report, and the page escapes it.
 
 use super::content::encoding;
-use mail_parser::{Message, MessageParser};
+use mail_parser::Message;
 use serde::{Deserialize, Serialize};
 
 /// At most this many header fields are kept for display.
@@ -53,8 +53,7 @@ pub struct ReadMessage {
 pub const MAX_LINK_DOMAINS: usize = 20;
 
 pub fn facts(raw: &[u8]) -> ReadMessage {
-    let view = super::big_parts::view(raw);
-    facts_of(raw, MessageParser::default().parse(view.as_ref()).as_ref())
+    super::big_parts::parsed(raw, |parsed| facts_of(raw, parsed))
 }
 
 /// [`facts`] from `raw` already parsed (`None`: it would not parse).

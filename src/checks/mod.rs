@@ -458,21 +458,19 @@ impl Analyzer {
         let guard = guard::Guard::new(self.settings.analysis_timeout, self.fault);
         // Parsed once for both, and dropped before the lookups: its parts
         // would otherwise live as long as the slowest DNS answer.
-        let (message, content) = {
-            let view = big_parts::view(raw);
-            let parsed = mail_parser::MessageParser::default().parse(view.as_ref());
-            let context = content::Context {
-                mail_from: &envelope.mail_from,
-                received_at: envelope.received_at,
-                profile: self.settings.content_profile,
-            };
+        let context = content::Context {
+            mail_from: &envelope.mail_from,
+            received_at: envelope.received_at,
+            profile: self.settings.content_profile,
+        };
+        let (message, content) = big_parts::parsed(raw, |parsed| {
             let content = guard.run_now(
                 &CONTENT_CHECKS,
-                || content::content_of(raw, parsed.as_ref(), &context),
+                || content::content_of(raw, parsed, &context),
                 |_| content::ContentFinding::default(),
             );
-            (message::facts_of(raw, parsed.as_ref()), content)
-        };
+            (message::facts_of(raw, parsed), content)
+        });
         // Looked up and aligned as A-labels (an SMTPUTF8 sender may write
         // `例え.jp`); the report keeps the addresses as written.
         let mail_from = crate::dns::idn::a_label_address(&envelope.mail_from);

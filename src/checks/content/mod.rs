@@ -18,7 +18,7 @@ pub mod zip;
 use super::dkim::DkimFinding;
 use super::facts::Facts;
 use crate::i18n::phrases;
-use mail_parser::{Message, MessageParser};
+use mail_parser::Message;
 use serde::{Deserialize, Serialize};
 
 pub(crate) use super::facts::words;
@@ -64,9 +64,7 @@ pub struct Context<'a> {
 }
 
 pub fn content(raw: &[u8], context: &Context<'_>) -> ContentFinding {
-    let view = crate::checks::big_parts::view(raw);
-    let parsed = MessageParser::default().parse(view.as_ref());
-    content_of(raw, parsed.as_ref(), context)
+    crate::checks::big_parts::parsed(raw, |parsed| content_of(raw, parsed, context))
 }
 
 /// [`content`] from `raw` already parsed (`None`: it would not parse).
