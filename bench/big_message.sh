@@ -16,6 +16,7 @@
 # Needs: dnsmasq-base, python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 MB=${MB:-10}
 ROUNDS=${ROUNDS:-5}
 [ -x target/release/mailscore ] || cargo build --release --locked --bin mailscore
@@ -23,7 +24,6 @@ work=$(mktemp -d)
 pid=
 dns_pid=
 trap 'kill $pid $dns_pid 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 smtp=$(free_port)
 http=$(free_port)
 dns=$(free_port)

@@ -43,6 +43,7 @@
 #   debconf-set-selections; apt-get install -y postfix dnsmasq-base wrk
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 MESSAGES=${MESSAGES:-10000}
 SESSIONS=${SESSIONS:-"1 20 100"}
@@ -67,18 +68,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    exit 1
-}
-now() { date +%s.%N; }
 # A private Postfix instance in DIR, its smtpd on 127.0.0.1:PORT: its own
 # config, queue, data dir and log, so it touches nothing of the system's
 # Postfix; master.cf is the package's own, with the chroot off (the chroot
@@ -124,19 +113,8 @@ cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/st
 cpu_ms_per_msg() { python3 -c "print(f'{($2 - $1) * 1000 / $3:.3f}')"; }
 
 dns_port=$(free_port)
-# Authoritative for the zones mailscore asks about (the sender's, DNSBLs',
-# DMARC's parent): negative answers carry an SOA, so the resolver caches
-# them as it would from real servers ("warm DNS"); --local answers carry
-# none, and every message would ask again.
-dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.0.1 \
-    --bind-interfaces --no-resolv --no-hosts --user=root --pid-file= \
-    --local-ttl=3600 --auth-ttl=3600 --auth-server=ns.bench,127.0.0.1 \
-    --auth-zone=example --auth-zone=org --auth-zone=net --auth-zone=com \
-    --txt-record=x.example,"v=spf1 ip4:127.0.0.1 -all" \
-    --txt-record=_dmarc.x.example,"v=DMARC1; p=reject; rua=mailto:d@x.example" \
-    --mx-host=x.example,mail.x.example,10 \
-    --host-record=mail.x.example,127.0.0.1 \
-    --txt-record=mail.x.example,"v=spf1 a -all" &
+# Authoritative for the zones mailscore asks about (bench/lib.sh).
+bench_dns "$dns_port"
 pids+=($!)
 
 # dnsmasq serves no DNSSEC records (and no root): validation could only

@@ -15,6 +15,7 @@
 # Needs: postfix (smtp-source), dnsmasq-base, wrk, python3, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 COUNTS=${COUNTS:-"1000 100000"}
 for tool in smtp-source dnsmasq wrk python3 curl; do
@@ -22,9 +23,6 @@ for tool in smtp-source dnsmasq wrk python3 curl; do
 done
 [ -x target/release/mailscore ] || cargo build --release --locked --bin mailscore
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/mailscore-lookup.XXXXXX")
 dns_port=$(free_port)
 smtp_port=$(free_port)
@@ -50,13 +48,7 @@ pids+=("$mailscore_pid")
 http="http://127.0.0.1:$http_port"
 for _ in $(seq 100); do curl -fs "$http/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 
-cat >"$work/random.lua" <<'EOF'
-local count, path = tonumber(os.getenv("COUNT")), os.getenv("PATH_FORMAT")
-math.randomseed(os.time())
-request = function()
-    return wrk.format("GET", string.format(path, math.random(1, count)))
-end
-EOF
+wrk_random_script "$work/random.lua"
 
 stored=0
 for count in $COUNTS; do

@@ -22,6 +22,7 @@
 # Needs Debian's rspamd, spamassassin, spamc and dnsmasq-base packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 ROUNDS=${1:-5}
 spamd=$(command -v spamd || echo /usr/sbin/spamd)
 for tool in rspamd rspamc spamc dnsmasq python3; do
@@ -40,9 +41,6 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # --- the corpus ---------------------------------------------------------
 mkdir -p "$work/corpus"

@@ -64,6 +64,7 @@
 # Debian: apt-get install -y postfix dnsmasq-base wrk haproxy redis-server strace
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 MESSAGES=${MESSAGES:-3000}
 SESSIONS=${SESSIONS:-20}
@@ -94,30 +95,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-wait_port() {
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on 127.0.0.1:$1" >&2
-    exit 1
-}
-now() { date +%s.%N; }
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v name="$2" '$1 == name {print $2}'; }
 
 dns_port=$(free_port)
-dnsmasq --keep-in-foreground --port="$dns_port" --listen-address=127.0.0.1 \
-    --bind-interfaces --no-resolv --no-hosts --user=root --pid-file= \
-    --local-ttl=3600 --auth-ttl=3600 --auth-server=ns.bench,127.0.0.1 \
-    --auth-zone=example --auth-zone=org --auth-zone=net --auth-zone=com \
-    --txt-record=x.example,"v=spf1 ip4:127.0.0.1 -all" \
-    --txt-record=_dmarc.x.example,"v=DMARC1; p=reject; rua=mailto:d@x.example" \
-    --mx-host=x.example,mail.x.example,10 \
-    --host-record=mail.x.example,127.0.0.1 \
-    --txt-record=mail.x.example,"v=spf1 a -all" &
+bench_dns "$dns_port"
 pids+=($!)
 
 redis_port=$(free_port)
@@ -362,13 +343,7 @@ ingest() {
         printf 'ingest\t%s\t%s\t%s\t%s\t%s\n' "$round" "$cfg" "$rate" "$e2e" "${split##*$'\n'}" >>"$out"
 }
 
-cat >"$work/random.lua" <<'EOF'
-local count, path = tonumber(os.getenv("COUNT")), os.getenv("PATH_FORMAT")
-math.randomseed(os.time())
-request = function()
-    return wrk.format("GET", string.format(path, math.random(1, count)))
-end
-EOF
+wrk_random_script "$work/random.lua"
 
 lookup() {
     local round=$1 cfg=$2 kind=$3 tag path c0 c1 t0 t1 result

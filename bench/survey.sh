@@ -16,6 +16,7 @@
 # Needs: dnsmasq (dnsmasq-base), python3, /usr/bin/time (time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 MESSAGES=${MESSAGES:-10000}
 SENDERS=${SENDERS:-200}
@@ -28,7 +29,6 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 records=()
 for ((i = 0; i < SENDERS; i++)); do
