@@ -693,21 +693,45 @@ mod tests {
         assert_eq!(config.survey_retention, Duration::from_secs(400 * 86_400));
     }
 
+    /// A config file in the temp dir, removed when dropped (after a failed
+    /// assertion too).
+    struct TomlFile(PathBuf);
+
+    impl TomlFile {
+        fn new(text: &str) -> TomlFile {
+            let path =
+                std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
+            std::fs::write(&path, text).unwrap();
+            TomlFile(path)
+        }
+
+        fn rewrite(&self, text: &str) {
+            std::fs::write(&self.0, text).unwrap();
+        }
+
+        /// Options that read this file and set nothing else.
+        fn options(&self) -> Options {
+            Options {
+                config: Some(self.0.clone()),
+                ..Options::default()
+            }
+        }
+    }
+
+    impl Drop for TomlFile {
+        fn drop(&mut self) {
+            std::fs::remove_file(&self.0).ok();
+        }
+    }
+
     #[test]
     fn survey_retention_comes_from_file_and_flags_and_is_no_shorter_than_the_retention() {
-        let path =
-            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
-        std::fs::write(
-            &path,
+        let file = TomlFile::new(
             "retention_days = 30
 survey_retention_days = 90
 ",
-        )
-        .unwrap();
-        let args = Options {
-            config: Some(path.clone()),
-            ..Options::default()
-        };
+        );
+        let args = file.options();
         let from_file = Config::load(&args);
         let flagged = Config::load(&Options {
             survey_retention_days: Some(30),
@@ -717,7 +741,6 @@ survey_retention_days = 90
             survey_retention_days: Some(29),
             ..args
         });
-        std::fs::remove_file(path).ok();
         assert_eq!(
             from_file.unwrap().survey_retention,
             Duration::from_secs(90 * 86_400)
@@ -759,25 +782,19 @@ survey_retention_days = 90
 
     #[test]
     fn smtp_limits_come_from_file_and_flags_and_zero_is_refused() {
-        let path =
-            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
-        std::fs::write(
-            &path,
+        let file = TomlFile::new(
             "smtp_command_timeout = 30\nsmtp_data_timeout = 90\nmax_connections_per_ip = 4\n",
-        )
-        .unwrap();
+        );
         let args = Options {
-            config: Some(path.clone()),
             max_connections_per_ip: Some(7),
             messages_per_ip_per_minute: Some(5),
-            ..Options::default()
+            ..file.options()
         };
         let config = Config::load(&args);
         let zero = Config::load(&Options {
             smtp_data_timeout: Some(0),
             ..args.clone()
         });
-        std::fs::remove_file(path).ok();
         let config = config.unwrap();
         assert_eq!(config.smtp_command_timeout, Duration::from_secs(30));
         assert_eq!(config.smtp_data_timeout, Duration::from_secs(90));
@@ -789,16 +806,14 @@ survey_retention_days = 90
 
     #[test]
     fn flags_win_over_the_file() {
-        let path =
-            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
-        std::fs::write(&path, "domain = \"file.example\"\ndns = \"127.0.0.1:5353\"\nsmtp_listen = \"127.0.0.1:2626\"\n").unwrap();
+        let file = TomlFile::new(
+            "domain = \"file.example\"\ndns = \"127.0.0.1:5353\"\nsmtp_listen = \"127.0.0.1:2626\"\n",
+        );
         let args = Options {
-            config: Some(path.clone()),
             domain: Some("Flag.Example".into()),
-            ..Options::default()
+            ..file.options()
         };
         let config = Config::load(&args).unwrap();
-        std::fs::remove_file(path).ok();
         assert_eq!(config.domain, "flag.example");
         assert_eq!(config.hostname, "flag.example");
         assert_eq!(config.dns, Some("127.0.0.1:5353".parse().unwrap()));
@@ -807,16 +822,8 @@ survey_retention_days = 90
 
     #[test]
     fn unknown_file_key_is_an_error() {
-        let path =
-            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
-        std::fs::write(&path, "domian = \"typo.example\"\n").unwrap();
-        let err = Config::load(&Options {
-            config: Some(path.clone()),
-            ..Options::default()
-        })
-        .unwrap_err()
-        .to_string();
-        std::fs::remove_file(path).ok();
+        let file = TomlFile::new("domian = \"typo.example\"\n");
+        let err = Config::load(&file.options()).unwrap_err().to_string();
         assert!(err.contains("domian"), "{err}");
     }
 
@@ -850,21 +857,12 @@ survey_retention_days = 90
 
     #[test]
     fn proxy_trusted_and_log_format_come_from_the_file_and_bad_blocks_are_named() {
-        let path =
-            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
-        std::fs::write(
-            &path,
-            "proxy_trusted = [\"10.1.2.3/8\", \"::1\"]\nlog_format = \"json\"\n",
-        )
-        .unwrap();
-        let args = Options {
-            config: Some(path.clone()),
-            ..Options::default()
-        };
+        let file =
+            TomlFile::new("proxy_trusted = [\"10.1.2.3/8\", \"::1\"]\nlog_format = \"json\"\n");
+        let args = file.options();
         let config = Config::load(&args);
-        std::fs::write(&path, "proxy_trusted = [\"10.0.0.0/33\"]\n").unwrap();
+        file.rewrite("proxy_trusted = [\"10.0.0.0/33\"]\n");
         let bad = Config::load(&args);
-        std::fs::remove_file(path).ok();
         let config = config.unwrap();
         assert_eq!(config.log_format, LogFormat::Json);
         let trusted: Vec<String> = config.proxy_trusted.iter().map(|n| n.to_string()).collect();
@@ -880,18 +878,11 @@ survey_retention_days = 90
 
     #[test]
     fn spamd_rspamd_and_content_profile_come_from_file_and_flags() {
-        let path =
-            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
-        std::fs::write(
-            &path,
+        let file = TomlFile::new(
             "spamd = \"127.0.0.1:783\"\nspamd_timeout = 4\ncontent_profile = \"fisc\"\n\
              rspamd = \"127.0.0.1:11333\"\nrspamd_timeout = 3\n",
-        )
-        .unwrap();
-        let args = Options {
-            config: Some(path.clone()),
-            ..Options::default()
-        };
+        );
+        let args = file.options();
         let from_file = Config::load(&args).map(|c| c.lists);
         let flagged = Config::load(&Options {
             spamd: Some("127.0.0.1:7830".parse().unwrap()),
@@ -900,7 +891,6 @@ survey_retention_days = 90
             ..args
         })
         .map(|c| c.lists);
-        std::fs::remove_file(path).ok();
         let from_file = from_file.unwrap();
         let spamd = from_file.spamd.unwrap();
         assert_eq!(spamd.addr, "127.0.0.1:783".parse().unwrap());
@@ -921,23 +911,14 @@ survey_retention_days = 90
 
     #[test]
     fn api_keys_and_private_reports_come_from_file_and_flags() {
-        let path =
-            std::env::temp_dir().join(format!("mailscore-{}.toml", crate::test_id::generate()));
-        std::fs::write(
-            &path,
-            "api_keys = \"/etc/mailscore/keys.toml\"\nprivate_reports = true\n",
-        )
-        .unwrap();
-        let args = Options {
-            config: Some(path.clone()),
-            ..Options::default()
-        };
+        let file =
+            TomlFile::new("api_keys = \"/etc/mailscore/keys.toml\"\nprivate_reports = true\n");
+        let args = file.options();
         let from_file = Config::load(&args);
         let flagged = Config::load(&Options {
             private_reports: Some(false),
             ..args
         });
-        std::fs::remove_file(path).ok();
         let from_file = from_file.unwrap();
         assert_eq!(
             from_file.api_keys,
