@@ -414,13 +414,8 @@ impl SqliteStore {
 
     /// The hashes of every text kept.
     pub fn text_hashes(&self) -> Result<Vec<u64>, StoreError> {
-        self.inner.read(|c| {
-            let mut statement = c.prepare("SELECT hash FROM texts")?;
-            let hashes = statement
-                .query_map([], |r| r.get::<_, i64>(0).map(|h| h as u64))?
-                .collect::<Result<_, _>>()?;
-            Ok(hashes)
-        })
+        let hashes: Vec<i64> = self.inner.column("SELECT hash FROM texts")?;
+        Ok(hashes.into_iter().map(|h| h as u64).collect())
     }
 
     pub fn remove_texts(&self, hashes: &[u64]) -> Result<(), StoreError> {
@@ -473,13 +468,7 @@ impl SqliteStore {
     }
 
     pub fn survey_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.inner.read(|c| {
-            let mut statement = c.prepare_cached("SELECT id FROM surveys")?;
-            let ids = statement
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(ids)
-        })
+        self.inner.column("SELECT id FROM surveys")
     }
 
     /// Deletes survey `id`, its rows and the webhook kept under
@@ -536,13 +525,8 @@ impl SqliteStore {
     }
 
     pub fn deliveries(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        self.inner.read(|c| {
-            let mut statement = c.prepare_cached("SELECT value FROM deliveries ORDER BY id")?;
-            let rows = statement
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
-        })
+        self.inner
+            .column("SELECT value FROM deliveries ORDER BY id")
     }
 
     pub fn remove_delivery(&self, id: &str) -> Result<(), StoreError> {
@@ -882,6 +866,17 @@ impl Inner {
                 "SQLite rolled back the batch this write joined".into(),
             ))
         }
+    }
+
+    /// The first column of every row `sql` selects.
+    fn column<T: rusqlite::types::FromSql>(&self, sql: &str) -> Result<Vec<T>, StoreError> {
+        self.read(|c| {
+            let mut statement = c.prepare_cached(sql)?;
+            let values = statement
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(values)
+        })
     }
 
     /// Runs `read` on a read connection: it sees what is committed, and
