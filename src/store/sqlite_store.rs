@@ -80,6 +80,17 @@ pub const READERS: usize = 4;
 /// twice as large). Set when the file is created.
 const PAGE_SIZE: u32 = 8192;
 
+/// Deletes the sends of `?1` beyond the latest [`MAX_SENDS`]. The count is
+/// in the text, not bound: SQLite re-prepares a statement whose LIMIT or
+/// OFFSET is a parameter each time it is bound again (sqlite3ExprIsInteger
+/// marks it so), a tenth of the writer thread's CPU under a flood.
+static TRIM_HISTORY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "DELETE FROM history WHERE id = ?1 AND seq <= \
+         (SELECT seq FROM history WHERE id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET {MAX_SENDS})"
+    )
+});
+
 /// How long a statement waits for a lock another process holds.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -194,10 +205,15 @@ impl SqliteStore {
             });
         }
         // wal_autocheckpoint = 0: the checkpoint thread does it, not a
-        // commit (see checkpoint.rs).
+        // commit (see checkpoint.rs). temp_store = MEMORY: a batch's
+        // savepoints copy each page they change into a statement journal,
+        // which past 64 KB SQLite moves to a temporary file (open, write,
+        // close: a tenth of the writer's CPU under a flood); it is dropped
+        // at the end of each write, so memory holds a write's pages at most.
         conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL; PRAGMA cache_size = -{}; \
-             PRAGMA journal_size_limit = {}; PRAGMA wal_autocheckpoint = 0;",
+             PRAGMA journal_size_limit = {}; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA temp_store = MEMORY;",
             cache_kib / 2,
             16 * 1024 * 1024
         ))?;
@@ -317,9 +333,9 @@ impl SqliteStore {
             if pending != Some(seq as i64) {
                 return Ok(false);
             }
-            let latest: Option<i64> = c
-                .prepare_cached("SELECT max(seq) FROM history WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))?;
+            let (latest, sends): (Option<i64>, i64) = c
+                .prepare_cached("SELECT max(seq), count(*) FROM history WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             if latest.is_some_and(|latest| latest as u64 > seq) {
                 return Ok(false);
             }
@@ -334,11 +350,9 @@ impl SqliteStore {
                 history::encode(seq, now, report)
             ])?;
             // Beyond MAX_SENDS, the oldest go.
-            c.prepare_cached(
-                "DELETE FROM history WHERE id = ?1 AND seq <= \
-                 (SELECT seq FROM history WHERE id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-            )?
-            .execute(params![id, MAX_SENDS as i64])?;
+            if sends >= MAX_SENDS as i64 {
+                c.prepare_cached(&TRIM_HISTORY)?.execute([id])?;
+            }
             c.prepare_cached("DELETE FROM pending WHERE id = ?1 AND seq = ?2")?
                 .execute(params![id, seq as i64])?;
             Ok(true)
