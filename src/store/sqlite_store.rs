@@ -91,6 +91,40 @@ static TRIM_HISTORY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// A statement journal (the copies of the pages a savepoint changes, so
+/// that one write of a batch can be undone alone) stays in memory up to
+/// this size, then goes on in a temporary file. SQLite's 64 KB sent most
+/// writes of a writer round to a file of their own (open, writes, close:
+/// a tenth of the writer thread's CPU under a flood, and 103 KB written a
+/// 2 KB message where the WAL took 40). Not all in memory
+/// (`temp_store = MEMORY`): a retention sweep that joins an open batch
+/// changes pages by the thousand.
+const STATEMENT_JOURNAL_IN_MEMORY: std::ffi::c_int = 1 << 20;
+
+/// Sets [`STATEMENT_JOURNAL_IN_MEMORY`], once, before the first connection:
+/// SQLite takes configuration only before it initialises (after, the call
+/// fails and its default stays: slower, not wrong).
+fn keep_statement_journals_in_memory() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: no SQLite call runs meanwhile: every connection of this
+        // process is opened through `open_file` (this first) or after it
+        // returned, and `call_once` holds back other callers until done.
+        let code = unsafe {
+            rusqlite::ffi::sqlite3_config(
+                rusqlite::ffi::SQLITE_CONFIG_STMTJRNL_SPILL,
+                STATEMENT_JOURNAL_IN_MEMORY,
+            )
+        };
+        if code != rusqlite::ffi::SQLITE_OK {
+            tracing::debug!(
+                code,
+                "SQLite was initialised before: statement journals spill at 64 KB"
+            );
+        }
+    });
+}
+
 /// How long a statement waits for a lock another process holds.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -186,6 +220,7 @@ impl SqliteStore {
 
     /// Opens (or creates) the database file `path`.
     pub(super) fn open_file(path: &Path, cache_bytes: u64) -> Result<SqliteStore, StoreError> {
+        keep_statement_journals_in_memory();
         let path = path.to_path_buf();
         let conn = Connection::open(&path)?;
         let cache_kib = i64::try_from(cache_bytes / 1024)
@@ -205,15 +240,10 @@ impl SqliteStore {
             });
         }
         // wal_autocheckpoint = 0: the checkpoint thread does it, not a
-        // commit (see checkpoint.rs). temp_store = MEMORY: a batch's
-        // savepoints copy each page they change into a statement journal,
-        // which past 64 KB SQLite moves to a temporary file (open, write,
-        // close: a tenth of the writer's CPU under a flood); it is dropped
-        // at the end of each write, so memory holds a write's pages at most.
+        // commit (see checkpoint.rs).
         conn.execute_batch(&format!(
             "PRAGMA synchronous = FULL; PRAGMA cache_size = -{}; \
-             PRAGMA journal_size_limit = {}; PRAGMA wal_autocheckpoint = 0; \
-             PRAGMA temp_store = MEMORY;",
+             PRAGMA journal_size_limit = {}; PRAGMA wal_autocheckpoint = 0;",
             cache_kib / 2,
             16 * 1024 * 1024
         ))?;
