@@ -199,6 +199,29 @@ fn retention_sweep_removes_only_old_messages_and_their_reports() {
 }
 
 #[test]
+fn a_webhook_is_found_when_set_here_and_after_a_reopen() {
+    let (store, dir) = temp_store();
+    // None set yet: answered without reading the table.
+    assert_eq!(store.webhook("test:t1").unwrap(), None);
+    store
+        .put_webhook("test:t1", "https://hooks.example/t", true)
+        .unwrap();
+    assert_eq!(
+        store.webhook("test:t1").unwrap().as_deref(),
+        Some("https://hooks.example/t")
+    );
+    drop(store);
+    let store = reopen(&dir);
+    assert_eq!(
+        store.webhook("test:t1").unwrap().as_deref(),
+        Some("https://hooks.example/t")
+    );
+    assert_eq!(store.webhook("test:t2").unwrap(), None);
+    drop(store);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn surveys_and_their_webhooks_outlive_the_retention_sweep() {
     let (store, dir) = temp_store();
     store.put_survey("s1", b"{}").unwrap();
