@@ -169,7 +169,11 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     // The disk reserve guards the data directory; Redis is not on our disk.
     let free_space = matches!(store, Store::Sled(_) | Store::Sqlite(_)).then(|| {
         let max_message = config.max_message_size as u64;
-        FreeSpace::new(&config.data_dir, config.min_free_space, max_message)
+        let space = FreeSpace::new(&config.data_dir, config.min_free_space, max_message);
+        match store.journal_file() {
+            Some(journal) => space.with_journal(journal),
+            None => space,
+        }
     });
     let inbox = Arc::new(Inbox {
         writer,

@@ -247,6 +247,15 @@ impl Store {
         }
     }
 
+    /// The journal whose committed bytes still wait to be copied into the
+    /// database file (SQLite's WAL), for the disk reserve to count.
+    pub fn journal_file(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Store::Sqlite(store) => Some(store.wal_file()),
+            _ => None,
+        }
+    }
+
     /// Checks a `store` setting without connecting: "sled", "sqlite" or a
     /// Redis URL this build can use (no TLS, no cluster).
     pub fn check_location(location: &str) -> Result<(), StoreError> {

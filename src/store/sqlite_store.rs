@@ -293,6 +293,13 @@ impl SqliteStore {
         })
     }
 
+    /// The WAL beside the database file (SQLite names it so).
+    pub fn wal_file(&self) -> PathBuf {
+        let mut name = self.inner.path.clone().into_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
+    }
+
     /// Stores `raw` as the latest message for `id`, marks it owed a report,
     /// and commits with an fsync. Returns the message's sequence number.
     /// Concurrent callers share commits: one that finds its write already
