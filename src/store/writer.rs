@@ -127,6 +127,7 @@ impl Writer {
 }
 
 fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
+    batch_scheduling();
     while let Ok(first) = queue.recv() {
         let mut deliveries = Vec::new();
         let mut reports = Vec::new();
@@ -174,6 +175,26 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
         answer_deliveries(deliveries, stored, &committed);
         for (saved, done) in answers {
             let _ = done.send(committed.clone().and(saved));
+        }
+    }
+}
+
+/// Puts the calling (writer) thread under `SCHED_BATCH`: same share of the
+/// CPU, but its wake-ups do not preempt the running session. Under a flood
+/// the sessions then queue a fuller round before the writer runs, so one
+/// fsync and one pass over the queue cover more messages, and the CPU
+/// switches less (measured: +12 % msg/s at 20 sessions, bench/README.md).
+/// Where the system refuses, the thread keeps its policy: speed, never
+/// correctness.
+fn batch_scheduling() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: `param` is a valid sched_param that outlives the call;
+        // pid 0 names the calling thread only.
+        let refused = unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0;
+        if refused {
+            tracing::debug!("the store writer keeps its scheduling policy (SCHED_BATCH refused)");
         }
     }
 }
