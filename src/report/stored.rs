@@ -252,9 +252,9 @@ fn servers_place(head: &[u8]) -> Option<usize> {
     let mut pattern = b"\"mail_server\":".to_vec();
     pattern.extend_from_slice(placeholder());
     pattern.extend_from_slice(b"},\"grade\":");
-    head.windows(pattern.len())
-        .rposition(|w| w == pattern.as_slice())
-        .map(|at| at + b"\"mail_server\":".len())
+    // memmem, not a memcmp at each of the head's ~5,000 windows (1 % of
+    // the ingest's CPU, measured under a flood).
+    memchr::memmem::rfind(head, &pattern).map(|at| at + b"\"mail_server\":".len())
 }
 
 /// The probe's JSON and hash; the last few are remembered with their
