@@ -293,11 +293,9 @@ impl SqliteStore {
         })
     }
 
-    /// The WAL beside the database file (SQLite names it so).
+    /// The WAL beside the database file.
     pub fn wal_file(&self) -> PathBuf {
-        let mut name = self.inner.path.clone().into_os_string();
-        name.push("-wal");
-        PathBuf::from(name)
+        self.inner.wal_path()
     }
 
     /// Stores `raw` as the latest message for `id`, marks it owed a report,
@@ -706,10 +704,8 @@ impl SqliteStore {
 
     /// Bytes of the database file and its WAL.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        let mut wal = self.inner.path.clone().into_os_string();
-        wal.push("-wal");
         let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
-        Ok(size(&self.inner.path) + size(Path::new(&wal)))
+        Ok(size(&self.inner.path) + size(&self.inner.wal_path()))
     }
 
     /// Ids whose latest message has no report yet (after a crash, say). A
@@ -861,12 +857,17 @@ impl Inner {
         }
     }
 
+    /// The WAL beside the database file (SQLite names it so).
+    fn wal_path(&self) -> PathBuf {
+        let mut name = self.path.clone().into_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
+    }
+
     /// fsync of the WAL: what `synchronous=FULL` does at a commit, for a
     /// transaction that began without it.
     fn sync_wal(&self) -> Result<(), StoreError> {
-        let mut wal = self.path.clone().into_os_string();
-        wal.push("-wal");
-        std::fs::File::open(&wal)
+        std::fs::File::open(self.wal_path())
             .and_then(|f| f.sync_data())
             .map_err(|e| StoreError::Writer(format!("fsync of the SQLite WAL: {e}")))
     }

@@ -25,6 +25,7 @@ fn gtube_in(text: &str) -> bool {
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(GTUBE));
     FINDER.find(text.as_bytes()).is_some()
 }
+
 /// Above this a message is "large": spamc stops scanning at 500 KB, and
 /// receivers and mobile clients treat such mail as heavy.
 pub const LARGE_BYTES: usize = 1024 * 1024;
