@@ -111,6 +111,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         let _ = queue.send(Queued::now(id));
     }
     let writer = Writer::start(store.clone()).map_err(ServeError::Writer)?;
+    let arrivals = writer.arrivals();
     let background = Background::spawn("mailscore-analysis").map_err(ServeError::Analyzer)?;
     let lanes = Lanes::new(
         background.handle().clone(),
@@ -246,6 +247,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
     let routes = web::routes(web::WebState {
         store: store.clone(),
+        arrivals,
         reports: Arc::new(web::Reports::new(store.clone())),
         domain: config.domain.clone(),
         public_url: config.public_url.clone(),

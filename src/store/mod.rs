@@ -34,6 +34,7 @@
 //! tasks to another thread (`block_in_place`), so a slow Redis does not
 //! stall the SMTP greetings queued there.
 
+pub mod arrivals;
 mod batch;
 pub mod free_space;
 mod group_flush;
@@ -47,6 +48,7 @@ pub mod versioned;
 mod webhooks;
 mod writer;
 
+pub use arrivals::Arrivals;
 pub use history::Send;
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;

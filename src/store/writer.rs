@@ -15,9 +15,10 @@
 //! together ([`super::batch`]).
 
 use super::Store;
+use super::arrivals::Arrivals;
 use super::batch::{MessageWrite, ReportWrite};
 use crate::smtp::Envelope;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use tokio::sync::oneshot;
 
 /// Most messages one flush covers; under a flood the rest wait for the
@@ -59,16 +60,24 @@ enum Work {
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Work>,
+    arrivals: Arc<Arrivals>,
 }
 
 impl Writer {
     /// Starts the writer thread for `store`.
     pub fn start(store: Store) -> std::io::Result<Writer> {
         let (jobs, queue) = mpsc::channel();
+        let arrivals = Arc::new(Arrivals::default());
+        let rings = arrivals.clone();
         std::thread::Builder::new()
             .name("mailscore-writer".into())
-            .spawn(move || run(&store, &queue))?;
-        Ok(Writer { jobs })
+            .spawn(move || run(&store, &queue, &rings))?;
+        Ok(Writer { jobs, arrivals })
+    }
+
+    /// Where the reports this writer commits are announced, by id.
+    pub fn arrivals(&self) -> Arc<Arrivals> {
+        self.arrivals.clone()
     }
 
     /// Stores `raw` as the latest message of each of `ids` and returns, once
@@ -126,7 +135,7 @@ impl Writer {
     }
 }
 
-fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
+fn run(store: &Store, queue: &mpsc::Receiver<Work>, arrivals: &Arrivals) {
     batch_scheduling();
     while let Ok(first) = queue.recv() {
         let mut deliveries = Vec::new();
@@ -173,8 +182,12 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>) {
             tracing::error!(error = %e, "the writes of this round were not committed");
         }
         answer_deliveries(deliveries, stored, &committed);
-        for (saved, done) in answers {
-            let _ = done.send(committed.clone().and(saved));
+        for (id, saved, done) in answers {
+            let saved = committed.clone().and(saved);
+            if saved.is_ok() {
+                arrivals.arrived(&id);
+            }
+            let _ = done.send(saved);
         }
     }
 }
@@ -206,8 +219,11 @@ type ReportDone = oneshot::Sender<Result<bool, String>>;
 type ReportJob = (String, u64, Vec<u8>, Vec<(u64, Vec<u8>)>, ReportDone);
 
 /// Saves the round's reports (uncommitted where the store has batches):
-/// each one's outcome, with the channel to answer it on after the commit.
-fn save_reports(store: &Store, reports: Vec<ReportJob>) -> Vec<(Result<bool, String>, ReportDone)> {
+/// each one's id and outcome, with the channel to answer it on after the commit.
+fn save_reports(
+    store: &Store,
+    reports: Vec<ReportJob>,
+) -> Vec<(String, Result<bool, String>, ReportDone)> {
     let writes: Vec<ReportWrite<'_>> = reports
         .iter()
         .map(|(id, seq, json, texts, _)| ReportWrite {
@@ -222,7 +238,7 @@ fn save_reports(store: &Store, reports: Vec<ReportJob>) -> Vec<(Result<bool, Str
     saved
         .into_iter()
         .zip(reports)
-        .map(|(saved, (.., done))| (saved.map_err(|e| e.to_string()), done))
+        .map(|(saved, (id, .., done))| (id, saved.map_err(|e| e.to_string()), done))
         .collect()
 }
 

@@ -189,7 +189,9 @@ pub async fn status(id: String, wait: super::wait::WaitQuery, state: WebState) -
     }
     match wait.duration() {
         Ok(Duration::ZERO) => {}
-        Ok(limit) => super::wait::until_report(&state.store, &id, limit).await,
+        Ok(limit) => {
+            super::wait::until_report(&state.store, &state.arrivals, &id, limit).await;
+        }
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     }
     match state.reports.json(&id) {

@@ -41,6 +41,9 @@ use warp::http::StatusCode;
 #[derive(Clone)]
 pub struct WebState {
     pub store: Store,
+    /// Reports as this node's writer commits them: a long-poll answers at
+    /// once.
+    pub arrivals: Arc<crate::store::Arrivals>,
     /// The reports in `store`, read back whole.
     pub reports: Arc<Reports>,
     pub domain: String,

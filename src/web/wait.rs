@@ -3,11 +3,12 @@
 //! without `wait`. A CI job sends its mail and makes one request instead of
 //! polling.
 //!
-//! The wait polls the store every [`POLL_EVERY`] with a tokio timer, so a
-//! waiting request costs a timer, not a thread; a store read is a sled
-//! lookup in memory, or one Redis GET with the shared store.
+//! The request answers when this node's writer commits the report (its
+//! [`Arrivals`] bell), and looks in the store every [`POLL_EVERY`] besides,
+//! for a report another node saved to a shared store. A waiting request
+//! costs a timer and a bell, not a thread.
 
-use crate::store::Store;
+use crate::store::{Arrivals, Store};
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -15,7 +16,8 @@ use tokio::time::Instant;
 /// The longest a request may wait; a larger `wait` is a 400, like any
 /// query value out of its range.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
-/// How often a waiting request looks for the report.
+/// How often a waiting request looks for the report without a bell (one
+/// saved by another node).
 pub const POLL_EVERY: Duration = Duration::from_millis(100);
 
 /// `?wait=N` on the status endpoint. Kept as text so that a bad value is a
@@ -42,19 +44,39 @@ impl WaitQuery {
     }
 }
 
-/// Returns once `id` has a report, the store fails (the caller reports the
-/// error), or `limit` has passed.
-pub async fn until_report(store: &Store, id: &str, limit: Duration) {
+/// Returns once `id` has a report (true), the store fails (true: the
+/// caller reports the error), or `limit` has passed (false).
+pub async fn until_report(store: &Store, arrivals: &Arrivals, id: &str, limit: Duration) -> bool {
+    until_report_looking(store, arrivals, id, limit, POLL_EVERY).await
+}
+
+/// [`until_report`], looking in the store every `every` between bells.
+async fn until_report_looking(
+    store: &Store,
+    arrivals: &Arrivals,
+    id: &str,
+    limit: Duration,
+    every: Duration,
+) -> bool {
     let deadline = Instant::now() + limit;
+    let watch = arrivals.watch(id);
     loop {
+        // Armed before the look: a report committed between the look and
+        // the await still wakes it.
+        let rung = watch.bell().notified();
+        tokio::pin!(rung);
+        rung.as_mut().enable();
         if !matches!(store.report(id), Ok(None)) {
-            return;
+            return true;
         }
         let now = Instant::now();
         if now >= deadline {
-            return;
+            return false;
         }
-        tokio::time::sleep(POLL_EVERY.min(deadline - now)).await;
+        tokio::select! {
+            _ = rung => {}
+            _ = tokio::time::sleep(every.min(deadline - now)) => {}
+        }
     }
 }
 
@@ -79,6 +101,20 @@ mod tests {
         assert!(query(Some("-1")).duration().is_err());
     }
 
+    fn envelope() -> crate::smtp::Envelope {
+        crate::smtp::Envelope {
+            client_ip: "127.0.0.1".parse().unwrap(),
+            client_port: 1,
+            helo: "h".into(),
+            mail_from: "a@b".into(),
+            rcpt_to: vec!["box@localhost".into()],
+            received_at: 1,
+            tls: None,
+        }
+    }
+
+    /// A report saved by another node rings no bell here: the periodic
+    /// look finds it.
     #[tokio::test]
     async fn waiting_ends_when_the_report_is_stored() {
         let dir =
@@ -87,23 +123,52 @@ mod tests {
         let writer = store.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            let envelope = crate::smtp::Envelope {
-                client_ip: "127.0.0.1".parse().unwrap(),
-                client_port: 1,
-                helo: "h".into(),
-                mail_from: "a@b".into(),
-                rcpt_to: vec!["box@localhost".into()],
-                received_at: 1,
-                tls: None,
-            };
-            let seq = writer.put_message("box", &envelope, b"x").unwrap();
+            let seq = writer.put_message("box", &envelope(), b"x").unwrap();
             writer.put_report("box", seq, b"{}").unwrap();
         });
         let started = std::time::Instant::now();
-        until_report(&store, "box", Duration::from_secs(10)).await;
+        let arrivals = Arrivals::default();
+        assert!(until_report(&store, &arrivals, "box", Duration::from_secs(10)).await);
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(250), "{waited:?}");
         assert!(waited < Duration::from_secs(3), "{waited:?}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A report committed by this node's writer wakes the waiter: with the
+    /// periodic look an hour apart, only the bell can end the wait before
+    /// its limit.
+    #[tokio::test]
+    async fn the_writers_commit_ends_the_wait_without_a_look() {
+        let dir =
+            std::env::temp_dir().join(format!("mailscore-bell-{}", crate::test_id::generate()));
+        let store = Store::open(&dir).unwrap();
+        let writer = crate::store::Writer::start(store.clone()).unwrap();
+        let arrivals = writer.arrivals();
+        let hour = Duration::from_secs(3600);
+        let waiting = {
+            let (store, arrivals) = (store.clone(), arrivals.clone());
+            tokio::spawn(async move {
+                until_report_looking(&store, &arrivals, "box", Duration::from_secs(30), hour).await
+            })
+        };
+        // The waiter looks first, finds nothing and waits on its bell.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished());
+        let written = writer
+            .write(vec!["box".into()], envelope(), b"x".to_vec())
+            .await
+            .unwrap();
+        writer
+            .put_report("box".into(), written.seqs[0], b"{}".to_vec(), Vec::new())
+            .await
+            .unwrap();
+        let saved = std::time::Instant::now();
+        assert!(waiting.await.unwrap());
+        // Without the bell the wait runs its 30 s and its last look finds
+        // the report; with it, it ends as the commit is announced.
+        let after = saved.elapsed();
+        assert!(after < Duration::from_secs(20), "no bell rang: {after:?}");
         std::fs::remove_dir_all(dir).ok();
     }
 }

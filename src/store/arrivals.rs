@@ -1,0 +1,132 @@
+//! Reports as they arrive: the writer rings an id's bell once its report is
+//! committed, and a long-poll (`GET /api/tests/{id}?wait=N`, the pending
+//! page, `mailscore wait`) waiting on that id answers at once, instead of
+//! at its next look at the store (every 100 ms before: a CI job or the page
+//! heard of its report up to 100 ms late, and a client polling faster to
+//! avoid that loaded the server it waited on).
+//!
+//! Only the writer of this process rings: with a store shared between nodes
+//! a report saved by another node is still found by the waiter's own
+//! periodic look (`web::wait`).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// The ids someone waits on, each with its bell.
+#[derive(Default)]
+pub struct Arrivals {
+    /// Each id's bell and how many wait on it.
+    waiting: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
+    /// How many wait in all: the writer skips the lock while nobody does,
+    /// which is every report of a flood nobody watches.
+    watchers: AtomicUsize,
+}
+
+impl Arrivals {
+    /// Waits for `id`'s report from now on: the bell is armed before the
+    /// caller looks in the store, so a report committed in between still
+    /// rings it.
+    pub fn watch(&self, id: &str) -> Watch<'_> {
+        let bell = {
+            let mut waiting = self.lock();
+            let (bell, count) = waiting
+                .entry(id.to_string())
+                .or_insert_with(|| (Arc::new(Notify::new()), 0));
+            *count += 1;
+            bell.clone()
+        };
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        Watch {
+            arrivals: self,
+            id: id.to_string(),
+            bell,
+        }
+    }
+
+    /// Tells whoever waits on `id` that its report is committed.
+    pub fn arrived(&self, id: &str) {
+        if self.watchers.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        if let Some((bell, _)) = self.lock().get(id) {
+            bell.notify_waiters();
+        }
+    }
+
+    /// The map, even if a holder panicked: it only counts waiters.
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<Notify>, usize)>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One waiter's hold on an id's bell; dropping it stops waiting.
+pub struct Watch<'a> {
+    arrivals: &'a Arrivals,
+    id: String,
+    bell: Arc<Notify>,
+}
+
+impl Watch<'_> {
+    /// The bell of this watch, to arm (`Notified::enable`) before a look in
+    /// the store and await after it.
+    pub fn bell(&self) -> &Notify {
+        &self.bell
+    }
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        let mut waiting = self.arrivals.lock();
+        if let Some((_, count)) = waiting.get_mut(&self.id) {
+            *count -= 1;
+            if *count == 0 {
+                waiting.remove(&self.id);
+            }
+        }
+        self.arrivals.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_report_rings_only_its_own_ids_watchers() {
+        let arrivals = Arrivals::default();
+        let watch = arrivals.watch("box");
+        let notified = watch.bell().notified();
+        tokio::pin!(notified);
+        // Armed before the look in the store, as `web::wait` does: the ring
+        // comes between the look and the await and is not lost.
+        notified.as_mut().enable();
+        arrivals.arrived("other");
+        assert!(futures_now(notified.as_mut()).is_none(), "another id rang");
+        arrivals.arrived("box");
+        assert!(futures_now(notified.as_mut()).is_some());
+    }
+
+    #[test]
+    fn the_last_watcher_gone_takes_the_ids_bell_with_it() {
+        let arrivals = Arrivals::default();
+        let (a, b) = (arrivals.watch("box"), arrivals.watch("box"));
+        assert_eq!(arrivals.lock().len(), 1);
+        drop(a);
+        assert_eq!(arrivals.lock().get("box").map(|(_, n)| *n), Some(1));
+        drop(b);
+        assert!(arrivals.lock().is_empty());
+        assert_eq!(arrivals.watchers.load(Ordering::Relaxed), 0);
+    }
+
+    /// Polls `future` once: its output if it is ready now.
+    fn futures_now<F: std::future::Future>(future: std::pin::Pin<&mut F>) -> Option<F::Output> {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        match future.poll(&mut context) {
+            std::task::Poll::Ready(output) => Some(output),
+            std::task::Poll::Pending => None,
+        }
+    }
+}
