@@ -112,19 +112,26 @@ impl Lanes {
 
     /// Waits for a slot for a message queued at `queued_at`: a background
     /// one if it frees up before the message has waited [`BEHIND`], else a
-    /// normal one.
-    pub async fn slot(&self, queued_at: Instant) -> Slot {
+    /// normal one. A message whose report someone waits for (`awaited`
+    /// ends) takes a normal one: the person at the page or the CI job goes
+    /// before a flood nobody watches.
+    pub async fn slot(&self, queued_at: Instant, awaited: impl Future<Output = ()>) -> Slot {
         let deadline = tokio::time::Instant::from_std(queued_at + BEHIND);
         let background = self.background.slots.clone().acquire_owned();
-        let (lane, permit, in_background) =
-            match tokio::time::timeout_at(deadline, background).await {
-                Ok(Ok(permit)) => (&self.background, permit, true),
-                _ => {
-                    let normal = self.normal.slots.clone().acquire_owned().await;
-                    let permit = normal.expect("the lanes never close their slots");
-                    (&self.normal, permit, false)
-                }
-            };
+        let background = tokio::time::timeout_at(deadline, background);
+        let got = tokio::select! {
+            biased;
+            () = awaited => None,
+            got = background => got.ok().and_then(Result::ok),
+        };
+        let (lane, permit, in_background) = match got {
+            Some(permit) => (&self.background, permit, true),
+            None => {
+                let normal = self.normal.slots.clone().acquire_owned().await;
+                let permit = normal.expect("the lanes never close their slots");
+                (&self.normal, permit, false)
+            }
+        };
         Slot {
             runtime: lane.runtime.clone(),
             permit,
@@ -243,16 +250,20 @@ mod tests {
         let background = Background::spawn("test-background").unwrap();
         let lanes = Lanes::new(background.handle().clone(), Handle::current(), 1);
 
-        let (ran_at, thread) = whereabouts(lanes.slot(Instant::now()).await).await;
+        let (ran_at, thread) =
+            whereabouts(lanes.slot(Instant::now(), std::future::pending()).await).await;
         assert_eq!(ran_at, Some(Priority::Background));
         assert_eq!(thread.as_deref(), Some("test-background"));
 
         // The only background slot held: the next message waits BEHIND,
         // then runs at normal priority on this runtime.
         let (release, released) = oneshot::channel::<()>();
-        let busy = lanes.slot(Instant::now()).await.spawn(released);
+        let busy = lanes
+            .slot(Instant::now(), std::future::pending())
+            .await
+            .spawn(released);
         let queued_at = Instant::now();
-        let slot = lanes.slot(queued_at).await;
+        let slot = lanes.slot(queued_at, std::future::pending()).await;
         assert!(queued_at.elapsed() >= BEHIND, "{:?}", queued_at.elapsed());
         assert!(!slot.in_background());
         let (ran_at, _) = whereabouts(slot).await;
@@ -261,7 +272,22 @@ mod tests {
         // Freed again, the background takes the next one at once.
         release.send(()).unwrap();
         busy.await.unwrap().unwrap();
-        let (ran_at, _) = whereabouts(lanes.slot(Instant::now()).await).await;
+        let (ran_at, _) =
+            whereabouts(lanes.slot(Instant::now(), std::future::pending()).await).await;
         assert_eq!(ran_at, Some(Priority::Background));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_report_someone_waits_for_is_analysed_at_normal_priority() {
+        let background = Background::spawn("test-awaited").unwrap();
+        let lanes = Lanes::new(background.handle().clone(), Handle::current(), 1);
+        // A background slot is free, but someone waits for this report.
+        let slot = lanes.slot(Instant::now(), std::future::ready(())).await;
+        assert!(!slot.in_background());
+        let (ran_at, _) = whereabouts(slot).await;
+        assert_eq!(ran_at, Some(Priority::Normal));
+        // Nobody waits: the free background slot takes it.
+        let slot = lanes.slot(Instant::now(), std::future::pending()).await;
+        assert!(slot.in_background());
     }
 }

@@ -107,7 +107,8 @@ impl Queued {
 }
 
 /// Hands each queued message to a slot in [`Lanes`]: in the background
-/// while it keeps up, at normal priority when it does not.
+/// while it keeps up, at normal priority when it does not or when someone
+/// waits for the report.
 pub async fn analyze_queued(
     saving: Saving,
     pipelines: LanePipelines,
@@ -116,8 +117,9 @@ pub async fn analyze_queued(
     metrics: Arc<Metrics>,
     lanes: Lanes,
 ) {
+    let arrivals = saving.writer.arrivals();
     while let Some(Queued { id, at, handed }) = queued.recv().await {
-        let slot = lanes.slot(at).await;
+        let slot = lanes.slot(at, arrivals.watched(&id)).await;
         metrics.analysis_started();
         let pipeline = if slot.in_background() {
             pipelines.background.clone()

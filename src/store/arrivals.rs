@@ -5,6 +5,10 @@
 //! heard of its report up to 100 ms late, and a client polling faster to
 //! avoid that loaded the server it waited on).
 //!
+//! The analysis asks too, when it picks a lane for a message: a report
+//! someone already waits for is analysed at normal priority
+//! (`analysis::background::Lanes::slot`).
+//!
 //! Only the writer of this process rings: with a store shared between nodes
 //! a report saved by another node is still found by the waiter's own
 //! periodic look (`web::wait`).
@@ -22,6 +26,8 @@ pub struct Arrivals {
     /// How many wait in all: the writer skips the lock while nobody does,
     /// which is every report of a flood nobody watches.
     watchers: AtomicUsize,
+    /// Rung whenever a wait begins, for [`Arrivals::watched`].
+    began: Notify,
 }
 
 impl Arrivals {
@@ -38,6 +44,7 @@ impl Arrivals {
             bell.clone()
         };
         self.watchers.fetch_add(1, Ordering::Relaxed);
+        self.began.notify_waiters();
         Watch {
             arrivals: self,
             id: id.to_string(),
@@ -52,6 +59,25 @@ impl Arrivals {
         }
         if let Some((bell, _)) = self.lock().get(id) {
             bell.notify_waiters();
+        }
+    }
+
+    /// Whether anyone waits on `id`'s report now.
+    pub fn is_watched(&self, id: &str) -> bool {
+        self.watchers.load(Ordering::Relaxed) > 0 && self.lock().contains_key(id)
+    }
+
+    /// Returns once someone waits on `id`'s report (at once if someone
+    /// does already).
+    pub async fn watched(&self, id: &str) {
+        loop {
+            let began = self.began.notified();
+            tokio::pin!(began);
+            began.as_mut().enable();
+            if self.is_watched(id) {
+                return;
+            }
+            began.await;
         }
     }
 
@@ -106,6 +132,19 @@ mod tests {
         assert!(futures_now(notified.as_mut()).is_none(), "another id rang");
         arrivals.arrived("box");
         assert!(futures_now(notified.as_mut()).is_some());
+    }
+
+    #[tokio::test]
+    async fn watched_ends_when_a_wait_on_that_id_begins() {
+        let arrivals = Arrivals::default();
+        let watched = arrivals.watched("box");
+        tokio::pin!(watched);
+        assert!(futures_now(watched.as_mut()).is_none());
+        let _other = arrivals.watch("other");
+        assert!(futures_now(watched.as_mut()).is_none(), "another id's wait");
+        let _watch = arrivals.watch("box");
+        assert!(futures_now(watched.as_mut()).is_some());
+        assert!(arrivals.is_watched("box"));
     }
 
     #[test]
