@@ -48,9 +48,8 @@ impl<'a> Stages<'a> {
         future: impl Future<Output = T>,
     ) -> Result<T, StageFailure> {
         let injected = self.injected(stage);
-        // Pinned where it is, so the wrapper below holds a pointer: the
-        // checks' future is ~15 KB, and each move of it was a memcpy (a
-        // tenth of the analysis thread's CPU went to such copies).
+        // Pinned where it is, so the wrapper below holds a pointer, not a
+        // second copy (a big future comes boxed: `Pipeline::staged`).
         let mut future = std::pin::pin!(future);
         let future = async {
             if injected {
