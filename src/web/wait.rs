@@ -83,6 +83,7 @@ async fn until_report_looking(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::test_envelope;
 
     fn query(wait: Option<&str>) -> WaitQuery {
         WaitQuery {
@@ -101,18 +102,6 @@ mod tests {
         assert!(query(Some("-1")).duration().is_err());
     }
 
-    fn envelope() -> crate::smtp::Envelope {
-        crate::smtp::Envelope {
-            client_ip: "127.0.0.1".parse().unwrap(),
-            client_port: 1,
-            helo: "h".into(),
-            mail_from: "a@b".into(),
-            rcpt_to: vec!["box@localhost".into()],
-            received_at: 1,
-            tls: None,
-        }
-    }
-
     /// A report saved by another node rings no bell here: the periodic
     /// look finds it.
     #[tokio::test]
@@ -123,7 +112,7 @@ mod tests {
         let writer = store.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(300)).await;
-            let seq = writer.put_message("box", &envelope(), b"x").unwrap();
+            let seq = writer.put_message("box", &test_envelope(), b"x").unwrap();
             writer.put_report("box", seq, b"{}").unwrap();
         });
         let started = std::time::Instant::now();
@@ -156,7 +145,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiting.is_finished());
         let written = writer
-            .write(vec!["box".into()], envelope(), b"x".to_vec())
+            .write(vec!["box".into()], test_envelope(), b"x".to_vec())
             .await
             .unwrap();
         writer
