@@ -4,6 +4,7 @@
 //! into reports; the web server reads them.
 
 use crate::analysis::background::{Background, Lanes};
+use crate::analysis::burst::Intake;
 use crate::analysis::pipeline::Pipeline;
 use crate::analysis::{LanePipelines, Queued, Saving, analyze_queued};
 use crate::checks::SetupError;
@@ -142,7 +143,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
             normal: pipeline.clone(),
         },
         config.domain.clone(),
-        queued,
+        Intake::new(queued, config.max_analysis_backlog),
         metrics.clone(),
         lanes,
     ));

@@ -8,25 +8,36 @@
 //! measured +10 % messages/s against analysing at normal priority (with
 //! `SCHED_IDLE`, below).
 //!
-//! Background priority only gets the CPU left over, so a flood of SMTP or
-//! HTTP could hold reports back for long. [`Lanes`] therefore sends a
-//! message that found no free background slot within [`BEHIND`] to the
-//! main runtime, at normal priority. (Unprivileged threads may lower their
-//! priority but not raise it again: hence two runtimes, not one thread
-//! switching.) Each lane analyses with a resolver of its own, since hickory
-//! keeps a DNS connection's task on the runtime that opened it (serve.rs,
+//! Background priority only gets the CPU left over, so [`Lanes`] sends a
+//! message to the main runtime, at normal priority, when the analysis is
+//! behind: when the backlog has reached three quarters of the limit at
+//! which senders are told to retry (`max_analysis_backlog`), so a
+//! sustained flood is analysed as it comes rather than refused; when
+//! someone waits for its report (a long-poll on its id); or when it found
+//! no background slot within [`STARVED`], so a flood of HTTP cannot hold
+//! a report back for ever. (Unprivileged threads may lower their priority
+//! but not raise it again: hence two runtimes, not one thread switching.)
+//! Each lane analyses with a resolver of its own, since hickory keeps a
+//! DNS connection's task on the runtime that opened it (serve.rs,
 //! tests/background_lanes.rs).
 //!
+//! Until session 10 a message went to normal priority after 3 ms without a
+//! background slot, which kept reports nobody waited for quick beside a
+//! flood (their p99 17–27 ms against 26–50 with 10 ms and `SCHED_IDLE`).
+//! Once a report someone waits for went first anyway, that rule mostly put
+//! the analysis of a burst beside its sessions. With bursts held
+//! ([`super::burst`]) and promotion only as above, measured against the
+//! 3 ms rule (alternating, 20 sessions, bench/README.md): floods of 3,000,
+//! 63 % of smtp-sink (55–72) against 46 % (41–53); of 30,000, the same
+//! rate within the noise (3,328–3,533 against 3,159–4,112 msg/s); a
+//! long-polled report beside a flood, p99 15.6–20.1 against 18.5–20.5 ms.
+
 //! Why a nice value and not `SCHED_IDLE` (used before): an analysis that
 //! got a background slot cannot move lanes, and under a flood an idle-class
 //! thread got next to no CPU (Linux weighs it 3 against a normal thread's
 //! 1024), so a report whose analysis started there waited 13–44 ms for it
 //! (instrumented: its analysis runs in 1 ms given the CPU). At nice 10
-//! (weight 110) it keeps moving. Measured beside a 20-session flood (bench
-//! probe, 300 messages a run, 9 runs of each, alternating), report p99:
-//! `SCHED_IDLE` and 10 ms [`BEHIND`] 26–50 ms (median 32), nice 10 and
-//! 3 ms 17–27 ms (median 23); the flood's messages/s within the noise
-//! (2,962–3,748 against 2,822–3,885). Nice 19 or 3 ms alone: 23–32 ms.
+//! (weight 110) it keeps moving.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,15 +46,10 @@ use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
-/// A message that waited longer than this for a background slot means the
-/// background is behind: it is analysed at normal priority instead. Under
-/// a 20-session flood the background gets little CPU, and a report then
-/// comes about this long after its 250 at best (4 ms unloaded). Measured
-/// (with `SCHED_IDLE`), report at p99 beside such a flood: 50 ms gave
-/// 65–79 ms, 20 ms gave 36–49 ms, 10 ms 25–29 ms; with nice 10, 3 ms gave
-/// 17–27 ms (see the module's note); messages/s stayed the same within
-/// the noise each time.
-pub const BEHIND: Duration = Duration::from_millis(3);
+/// A message that waited this long for a background slot is analysed at
+/// normal priority instead: a report nobody waits for may be this late
+/// while the background lane gets no CPU.
+pub const STARVED: Duration = Duration::from_secs(10);
 
 /// The background lane's nice value (0 is normal, 19 the lowest).
 pub const BACKGROUND_NICE: i32 = 10;
@@ -83,6 +89,7 @@ impl Background {
 pub struct Lanes {
     background: Lane,
     normal: Lane,
+    starved: Duration,
 }
 
 struct Lane {
@@ -107,22 +114,39 @@ impl Lanes {
         Lanes {
             background: lane(background),
             normal: lane(normal),
+            starved: STARVED,
         }
     }
 
-    /// Waits for a slot for a message queued at `queued_at`: a background
-    /// one if it frees up before the message has waited [`BEHIND`], else a
-    /// normal one. A message whose report someone waits for (`awaited`
-    /// ends) takes a normal one: the person at the page or the CI job goes
-    /// before a flood nobody watches.
-    pub async fn slot(&self, queued_at: Instant, awaited: impl Future<Output = ()>) -> Slot {
-        let deadline = tokio::time::Instant::from_std(queued_at + BEHIND);
-        let background = self.background.slots.clone().acquire_owned();
-        let background = tokio::time::timeout_at(deadline, background);
-        let got = tokio::select! {
-            biased;
-            () = awaited => None,
-            got = background => got.ok().and_then(Result::ok),
+    /// Waits at most `starved` for a background slot (tests).
+    pub fn with_starved_after(mut self, starved: Duration) -> Lanes {
+        self.starved = starved;
+        self
+    }
+
+    /// Waits for a slot for a message owed its analysis since `since`: a
+    /// background one if it frees up within [`STARVED`], else a normal
+    /// one. A message whose report someone waits for (`awaited` ends), or
+    /// that comes while the analysis is `behind`, takes a normal one: the
+    /// person at the page or the CI job goes before a flood nobody
+    /// watches, and a backlog near its limit is worked off at full speed.
+    pub async fn slot(
+        &self,
+        since: Instant,
+        awaited: impl Future<Output = ()>,
+        behind: bool,
+    ) -> Slot {
+        let got = if behind {
+            None
+        } else {
+            let deadline = tokio::time::Instant::from_std(since + self.starved);
+            let background = self.background.slots.clone().acquire_owned();
+            let background = tokio::time::timeout_at(deadline, background);
+            tokio::select! {
+                biased;
+                () = awaited => None,
+                got = background => got.ok().and_then(Result::ok),
+            }
         };
         let (lane, permit, in_background) = match got {
             Some(permit) => (&self.background, permit, true),
@@ -248,23 +272,29 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn analyses_run_in_the_background_until_it_has_no_slot_in_time() {
         let background = Background::spawn("test-background").unwrap();
-        let lanes = Lanes::new(background.handle().clone(), Handle::current(), 1);
+        let starved = Duration::from_millis(50);
+        let lanes = Lanes::new(background.handle().clone(), Handle::current(), 1)
+            .with_starved_after(starved);
 
-        let (ran_at, thread) =
-            whereabouts(lanes.slot(Instant::now(), std::future::pending()).await).await;
+        let (ran_at, thread) = whereabouts(
+            lanes
+                .slot(Instant::now(), std::future::pending(), false)
+                .await,
+        )
+        .await;
         assert_eq!(ran_at, Some(Priority::Background));
         assert_eq!(thread.as_deref(), Some("test-background"));
 
-        // The only background slot held: the next message waits BEHIND,
-        // then runs at normal priority on this runtime.
+        // The only background slot held: the next message waits until it
+        // is starved, then runs at normal priority on this runtime.
         let (release, released) = oneshot::channel::<()>();
         let busy = lanes
-            .slot(Instant::now(), std::future::pending())
+            .slot(Instant::now(), std::future::pending(), false)
             .await
             .spawn(released);
         let queued_at = Instant::now();
-        let slot = lanes.slot(queued_at, std::future::pending()).await;
-        assert!(queued_at.elapsed() >= BEHIND, "{:?}", queued_at.elapsed());
+        let slot = lanes.slot(queued_at, std::future::pending(), false).await;
+        assert!(queued_at.elapsed() >= starved, "{:?}", queued_at.elapsed());
         assert!(!slot.in_background());
         let (ran_at, _) = whereabouts(slot).await;
         assert_eq!(ran_at, Some(Priority::Normal));
@@ -272,9 +302,29 @@ mod tests {
         // Freed again, the background takes the next one at once.
         release.send(()).unwrap();
         busy.await.unwrap().unwrap();
-        let (ran_at, _) =
-            whereabouts(lanes.slot(Instant::now(), std::future::pending()).await).await;
+        let (ran_at, _) = whereabouts(
+            lanes
+                .slot(Instant::now(), std::future::pending(), false)
+                .await,
+        )
+        .await;
         assert_eq!(ran_at, Some(Priority::Background));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn an_analysis_behind_takes_a_normal_slot_though_a_background_one_is_free() {
+        let background = Background::spawn("test-behind").unwrap();
+        let lanes = Lanes::new(background.handle().clone(), Handle::current(), 1);
+        let slot = lanes
+            .slot(Instant::now(), std::future::pending(), true)
+            .await;
+        assert!(!slot.in_background());
+        let (ran_at, _) = whereabouts(slot).await;
+        assert_eq!(ran_at, Some(Priority::Normal));
+        let slot = lanes
+            .slot(Instant::now(), std::future::pending(), false)
+            .await;
+        assert!(slot.in_background(), "not behind: the free background slot");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -282,12 +332,16 @@ mod tests {
         let background = Background::spawn("test-awaited").unwrap();
         let lanes = Lanes::new(background.handle().clone(), Handle::current(), 1);
         // A background slot is free, but someone waits for this report.
-        let slot = lanes.slot(Instant::now(), std::future::ready(())).await;
+        let slot = lanes
+            .slot(Instant::now(), std::future::ready(()), false)
+            .await;
         assert!(!slot.in_background());
         let (ran_at, _) = whereabouts(slot).await;
         assert_eq!(ran_at, Some(Priority::Normal));
         // Nobody waits: the free background slot takes it.
-        let slot = lanes.slot(Instant::now(), std::future::pending()).await;
+        let slot = lanes
+            .slot(Instant::now(), std::future::pending(), false)
+            .await;
         assert!(slot.in_background());
     }
 }

@@ -6,6 +6,7 @@
 //! same way, so no message stays pending for ever.
 
 pub mod background;
+pub mod burst;
 pub mod handed;
 pub mod pipeline;
 pub mod stage;
@@ -23,7 +24,6 @@ use pipeline::Pipeline;
 use stage::{Stage, StageFailure, Stages};
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
 
 /// Where finished reports go (the writer), and where their messages are
 /// read from.
@@ -106,20 +106,33 @@ impl Queued {
     }
 }
 
-/// Hands each queued message to a slot in [`Lanes`]: in the background
-/// while it keeps up, at normal priority when it does not or when someone
-/// waits for the report.
+/// Hands each queued message, once [`burst::Intake`] lets it go, to a
+/// slot in [`Lanes`]: in the background while it keeps up, at normal
+/// priority when it is behind or when someone waits for the report.
 pub async fn analyze_queued(
     saving: Saving,
     pipelines: LanePipelines,
     domain: String,
-    mut queued: mpsc::UnboundedReceiver<Queued>,
+    mut intake: burst::Intake,
     metrics: Arc<Metrics>,
     lanes: Lanes,
 ) {
     let arrivals = saving.writer.arrivals();
-    while let Some(Queued { id, at, handed }) = queued.recv().await {
-        let slot = lanes.slot(at, arrivals.watched(&id)).await;
+    let backlog = || metrics.unanalysed();
+    while let Some((Queued { id, handed, .. }, owed_since)) = intake.next(&arrivals, backlog).await
+    {
+        let behind = intake.is_behind(metrics.unanalysed());
+        // A wait that begins on another id while this one waits for a
+        // background slot sends this one to a normal slot, so the intake
+        // can hand out the awaited message at once rather than after it.
+        let seen = arrivals.waits_begun();
+        let awaited = async {
+            tokio::select! {
+                () = arrivals.watched(&id) => {}
+                () = arrivals.wait_begun_since(seen) => {}
+            }
+        };
+        let slot = lanes.slot(owed_since, awaited, behind).await;
         metrics.analysis_started();
         let pipeline = if slot.in_background() {
             pipelines.background.clone()

@@ -28,6 +28,8 @@ pub struct Arrivals {
     watchers: AtomicUsize,
     /// Rung whenever a wait begins, for [`Arrivals::watched`].
     began: Notify,
+    /// How many waits have begun, ever.
+    begun: std::sync::atomic::AtomicU64,
 }
 
 impl Arrivals {
@@ -44,6 +46,7 @@ impl Arrivals {
             bell.clone()
         };
         self.watchers.fetch_add(1, Ordering::Relaxed);
+        self.begun.fetch_add(1, Ordering::Relaxed);
         self.began.notify_waiters();
         Watch {
             arrivals: self,
@@ -65,6 +68,45 @@ impl Arrivals {
     /// Whether anyone waits on `id`'s report now.
     pub fn is_watched(&self, id: &str) -> bool {
         self.watchers.load(Ordering::Relaxed) > 0 && self.lock().contains_key(id)
+    }
+
+    /// Whether anyone waits on any report now.
+    pub fn anyone_waits(&self) -> bool {
+        self.watchers.load(Ordering::Relaxed) > 0
+    }
+
+    /// The ids someone waits on now (one look under the lock).
+    pub fn watched_ids(&self) -> std::collections::HashSet<String> {
+        if !self.anyone_waits() {
+            return Default::default();
+        }
+        self.lock().keys().cloned().collect()
+    }
+
+    /// How many waits have begun since the start: a change says a look
+    /// at [`Arrivals::watched_ids`] may find a new one.
+    pub fn waits_begun(&self) -> u64 {
+        self.begun.load(Ordering::Relaxed)
+    }
+
+    /// Returns once a wait has begun on any id since [`Arrivals::waits_begun`]
+    /// said `seen`.
+    pub async fn wait_begun_since(&self, seen: u64) {
+        loop {
+            let began = self.began.notified();
+            tokio::pin!(began);
+            began.as_mut().enable();
+            if self.waits_begun() != seen {
+                return;
+            }
+            began.await;
+        }
+    }
+
+    /// Completes when the next wait begins, on any id (arm it with
+    /// `Notified::enable` before looking with [`Arrivals::is_watched`]).
+    pub fn began(&self) -> tokio::sync::futures::Notified<'_> {
+        self.began.notified()
     }
 
     /// Returns once someone waits on `id`'s report (at once if someone
