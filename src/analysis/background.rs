@@ -312,33 +312,23 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn an_analysis_behind_takes_a_normal_slot_though_a_background_one_is_free() {
-        let background = Background::spawn("test-behind").unwrap();
-        let lanes = Lanes::new(background.handle().clone(), Handle::current(), 1);
-        let slot = lanes
-            .slot(Instant::now(), std::future::pending(), true)
-            .await;
-        assert!(!slot.in_background());
-        let (ran_at, _) = whereabouts(slot).await;
-        assert_eq!(ran_at, Some(Priority::Normal));
-        let slot = lanes
-            .slot(Instant::now(), std::future::pending(), false)
-            .await;
-        assert!(slot.in_background(), "not behind: the free background slot");
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_report_someone_waits_for_is_analysed_at_normal_priority() {
+    async fn a_report_someone_waits_for_or_an_analysis_behind_runs_at_normal_priority() {
         let background = Background::spawn("test-awaited").unwrap();
         let lanes = Lanes::new(background.handle().clone(), Handle::current(), 1);
-        // A background slot is free, but someone waits for this report.
-        let slot = lanes
-            .slot(Instant::now(), std::future::ready(()), false)
-            .await;
-        assert!(!slot.in_background());
-        let (ran_at, _) = whereabouts(slot).await;
-        assert_eq!(ran_at, Some(Priority::Normal));
-        // Nobody waits: the free background slot takes it.
+        // A background slot is free, but someone waits for this report,
+        // or the backlog is near its limit.
+        for (awaited, behind) in [(true, false), (false, true)] {
+            let awaited = async move {
+                if !awaited {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let slot = lanes.slot(Instant::now(), awaited, behind).await;
+            assert!(!slot.in_background(), "behind: {behind}");
+            let (ran_at, _) = whereabouts(slot).await;
+            assert_eq!(ran_at, Some(Priority::Normal));
+        }
+        // Neither: the free background slot takes it.
         let slot = lanes
             .slot(Instant::now(), std::future::pending(), false)
             .await;
