@@ -531,7 +531,7 @@ impl Metrics {
             out,
             "mailscore_analysis_promoted_total",
             "counter",
-            "Analyses run at normal CPU priority: someone waited for the report, the backlog was at half its limit, or the background thread had no free slot in time.",
+            "Analyses run at normal CPU priority: someone waited for the report, the backlog was at three quarters of its limit, or the background thread had no free slot in time.",
         );
         sample(
             out,

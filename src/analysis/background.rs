@@ -31,7 +31,7 @@
 //! 63 % of smtp-sink (55–72) against 46 % (41–53); of 30,000, the same
 //! rate within the noise (3,328–3,533 against 3,159–4,112 msg/s); a
 //! long-polled report beside a flood, p99 15.6–20.1 against 18.5–20.5 ms.
-
+//!
 //! Why a nice value and not `SCHED_IDLE` (used before): an analysis that
 //! got a background slot cannot move lanes, and under a flood an idle-class
 //! thread got next to no CPU (Linux weighs it 3 against a normal thread's

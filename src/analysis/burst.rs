@@ -100,11 +100,6 @@ impl Intake {
         backlog: impl Fn() -> u64,
     ) -> Option<(Queued, Instant)> {
         loop {
-            // Armed before the look, so a wait that begins after it still
-            // ends this round's sleep.
-            let began = arrivals.began();
-            tokio::pin!(began);
-            began.as_mut().enable();
             self.take_arrived(arrivals);
             self.take_watched(arrivals);
             if let Some(watched) = self.watched.pop_front() {
@@ -130,7 +125,8 @@ impl Intake {
                     None => return self.held.pop_front().map(|head| self.owed(head)),
                 },
                 () = tokio::time::sleep_until(until.into()) => {}
-                () = began => {}
+                // A wait begun since `take_watched` looked.
+                () = arrivals.wait_begun_since(self.waits_seen) => {}
             }
         }
     }
@@ -181,7 +177,7 @@ impl Intake {
             .map(|(before, _)| queued.at.saturating_duration_since(before));
         let in_burst = since_newest.is_some_and(|gap| gap < self.gap);
         self.newest = Some((queued.at, in_burst));
-        if arrivals.anyone_waits() && arrivals.is_watched(&queued.id) {
+        if arrivals.is_watched(&queued.id) {
             self.watched.push_back(queued);
         } else {
             self.held.push_back(queued);

@@ -121,7 +121,7 @@ pub async fn analyze_queued(
     let backlog = || metrics.unanalysed();
     while let Some((Queued { id, handed, .. }, owed_since)) = intake.next(&arrivals, backlog).await
     {
-        let behind = intake.is_behind(metrics.unanalysed());
+        let behind = intake.is_behind(backlog());
         // A wait that begins on another id while this one waits for a
         // background slot sends this one to a normal slot, so the intake
         // can hand out the awaited message at once rather than after it.

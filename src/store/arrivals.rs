@@ -57,7 +57,7 @@ impl Arrivals {
 
     /// Tells whoever waits on `id` that its report is committed.
     pub fn arrived(&self, id: &str) {
-        if self.watchers.load(Ordering::Relaxed) == 0 {
+        if !self.anyone_waits() {
             return;
         }
         if let Some((bell, _)) = self.lock().get(id) {
@@ -67,7 +67,7 @@ impl Arrivals {
 
     /// Whether anyone waits on `id`'s report now.
     pub fn is_watched(&self, id: &str) -> bool {
-        self.watchers.load(Ordering::Relaxed) > 0 && self.lock().contains_key(id)
+        self.anyone_waits() && self.lock().contains_key(id)
     }
 
     /// Whether anyone waits on any report now.
@@ -92,31 +92,23 @@ impl Arrivals {
     /// Returns once a wait has begun on any id since [`Arrivals::waits_begun`]
     /// said `seen`.
     pub async fn wait_begun_since(&self, seen: u64) {
-        loop {
-            let began = self.began.notified();
-            tokio::pin!(began);
-            began.as_mut().enable();
-            if self.waits_begun() != seen {
-                return;
-            }
-            began.await;
-        }
-    }
-
-    /// Completes when the next wait begins, on any id (arm it with
-    /// `Notified::enable` before looking with [`Arrivals::is_watched`]).
-    pub fn began(&self) -> tokio::sync::futures::Notified<'_> {
-        self.began.notified()
+        self.once_a_wait_began(|| self.waits_begun() != seen).await;
     }
 
     /// Returns once someone waits on `id`'s report (at once if someone
     /// does already).
     pub async fn watched(&self, id: &str) {
+        self.once_a_wait_began(|| self.is_watched(id)).await;
+    }
+
+    /// Returns once `looks` is true, looking again each time a wait begins
+    /// (the bell armed before each look, so no beginning is missed).
+    async fn once_a_wait_began(&self, looks: impl Fn() -> bool) {
         loop {
             let began = self.began.notified();
             tokio::pin!(began);
             began.as_mut().enable();
-            if self.is_watched(id) {
+            if looks() {
                 return;
             }
             began.await;
