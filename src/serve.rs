@@ -248,8 +248,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
     let routes = web::routes(web::WebState {
         store: store.clone(),
-        arrivals,
-        reports: Arc::new(web::Reports::new(store.clone())),
+        arrivals: arrivals.clone(),
+        reports: Arc::new(web::Reports::announced_by(store.clone(), arrivals)),
         domain: config.domain.clone(),
         public_url: config.public_url.clone(),
         metrics: metrics.clone(),

@@ -8,6 +8,7 @@ use mailscore::report::Report;
 use mailscore::report::stored::{self, SavedTexts};
 use mailscore::smtp::Envelope;
 use mailscore::store::Store;
+use mailscore::store::arrivals::Arrivals;
 use mailscore::web::Reports;
 use std::path::PathBuf;
 use support::dns::{TestDns, Zone};
@@ -253,4 +254,53 @@ async fn a_probe_is_stored_once_and_read_back_in_place() {
     assert_eq!(read.score, report.score);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(store_dir("probe-lost"));
+}
+
+/// A report someone waits for is read from its announcement before the
+/// writer commits it, its texts with it (the store has none yet), as the
+/// latest send of the history and of the page; once the store has it and
+/// the announcement is settled, the store's copy reads the same.
+#[tokio::test]
+async fn a_report_waited_for_reads_the_same_before_its_commit() {
+    let (envelope, report) = report().await;
+    let full = serde_json::to_vec(&report).unwrap();
+    let store = Store::open(&store_dir("announced")).unwrap();
+    let arrivals = std::sync::Arc::new(Arrivals::default());
+    let reports = Reports::announced_by(store.clone(), arrivals.clone());
+    let seq = store.put_message("box", &envelope, RAW.as_bytes()).unwrap();
+    let stored = stored::encode(report.clone()).unwrap();
+    let saved = SavedTexts::default();
+    let texts = saved.unsaved(&stored);
+    assert!(!texts.is_empty());
+    assert!(
+        !arrivals.announce("box", seq, &stored.bytes, &texts),
+        "nobody waits"
+    );
+    assert_eq!(reports.json("box").unwrap(), None);
+
+    let watch = arrivals.watch("box");
+    assert!(arrivals.announce("box", seq, &stored.bytes, &texts));
+    assert_eq!(store.report("box").unwrap(), None);
+    assert_eq!(reports.json("box").unwrap().unwrap(), full);
+    assert_eq!(reports.history_json("box").unwrap(), vec![full.clone()]);
+    let page = reports.send_and_previous("box", None).unwrap().unwrap();
+    assert_eq!((page.count, &page.report), (1, &report));
+
+    // Committed as the writer does, then settled.
+    for (hash, json) in &texts {
+        store.put_texts(*hash, json).unwrap();
+    }
+    assert!(store.put_report("box", seq, &stored.bytes).unwrap());
+    arrivals.settled("box", seq);
+    assert!(arrivals.announced("box").is_none());
+    assert_eq!(reports.json("box").unwrap().unwrap(), full);
+
+    // A second send announced: the page shows it with the first before it.
+    let second = store.put_message("box", &envelope, RAW.as_bytes()).unwrap();
+    assert!(arrivals.announce("box", second, &stored.bytes, &[]));
+    let page = reports.send_and_previous("box", None).unwrap().unwrap();
+    assert_eq!((page.count, page.n), (2, 2));
+    assert_eq!(page.previous.as_ref(), Some(&report));
+    assert_eq!(reports.history_json("box").unwrap().len(), 2);
+    drop(watch);
 }

@@ -9,10 +9,14 @@
 //! someone already waits for is analysed at normal priority
 //! (`analysis::background::Lanes::slot`).
 //!
+//! A report someone waits for is announced when its analysis ends
+//! ([`super::announced`]) and rings then, before its commit.
+//!
 //! Only the writer of this process rings: with a store shared between nodes
 //! a report saved by another node is still found by the waiter's own
 //! periodic look (`web::wait`).
 
+use super::announced::{Announced, AnnouncedReport};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +34,8 @@ pub struct Arrivals {
     began: Notify,
     /// How many waits have begun, ever.
     begun: std::sync::atomic::AtomicU64,
+    /// Reports waited for, readable before the writer commits them.
+    announced: Announced,
 }
 
 impl Arrivals {
@@ -63,6 +69,38 @@ impl Arrivals {
         if let Some((bell, _)) = self.lock().get(id) {
             bell.notify_waiters();
         }
+    }
+
+    /// Announces the finished report of message `seq` of `id` (its stored
+    /// form, with the texts it names that the store may lack) if someone
+    /// waits on it, and rings its bell: the waiter reads it at once
+    /// ([`Arrivals::announced`]) rather than after the writer's commit.
+    /// Copied only then. Returns whether it was announced.
+    pub fn announce(&self, id: &str, seq: u64, report: &[u8], texts: &[(u64, Vec<u8>)]) -> bool {
+        if !self.is_watched(id) {
+            return false;
+        }
+        let report = AnnouncedReport {
+            seq,
+            saved_at: super::history::now(),
+            report: report.to_vec(),
+            texts: texts.to_vec(),
+        };
+        self.announced.insert(id, report);
+        self.arrived(id);
+        true
+    }
+
+    /// `id`'s report announced and not yet settled, if any. Look here
+    /// before the store: a report leaves here only once it is there.
+    pub fn announced(&self, id: &str) -> Option<Arc<AnnouncedReport>> {
+        self.announced.get(id)
+    }
+
+    /// The report of message `seq` of `id` is in the store now (or a
+    /// newer one is), or its save was given up: no longer announced.
+    pub fn settled(&self, id: &str, seq: u64) {
+        self.announced.settle(id, seq);
     }
 
     /// Whether anyone waits on `id`'s report now.

@@ -34,6 +34,7 @@
 //! tasks to another thread (`block_in_place`), so a slow Redis does not
 //! stall the SMTP greetings queued there.
 
+pub mod announced;
 pub mod arrivals;
 mod batch;
 pub mod free_space;

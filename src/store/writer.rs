@@ -182,9 +182,12 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>, arrivals: &Arrivals) {
             tracing::error!(error = %e, "the writes of this round were not committed");
         }
         answer_deliveries(deliveries, stored, &committed);
-        for (id, saved, done) in answers {
+        for (id, seq, saved, done) in answers {
             let saved = committed.clone().and(saved);
             if saved.is_ok() {
+                // After the commit: a reader that no longer finds the
+                // announcement finds the report in the store.
+                arrivals.settled(&id, seq);
                 arrivals.arrived(&id);
             }
             let _ = done.send(saved);
@@ -219,11 +222,12 @@ type ReportDone = oneshot::Sender<Result<bool, String>>;
 type ReportJob = (String, u64, Vec<u8>, Vec<(u64, Vec<u8>)>, ReportDone);
 
 /// Saves the round's reports (uncommitted where the store has batches):
-/// each one's id and outcome, with the channel to answer it on after the commit.
+/// each one's id, seq and outcome, with the channel to answer it on after
+/// the commit.
 fn save_reports(
     store: &Store,
     reports: Vec<ReportJob>,
-) -> Vec<(String, Result<bool, String>, ReportDone)> {
+) -> Vec<(String, u64, Result<bool, String>, ReportDone)> {
     let writes: Vec<ReportWrite<'_>> = reports
         .iter()
         .map(|(id, seq, json, texts, _)| ReportWrite {
@@ -238,7 +242,7 @@ fn save_reports(
     saved
         .into_iter()
         .zip(reports)
-        .map(|(saved, (id, .., done))| (id, saved.map_err(|e| e.to_string()), done))
+        .map(|(saved, (id, seq, .., done))| (id, seq, saved.map_err(|e| e.to_string()), done))
         .collect()
 }
 

@@ -3,8 +3,9 @@
 //! without `wait`. A CI job sends its mail and makes one request instead of
 //! polling.
 //!
-//! The request answers when this node's writer commits the report (its
-//! [`Arrivals`] bell), and looks in the store every [`POLL_EVERY`] besides,
+//! The request answers when this node announces the report (its
+//! [`Arrivals`] bell: the analysis ends, before the writer commits it),
+//! and looks in the store every [`POLL_EVERY`] besides,
 //! for a report another node saved to a shared store. A waiting request
 //! costs a timer and a bell, not a thread.
 
@@ -66,7 +67,8 @@ async fn until_report_looking(
         let rung = watch.bell().notified();
         tokio::pin!(rung);
         rung.as_mut().enable();
-        if !matches!(store.report(id), Ok(None)) {
+        // Announced first: it leaves only once the store has it.
+        if arrivals.announced(id).is_some() || !matches!(store.report(id), Ok(None)) {
             return true;
         }
         let now = Instant::now();
@@ -158,6 +160,39 @@ mod tests {
         // the report; with it, it ends as the commit is announced.
         let after = saved.elapsed();
         assert!(after < Duration::from_secs(20), "no bell rang: {after:?}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+    /// A report someone waits for ends the wait when its analysis
+    /// announces it, with the store still without it (its commit not yet
+    /// made); and the announcement settled, the store answers.
+    #[tokio::test]
+    async fn an_announced_report_ends_the_wait_before_its_commit() {
+        let dir =
+            std::env::temp_dir().join(format!("mailscore-announce-{}", crate::test_id::generate()));
+        let store = Store::open(&dir).unwrap();
+        let arrivals = std::sync::Arc::new(Arrivals::default());
+        let hour = Duration::from_secs(3600);
+        assert!(!arrivals.announce("box", 1, b"{}", &[]), "nobody waits yet");
+        let waiting = {
+            let (store, arrivals) = (store.clone(), arrivals.clone());
+            tokio::spawn(async move {
+                until_report_looking(&store, &arrivals, "box", Duration::from_secs(30), hour).await
+            })
+        };
+        while !arrivals.is_watched("box") {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(!waiting.is_finished());
+        assert!(arrivals.announce("box", 1, b"{}", &[]));
+        let announced = std::time::Instant::now();
+        assert!(waiting.await.unwrap());
+        let after = announced.elapsed();
+        assert!(after < Duration::from_secs(20), "no bell rang: {after:?}");
+        assert_eq!(store.report("box").unwrap(), None, "read before the commit");
+        // A later wait finds it at once, until it is settled.
+        assert!(until_report_looking(&store, &arrivals, "box", Duration::ZERO, hour).await);
+        arrivals.settled("box", 1);
+        assert!(!until_report_looking(&store, &arrivals, "box", Duration::ZERO, hour).await);
         std::fs::remove_dir_all(dir).ok();
     }
 }
