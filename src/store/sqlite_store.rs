@@ -129,6 +129,30 @@ fn keep_statement_journals_in_memory() {
 /// How long a statement waits for a lock another process holds.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often a statement that met a held lock looks again.
+const LOCK_LOOK_EVERY: Duration = Duration::from_micros(100);
+
+/// Makes `conn` wait up to `limit` for a lock another connection holds
+/// (the checkpoint thread's RESTART, which holds writes back while it
+/// copies and syncs; another process), looking again every
+/// [`LOCK_LOOK_EVERY`]. SQLite's own `busy_timeout` sleeps 1, 2, 5, 10 ms
+/// and so on between looks: a round of deliveries that met a 3 ms
+/// checkpoint waited 8, and one that met a longer one 18 (measured beside
+/// a flood; they were most of the 250's p99, bench/README.md).
+pub(super) fn wait_for_locks(conn: &mut Connection, limit: Duration) -> rusqlite::Result<()> {
+    let mut since = std::time::Instant::now();
+    conn.busy_handler(Some(move |tries: i32| {
+        if tries == 0 {
+            since = std::time::Instant::now();
+        }
+        if since.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(LOCK_LOOK_EVERY);
+        true
+    }))
+}
+
 const SCHEMA: &str = "
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT INTO meta (key, value) VALUES ('seq', 0);
@@ -228,11 +252,11 @@ impl SqliteStore {
     pub(super) fn open_file(path: &Path, cache_bytes: u64) -> Result<SqliteStore, StoreError> {
         keep_statement_journals_in_memory();
         let path = path.to_path_buf();
-        let conn = Connection::open(&path)?;
+        let mut conn = Connection::open(&path)?;
         let cache_kib = i64::try_from(cache_bytes / 1024)
             .unwrap_or(i64::MAX)
             .max(64);
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        wait_for_locks(&mut conn, BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(64);
         // Before the first table, or it has no effect.
         conn.execute_batch(&format!(
@@ -986,11 +1010,11 @@ impl Inner {
     }
 
     fn open_reader(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
+        let mut conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
+        wait_for_locks(&mut conn, BUSY_TIMEOUT)?;
         conn.set_prepared_statement_cache_capacity(32);
         conn.execute_batch(&format!(
             "PRAGMA cache_size = -{}; PRAGMA query_only = ON;",

@@ -54,14 +54,16 @@ impl Checkpointer {
 }
 
 fn run(path: &Path, stop: &AtomicBool) {
-    let conn = match rusqlite::Connection::open(path) {
+    let mut conn = match rusqlite::Connection::open(path) {
         Ok(conn) => conn,
         Err(e) => {
             tracing::error!(error = %e, "the SQLite checkpoint thread could not open the database; SQLite checkpoints at commits instead");
             return;
         }
     };
-    let _ = conn.busy_timeout(Duration::from_millis(100));
+    // A RESTART that waits for a reader holds the writer back meanwhile:
+    // it must look again as soon as the reader is done.
+    let _ = super::wait_for_locks(&mut conn, Duration::from_millis(100));
     let mut failing = false;
     let mut last = 0;
     while !stop.load(Ordering::Relaxed) {

@@ -466,3 +466,35 @@ fn a_schema_1_database_keeps_its_reports_once_as_sends() {
     assert_eq!(version, SCHEMA_VERSION);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A write that meets a lock another connection holds (as the checkpoint
+/// thread's RESTART) goes through once the lock is let go within the
+/// limit, and fails as "locked" when it is held past it.
+#[test]
+fn a_write_waits_for_a_held_lock_up_to_its_limit() {
+    let (store, dir) = temp_store();
+    drop(store);
+    let path = dir.join(FILE_NAME);
+    let holder = Connection::open(&path).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut writer = Connection::open(&path).unwrap();
+    wait_for_locks(&mut writer, Duration::from_millis(50)).unwrap();
+    let refused = writer
+        .execute_batch("BEGIN IMMEDIATE; COMMIT;")
+        .unwrap_err();
+    assert_eq!(
+        refused.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy),
+        "{refused}"
+    );
+
+    wait_for_locks(&mut writer, BUSY_TIMEOUT).unwrap();
+    let released = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        holder.execute_batch("COMMIT").unwrap();
+        holder
+    });
+    writer.execute_batch("BEGIN IMMEDIATE; COMMIT;").unwrap();
+    released.join().unwrap();
+    std::fs::remove_dir_all(dir).ok();
+}
