@@ -96,8 +96,9 @@ impl Reports {
         // The announcement first: it leaves only once the store has it.
         let announced = self.arrivals.announced(id);
         let mut sends = self.store.history(id)?;
+        // Only after a send in the store: without one, the latest report
+        // is the one send (see `history_json`), the announced one first.
         if let Some(announced) = &announced
-            && !sends.is_empty()
             && sends.last().is_some_and(|last| last.seq < announced.seq)
         {
             sends.push(Send {
