@@ -61,7 +61,8 @@ impl Arrivals {
         }
     }
 
-    /// Tells whoever waits on `id` that its report is committed.
+    /// Tells whoever waits on `id` that its report is readable: announced,
+    /// or committed.
     pub fn arrived(&self, id: &str) {
         if !self.anyone_waits() {
             return;

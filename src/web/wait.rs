@@ -3,11 +3,11 @@
 //! without `wait`. A CI job sends its mail and makes one request instead of
 //! polling.
 //!
-//! The request answers when this node announces the report (its
-//! [`Arrivals`] bell: the analysis ends, before the writer commits it),
-//! and looks in the store every [`POLL_EVERY`] besides,
-//! for a report another node saved to a shared store. A waiting request
-//! costs a timer and a bell, not a thread.
+//! The request answers when this node's [`Arrivals`] bell rings: as the
+//! analysis ends (the report announced, before the writer commits it), or
+//! at the commit for a wait that began after that. It looks in the store
+//! every [`POLL_EVERY`] besides, for a report another node saved to a
+//! shared store. A waiting request costs a timer and a bell, not a thread.
 
 use crate::store::{Arrivals, Store};
 use serde::Deserialize;
