@@ -396,33 +396,21 @@ impl Store {
         }
     }
 
-    /// SQLite: a writer round's deliveries and reports share one commit,
-    /// made by [`commit_round`](Self::commit_round). Sled and Redis:
-    /// nothing (their writes need no transaction).
-    pub fn begin_round(&self) -> Result<(), StoreError> {
+    /// SQLite: the writer's reports of one round share one commit, made by
+    /// [`commit_reports`](Self::commit_reports). Sled and Redis: nothing
+    /// (their writes need no transaction).
+    pub fn begin_reports(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(s) => s.begin_round(),
+            Store::Sqlite(s) => s.begin_reports(),
             Store::Sled(_) | Store::Redis(_) => Ok(()),
         }
     }
 
-    /// Ends a writer round; `deliveries`: it stored messages, which must be
-    /// durable before anyone hears so. Sled flushes them here. SQLite
-    /// commits without the fsync and returns true: the round's deliveries
-    /// are durable after [`sync_round`](Self::sync_round), which the writer
-    /// runs on another thread while it writes the next round.
-    pub fn commit_round(&self, deliveries: bool) -> Result<bool, StoreError> {
+    /// Ends what [`begin_reports`](Self::begin_reports) began: committed,
+    /// not yet fsynced (as sled's unflushed report).
+    pub fn commit_reports(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(s) => s.commit_unsynced().map(|()| deliveries),
-            Store::Sled(_) | Store::Redis(_) if deliveries => self.flush().map(|()| false),
-            Store::Sled(_) | Store::Redis(_) => Ok(false),
-        }
-    }
-
-    /// Makes every round committed so far durable (SQLite: the WAL's fsync).
-    pub fn sync_round(&self) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.sync(),
+            Store::Sqlite(s) => s.commit_reports(),
             Store::Sled(_) | Store::Redis(_) => Ok(()),
         }
     }

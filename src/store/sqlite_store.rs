@@ -16,11 +16,10 @@
 //! Writes sled leaves unflushed (reports, texts, survey rows, deliveries)
 //! join an open transaction, or else commit at once without an fsync
 //! (`synchronous=NORMAL` for that commit: safe against `kill -9`, and made
-//! durable by the next fsynced commit, the WAL being written in order).
-//! The writer's rounds ([`begin_round`](SqliteStore::begin_round)) commit
-//! so too, and fsync the WAL apart ([`sync`](SqliteStore::sync)), while
-//! the next round is written. A durable commit of a transaction begun
-//! without an fsync fsyncs the WAL itself.
+//! durable by the next fsynced commit, the WAL being written in order);
+//! the writer's reports of one round share one such commit
+//! ([`begin_reports`](SqliteStore::begin_reports)). A durable commit of a
+//! transaction begun without an fsync fsyncs the WAL itself.
 //! Writes sled flushes itself (surveys, webhooks, a delivery's removal, the
 //! sweep) commit with an fsync before returning, any open batch with them.
 //! Each write inside a shared transaction is a savepoint, so a failed one
@@ -671,44 +670,10 @@ impl SqliteStore {
     /// stable storage (the WAL fsynced). Fails if a write since the last
     /// flush was rolled back, so that nobody is told it is stored.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.commit(true)
-    }
-
-    /// Opens the transaction a writer round's deliveries and reports
-    /// share, committed by [`commit_unsynced`](Self::commit_unsynced)
-    /// without an fsync: one commit for the round instead of one per write.
-    pub fn begin_round(&self) -> Result<(), StoreError> {
-        let mut w = self.inner.lock_writer();
-        self.inner.notice_rollback(&mut w);
-        if !w.in_txn {
-            self.inner.begin(&mut w, true)?;
-        }
-        Ok(())
-    }
-
-    /// Commits the open transaction, as [`flush`](Self::flush) does, but
-    /// leaves its WAL frames to [`sync`](Self::sync): readers see them at
-    /// once, stable storage has them after the sync. The writer syncs on
-    /// another thread meanwhile writing the next round (its deliveries
-    /// hear "stored" only after the sync).
-    pub fn commit_unsynced(&self) -> Result<(), StoreError> {
-        self.commit(false)
-    }
-
-    /// fsync of the WAL: every commit made before the call is on stable
-    /// storage when it returns Ok. Safe beside the writer: it touches no
-    /// connection.
-    pub fn sync(&self) -> Result<(), StoreError> {
-        self.inner.sync_wal()
-    }
-
-    /// Commits the open transaction (`durable`: fsynced), or fails with
-    /// the batch SQLite rolled back since the last commit.
-    fn commit(&self, durable: bool) -> Result<(), StoreError> {
         let mut w = self.inner.lock_writer();
         self.inner.notice_rollback(&mut w);
         let committed = if w.in_txn {
-            self.inner.end(&mut w, durable)
+            self.inner.end(&mut w, true)
         } else {
             Ok(())
         };
@@ -718,6 +683,28 @@ impl SqliteStore {
             return Err(StoreError::Writer(
                 "a write failed and SQLite rolled back the batch".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Opens a transaction the writer's reports of one round share,
+    /// committed by [`commit_reports`](Self::commit_reports) without an
+    /// fsync: one commit for the round instead of one per report.
+    pub fn begin_reports(&self) -> Result<(), StoreError> {
+        let mut w = self.inner.lock_writer();
+        self.inner.notice_rollback(&mut w);
+        if !w.in_txn {
+            self.inner.begin(&mut w, true)?;
+        }
+        Ok(())
+    }
+
+    /// Commits the reports' transaction (if nothing committed it since).
+    pub fn commit_reports(&self) -> Result<(), StoreError> {
+        let mut w = self.inner.lock_writer();
+        self.inner.notice_rollback(&mut w);
+        if w.in_txn && w.normal_txn {
+            self.inner.end(&mut w, false)?;
         }
         Ok(())
     }

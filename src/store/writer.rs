@@ -69,10 +69,9 @@ impl Writer {
         let (jobs, queue) = mpsc::channel();
         let arrivals = Arc::new(Arrivals::default());
         let rings = arrivals.clone();
-        let syncer = Syncer::start(store.clone())?;
         std::thread::Builder::new()
             .name("mailscore-writer".into())
-            .spawn(move || run(&store, &queue, &rings, &syncer))?;
+            .spawn(move || run(&store, &queue, &rings))?;
         Ok(Writer { jobs, arrivals })
     }
 
@@ -136,7 +135,7 @@ impl Writer {
     }
 }
 
-fn run(store: &Store, queue: &mpsc::Receiver<Work>, arrivals: &Arrivals, syncer: &Syncer) {
+fn run(store: &Store, queue: &mpsc::Receiver<Work>, arrivals: &Arrivals) {
     batch_scheduling();
     while let Ok(first) = queue.recv() {
         let mut deliveries = Vec::new();
@@ -154,28 +153,35 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>, arrivals: &Arrivals, syncer:
             }
         }
         // One commit for the round: the reports join the deliveries'
-        // transaction (a commit of their own wrote the pages both touch,
-        // such as the pending marks', twice). Nobody waits on a report's
+        // transaction and ride along with its fsync (a commit of their own
+        // wrote the pages both touch, such as the pending marks', twice).
+        // Alone, they commit without an fsync: nobody waits on a report's
         // durability (a lost one is analysed again at start-up).
-        if let Err(e) = store.begin_round() {
-            tracing::warn!(error = %e, "the writes of this round commit one by one");
-        }
+        let alone = deliveries.is_empty();
         let stored = store_deliveries(store, &deliveries);
+        let batch = if alone && !reports.is_empty() {
+            store.begin_reports()
+        } else {
+            Ok(())
+        };
+        if let Err(e) = &batch {
+            tracing::warn!(error = %e, "reports of this round commit one by one");
+        }
         let answers = save_reports(store, reports);
-        let committed = store
-            .commit_round(!deliveries.is_empty())
-            .map_err(|e| e.to_string());
+        // Answered after the commit: whoever hears "saved" can read it.
+        let committed = if !alone {
+            // One flush for the batch: nobody hears "stored" before it.
+            store.flush().map_err(|e| e.to_string())
+        } else if batch.is_ok() && !answers.is_empty() {
+            store.commit_reports().map_err(|e| e.to_string())
+        } else {
+            Ok(())
+        };
         if let Err(e) = &committed {
             // The reports' pending marks went with them: analysed again at start-up.
             tracing::error!(error = %e, "the writes of this round were not committed");
         }
-        match committed {
-            // The fsync starts now, beside the next round's writes.
-            Ok(true) => syncer.sync(deliveries, stored),
-            ref outcome => answer_deliveries(deliveries, stored, &outcome.clone().map(|_| ())),
-        }
-        // Answered after the commit: whoever hears "saved" can read it.
-        let committed = committed.map(|_| ());
+        answer_deliveries(deliveries, stored, &committed);
         for (id, seq, saved, done) in answers {
             let saved = committed.clone().and(saved);
             if saved.is_ok() {
@@ -185,70 +191,6 @@ fn run(store: &Store, queue: &mpsc::Receiver<Work>, arrivals: &Arrivals, syncer:
                 arrivals.arrived(&id);
             }
             let _ = done.send(saved);
-        }
-    }
-}
-
-/// fsyncs in flight at once at most: a round committed while one runs
-/// starts its own rather than wait for it (two concurrent fdatasyncs of
-/// one file on this machine's disk: twice the syncs per second, the same
-/// latency; a third added nothing).
-const SYNC_THREADS: usize = 2;
-
-/// Deliveries committed but not yet durable, as one round left them.
-struct Unsynced {
-    deliveries: Vec<Job>,
-    stored: Vec<Result<Vec<u64>, String>>,
-}
-
-/// The thread that makes the writer's rounds durable. The writer commits a
-/// round and goes on with the next while this one fsyncs: beside a flood
-/// a round's SQL took a third of its time and its fsync the rest, and the
-/// sessions waited for both in turn. One fsync covers every round
-/// committed before it started, and only then are their sessions told.
-struct Syncer {
-    rounds: mpsc::Sender<Unsynced>,
-}
-
-impl Syncer {
-    fn start(store: Store) -> std::io::Result<Syncer> {
-        let (rounds, queue) = mpsc::channel();
-        let queue = Arc::new(std::sync::Mutex::new(queue));
-        for _ in 0..SYNC_THREADS {
-            let (store, queue) = (store.clone(), queue.clone());
-            std::thread::Builder::new()
-                .name("mailscore-sync".into())
-                .spawn(move || sync_rounds(&store, &queue))?;
-        }
-        Ok(Syncer { rounds })
-    }
-
-    fn sync(&self, deliveries: Vec<Job>, stored: Vec<Result<Vec<u64>, String>>) {
-        if let Err(mpsc::SendError(round)) = self.rounds.send(Unsynced { deliveries, stored }) {
-            // Not durable, so not stored, as far as the sessions know.
-            let stopped = Err("the store's sync thread has stopped".to_string());
-            answer_deliveries(round.deliveries, round.stored, &stopped);
-        }
-    }
-}
-
-/// Takes every round queued (or waits for one), fsyncs once for them all,
-/// and answers their sessions.
-fn sync_rounds(store: &Store, queue: &std::sync::Mutex<mpsc::Receiver<Unsynced>>) {
-    loop {
-        let rounds: Vec<Unsynced> = {
-            let queue = queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let Ok(first) = queue.recv() else { return };
-            std::iter::once(first).chain(queue.try_iter()).collect()
-        };
-        let synced = store.sync_round().map_err(|e| e.to_string());
-        if let Err(e) = &synced {
-            tracing::error!(error = %e, "the store could not make this round durable");
-        }
-        for round in rounds {
-            answer_deliveries(round.deliveries, round.stored, &synced);
         }
     }
 }
@@ -392,30 +334,6 @@ mod tests {
         assert_eq!(store.message("copy49").unwrap().unwrap().raw, b"m49");
         assert_eq!(store.pending_ids().unwrap().len(), 100);
         drop(store);
-        std::fs::remove_dir_all(dir).ok();
-    }
-
-    #[tokio::test]
-    async fn a_delivery_is_stored_only_once_its_round_is_synced() {
-        let dir = std::env::temp_dir().join(format!(
-            "mailscore-writer-sync-{}",
-            crate::test_id::generate()
-        ));
-        let store = Store::open(&dir).unwrap();
-        let writer = Writer::start(store.clone()).unwrap();
-        let write = |raw: &str| writer.write(vec!["box".into()], envelope(), raw.into());
-        write("first").await.unwrap();
-        // The WAL moved away: SQLite still commits into it (its descriptor
-        // holds it), but the sync thread cannot fsync it by its name.
-        let wal = dir.join("mailscore.sqlite3-wal");
-        let away = dir.join("wal.away");
-        std::fs::rename(&wal, &away).unwrap();
-        let refused = write("second").await.err().unwrap_or_default();
-        assert!(refused.contains("fsync"), "told why: {refused}");
-        std::fs::rename(&away, &wal).unwrap();
-        let third = write("third").await.unwrap();
-        assert_eq!(third.raw, b"third");
-        drop((writer, store));
         std::fs::remove_dir_all(dir).ok();
     }
 

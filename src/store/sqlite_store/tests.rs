@@ -338,7 +338,7 @@ fn a_round_of_reports_is_one_commit_and_a_durable_write_inside_it_fsyncs() {
     let (store, dir) = temp_store();
     let a = store.put_message("a", &envelope(), b"a").unwrap();
     let b = store.put_message("b", &envelope(), b"b").unwrap();
-    store.begin_round().unwrap();
+    store.begin_reports().unwrap();
     assert!(store.put_report("a", a, b"{\"a\":1}").unwrap());
     // Read once committed.
     assert!(store.report("a").unwrap().is_none());
@@ -348,10 +348,10 @@ fn a_round_of_reports_is_one_commit_and_a_durable_write_inside_it_fsyncs() {
     assert_eq!(store.report("a").unwrap().unwrap(), b"{\"a\":1}");
     // The rest of the round commits one by one; nothing left open.
     assert!(store.put_report("b", b, b"{\"b\":1}").unwrap());
-    store.commit_unsynced().unwrap();
+    store.commit_reports().unwrap();
     assert!(!store.inner.lock_writer().in_txn);
-    store.begin_round().unwrap();
-    store.commit_unsynced().unwrap();
+    store.begin_reports().unwrap();
+    store.commit_reports().unwrap();
     drop(store);
     let store = reopen(&dir);
     assert_eq!(store.report("a").unwrap().unwrap(), b"{\"a\":1}");
