@@ -162,6 +162,7 @@ mod tests {
         assert!(after < Duration::from_secs(20), "no bell rang: {after:?}");
         std::fs::remove_dir_all(dir).ok();
     }
+
     /// A report someone waits for ends the wait when its analysis
     /// announces it, with the store still without it (its commit not yet
     /// made); and the announcement settled, the store answers.
