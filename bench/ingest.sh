@@ -212,8 +212,8 @@ echo "mailscore $(target/release/mailscore --version 2>/dev/null || true) on $(n
 # mailscore and Postfix both answer 250 after an fsync, and what one costs
 # on a shared disk moves with the other tenants' writes (0.1 to 4 ms within
 # minutes on the 2-core VM): each round prints it. Timed back to back, and
-# 300 us apart as a group commit's rounds space them: on the 2-core VM the
-# first can be ten times the faster (bench/fsync_gap.py, bench/README.md).
+# 300 us apart as a group commit's rounds space them: on the 2-core VM
+# back to back can be ten times faster (bench/fsync_gap.py, bench/README.md).
 fsync_ms() {
     python3 - "$work/fsync-probe" <<'PY'
 import os, sys, time
@@ -225,7 +225,8 @@ def timed(pause):
         t = time.perf_counter()
         os.fsync(fd)
         ms.append((time.perf_counter() - t) * 1000)
-        time.sleep(pause)
+        if pause:
+            time.sleep(pause)
     os.close(fd)
     os.unlink(sys.argv[1])
     ms.sort()
