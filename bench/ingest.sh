@@ -16,6 +16,8 @@
 #                                   # mailscore ÷ Postfix; PEER_POSTFIX=both
 #                                   # adds a second one with in_flow_delay = 0
 #   STORE=sled bench/ingest.sh      # --store sled (default: sqlite)
+#   TMPDIR=$(bench/fast_disk.sh up) bench/ingest.sh  # everything on a disk
+#                                   # whose flush is cheap (its header says how)
 #   SOAK=600 bench/ingest.sh        # also: RSS every 30 s over 10 minutes of load
 #                                   # (SOAK_SESSIONS=5 sessions by default), all
 #                                   # to one test id, so the store stays one
