@@ -10,7 +10,7 @@
 # flushes as they send the VM's disk, and `fsync` returns only after them; but
 # the loop driver answers a flush by syncing the image's file, which tmpfs
 # does at once (0.08 ms p50 for a sync 300 us after a write, against
-# 0.4-0.9 ms for the VM's disk under a flood). That is how a disk with a
+# 0.25-0.9 ms for the VM's disk under a flood, bench/README.md). That is how a disk with a
 # power-loss-protected cache behaves. It is NOT durable (tmpfs is memory):
 # a figure to compare with, never a place for data. Needs root. DIR is under
 # /tmp because bench/ingest.sh's Postfix logs only under /tmp or /var.
